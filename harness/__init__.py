@@ -1,0 +1,30 @@
+"""aftershock: rehearse failures against a real system and measure how it recovers.
+
+The public facade. Importing it is cheap: no Locust, gevent or Docker SDK is imported here.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from harness.errors import (
+    AftershockError,
+    ExitCode,
+    ExpectationMissed,
+    InfrastructureError,
+    Interrupted,
+    ScenarioError,
+)
+from harness.scenario.loader import LoadedScenario, load_scenario
+
+__all__ = [
+    "AftershockError",
+    "ExitCode",
+    "ExpectationMissed",
+    "InfrastructureError",
+    "Interrupted",
+    "LoadedScenario",
+    "ScenarioError",
+    "__version__",
+    "load_scenario",
+]

@@ -1,0 +1,163 @@
+"""The ``aftershock`` command.
+
+Exit codes: 0 all expectations met, 1 an expectation missed, 2 usage or scenario error,
+3 harness or infrastructure error, 130 interrupted. click was chosen over typer: one small,
+stable dependency, and its usage errors already exit with 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from harness import __version__
+from harness.errors import ExitCode, ScenarioError
+
+
+def _fail(message: str, code: ExitCode) -> None:
+    click.echo(message, err=True)
+    sys.exit(int(code))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aftershock")
+def main() -> None:
+    """Rehearse failures before go-live: real faults, real load, measured recovery.
+
+    \b
+    Examples:
+      aftershock list
+      aftershock validate scenarios/db-latency.yaml
+      aftershock run scenarios/db-latency.yaml
+      aftershock cleanup
+    """
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--backend", type=click.Choice(["process", "docker"]), help="Override the scenario's backend.")
+@click.option("--trials", type=click.IntRange(1, 100), help="Override the number of trials.")
+@click.option("--seed", type=int, help="Override the scenario's seed.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Directory that receives reports/<run-id>/.",
+)
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def run(
+    scenarios: tuple[Path, ...],
+    backend: str | None,
+    trials: int | None,
+    seed: int | None,
+    out_dir: Path,
+    quiet: bool,
+) -> None:
+    """Run one or more scenarios; exit 0 only if every expectation is met."""
+    from harness.report.console import verdict_table
+    from harness.run import Orchestrator, RunOptions
+    from harness.scenario.loader import load_scenario
+
+    loaded = []
+    problems: list[str] = []
+    for path in scenarios:  # validate everything before starting anything
+        try:
+            loaded.append(load_scenario(path))
+        except ScenarioError as exc:
+            problems.append(str(exc))
+    if problems:
+        _fail("aftershock: invalid scenario, nothing was started:\n" + "\n".join(problems), ExitCode.USAGE)
+    worst = ExitCode.OK
+    for item in loaded:
+        outcome = Orchestrator(item, RunOptions(out_dir, backend, trials, seed), progress=not quiet).run()
+        click.echo("")
+        click.echo(f"scenario {outcome.results['scenario']}  (run {outcome.run_id})")
+        click.echo(verdict_table(outcome.results))
+        if outcome.error is not None:
+            click.echo(f"\n{type(outcome.error).__name__}: {outcome.results['error']}", err=True)
+        verdict = {
+            ExitCode.OK: "PASSED",
+            ExitCode.EXPECTATION_MISSED: "FAILED: an expectation was missed",
+            ExitCode.INTERRUPTED: "INTERRUPTED: partial results written",
+        }.get(outcome.exit_code, "ERROR: the rehearsal could not complete")
+        click.echo(f"\n{verdict}")
+        click.echo(f"results: {outcome.run_dir / 'results.json'}")
+        if outcome.exit_code != ExitCode.OK:
+            click.echo(f"repeat:  aftershock run {item.path} --seed {outcome.results['seed']}")
+        if outcome.exit_code == ExitCode.INTERRUPTED:
+            sys.exit(int(ExitCode.INTERRUPTED))
+        worst = max(worst, outcome.exit_code, key=_severity)
+    sys.exit(int(worst))
+
+
+def _severity(code: ExitCode) -> int:
+    return {
+        ExitCode.OK: 0,
+        ExitCode.EXPECTATION_MISSED: 1,
+        ExitCode.INFRASTRUCTURE: 2,
+        ExitCode.USAGE: 3,
+        ExitCode.INTERRUPTED: 4,
+    }[code]
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(scenarios: tuple[Path, ...]) -> None:
+    """Check scenarios and their targets without starting anything."""
+    from harness.scenario.loader import load_scenario
+
+    bad = 0
+    for path in scenarios:
+        try:
+            item = load_scenario(path)
+            click.echo(f"ok  {path}  (target {item.target.name}, {len(item.scenario.faults)} fault(s))")
+        except ScenarioError as exc:
+            bad += 1
+            click.echo(f"invalid  {path}\n{exc}", err=True)
+    sys.exit(int(ExitCode.USAGE if bad else ExitCode.OK))
+
+
+@main.command(name="list")
+@click.option("--dir", "root", type=click.Path(path_type=Path), default=Path("."), show_default=True)
+def list_(root: Path) -> None:
+    """List the scenarios and targets found under a directory."""
+    from harness.scenario.loader import load_scenario, load_target
+
+    click.echo("scenarios:")
+    for path in sorted((root / "scenarios").glob("*.yaml")):
+        try:
+            item = load_scenario(path)
+            click.echo(f"  {path}  - {_first_line(item.scenario.description)}")
+        except ScenarioError:
+            click.echo(f"  {path}  - INVALID (run `aftershock validate {path}`)")
+    click.echo("targets:")
+    for tdir in sorted(p.parent for p in (root / "targets").glob("*/target.yaml")):
+        try:
+            t = load_target(tdir)
+            click.echo(f"  {t.name}  - {t.description}  (links: {', '.join(t.links) or 'none'})")
+        except ScenarioError:
+            click.echo(f"  {tdir.name}  - INVALID target.yaml")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+@main.command()
+@click.option("--all", "include_live", is_flag=True, help="Also stop processes of runs that are still alive.")
+def cleanup(include_live: bool) -> None:
+    """Remove what dead runs left behind (processes labelled with a run id)."""
+    from harness import reaper
+
+    killed = reaper.sweep(include_live=include_live)
+    for p in killed:
+        click.echo(f"stopped pid {p.pid} of run {p.run_id}: {p.cmdline[:100]}")
+    click.echo(f"cleanup: {len(killed)} leftover process(es) removed")
+
+
+if __name__ == "__main__":
+    main()

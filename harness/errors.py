@@ -1,0 +1,73 @@
+"""One exception root, split the way exit codes are.
+
+* :class:`ScenarioError` - the user's input is wrong (exit 2).
+* :class:`InfrastructureError` - Toxiproxy, Docker, a process or the target misbehaved (exit 3).
+* :class:`ExpectationMissed` - the system under test missed a stated target (exit 1).
+* :class:`Interrupted` - SIGINT/SIGTERM (exit 130).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    EXPECTATION_MISSED = 1
+    USAGE = 2
+    INFRASTRUCTURE = 3
+    INTERRUPTED = 130
+
+
+class AftershockError(Exception):
+    """Root of every error aftershock raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.INFRASTRUCTURE
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a user's file: where, what, and how to fix it."""
+
+    file: str
+    field: str
+    message: str
+    value: object = None
+    line: int | None = None
+    fix: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.field}: {self.message}"
+        if self.value is not None:
+            text += f" (got {self.value!r})"
+        if self.fix:
+            text += f"\n    fix: {self.fix}"
+        return text
+
+
+class ScenarioError(AftershockError):
+    """A scenario or target file is invalid. Carries every problem found, not just the first."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class InfrastructureError(AftershockError):
+    """Toxiproxy, a service process, Docker or the network did not do what was asked."""
+
+    exit_code = ExitCode.INFRASTRUCTURE
+
+
+class ExpectationMissed(AftershockError):
+    exit_code = ExitCode.EXPECTATION_MISSED
+
+
+class Interrupted(AftershockError):
+    """SIGINT or SIGTERM arrived; teardown runs, what was measured is written."""
+
+    exit_code = ExitCode.INTERRUPTED

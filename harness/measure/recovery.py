@@ -1,0 +1,187 @@
+"""Impact, recovery and outage of one fault, read off the health timeline (DESIGN.md, binding).
+
+* ``time_to_impact`` = first unhealthy instant at or after ``injected_at`` (and before
+  ``impact_until``), minus ``injected_at``; None if never impacted.
+* ``recovered_at`` = the earliest ``t >= cleared_at`` such that every evaluated window whose span
+  lies within ``[t, t + hold]`` is healthy (and at least one does, and ``t + hold`` is observed).
+  The candidates are ``t = cleared_at`` and the span starts ``s - window`` after it: between
+  two of those, moving ``t`` later only adds windows at the back of ``[t, t + hold]``, so the
+  left end of such a stretch is its best point (requiring at least one window inside keeps
+  an empty, vacuously healthy stretch from counting as recovered).
+  When the impact comes only after ``cleared_at`` (delayed effects: a cache expiring, a queue
+  filling), the search starts at ``impact_at`` instead: read literally, the definition would
+  report a recovery *before* the impact, with no outage, whenever the impact waits longer
+  than ``hold`` after the clear. Whenever the impact starts by ``cleared_at`` this is exactly
+  the definition.
+* ``recovery_time`` (MTTR) = ``recovered_at - cleared_at``; 0 if never impacted; None ("not
+  recovered", a failed expectation) if no valid ``t`` exists before observation ends.
+* ``outage`` = total unhealthy time in ``[injected_at, recovered_at]`` (to the end of the judged
+  span if not recovered; 0 if never impacted).
+
+**Resolution.** Every figure carries its own uncertainty (DESIGN.md: never print more precision
+than you have). For a boundary instant ``b`` it is ``step + edge_slack`` plus the largest gap
+between request completions in ``[b - window, b + window]``, the ends of that range included, so
+silence around ``b`` widens it. ``step + edge_slack`` is how far the grid and the pass threshold
+can move an edge on dense traffic (see :mod:`harness.measure.health`): the design's floor is
+``step``, and ``edge_slack`` is ``(1 - success_rate) * window``, 0.01 s by default, unless a
+latency bound is set. They add rather than take the larger because ``recovered_at`` may be
+``cleared_at`` itself, which is checked by windows starting up to a step later. ``cleared_at``
+comes exactly from the journal, so ``recovery_time`` has the resolution of ``recovered_at``;
+``outage`` has both edges'. Nothing is rounded here; the reporters round to the resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.measure.health import EPS, HealthPolicy, HealthTimeline
+from harness.measure.samples import RequestSamples
+
+RESOLUTION_KEYS = ("time_to_impact", "recovered_at", "recovery_time", "outage")
+
+
+@dataclass(frozen=True)
+class FaultMeasurement:
+    """What one fault did to the target. Times are seconds relative to the run's start.
+
+    ``resolution`` maps each of :data:`RESOLUTION_KEYS` to its uncertainty in seconds.
+    ``error_rate_during_fault`` is the share of requests completed in
+    ``[injected_at, cleared_at]`` that were not ok (None if none completed).
+    """
+
+    injected_at: float
+    cleared_at: float
+    time_to_impact: float | None
+    impact_at: float | None
+    recovered_at: float | None
+    recovery_time: float | None
+    recovered: bool
+    outage: float
+    resolution: dict[str, float]
+    error_rate_during_fault: float | None
+    requests_during_fault: int
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready values (Python floats, ints, bools and None)."""
+        return {
+            "injected_at": float(self.injected_at),
+            "cleared_at": float(self.cleared_at),
+            "time_to_impact": _opt(self.time_to_impact),
+            "impact_at": _opt(self.impact_at),
+            "recovered_at": _opt(self.recovered_at),
+            "recovery_time": _opt(self.recovery_time),
+            "recovered": bool(self.recovered),
+            "outage": float(self.outage),
+            "resolution": {k: float(v) for k, v in self.resolution.items()},
+            "error_rate_during_fault": _opt(self.error_rate_during_fault),
+            "requests_during_fault": int(self.requests_during_fault),
+        }
+
+
+def _opt(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def error_rate(samples: RequestSamples, start: float, end: float) -> float | None:
+    """Share of requests completed in ``[start, end]`` that were not ok; None if none completed."""
+    lo, hi = _completed_between(samples, start, end)
+    if hi <= lo:
+        return None
+    return float(np.count_nonzero(~samples.ok[lo:hi])) / (hi - lo)
+
+
+def _completed_between(samples: RequestSamples, start: float, end: float) -> tuple[int, int]:
+    lo = int(np.searchsorted(samples.end, start, side="left"))
+    hi = int(np.searchsorted(samples.end, end, side="right"))
+    return lo, hi
+
+
+def boundary_resolution(samples: RequestSamples, policy: HealthPolicy, at: float) -> float:
+    """Uncertainty (seconds) of an edge the timeline places at ``at``; see the module docstring."""
+    lo, hi = _completed_between(samples, at - policy.window, at + policy.window)
+    points = np.concatenate(([at - policy.window], samples.end[lo:hi], [at + policy.window]))
+    largest_gap = float(np.max(np.diff(points)))
+    return policy.step + policy.edge_slack + largest_gap
+
+
+def recovered_at(timeline: HealthTimeline, cleared_at: float) -> float | None:
+    """The earliest ``t >= cleared_at`` after which ``hold`` seconds of windows are all healthy.
+
+    None if there is no such ``t`` with ``t + hold`` inside the observation. This is the bare
+    definition; :func:`measure_fault` passes ``max(cleared_at, impact_at)`` as ``cleared_at``.
+    """
+    policy = timeline.policy
+    starts, ends = timeline.starts, timeline.ends
+    later = starts[starts >= cleared_at - EPS]
+    candidates = np.concatenate(([cleared_at], np.maximum(later, cleared_at)))
+    candidates = candidates[candidates + policy.hold <= timeline.observe_to + EPS]
+    if candidates.size == 0:
+        return None
+    bad = np.concatenate(([0], np.cumsum(~timeline.healthy, dtype=np.int64)))
+    first = np.searchsorted(starts, candidates - EPS, side="left")  # span starts at or after t
+    stop = np.searchsorted(ends, candidates + policy.hold + EPS, side="right")  # ends by t + hold
+    valid = (stop > first) & (bad[stop] == bad[first])
+    hits = np.flatnonzero(valid)
+    return float(candidates[hits[0]]) if hits.size else None
+
+
+def measure_fault(
+    timeline: HealthTimeline,
+    samples: RequestSamples,
+    injected_at: float,
+    cleared_at: float,
+    impact_until: float | None = None,
+) -> FaultMeasurement:
+    """Measure one fault against the health timeline built from the same ``samples``.
+
+    ``injected_at``/``cleared_at`` are when the harness's fault calls returned (journal), in
+    run-relative seconds. ``impact_until`` stops the search for impact (default: end of
+    observation); pass the next fault's injection so its impact is not blamed on this one.
+    """
+    if not timeline.ends.size:
+        raise ValueError(
+            f"nothing to measure: observation [{timeline.observe_from}, {timeline.observe_to}] "
+            f"is shorter than one window ({timeline.policy.window} s); observe for longer"
+        )
+    if not timeline.observe_from <= injected_at <= cleared_at <= timeline.observe_to:
+        raise ValueError(
+            "need observe_from <= injected_at <= cleared_at <= observe_to, got "
+            f"{timeline.observe_from} <= {injected_at} <= {cleared_at} <= {timeline.observe_to}; "
+            "observe the whole fault (and its recovery hold) while load runs"
+        )
+    policy = timeline.policy
+    until = timeline.observe_to if impact_until is None else impact_until
+    impact_at = timeline.first_unhealthy(injected_at, until)
+
+    recovered_time: float | None
+    if impact_at is None:
+        recovered_time, outage = cleared_at, 0.0
+    else:
+        recovered_time = recovered_at(timeline, max(cleared_at, impact_at))
+        outage_end = timeline.judged_to if recovered_time is None else recovered_time
+        outage = timeline.unhealthy_time(injected_at, outage_end)
+
+    base = policy.step + policy.edge_slack
+    res_impact = base if impact_at is None else boundary_resolution(samples, policy, impact_at)
+    res_recovered = base if recovered_time is None else boundary_resolution(samples, policy, recovered_time)
+    lo, hi = _completed_between(samples, injected_at, cleared_at)
+    return FaultMeasurement(
+        injected_at=float(injected_at),
+        cleared_at=float(cleared_at),
+        time_to_impact=None if impact_at is None else impact_at - injected_at,
+        impact_at=impact_at,
+        recovered_at=recovered_time,
+        recovery_time=None if recovered_time is None else recovered_time - cleared_at,
+        recovered=recovered_time is not None,
+        outage=outage,
+        resolution={
+            "time_to_impact": res_impact,
+            "recovered_at": res_recovered,
+            "recovery_time": res_recovered,
+            "outage": res_impact + res_recovered,
+        },
+        error_rate_during_fault=error_rate(samples, injected_at, cleared_at),
+        requests_during_fault=hi - lo,
+    )

@@ -1,0 +1,189 @@
+"""The ledger as columns: what the health maths needs from each request, and nothing else.
+
+Health is judged on *completed* requests, placed at their completion time (a request that hangs
+for 5 s says nothing about the system until it ends). So the arrays are sorted by ``end``; the
+window maths then finds any window's requests with two binary searches instead of a scan.
+
+A run can hold millions of requests, so :func:`load_samples` does not build a
+:class:`~harness.load.ledger.LedgerRecord` per row: it keeps three packed integer columns
+(``start_ns``, ``end_ns``, ``ok``) while parsing, which keeps 1e6 rows to a few seconds and a few
+tens of MB. It reads exactly what :func:`harness.load.ledger.read_records` reads: the first row of
+a shard is its header, a torn last line (a crash mid-write) is skipped, and rows with the wrong
+number of columns are skipped.
+
+Times are float64 seconds relative to the run's start ``t0_ns`` (the subtraction is done in
+integer nanoseconds first, so no precision is lost to the large absolute monotonic stamps).
+"""
+
+from __future__ import annotations
+
+import csv
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from harness.load.ledger import COLUMNS, LedgerRecord
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+_I_START = COLUMNS.index("start_ns")
+_I_END = COLUMNS.index("end_ns")
+_I_OUTCOME = COLUMNS.index("outcome")
+_N_COLUMNS = len(COLUMNS)
+
+
+def _frozen(values: ArrayLike, dtype: type[np.generic]) -> NDArray[np.generic]:
+    """A 1-D read-only array, so a frozen dataclass is frozen all the way down.
+
+    A caller's writable array is copied (they could change it under us); an array that is
+    already read-only with the right dtype is kept as is, which spares a copy of every column
+    when the constructors below hand over arrays they built themselves.
+    """
+    arr = np.asarray(values)
+    if arr.dtype == dtype and arr.ndim == 1 and not arr.flags.writeable:
+        return arr
+    arr = np.array(arr, dtype=dtype, copy=True).reshape(-1)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class RequestSamples:
+    """Completed requests as parallel arrays, sorted by completion time.
+
+    ``end`` and ``start`` are seconds relative to the run's start, ``ok`` is ``outcome == "ok"``
+    (indeterminate and definite failures both count against health: the user saw no success),
+    ``latency`` is ``end - start`` in seconds. Arrays are read-only.
+
+    Build one with :meth:`from_arrays` (any order), :meth:`from_records` or :func:`load_samples`;
+    the raw constructor checks that ``end`` is already sorted and all lengths agree.
+    """
+
+    end: FloatArray
+    ok: BoolArray
+    latency: FloatArray
+    start: FloatArray
+
+    def __post_init__(self) -> None:
+        end = _frozen(self.end, np.float64)
+        ok = _frozen(self.ok, np.bool_)
+        latency = _frozen(self.latency, np.float64)
+        start = _frozen(self.start, np.float64)
+        sizes = {"end": end.size, "ok": ok.size, "latency": latency.size, "start": start.size}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"RequestSamples arrays must have one length, got {sizes}")
+        if end.size > 1 and bool(np.any(np.diff(end) < 0)):
+            raise ValueError(
+                "RequestSamples.end must be sorted ascending; build with RequestSamples.from_arrays "
+                "to have it sorted for you"
+            )
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "ok", ok)
+        object.__setattr__(self, "latency", latency)
+        object.__setattr__(self, "start", start)
+
+    def __len__(self) -> int:
+        return int(self.end.size)
+
+    @classmethod
+    def empty(cls) -> RequestSamples:
+        """No requests at all: every window over it is unhealthy (silence)."""
+        nothing = np.empty(0, dtype=np.float64)
+        return cls(end=nothing, ok=np.empty(0, dtype=np.bool_), latency=nothing, start=nothing)
+
+    @classmethod
+    def from_arrays(cls, start: ArrayLike, end: ArrayLike, ok: ArrayLike) -> RequestSamples:
+        """Relative start/end seconds and success flags in any order; sorted stably by ``end``."""
+        start_a = np.asarray(start, dtype=np.float64).reshape(-1)
+        end_a = np.asarray(end, dtype=np.float64).reshape(-1)
+        ok_a = np.asarray(ok, dtype=np.bool_).reshape(-1)
+        if not start_a.size == end_a.size == ok_a.size:
+            raise ValueError(
+                f"start, end and ok must have one length, got {start_a.size}, {end_a.size}, {ok_a.size}"
+            )
+        order = np.argsort(end_a, kind="stable")
+        start_s, end_s, ok_s = start_a[order], end_a[order], ok_a[order]
+        del order
+        latency = end_s - start_s
+        for arr in (start_s, end_s, ok_s, latency):
+            arr.setflags(write=False)
+        return cls(end=end_s, ok=ok_s, latency=latency, start=start_s)
+
+    @classmethod
+    def from_records(cls, records: Iterable[LedgerRecord], t0_ns: int) -> RequestSamples:
+        """Samples from ledger records; ``t0_ns`` is the run's start on the run clock."""
+        starts: array[int] = array("q")
+        ends: array[int] = array("q")
+        oks: array[int] = array("b")
+        for rec in records:
+            starts.append(rec.start_ns)
+            ends.append(rec.end_ns)
+            oks.append(rec.outcome == "ok")
+        return _from_ns_columns([(starts, ends, oks)], t0_ns)
+
+
+def _complete_lines(fh: TextIO) -> Iterator[str]:
+    """Every line of ``fh`` except a last one with no newline (torn by a crash mid-write).
+
+    Mirrors ``read_records``, which drops everything after the file's last ``"\\n"``.
+    """
+    prev: str | None = None
+    for line in fh:
+        if prev is not None:
+            yield prev
+        prev = line
+    if prev is not None and prev.endswith("\n"):
+        yield prev
+
+
+def _read_shard(path: Path) -> tuple[array[int], array[int], array[int]]:
+    starts: array[int] = array("q")
+    ends: array[int] = array("q")
+    oks: array[int] = array("b")
+    # newline="\n": split lines on "\n" only, as read_records does, and leave "\r\n" to csv.
+    with path.open(newline="\n", encoding="utf-8") as fh:
+        reader = csv.reader(_complete_lines(fh))
+        if next(reader, None) is None:  # the header (or an empty shard)
+            return starts, ends, oks
+        add_start, add_end, add_ok = starts.append, ends.append, oks.append
+        for row in reader:
+            if len(row) != _N_COLUMNS:
+                continue
+            add_start(int(row[_I_START]))
+            add_end(int(row[_I_END]))
+            add_ok(row[_I_OUTCOME] == "ok")
+    return starts, ends, oks
+
+
+def _from_ns_columns(shards: list[tuple[array[int], array[int], array[int]]], t0_ns: int) -> RequestSamples:
+    if not shards:
+        return RequestSamples.empty()
+    t0 = np.int64(t0_ns)
+
+    def seconds(column: int) -> FloatArray:
+        ns = np.concatenate([np.frombuffer(shard[column], dtype=np.int64) for shard in shards])
+        ns -= t0  # relative first, in integers: absolute stamps would lose precision as floats
+        out = ns.astype(np.float64)
+        out /= 1e9
+        return out
+
+    start, end = seconds(0), seconds(1)
+    ok = np.concatenate([np.frombuffer(o, dtype=np.int8) for _, _, o in shards]).astype(np.bool_)
+    shards.clear()  # the packed columns are no longer needed; free them before sorting
+    return RequestSamples.from_arrays(start, end, ok)
+
+
+def load_samples(paths: list[Path], t0_ns: int) -> RequestSamples:
+    """Samples from ledger CSV shards (see :func:`harness.load.ledger.shard_paths`).
+
+    Same rows as ``read_records(paths)``; shards are merged and sorted by completion time.
+    A malformed number in a complete row raises ``ValueError``, as ``read_records`` does:
+    a ledger we cannot read must not silently become a healthier-looking one.
+    """
+    return _from_ns_columns([_read_shard(p) for p in paths], t0_ns)

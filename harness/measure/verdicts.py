@@ -1,0 +1,98 @@
+"""Verdicts: each stated expectation against each fault of each trial.
+
+A missing measurement is judged as the worst case for the bound: "not recovered" fails any
+``recovery_time`` bound, "never impacted" counts as an infinite ``time_to_impact`` (it meets
+``>= X`` and misses ``<= X``), and a fault window with no completed request misses an
+``error_rate_during_fault`` bound - silence is not success.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from harness.measure.recovery import FaultMeasurement
+from harness.scenario.durations import Bound, format_seconds
+from harness.scenario.models import Expectations
+
+
+@dataclass(frozen=True)
+class Verdict:
+    expectation: str
+    trial: int
+    fault: str
+    target: str
+    measured: float | bool | None
+    measured_text: str
+    passed: bool
+    margin: float | None
+    resolution: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _judge(
+    name: str, bound: Bound, value: float | None, missing: str, missing_value: float, resolution: float | None
+) -> tuple[bool, float | None, str]:
+    measured = missing_value if value is None else value
+    passed = bound.holds(measured)
+    margin = None if math.isinf(measured) else bound.margin(measured)
+    if value is None:
+        text = missing
+    elif bound.is_duration:
+        text = format_seconds(value, resolution)
+    else:
+        text = f"{value:.4g}"
+    return passed, margin, text
+
+
+def judge_fault(expect: Expectations, trial: int, fault: str, m: FaultMeasurement) -> list[Verdict]:
+    out: list[Verdict] = []
+    checks: list[tuple[str, Bound | None, float | None, str, float, float | None]] = [
+        (
+            "recovery_time",
+            expect.recovery_time,
+            m.recovery_time,
+            "not recovered",
+            math.inf,
+            m.resolution.get("recovery_time"),
+        ),
+        (
+            "time_to_impact",
+            expect.time_to_impact,
+            m.time_to_impact,
+            "never impacted",
+            math.inf,
+            m.resolution.get("time_to_impact"),
+        ),
+        ("outage", expect.outage, m.outage, "", 0.0, m.resolution.get("outage")),
+        (
+            "error_rate_during_fault",
+            expect.error_rate_during_fault,
+            m.error_rate_during_fault,
+            "no completed request",
+            math.inf,
+            None,
+        ),
+    ]
+    for name, bound, value, missing, missing_value, res in checks:
+        if bound is None:
+            continue
+        passed, margin, text = _judge(name, bound, value, missing, missing_value, res)
+        out.append(Verdict(name, trial, fault, bound.text, value, text, passed, margin, res))
+    if expect.recovered is not None:
+        out.append(
+            Verdict(
+                "recovered",
+                trial,
+                fault,
+                str(expect.recovered).lower(),
+                m.recovered,
+                "yes" if m.recovered else "no",
+                m.recovered == expect.recovered,
+                None,
+            )
+        )
+    return out

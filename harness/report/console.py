@@ -1,0 +1,60 @@
+"""The verdict table printed at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def verdict_table(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    header = ["", "expectation", "trial", "fault", "target", "measured", "margin"]
+    rows: list[list[str]] = []
+    for v in results.get("verdicts", []):
+        margin = v.get("margin")
+        rows.append(
+            [
+                "PASS" if v["passed"] else "FAIL",
+                v["expectation"],
+                str(v["trial"]),
+                v["fault"],
+                v["target"],
+                v["measured_text"],
+                "" if margin is None else f"{margin:+.3g}",
+            ]
+        )
+    faults: list[list[str]] = []
+    for trial in results.get("trials", []):
+        for f in trial.get("faults", []):
+            faults.append(
+                [
+                    str(trial["trial"]),
+                    f["label"],
+                    _secs(f.get("injected_at")),
+                    _secs(f.get("cleared_at")),
+                    _secs(f.get("time_to_impact")),
+                    "not recovered" if not f.get("recovered") else _secs(f.get("recovery_time")),
+                    _secs(f.get("outage")),
+                    f"±{f['resolution'].get('recovery_time', 0):.2f}s",
+                ]
+            )
+    if faults:
+        fh = ["trial", "fault", "injected", "cleared", "impact after", "recovery", "outage", "resolution"]
+        widths = [max(len(r[i]) for r in [fh, *faults]) for i in range(len(fh))]
+        lines.append(_row(fh, widths))
+        lines.extend(_row(r, widths) for r in faults)
+        lines.append("")
+    if rows:
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines.append(_row(header, widths))
+        lines.extend(_row(r, widths) for r in rows)
+    else:
+        lines.append("(no expectations stated: figures measured, nothing asserted)")
+    return "\n".join(lines)

@@ -1,0 +1,451 @@
+"""Read a scenario and its target, check everything, report every problem at once.
+
+Errors name the file, the line, the field, the value and the fix. Nothing is started here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import Problem, ScenarioError
+from harness.scenario.models import Scenario
+from harness.targets.model import LINK_RE, PLACEHOLDER, SIMPLE_PLACEHOLDERS, Target
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A scenario that validated, with the target it names."""
+
+    scenario: Scenario
+    path: Path
+    target: Target
+    target_dir: Path
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML keeping the line of every key, so errors can point at it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(str(path), "(file)", "no such file", fix="check the path")]) from None
+    except OSError as exc:
+        raise ScenarioError([Problem(str(path), "(file)", f"cannot read: {exc.strerror}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(
+            [
+                Problem(
+                    str(path),
+                    "(yaml)",
+                    f"not valid YAML: {problem}",
+                    line=line,
+                    fix="fix the indentation or quoting near that line",
+                )
+            ]
+        ) from None
+    lines: dict[Path_, int] = {}
+
+    def walk(n: yaml.Node | None, where: Path_) -> None:
+        if n is None:
+            return
+        lines.setdefault(where, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                k = key.value
+                lines[(*where, k)] = key.start_mark.line + 1
+                walk(value, (*where, k))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*where, i))
+
+    walk(node, ())
+    return data, lines
+
+
+def _line_for(lines: dict[Path_, int], where: Path_) -> int | None:
+    while where:
+        if where in lines:
+            return lines[where]
+        where = where[:-1]
+    return lines.get(())
+
+
+def _data_path(data: Any, loc: Sequence[str | int]) -> Path_:
+    """Map a pydantic location onto the data: drop union tags, keep a missing/unknown last key."""
+    out: list[str | int] = []
+    node = data
+    tag_skipped = False
+    for part in loc:
+        if isinstance(node, dict) and node.get("kind") == part and not tag_skipped:
+            tag_skipped = True  # the tag pydantic adds for the chosen member of a tagged union
+            continue
+        tag_skipped = False
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str):
+            out.append(part)  # a missing field: point at its parent's line, name it in the path
+            break
+        else:
+            break
+    return tuple(out)
+
+
+def _fmt(where: Path_) -> str:
+    text = ""
+    for part in where:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "(top level)"
+
+
+def _problems_from(
+    exc: ValidationError, data: Any, lines: dict[Path_, int], file: str, model: type[BaseModel]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors():
+        loc = err["loc"]
+        where = _data_path(data, loc)
+        kind = err["type"]
+        value = err.get("input")
+        msg = err["msg"].removeprefix("Value error, ")
+        fix = ""
+        if kind == "extra_forbidden":
+            name = str(loc[-1])
+            parent_loc = loc[:-1]
+            known = _known_fields(model, parent_loc)
+            close = difflib.get_close_matches(name, known, n=1)
+            msg = f"unknown field {name!r}"
+            fix = (f"did you mean {close[0]!r}? " if close else "") + (
+                f"known fields here: {', '.join(known)}" if known else "remove it"
+            )
+            value = None
+        elif kind == "missing":
+            msg = "required field is missing"
+            fix = f"add `{loc[-1]}:`"
+            value = None
+        elif kind == "union_tag_invalid":
+            ctx = err.get("ctx") or {}
+            msg = f"unknown fault kind {ctx.get('tag')!r}"
+            fix = f"use one of: {ctx.get('expected_tags', '')}"
+            value = None
+        elif kind == "union_tag_not_found":
+            msg = "a fault needs a `kind`"
+            fix = "add `kind: latency` (or down, timeout, reset)"
+        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            ctx = err.get("ctx") or {}
+            limits = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+            fix = "use a value " + " and ".join(f"{op} {ctx[k]}" for k, op in limits.items() if k in ctx)
+        elif "duration" in msg:
+            fix = "write durations like 500ms, 10s or 2m"
+        problems.append(
+            Problem(file, _fmt(where), msg, value=_short(value), line=_line_for(lines, where), fix=fix)
+        )
+    return problems
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return None
+    return value
+
+
+def _known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The field names valid at ``loc``, following fault ``kind`` tags and mapping keys."""
+    from harness.scenario import models as m
+
+    kinds: dict[str, type[BaseModel]] = {
+        "latency": m.LatencyFault,
+        "down": m.DownFault,
+        "timeout": m.TimeoutFault,
+        "reset": m.ResetFault,
+    }
+    current: Any = model
+    skip_key = False
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if skip_key:  # a key of a mapping such as services: {api: ...}
+            skip_key = False
+            continue
+        if current == "faults" and part in kinds:
+            current = kinds[part]
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            ann = current.model_fields[part].annotation
+            if part == "faults" and current is Scenario:
+                current = "faults"
+            else:
+                current = _model_in(ann)
+                skip_key = typing.get_origin(ann) is dict
+            continue
+        return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _validate(model: type[BaseModel], data: Any, lines: dict[Path_, int], file: str) -> Any:
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [
+                Problem(
+                    file,
+                    "(top level)",
+                    "expected a mapping of fields",
+                    line=1,
+                    fix="start the file with `name: ...`",
+                )
+            ]
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_problems_from(exc, data, lines, file, model)) from None
+
+
+def find_target_dir(name: str, scenario_path: Path) -> Path | None:
+    """Where target ``name`` lives: a path relative to the scenario, then the usual places."""
+    candidates: list[Path] = []
+    if "/" in name or name.startswith("."):
+        candidates.append((scenario_path.parent / name).resolve())
+    else:
+        candidates.append(scenario_path.resolve().parent.parent / "targets" / name)
+        candidates.append(Path.cwd() / "targets" / name)
+        for extra in filter(None, os.environ.get("AFTERSHOCK_TARGETS", "").split(os.pathsep)):
+            candidates.append(Path(extra) / name)
+    for c in candidates:
+        if (c / "target.yaml").is_file():
+            return c
+    return None
+
+
+def load_target(target_dir: Path) -> Target:
+    path = target_dir / "target.yaml"
+    data, lines = _read_yaml(path)
+    if isinstance(data, dict) and "name" not in data:
+        data = {**data, "name": target_dir.name}
+    target: Target = _validate(Target, data, lines, str(path))
+    problems = _check_target(target, lines, str(path))
+    if problems:
+        raise ScenarioError(problems)
+    return target
+
+
+def _check_target(target: Target, lines: dict[Path_, int], file: str) -> list[Problem]:
+    problems: list[Problem] = []
+    services = set(target.services)
+    for i, link in enumerate(target.links):
+        m = LINK_RE.match(link)
+        if not m:
+            problems.append(
+                Problem(
+                    file,
+                    f"links[{i}]",
+                    "not of the form 'client->server'",
+                    link,
+                    _line_for(lines, ("links", i)),
+                    "write it like `api->db`",
+                )
+            )
+            continue
+        for end in m.groups():
+            if end not in services:
+                problems.append(
+                    Problem(
+                        file,
+                        f"links[{i}]",
+                        f"no service named {end!r}",
+                        link,
+                        _line_for(lines, ("links", i)),
+                        f"services are: {', '.join(sorted(services))}",
+                    )
+                )
+    if target.entrypoint not in services:
+        problems.append(
+            Problem(
+                file,
+                "entrypoint",
+                "no such service",
+                target.entrypoint,
+                _line_for(lines, ("entrypoint",)),
+                f"use one of: {', '.join(sorted(services))}",
+            )
+        )
+    for name, svc in target.services.items():
+        for dep in svc.depends_on:
+            if dep not in services:
+                problems.append(
+                    Problem(
+                        file,
+                        f"services.{name}.depends_on",
+                        "no such service",
+                        dep,
+                        _line_for(lines, ("services", name, "depends_on")),
+                        f"use one of: {', '.join(sorted(services))}",
+                    )
+                )
+        texts: list[tuple[Path_, str]] = [
+            (("services", name, "command", i), t) for i, t in enumerate(svc.command)
+        ]
+        texts += [(("services", name, "env", k), v) for k, v in svc.env.items()]
+        for where, text in texts:
+            for ph in PLACEHOLDER.finditer(text):
+                key, arg = ph.group(1), ph.group(2)
+                if key == "link":
+                    if arg not in target.links:
+                        problems.append(
+                            Problem(
+                                file,
+                                _fmt(where),
+                                f"{{link:{arg}}} is not a link of this target",
+                                arg,
+                                _line_for(lines, where),
+                                f"links are: {', '.join(target.links) or 'none'}",
+                            )
+                        )
+                    elif arg.split("->")[0] != name:
+                        problems.append(
+                            Problem(
+                                file,
+                                _fmt(where),
+                                f"service {name!r} uses link {arg!r} whose client is another service",
+                                arg,
+                                _line_for(lines, where),
+                                "a service may only use links it is the client of",
+                            )
+                        )
+                elif key not in SIMPLE_PLACEHOLDERS or arg is not None:
+                    problems.append(
+                        Problem(
+                            file,
+                            _fmt(where),
+                            f"unknown placeholder {ph.group(0)}",
+                            None,
+                            _line_for(lines, where),
+                            "use {python}, {port}, {host}, {link:a->b}, {target_dir}, {workdir} or {run_id}",
+                        )
+                    )
+    if not problems:
+        try:
+            target.start_order()
+        except ValueError as exc:
+            problems.append(Problem(file, "services", str(exc), fix="remove one dependency of the cycle"))
+    return problems
+
+
+def load_scenario(path: Path | str) -> LoadedScenario:
+    """Parse and check a scenario and its target. Raises :class:`ScenarioError` listing every problem."""
+    path = Path(path)
+    file = str(path)
+    data, lines = _read_yaml(path)
+    if isinstance(data, dict) and "name" not in data:
+        data = {**data, "name": path.stem}
+    scenario: Scenario = _validate(Scenario, data, lines, file)
+
+    target_dir = find_target_dir(scenario.target.name, path)
+    if target_dir is None:
+        raise ScenarioError(
+            [
+                Problem(
+                    file,
+                    "target",
+                    "no target of that name (looked for targets/<name>/target.yaml)",
+                    scenario.target.name,
+                    _line_for(lines, ("target",)),
+                    f"available: {', '.join(available_targets(path)) or 'none found'}",
+                )
+            ]
+        )
+    target = load_target(target_dir)
+    problems: list[Problem] = []
+    for service in scenario.target.env:
+        if service not in target.services:
+            problems.append(
+                Problem(
+                    file,
+                    f"target.env.{service}",
+                    "no such service in the target",
+                    service,
+                    _line_for(lines, ("target", "env", service)),
+                    f"services are: {', '.join(target.services)}",
+                )
+            )
+    observe = scenario.load.duration
+    for i, fault in enumerate(scenario.faults):
+        link = getattr(fault, "link", None)
+        if link is not None and link not in target.links:
+            problems.append(
+                Problem(
+                    file,
+                    f"faults[{i}].link",
+                    f"no such link in target {target.name!r}",
+                    link,
+                    _line_for(lines, ("faults", i, "link")),
+                    f"links are: {', '.join(target.links) or 'none'}",
+                )
+            )
+        needed = fault.at + fault.duration + scenario.slo.hold
+        if needed > observe:
+            problems.append(
+                Problem(
+                    file,
+                    f"faults[{i}]",
+                    f"load ends at {observe:g}s, before recovery can be observed "
+                    f"(at {fault.at:g}s + duration {fault.duration:g}s"
+                    f" + slo.hold {scenario.slo.hold:g}s = {needed:g}s)",
+                    None,
+                    _line_for(lines, ("faults", i)),
+                    f"set load.duration to at least {needed + scenario.slo.hold:g}s,"
+                    " or move the fault earlier",
+                )
+            )
+    if scenario.load.locustfile is not None and not (target_dir / scenario.load.locustfile).is_file():
+        problems.append(
+            Problem(
+                file,
+                "load.locustfile",
+                "no such file in the target directory",
+                scenario.load.locustfile,
+                _line_for(lines, ("load", "locustfile")),
+                f"give a path relative to {target_dir}",
+            )
+        )
+    if problems:
+        raise ScenarioError(problems)
+    return LoadedScenario(scenario=scenario, path=path, target=target, target_dir=target_dir)
+
+
+def available_targets(scenario_path: Path | None = None) -> list[str]:
+    roots = [Path.cwd() / "targets"]
+    if scenario_path is not None:
+        roots.insert(0, scenario_path.resolve().parent.parent / "targets")
+    names = {p.parent.name for root in roots if root.is_dir() for p in root.glob("*/target.yaml")}
+    return sorted(names)

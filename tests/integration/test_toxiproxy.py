@@ -1,0 +1,163 @@
+"""The Toxiproxy client and link faults against a real toxiproxy-server and a real TCP echo server."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.faults.link import LinkFault
+from harness.faults.proxies import LinkProxies
+from harness.faults.toxiproxy import ToxiproxyError, ToxiproxyServer
+from harness.scenario.models import DownFault, LatencyFault, ResetFault, TimeoutFault
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def echo() -> Iterator[str]:
+    """A TCP echo server on loopback."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            while data := conn.recv(4096):
+                conn.sendall(data)
+
+    def accept() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"127.0.0.1:{srv.getsockname()[1]}"
+    stop.set()
+    t.join()
+    srv.close()
+
+
+@pytest.fixture
+def server(toxiproxy_binary: Path, tmp_path: Path) -> Iterator[ToxiproxyServer]:
+    with ToxiproxyServer(toxiproxy_binary, tmp_path / "toxiproxy.log") as s:
+        yield s
+
+
+@pytest.fixture
+def proxies(server: ToxiproxyServer, echo: str) -> Iterator[LinkProxies]:
+    with LinkProxies(server, "test") as p:
+        p.create("app->dep", echo)
+        yield p
+
+
+def roundtrip(address: str, timeout: float = 2.0) -> float:
+    host, _, port = address.rpartition(":")
+    start = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(b"ping\n")
+        assert s.recv(16) == b"ping\n"
+    return time.monotonic() - start
+
+
+def test_client_reports_toxiproxy_errors_with_its_message(server: ToxiproxyServer, echo: str) -> None:
+    server.client.create_proxy("dup", "127.0.0.1:0", echo)
+    with pytest.raises(ToxiproxyError, match="proxy already exists") as info:
+        server.client.create_proxy("dup", "127.0.0.1:0", echo)
+    assert info.value.status == 409
+    with pytest.raises(ToxiproxyError, match="invalid toxic type"):
+        server.client.add_toxic("dup", "x", "no-such-toxic", "downstream", 1.0, {})
+
+
+def test_client_times_out_instead_of_hanging(server: ToxiproxyServer) -> None:
+    import os
+    import signal
+
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGSTOP)  # a wedged server
+    try:
+        server.client.timeout = 0.5
+        start = time.monotonic()
+        with pytest.raises(ToxiproxyError, match="did not answer"):
+            server.client.proxies()
+        assert time.monotonic() - start < 5
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+
+
+def test_restart_replaces_a_wedged_server_with_clean_proxies(proxies: LinkProxies) -> None:
+    import os
+    import signal
+
+    server = proxies.server
+    fault = LinkFault(
+        LatencyFault(kind="latency", link="app->dep", at=0, duration=1, latency=0.3), proxies, "f"
+    )
+    fault.__enter__()
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGSTOP)
+    server.client.timeout = 0.5
+    fault.__exit__(None, None, None)  # the clear cannot reach Toxiproxy: it must restart it clean
+    assert roundtrip(proxies.address("app->dep")) < 0.2
+    assert server.client.proxies()["as-test-app-dep"]["toxics"] == []
+
+
+def test_latency_fault_adds_delay_and_clears(proxies: LinkProxies) -> None:
+    addr = proxies.address("app->dep")
+    assert roundtrip(addr) < 0.1
+    with LinkFault(
+        LatencyFault(kind="latency", link="app->dep", at=0, duration=1, latency=0.3), proxies, "f"
+    ):
+        assert roundtrip(addr) >= 0.3
+    assert roundtrip(addr) < 0.1
+
+
+def test_down_fault_refuses_connections_and_clears(proxies: LinkProxies) -> None:
+    addr = proxies.address("app->dep")
+    with (
+        LinkFault(DownFault(kind="down", link="app->dep", at=0, duration=1), proxies, "f"),
+        pytest.raises(ConnectionRefusedError),
+    ):
+        roundtrip(addr)
+    assert roundtrip(addr) < 0.1
+
+
+def test_timeout_fault_black_holes_and_clears(proxies: LinkProxies) -> None:
+    addr = proxies.address("app->dep")
+    with (
+        LinkFault(TimeoutFault(kind="timeout", link="app->dep", at=0, duration=1), proxies, "f"),
+        pytest.raises(TimeoutError),
+    ):
+        roundtrip(addr, timeout=0.5)
+    assert roundtrip(addr) < 0.1
+
+
+def test_reset_fault_resets_connections_and_clears(proxies: LinkProxies) -> None:
+    addr = proxies.address("app->dep")
+    with (
+        LinkFault(ResetFault(kind="reset", link="app->dep", at=0, duration=1), proxies, "f"),
+        pytest.raises((ConnectionResetError, AssertionError)),
+    ):
+        roundtrip(addr, timeout=1.0)
+    assert roundtrip(addr) < 0.1
+
+
+def test_removing_proxies_leaves_the_server_empty(server: ToxiproxyServer, echo: str) -> None:
+    with LinkProxies(server, "r1") as p:
+        p.create("a->b", echo)
+        p.create("b->c", echo)
+        assert len(server.client.proxies()) == 2
+    assert server.client.proxies() == {}
