@@ -143,6 +143,24 @@ def list_(root: Path) -> None:
             click.echo(f"  {tdir.name}  - INVALID target.yaml")
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def report(run_dir: Path) -> None:
+    """Regenerate the reports of a run from its journal and ledger (no re-run)."""
+    from harness.analysis import analyse_run
+    from harness.report.console import verdict_table
+    from harness.report.results import write_results
+
+    try:
+        results, _ = analyse_run(run_dir)
+    except ScenarioError as exc:
+        _fail(f"aftershock: {run_dir} is not a readable run directory:\n{exc}", ExitCode.USAGE)
+    write_results(run_dir / "results.json", results)
+    click.echo(verdict_table(results))
+    click.echo(f"\nresults: {run_dir / 'results.json'}")
+    sys.exit(int(ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED))
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 

@@ -10,7 +10,6 @@ and SIGTERM become :class:`~harness.errors.Interrupted`; what was measured is st
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -19,8 +18,8 @@ import secrets
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,22 +27,18 @@ from typing import Any
 import requests
 
 from harness import __version__, reaper
+from harness.analysis import SCENARIO_COPY, analyse_run
 from harness.clock import CLOCK_NAME, now_ns
 from harness.errors import AftershockError, ExitCode, InfrastructureError, Interrupted
 from harness.events import EventBus, RunEvent
-from harness.faults.link import LinkFault
+from harness.faults.kinds import build_fault
 from harness.faults.provision import TOXIPROXY_VERSION, find_toxiproxy
 from harness.faults.proxies import LinkProxies
 from harness.faults.timeline import FaultTimeline
 from harness.faults.toxiproxy import ToxiproxyServer
 from harness.journal import JOURNAL_NAME, Journal
-from harness.load.ledger import shard_paths
 from harness.load.runner import LoadProcess
-from harness.measure.health import HealthPolicy, evaluate_health
-from harness.measure.recovery import FaultMeasurement, measure_fault
-from harness.measure.samples import RequestSamples, load_samples
-from harness.measure.verdicts import Verdict, judge_fault
-from harness.report.results import SCHEMA, write_results
+from harness.report.results import write_results
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
 from harness.targets.backend import Backend
@@ -66,18 +61,6 @@ class RunOutcome:
     results: dict[str, Any]
     exit_code: ExitCode
     error: BaseException | None = None
-
-
-@dataclass
-class TrialRecord:
-    trial: int
-    dir: Path
-    load_started_ns: int | None = None
-    load_stopped_ns: int | None = None
-    injected: dict[int, int] = field(default_factory=dict)
-    cleared: dict[int, int] = field(default_factory=dict)
-    audit: Any = None
-    error: str | None = None
 
 
 def new_run_id() -> str:
@@ -181,25 +164,16 @@ class Orchestrator:
         self.t0_ns = now_ns()
         self.bus = EventBus()
         self.progress = progress
-        self.trials: list[TrialRecord] = []
-        self.policy = HealthPolicy(
-            window=self.scenario.slo.window,
-            step=self.scenario.slo.step,
-            success_rate=self.scenario.slo.success_rate,
-            p95_latency=self.scenario.slo.p95_latency,
-            p99_latency=self.scenario.slo.p99_latency,
-            hold=self.scenario.slo.hold,
-        )
+        self.trials_started = 0
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> RunOutcome:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         journal = Journal(self.run_dir / JOURNAL_NAME, self.t0_ns)
         self.bus.subscribe(journal)
-        self.bus.subscribe(self._record)
         if self.progress:
             self.bus.subscribe(Progress(self.t0_ns))
-        (self.run_dir / "scenario.yaml").write_text(
+        (self.run_dir / SCENARIO_COPY).write_text(
             self.loaded.path.read_text(encoding="utf-8"), encoding="utf-8"
         )
         error: BaseException | None = None
@@ -216,6 +190,17 @@ class Orchestrator:
                     swept_leftovers=len(swept),
                     t0_ns=self.t0_ns,
                     seed=self.scenario.seed,
+                    scenario_file=str(self.loaded.path.resolve()),
+                    target=self.loaded.target.name,
+                    wallclock=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    clock=CLOCK_NAME,
+                    environment={
+                        "aftershock": __version__,
+                        "python": platform.python_version(),
+                        "toxiproxy": TOXIPROXY_VERSION,
+                        "platform": platform.platform(),
+                        "pid": os.getpid(),
+                    },
                 )
                 binary = find_toxiproxy()
                 for trial in range(1, self.scenario.trials + 1):
@@ -230,31 +215,21 @@ class Orchestrator:
         with shielded():
             if error is not None and not interrupted:
                 self.bus.emit("error", message=_flatten(error))
-            results = self._results(interrupted, error)
-            write_results(self.run_dir / "results.json", results)
+            self.bus.emit(
+                "run_finished", complete=error is None and not interrupted, trials_run=self.trials_started
+            )
             journal.close()
+            results, _ = analyse_run(self.run_dir)
+            write_results(self.run_dir / "results.json", results)
         if interrupted:
             code = ExitCode.INTERRUPTED
         elif error is not None:
             code = error.exit_code if isinstance(error, AftershockError) else ExitCode.INFRASTRUCTURE
-        elif any("measurement_error" in t for t in results["trials"]):
+        elif results["error"]:
             code = ExitCode.INFRASTRUCTURE
         else:
             code = ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED
         return RunOutcome(self.run_id, self.run_dir, results, code, error)
-
-    def _record(self, event: RunEvent) -> None:
-        trial = self.trials[-1] if self.trials else None
-        if trial is None:
-            return
-        if event.kind == "fault_injected":
-            trial.injected[event.data["fault"]] = event.t_ns
-        elif event.kind == "fault_cleared":
-            trial.cleared[event.data["fault"]] = event.t_ns
-        elif event.kind == "load_started":
-            trial.load_started_ns = event.t_ns
-        elif event.kind == "load_stopped":
-            trial.load_stopped_ns = event.t_ns
 
     def _backend(self, trial_dir: Path, emit: Callable[..., Any]) -> Backend:
         if self.scenario.backend == "docker":
@@ -273,8 +248,7 @@ class Orchestrator:
         target = self.loaded.target
         trial_dir = self.run_dir / f"trial-{trial}"
         trial_dir.mkdir(parents=True, exist_ok=True)
-        record = TrialRecord(trial, trial_dir)
-        self.trials.append(record)
+        self.trials_started += 1
         self.bus.emit("trial_started", trial=trial, target=target.name)
         td = Teardown()
         try:
@@ -310,8 +284,8 @@ class Orchestrator:
                 "load_started", t_ns=ready_ns, trial=trial, users=s.load.users, duration=s.load.duration
             )
 
-            def make(fault: Fault, fault_id: str) -> LinkFault:
-                return LinkFault(fault, proxies, fault_id)
+            def make(fault: Fault, fault_id: str) -> AbstractContextManager[Any]:
+                return build_fault(fault, fault_id, proxies=proxies, backend=backend, target=target)
 
             def check() -> None:
                 if not load.running():
@@ -325,7 +299,6 @@ class Orchestrator:
             if target.audit:
                 audit = fetch_audit(backend.entry_url(target.entrypoint) + target.audit, s.drain_timeout)
                 (trial_dir / "audit.json").write_text(json.dumps(audit, indent=1), encoding="utf-8")
-                record.audit = audit
                 count = audit.get("count") if isinstance(audit, dict) else None
                 self.bus.emit(
                     "audit", trial=trial, summary=f"{count} records" if count is not None else "read"
@@ -342,129 +315,6 @@ class Orchestrator:
                     exc.add_note(f"teardown also failed: {_flatten(teardown_error)}")
                 self.bus.emit("teardown_done", trial=trial)
             raise
-
-    # -- results ------------------------------------------------------------------------
-    def _results(self, interrupted: bool, error: BaseException | None) -> dict[str, Any]:
-        trials_out: list[dict[str, Any]] = []
-        verdicts: list[Verdict] = []
-        for rec in self.trials:
-            try:
-                trial_out, trial_verdicts = self._measure_trial(rec)
-            except Exception as exc:  # never lose the run over a measurement failure
-                trial_out, trial_verdicts = (
-                    {"trial": rec.trial, "faults": [], "measurement_error": f"{type(exc).__name__}: {exc}"},
-                    [],
-                )
-                error = error or exc
-            trials_out.append(trial_out)
-            verdicts.extend(trial_verdicts)
-        complete = not interrupted and error is None and len(self.trials) == self.scenario.trials
-        passed = (
-            complete
-            and all(v.passed for v in verdicts)
-            and all(
-                f["recovered"] or self.scenario.expect.recovery_time is None
-                for t in trials_out
-                for f in t["faults"]
-            )
-        )
-        return {
-            "schema": SCHEMA,
-            "run_id": self.run_id,
-            "scenario": self.scenario.name,
-            "scenario_file": str(self.loaded.path),
-            "description": self.scenario.description,
-            "target": self.loaded.target.name,
-            "backend": self.scenario.backend,
-            "seed": self.scenario.seed,
-            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "clock": CLOCK_NAME,
-            "t0_ns": self.t0_ns,
-            "complete": complete,
-            "interrupted": interrupted,
-            "error": None if error is None else _flatten(error),
-            "passed": passed,
-            "slo": self.scenario.slo.model_dump(mode="json"),
-            "expect": self.scenario.expect.model_dump(mode="json", exclude_none=True),
-            "trials": trials_out,
-            "verdicts": [v.to_dict() for v in verdicts],
-            "environment": {
-                "aftershock": __version__,
-                "python": platform.python_version(),
-                "toxiproxy": TOXIPROXY_VERSION,
-                "platform": platform.platform(),
-                "pid": os.getpid(),
-            },
-        }
-
-    def _rel(self, ns: int | None) -> float | None:
-        return None if ns is None else (ns - self.t0_ns) / 1e9
-
-    def _measure_trial(self, rec: TrialRecord) -> tuple[dict[str, Any], list[Verdict]]:
-        samples = (
-            load_samples(shard_paths(rec.dir), self.t0_ns) if shard_paths(rec.dir) else RequestSamples.empty()
-        )
-        counts = _outcome_counts(rec.dir)
-        out: dict[str, Any] = {
-            "trial": rec.trial,
-            "load": {
-                "started_at": self._rel(rec.load_started_ns),
-                "stopped_at": self._rel(rec.load_stopped_ns),
-                "requests": len(samples),
-                **counts,
-            },
-            "faults": [],
-        }
-        verdicts: list[Verdict] = []
-        start, stop = self._rel(rec.load_started_ns), self._rel(rec.load_stopped_ns)
-        if start is not None and stop is None and len(samples):
-            stop = float(samples.end.max())  # interrupted: observe what was recorded
-            out["load"]["stopped_at"] = stop
-        if start is None or stop is None:
-            return out, verdicts
-        timeline = evaluate_health(samples, self.policy, start, stop)
-        injected = sorted(rec.injected.items(), key=lambda kv: kv[1])
-        for n, (index, inj_ns) in enumerate(injected):
-            fault = self.scenario.faults[index]
-            clr_ns = rec.cleared.get(index)
-            inj = (inj_ns - self.t0_ns) / 1e9
-            clr = None if clr_ns is None else (clr_ns - self.t0_ns) / 1e9
-            if inj > stop:
-                continue  # injected after the observation ended (an interrupt): nothing to measure
-            until = (injected[n + 1][1] - self.t0_ns) / 1e9 if n + 1 < len(injected) else stop
-            cut = clr is None or clr > stop  # the observation ended while the fault was still active
-            clear_seen = stop if cut or clr is None else clr
-            m: FaultMeasurement = measure_fault(
-                timeline, samples, inj, clear_seen, impact_until=min(until, stop)
-            )
-            entry = {
-                "index": index,
-                "kind": fault.kind,
-                "target": fault.where,
-                "label": fault.label,
-                **m.to_dict(),
-            }
-            if cut:
-                entry.update(
-                    cleared_at=clr,
-                    recovered=False,
-                    recovered_at=None,
-                    recovery_time=None,
-                    note="the observation ended before the fault was cleared",
-                )
-                m = dataclasses.replace(m, recovered=False, recovered_at=None, recovery_time=None)
-            out["faults"].append(entry)
-            verdicts.extend(judge_fault(self.scenario.expect, rec.trial, fault.label, m))
-        return out, verdicts
-
-
-def _outcome_counts(trial_dir: Path) -> dict[str, int]:
-    from harness.load.ledger import read_records
-
-    counts = {"ok": 0, "fail": 0, "indeterminate": 0}
-    for r in read_records(shard_paths(trial_dir)):
-        counts[r.outcome] = counts.get(r.outcome, 0) + 1
-    return counts
 
 
 def _flatten(exc: BaseException) -> str:

@@ -35,6 +35,8 @@ def toxics_for(spec: LinkFaultSpec) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 class LinkFault(AbstractContextManager["LinkFault"]):
+    clears_itself = False
+
     def __init__(self, spec: LinkFaultSpec, proxies: LinkProxies, fault_id: str) -> None:
         self.spec = spec
         self.proxies = proxies

@@ -77,12 +77,24 @@ class FaultTimeline(AbstractContextManager["FaultTimeline"]):
         called = now_ns()
         handle.__enter__()
         self._active[action.index] = handle
-        self.bus.emit(
+        injected = self.bus.emit(
             "fault_injected",
             scheduled_ns=action.at_ns,
             call_ns=now_ns() - called,
             **self._describe(action.index),
         )
+        if getattr(handle, "clears_itself", False):
+            # e.g. a crash the target's own supervisor recovers from: cleared_at = injected_at
+            self._active.pop(action.index)
+            handle.__exit__(None, None, None)
+            self.bus.emit(
+                "fault_cleared",
+                t_ns=injected.t_ns,
+                scheduled_ns=action.at_ns,
+                call_ns=0,
+                forced=False,
+                **self._describe(action.index),
+            )
 
     def _clear(self, index: int, scheduled_ns: int, forced: bool = False) -> None:
         handle = self._active.pop(index, None)

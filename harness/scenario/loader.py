@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError
-from harness.scenario.models import Scenario
+from harness.scenario.models import PartitionFault, Scenario
 from harness.targets.model import LINK_RE, PLACEHOLDER, SIMPLE_PLACEHOLDERS, Target
 
 Path_ = tuple[str | int, ...]
@@ -361,14 +361,24 @@ def _check_target(target: Target, lines: dict[Path_, int], file: str) -> list[Pr
     return problems
 
 
+def _parse(path: Path) -> tuple[Scenario, dict[Path_, int]]:
+    data, lines = _read_yaml(path)
+    if isinstance(data, dict) and "name" not in data:
+        data = {**data, "name": path.stem}
+    scenario: Scenario = _validate(Scenario, data, lines, str(path))
+    return scenario, lines
+
+
+def parse_scenario(path: Path | str) -> Scenario:
+    """The scenario model alone, without resolving its target (for analysing a finished run)."""
+    return _parse(Path(path))[0]
+
+
 def load_scenario(path: Path | str) -> LoadedScenario:
     """Parse and check a scenario and its target. Raises :class:`ScenarioError` listing every problem."""
     path = Path(path)
     file = str(path)
-    data, lines = _read_yaml(path)
-    if isinstance(data, dict) and "name" not in data:
-        data = {**data, "name": path.stem}
-    scenario: Scenario = _validate(Scenario, data, lines, file)
+    scenario, lines = _parse(path)
 
     target_dir = find_target_dir(scenario.target.name, path)
     if target_dir is None:
@@ -412,6 +422,20 @@ def load_scenario(path: Path | str) -> LoadedScenario:
                     f"links are: {', '.join(target.links) or 'none'}",
                 )
             )
+        fault_service = getattr(fault, "service", None)
+        if fault_service is not None and fault_service not in target.services:
+            problems.append(
+                Problem(
+                    file,
+                    f"faults[{i}].service",
+                    f"no such service in target {target.name!r}",
+                    fault_service,
+                    _line_for(lines, ("faults", i, "service")),
+                    f"services are: {', '.join(target.services)}",
+                )
+            )
+        if isinstance(fault, PartitionFault):
+            problems.extend(_check_partition(fault, target, file, lines, i))
         needed = fault.at + fault.duration + scenario.slo.hold
         if needed > observe:
             problems.append(
@@ -441,6 +465,62 @@ def load_scenario(path: Path | str) -> LoadedScenario:
     if problems:
         raise ScenarioError(problems)
     return LoadedScenario(scenario=scenario, path=path, target=target, target_dir=target_dir)
+
+
+def _check_partition(
+    fault: PartitionFault, target: Target, file: str, lines: dict[Path_, int], i: int
+) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for g, group in enumerate(fault.groups):
+        for name in group:
+            where = ("faults", i, "groups", g)
+            if name not in target.services:
+                problems.append(
+                    Problem(
+                        file,
+                        f"faults[{i}].groups[{g}]",
+                        "no such service",
+                        name,
+                        _line_for(lines, where),
+                        f"services are: {', '.join(target.services)}",
+                    )
+                )
+            elif name in seen:
+                problems.append(
+                    Problem(
+                        file,
+                        f"faults[{i}].groups[{g}]",
+                        "service is in two groups",
+                        name,
+                        _line_for(lines, where),
+                        "put each service in one group only",
+                    )
+                )
+            seen.add(name)
+    if not problems and not partition_links(fault, target):
+        problems.append(
+            Problem(
+                file,
+                f"faults[{i}].groups",
+                "no link of the target crosses this partition",
+                None,
+                _line_for(lines, ("faults", i, "groups")),
+                f"links are: {', '.join(target.links) or 'none'}",
+            )
+        )
+    return problems
+
+
+def partition_links(fault: PartitionFault, target: Target) -> list[str]:
+    """The target's links whose two ends are in different groups of the partition."""
+    group_of = {name: g for g, group in enumerate(fault.groups) for name in group}
+    crossing = []
+    for link in target.links:
+        client, server = target.link_ends(link)
+        if client in group_of and server in group_of and group_of[client] != group_of[server]:
+            crossing.append(link)
+    return crossing
 
 
 def available_targets(scenario_path: Path | None = None) -> list[str]:

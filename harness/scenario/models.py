@@ -133,8 +133,49 @@ class ResetFault(_LinkFault):
     direction: Literal["downstream", "upstream", "both"] = "both"
 
 
-Fault = Annotated[LatencyFault | DownFault | TimeoutFault | ResetFault, Field(discriminator="kind")]
+class CrashFault(_FaultBase):
+    """SIGKILL a service. With ``restart: true`` the harness starts it again after ``duration``
+    (``cleared_at`` is the instant it was relaunched); with ``restart: false`` the target's own
+    supervisor must bring it back (``cleared_at`` = ``injected_at``)."""
+
+    kind: Literal["crash"]
+    service: str
+    duration: Seconds = Field(0.0, ge=0, description="how long the service stays dead before the restart")
+    restart: bool = True
+
+    @property
+    def where(self) -> str:
+        return self.service
+
+
+class PauseFault(_FaultBase):
+    """Freeze a service (SIGSTOP / docker pause) for ``duration``: a GC pause or a VM stall."""
+
+    kind: Literal["pause"]
+    service: str
+
+    @property
+    def where(self) -> str:
+        return self.service
+
+
+class PartitionFault(_FaultBase):
+    """Black-hole every link between two groups of services, both ways."""
+
+    kind: Literal["partition"]
+    groups: list[list[str]] = Field(min_length=2, description="e.g. [[api], [db]]")
+
+    @property
+    def where(self) -> str:
+        return "|".join(",".join(g) for g in self.groups)
+
+
+Fault = Annotated[
+    LatencyFault | DownFault | TimeoutFault | ResetFault | CrashFault | PauseFault | PartitionFault,
+    Field(discriminator="kind"),
+]
 LINK_FAULT_KINDS = ("latency", "down", "timeout", "reset")
+FAULT_KINDS = (*LINK_FAULT_KINDS, "crash", "pause", "partition")
 
 
 class Expectations(Model):

@@ -26,8 +26,8 @@ class Backend(AbstractContextManager["Backend"], abc.ABC):
         """Base URL the harness (load, health, audit) uses for an HTTP service."""
 
     @abc.abstractmethod
-    def start(self, service: str, links: dict[str, str]) -> None:
-        """Start ``service`` with its link placeholders bound to ``links`` and wait until healthy."""
+    def start(self, service: str, links: dict[str, str], wait: bool = True) -> None:
+        """Start ``service`` with its link placeholders bound to ``links``; with ``wait``, until healthy."""
 
     @abc.abstractmethod
     def kill(self, service: str) -> None:
@@ -40,8 +40,8 @@ class Backend(AbstractContextManager["Backend"], abc.ABC):
     def resume(self, service: str) -> None: ...
 
     @abc.abstractmethod
-    def restart(self, service: str) -> None:
-        """Start a killed service again (same address, same links) and wait until healthy."""
+    def restart(self, service: str, wait: bool = True) -> None:
+        """Start a killed service again (same address, same links); with ``wait``, until healthy."""
 
     @abc.abstractmethod
     def stop_all(self) -> None:

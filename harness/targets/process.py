@@ -105,7 +105,7 @@ class ProcessBackend(Backend):
         values.update({f"link:{name}": addr for name, addr in self._links.get(service, {}).items()})
         return values
 
-    def start(self, service: str, links: dict[str, str]) -> None:
+    def start(self, service: str, links: dict[str, str], wait: bool = True) -> None:
         spec = self.target.services[service]
         self._links[service] = dict(links)
         values = self._values(service)
@@ -133,8 +133,9 @@ class ProcessBackend(Backend):
             log.close()
         self._procs[service] = proc
         self.emit("service_starting", service=service, pid=proc.pid)
-        self._wait_healthy(service, spec, proc)
-        self.emit("service_up", service=service, pid=proc.pid, address=self.upstream_address(service))
+        if wait:
+            self._wait_healthy(service, spec, proc)
+            self.emit("service_up", service=service, pid=proc.pid, address=self.upstream_address(service))
 
     def _wait_healthy(self, service: str, spec: Service, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + spec.startup_timeout
@@ -187,11 +188,11 @@ class ProcessBackend(Backend):
     def resume(self, service: str) -> None:
         self._signal(service, signal.SIGCONT)
 
-    def restart(self, service: str) -> None:
+    def restart(self, service: str, wait: bool = True) -> None:
         proc = self._procs.get(service)
         if proc is not None and proc.poll() is None:
             self._stop_one(service, proc)
-        self.start(service, self._links.get(service, {}))
+        self.start(service, self._links.get(service, {}), wait=wait)
 
     def _stop_one(self, service: str, proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         if proc.poll() is None:

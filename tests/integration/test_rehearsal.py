@@ -127,6 +127,14 @@ def test_recovery_expectation_fails_when_the_system_is_too_slow(tmp_path: Path) 
     assert verdict["passed"] is False
     assert verdict["measured"] == pytest.approx(6.0, abs=0.3)
     assert verdict["margin"] < 0
+    # the report regenerated from the run directory alone gives the same verdicts
+    run_dir = latest_run(tmp_path / "out")
+    (run_dir / "results.json").unlink()
+    again = aftershock("report", str(run_dir))
+    assert again.returncode == 1, again.stdout + again.stderr
+    regenerated = results_of(run_dir)
+    assert regenerated["verdicts"] == results["verdicts"]
+    assert regenerated["trials"] == results["trials"]
 
 
 def test_never_recovering_fails_recovered_and_error_rate(tmp_path: Path) -> None:
@@ -206,3 +214,32 @@ def test_sigkilled_harness_leaves_leftovers_that_cleanup_removes(tmp_path: Path)
     while leftovers(run_id) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert leftovers(run_id) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "delay"),
+    [
+        ({"kind": "crash", "service": "dep", "at": "4s", "duration": "3s"}, 1.0),
+        ({"kind": "crash", "service": "app", "at": "4s", "duration": "2s"}, 0.0),
+        ({"kind": "pause", "service": "app", "at": "4s", "duration": "3s"}, 0.0),
+        ({"kind": "partition", "groups": [["app"], ["dep"]], "at": "4s", "duration": "3s"}, 1.0),
+    ],
+    ids=["crash-dependency", "crash-entrypoint", "pause-entrypoint", "partition"],
+)
+def test_service_faults_hurt_and_the_system_recovers(fault: dict[str, Any], delay: float, tmp_path: Path) -> None:
+    scenario = groundtruth_scenario(tmp_path, delay=delay, fault=fault, duration="16s",
+                                    expect={"recovered": True, "time_to_impact": "<= 1.5s"})
+    proc = aftershock("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = latest_run(tmp_path / "out")
+    results = results_of(run_dir)
+    (measured,) = results["trials"][0]["faults"]
+    assert measured["time_to_impact"] is not None
+    # the outage lasts at least as long as the fault itself, and recovery includes the known delay
+    assert measured["outage"] >= 2.0 - measured["resolution"]["outage"]
+    assert measured["recovery_time"] >= delay - measured["resolution"]["recovery_time"]
+    journal = (run_dir / "journal.jsonl").read_text()
+    if fault["kind"] == "crash":
+        starts = [json.loads(line) for line in journal.splitlines() if '"service_starting"' in line]
+        assert [e["service"] for e in starts].count(fault["service"]) == 2  # started, then restarted
+    assert leftovers(results["run_id"]) == []

@@ -1,0 +1,225 @@
+"""Turn a run directory into results: journal + ledger + the scenario as run → figures and verdicts.
+
+Everything here reads files the run wrote as it went, and nothing else. That is what lets
+``aftershock report RUN_DIR`` regenerate the very same verdicts without re-running, and lets a
+crashed or interrupted run still be analysed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import Problem, ScenarioError
+from harness.journal import JOURNAL_NAME, read_journal
+from harness.load.ledger import read_records, shard_paths
+from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
+from harness.measure.recovery import FaultMeasurement, measure_fault
+from harness.measure.samples import RequestSamples, load_samples
+from harness.measure.verdicts import Verdict, judge_fault
+from harness.report.results import SCHEMA
+from harness.scenario.loader import parse_scenario
+from harness.scenario.models import Scenario
+
+SCENARIO_COPY = "scenario.yaml"
+
+
+@dataclass
+class TrialEvents:
+    """What the journal says happened in one trial (instants on the run clock, ns)."""
+
+    trial: int
+    load_started_ns: int | None = None
+    load_stopped_ns: int | None = None
+    injected: dict[int, int] = field(default_factory=dict)
+    cleared: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunRecord:
+    """The journal of a run, digested."""
+
+    run_id: str
+    t0_ns: int
+    started: dict[str, Any]
+    finished: dict[str, Any] | None
+    trials: dict[int, TrialEvents]
+    errors: list[str]
+    interrupted: bool
+
+
+def read_run(run_dir: Path) -> RunRecord:
+    entries = read_journal(run_dir / JOURNAL_NAME)
+    started = next((e for e in entries if e["event"] == "run_started"), None)
+    if started is None:
+        raise ScenarioError(
+            [Problem(str(run_dir / JOURNAL_NAME), "(journal)", "no run_started event: not a run dir")]
+        )
+    trials: dict[int, TrialEvents] = {}
+    errors: list[str] = []
+    interrupted = False
+    finished = None
+    for e in entries:
+        kind = e["event"]
+        if "trial" in e and isinstance(e["trial"], int):
+            rec = trials.setdefault(e["trial"], TrialEvents(e["trial"]))
+            if kind == "load_started":
+                rec.load_started_ns = e["t_ns"]
+            elif kind == "load_stopped":
+                rec.load_stopped_ns = e["t_ns"]
+            elif kind == "fault_injected":
+                rec.injected[e["fault"]] = e["t_ns"]
+            elif kind == "fault_cleared":
+                rec.cleared[e["fault"]] = e["t_ns"]
+        if kind == "error":
+            errors.append(e.get("message", ""))
+        elif kind == "interrupted":
+            interrupted = True
+        elif kind == "run_finished":
+            finished = e
+    return RunRecord(started["run_id"], started["t0_ns"], started, finished, trials, errors, interrupted)
+
+
+def scenario_as_run(run_dir: Path, record: RunRecord) -> Scenario:
+    """The scenario copy in the run dir, with the command-line overrides the run used."""
+    scenario = parse_scenario(run_dir / SCENARIO_COPY)
+    overrides: dict[str, Any] = {
+        k: record.started[k] for k in ("backend", "trials", "seed") if k in record.started
+    }
+    return scenario.model_copy(update=overrides)
+
+
+def policy_of(scenario: Scenario) -> HealthPolicy:
+    slo = scenario.slo
+    return HealthPolicy(
+        window=slo.window,
+        step=slo.step,
+        success_rate=slo.success_rate,
+        p95_latency=slo.p95_latency,
+        p99_latency=slo.p99_latency,
+        hold=slo.hold,
+    )
+
+
+@dataclass
+class TrialAnalysis:
+    """Everything measured for one trial; reporters draw their plots from this."""
+
+    trial: int
+    samples: RequestSamples
+    timeline: HealthTimeline | None
+    observe_from: float | None
+    observe_to: float | None
+    faults: list[dict[str, Any]]
+    verdicts: list[Verdict]
+    load: dict[str, Any]
+
+
+def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents) -> TrialAnalysis:
+    trial_dir = run_dir / f"trial-{ev.trial}"
+    shards = shard_paths(trial_dir)
+    samples = load_samples(shards, t0_ns) if shards else RequestSamples.empty()
+    counts = {"ok": 0, "fail": 0, "indeterminate": 0}
+    for r in read_records(shards):
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+
+    def rel(ns: int | None) -> float | None:
+        return None if ns is None else (ns - t0_ns) / 1e9
+
+    start, stop = rel(ev.load_started_ns), rel(ev.load_stopped_ns)
+    if start is not None and stop is None and len(samples):
+        stop = float(samples.end.max())  # interrupted: observe what was recorded
+    load = {"started_at": start, "stopped_at": stop, "requests": len(samples), **counts}
+    out = TrialAnalysis(ev.trial, samples, None, start, stop, [], [], load)
+    if start is None or stop is None or stop - start < scenario.slo.window:
+        return out
+    policy = policy_of(scenario)
+    timeline = evaluate_health(samples, policy, start, stop)
+    out.timeline = timeline
+    injected = sorted(ev.injected.items(), key=lambda kv: kv[1])
+    for n, (index, inj_ns) in enumerate(injected):
+        fault = scenario.faults[index]
+        inj = (inj_ns - t0_ns) / 1e9
+        clr = rel(ev.cleared.get(index))
+        if inj > stop:
+            continue  # injected after the observation ended (an interrupt): nothing to measure
+        until = (injected[n + 1][1] - t0_ns) / 1e9 if n + 1 < len(injected) else stop
+        cut = clr is None or clr > stop  # the observation ended while the fault was still active
+        clear_seen = stop if cut or clr is None else clr
+        m: FaultMeasurement = measure_fault(timeline, samples, inj, clear_seen, impact_until=min(until, stop))
+        entry: dict[str, Any] = {
+            "index": index,
+            "kind": fault.kind,
+            "target": fault.where,
+            "label": fault.label,
+            **m.to_dict(),
+        }
+        if cut:
+            entry.update(
+                cleared_at=clr,
+                recovered=False,
+                recovered_at=None,
+                recovery_time=None,
+                note="the observation ended before the fault was cleared",
+            )
+            m = dataclasses.replace(m, recovered=False, recovered_at=None, recovery_time=None)
+        out.faults.append(entry)
+        out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
+    return out
+
+
+def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
+    """Results (the ``results.json`` document) and the per-trial analyses behind them."""
+    record = read_run(run_dir)
+    scenario = scenario_as_run(run_dir, record)
+    analyses: list[TrialAnalysis] = []
+    trials_out: list[dict[str, Any]] = []
+    errors = list(record.errors)
+    for n in sorted(record.trials):
+        try:
+            a = analyse_trial(run_dir, scenario, record.t0_ns, record.trials[n])
+        except Exception as exc:  # never lose the run over a measurement failure
+            errors.append(f"measuring trial {n} failed: {type(exc).__name__}: {exc}")
+            trials_out.append({"trial": n, "faults": [], "measurement_error": f"{type(exc).__name__}: {exc}"})
+            continue
+        analyses.append(a)
+        trials_out.append({"trial": a.trial, "load": a.load, "faults": a.faults})
+    verdicts = [v for a in analyses for v in a.verdicts]
+    finished = record.finished or {}
+    complete = (
+        bool(finished.get("complete"))
+        and not record.interrupted
+        and not errors
+        and len(analyses) == scenario.trials
+    )
+    recovered_everywhere = all(f["recovered"] for t in trials_out for f in t["faults"])
+    passed = (
+        complete
+        and all(v.passed for v in verdicts)
+        and (recovered_everywhere or scenario.expect.recovery_time is None)
+    )
+    results = {
+        "schema": SCHEMA,
+        "run_id": record.run_id,
+        "scenario": scenario.name,
+        "scenario_file": record.started.get("scenario_file"),
+        "description": scenario.description,
+        "target": record.started.get("target"),
+        "backend": scenario.backend,
+        "seed": scenario.seed,
+        "started_at": record.started.get("wallclock"),
+        "clock": record.started.get("clock"),
+        "t0_ns": record.t0_ns,
+        "complete": complete,
+        "interrupted": record.interrupted,
+        "error": "; ".join(errors) or None,
+        "passed": passed,
+        "slo": scenario.slo.model_dump(mode="json"),
+        "expect": scenario.expect.model_dump(mode="json", exclude_none=True),
+        "trials": trials_out,
+        "verdicts": [v.to_dict() for v in verdicts],
+        "environment": record.started.get("environment", {}),
+    }
+    return results, analyses

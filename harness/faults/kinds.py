@@ -1,0 +1,38 @@
+"""From a fault in a scenario to the context manager that injects and clears it."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+from harness.faults.link import LinkFault
+from harness.faults.partition import Partition
+from harness.faults.proxies import LinkProxies
+from harness.faults.service import ServiceCrash, ServicePause
+from harness.scenario.loader import partition_links
+from harness.scenario.models import (
+    CrashFault,
+    DownFault,
+    Fault,
+    LatencyFault,
+    PartitionFault,
+    PauseFault,
+    ResetFault,
+    TimeoutFault,
+)
+from harness.targets.backend import Backend
+from harness.targets.model import Target
+
+
+def build_fault(
+    fault: Fault, fault_id: str, *, proxies: LinkProxies, backend: Backend, target: Target
+) -> AbstractContextManager[Any]:
+    if isinstance(fault, LatencyFault | DownFault | TimeoutFault | ResetFault):
+        return LinkFault(fault, proxies, fault_id)
+    if isinstance(fault, CrashFault):
+        return ServiceCrash(fault, backend)
+    if isinstance(fault, PauseFault):
+        return ServicePause(fault, backend)
+    if isinstance(fault, PartitionFault):
+        return Partition(fault, partition_links(fault, target), proxies, fault_id)
+    raise TypeError(f"no injector for fault kind {fault.kind!r}")
