@@ -8,6 +8,7 @@ crashed or interrupted run still be analysed.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,17 @@ from typing import Any
 from harness.errors import Problem, ScenarioError
 from harness.journal import JOURNAL_NAME, read_journal
 from harness.load.ledger import read_records, shard_paths
+from harness.measure.consistency import Consistency, Effect, reconcile
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.samples import RequestSamples, load_samples
-from harness.measure.verdicts import Verdict, judge_fault
+from harness.measure.verdicts import Verdict, judge_consistency, judge_fault
 from harness.report.results import SCHEMA
 from harness.scenario.loader import parse_scenario
 from harness.scenario.models import Scenario
 
 SCENARIO_COPY = "scenario.yaml"
+AUDIT_FILE = "audit.json"
 
 
 @dataclass
@@ -170,6 +173,27 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     return out
 
 
+def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency | None:
+    """Reconcile a trial's ledger with its audit, if the target has a consistency contract."""
+    contract = record.started.get("consistency")
+    audit_path = run_dir / f"trial-{trial}" / AUDIT_FILE
+    if not contract or not audit_path.exists():
+        return None
+    docs = json.loads(audit_path.read_text(encoding="utf-8"))
+    effects = [
+        Effect.from_json(e) for d in docs.values() if isinstance(d, dict) for e in d.get("effects", [])
+    ]
+    pending = sum(int(d.get("pending", 0)) for d in docs.values() if isinstance(d, dict))
+    return reconcile(
+        read_records(shard_paths(run_dir / f"trial-{trial}")),
+        effects,
+        write_ops=contract["write_ops"],
+        primary=contract["primary"],
+        final_status=contract.get("final_status"),
+        pending=pending,
+    )
+
+
 def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
     """Results (the ``results.json`` document) and the per-trial analyses behind them."""
     record = read_run(run_dir)
@@ -185,7 +209,16 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
             trials_out.append({"trial": n, "faults": [], "measurement_error": f"{type(exc).__name__}: {exc}"})
             continue
         analyses.append(a)
-        trials_out.append({"trial": a.trial, "load": a.load, "faults": a.faults})
+        entry: dict[str, Any] = {"trial": a.trial, "load": a.load, "faults": a.faults}
+        if record.started.get("consistency"):
+            try:
+                c = consistency_of(run_dir, record, n)
+            except (OSError, ValueError) as exc:
+                errors.append(f"reconciling trial {n} failed: {exc}")
+                c = None
+            entry["consistency"] = None if c is None else c.to_dict()
+            a.verdicts.extend(judge_consistency(scenario.expect, n, c))
+        trials_out.append(entry)
     verdicts = [v for a in analyses for v in a.verdicts]
     finished = record.finished or {}
     complete = (

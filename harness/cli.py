@@ -40,6 +40,7 @@ def main() -> None:
 @click.option("--backend", type=click.Choice(["process", "docker"]), help="Override the scenario's backend.")
 @click.option("--trials", type=click.IntRange(1, 100), help="Override the number of trials.")
 @click.option("--seed", type=int, help="Override the scenario's seed.")
+@click.option("--mode", help="Run the target in one of its modes (e.g. fragile; see `aftershock list`).")
 @click.option(
     "--out",
     "out_dir",
@@ -54,6 +55,7 @@ def run(
     backend: str | None,
     trials: int | None,
     seed: int | None,
+    mode: str | None,
     out_dir: Path,
     quiet: bool,
 ) -> None:
@@ -66,14 +68,23 @@ def run(
     problems: list[str] = []
     for path in scenarios:  # validate everything before starting anything
         try:
-            loaded.append(load_scenario(path))
+            item = load_scenario(path)
         except ScenarioError as exc:
             problems.append(str(exc))
+            continue
+        if mode is not None and mode not in item.target.modes:
+            problems.append(
+                f"--mode: target {item.target.name!r} has no mode {mode!r} "
+                f"(modes: {', '.join(item.target.modes) or 'none'})"
+            )
+        loaded.append(item)
     if problems:
         _fail("aftershock: invalid scenario, nothing was started:\n" + "\n".join(problems), ExitCode.USAGE)
     worst = ExitCode.OK
     for item in loaded:
-        outcome = Orchestrator(item, RunOptions(out_dir, backend, trials, seed), progress=not quiet).run()
+        outcome = Orchestrator(
+            item, RunOptions(out_dir, backend, trials, seed, mode), progress=not quiet
+        ).run()
         click.echo("")
         click.echo(f"scenario {outcome.results['scenario']}  (run {outcome.run_id})")
         click.echo(verdict_table(outcome.results))
@@ -87,7 +98,8 @@ def run(
         click.echo(f"\n{verdict}")
         click.echo(f"results: {outcome.run_dir / 'results.json'}")
         if outcome.exit_code != ExitCode.OK:
-            click.echo(f"repeat:  aftershock run {item.path} --seed {outcome.results['seed']}")
+            again = f" --mode {mode}" if mode else ""
+            click.echo(f"repeat:  aftershock run {item.path} --seed {outcome.results['seed']}{again}")
         if outcome.exit_code == ExitCode.INTERRUPTED:
             sys.exit(int(ExitCode.INTERRUPTED))
         worst = max(worst, outcome.exit_code, key=_severity)
@@ -138,7 +150,8 @@ def list_(root: Path) -> None:
     for tdir in sorted(p.parent for p in (root / "targets").glob("*/target.yaml")):
         try:
             t = load_target(tdir)
-            click.echo(f"  {t.name}  - {t.description}  (links: {', '.join(t.links) or 'none'})")
+            modes = f"; modes: {', '.join(t.modes)}" if t.modes else ""
+            click.echo(f"  {t.name}  - {t.description}  (links: {', '.join(t.links) or 'none'}{modes})")
         except ScenarioError:
             click.echo(f"  {tdir.name}  - INVALID target.yaml")
 

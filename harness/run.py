@@ -17,6 +17,7 @@ import platform
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any
 import requests
 
 from harness import __version__, reaper
-from harness.analysis import SCENARIO_COPY, analyse_run
+from harness.analysis import AUDIT_FILE, SCENARIO_COPY, analyse_run
 from harness.clock import CLOCK_NAME, now_ns
 from harness.errors import AftershockError, ExitCode, InfrastructureError, Interrupted
 from harness.events import EventBus, RunEvent
@@ -37,8 +38,9 @@ from harness.faults.proxies import LinkProxies
 from harness.faults.timeline import FaultTimeline
 from harness.faults.toxiproxy import ToxiproxyServer
 from harness.journal import JOURNAL_NAME, Journal
+from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
-from harness.report.results import write_results
+from harness.report.results import atomic_write_text, write_results
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
 from harness.targets.backend import Backend
@@ -52,6 +54,7 @@ class RunOptions:
     backend: str | None = None
     trials: int | None = None
     seed: int | None = None
+    mode: str | None = None
 
 
 @dataclass
@@ -158,6 +161,8 @@ class Orchestrator:
             overrides["trials"] = options.trials
         if options.seed is not None:
             overrides["seed"] = options.seed
+        if options.mode:
+            overrides["target"] = s.target.model_copy(update={"mode": options.mode})
         self.scenario: Scenario = s.model_copy(update=overrides) if overrides else s
         self.run_id = new_run_id()
         self.run_dir = (options.out_dir / self.run_id).resolve()
@@ -192,6 +197,12 @@ class Orchestrator:
                     seed=self.scenario.seed,
                     scenario_file=str(self.loaded.path.resolve()),
                     target=self.loaded.target.name,
+                    mode=self.scenario.target.mode,
+                    consistency=(
+                        self.loaded.target.consistency.model_dump()
+                        if self.loaded.target.consistency
+                        else None
+                    ),
                     wallclock=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     clock=CLOCK_NAME,
                     environment={
@@ -231,6 +242,15 @@ class Orchestrator:
             code = ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED
         return RunOutcome(self.run_id, self.run_dir, results, code, error)
 
+    def env_overrides(self) -> dict[str, dict[str, str]]:
+        """The target mode's environment, then the scenario's own (which wins)."""
+        ref = self.scenario.target
+        merged: dict[str, dict[str, str]] = {}
+        for layer in (self.loaded.target.modes.get(ref.mode or "", {}), ref.env):
+            for service, env in layer.items():
+                merged.setdefault(service, {}).update(env)
+        return merged
+
     def _backend(self, trial_dir: Path, emit: Callable[..., Any]) -> Backend:
         if self.scenario.backend == "docker":
             raise InfrastructureError("the docker backend is not available yet; use backend: process")
@@ -239,7 +259,7 @@ class Orchestrator:
             self.loaded.target_dir,
             trial_dir,
             self.run_id,
-            env_overrides=self.scenario.target.env,
+            env_overrides=self.env_overrides(),
             emit=emit,
         )
 
@@ -284,8 +304,12 @@ class Orchestrator:
                 "load_started", t_ns=ready_ns, trial=trial, users=s.load.users, duration=s.load.duration
             )
 
+            control = LoadControl(trial_dir)
+
             def make(fault: Fault, fault_id: str) -> AbstractContextManager[Any]:
-                return build_fault(fault, fault_id, proxies=proxies, backend=backend, target=target)
+                return build_fault(
+                    fault, fault_id, proxies=proxies, backend=backend, target=target, control=control
+                )
 
             def check() -> None:
                 if not load.running():
@@ -294,15 +318,11 @@ class Orchestrator:
             timeline = td.enter("faults", FaultTimeline(s.faults, make, self.bus, trial))
             timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
             stop_ns = now_ns()
+            load.drain(control)
             load.stop()
             self.bus.emit("load_stopped", t_ns=stop_ns, trial=trial)
             if target.audit:
-                audit = fetch_audit(backend.entry_url(target.entrypoint) + target.audit, s.drain_timeout)
-                (trial_dir / "audit.json").write_text(json.dumps(audit, indent=1), encoding="utf-8")
-                count = audit.get("count") if isinstance(audit, dict) else None
-                self.bus.emit(
-                    "audit", trial=trial, summary=f"{count} records" if count is not None else "read"
-                )
+                self._drain_and_audit(backend, trial, trial_dir)
             td.close()  # the stack is empty after this; nothing runs twice
             self.bus.emit("teardown_done", trial=trial)
         except BaseException as exc:
@@ -315,6 +335,25 @@ class Orchestrator:
                     exc.add_note(f"teardown also failed: {_flatten(teardown_error)}")
                 self.bus.emit("teardown_done", trial=trial)
             raise
+
+    def _drain_and_audit(self, backend: Backend, trial: int, trial_dir: Path) -> None:
+        """Wait (bounded) until the target reports no pending work, then keep its final state."""
+        target, timeout = self.loaded.target, self.scenario.drain_timeout
+        started = now_ns()
+        deadline = started + round(timeout * 1e9)
+        while True:
+            docs: dict[str, Any] = {}
+            for source in target.audit:
+                url = backend.entry_url(source.service) + source.path
+                docs[source.service] = fetch_audit(url, timeout=max(1.0, min(timeout, 30.0)))
+            pending = sum(int(d.get("pending", 0)) for d in docs.values() if isinstance(d, dict))
+            if pending == 0 or now_ns() >= deadline:
+                break
+            time.sleep(0.2)
+        atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
+        effects = sum(len(d.get("effects", [])) for d in docs.values() if isinstance(d, dict))
+        self.bus.emit("drained", trial=trial, waited=(now_ns() - started) / 1e9, pending=pending)
+        self.bus.emit("audit", trial=trial, summary=f"{effects} effects, {pending} still pending")
 
 
 def _flatten(exc: BaseException) -> str:

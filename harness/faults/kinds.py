@@ -9,15 +9,18 @@ from harness.faults.link import LinkFault
 from harness.faults.partition import Partition
 from harness.faults.proxies import LinkProxies
 from harness.faults.service import ServiceCrash, ServicePause
+from harness.load.control import DuplicateRequests, LoadControl
 from harness.scenario.loader import partition_links
 from harness.scenario.models import (
     CrashFault,
     DownFault,
+    DuplicateFault,
     Fault,
     LatencyFault,
     PartitionFault,
     PauseFault,
     ResetFault,
+    ResponseLossFault,
     TimeoutFault,
 )
 from harness.targets.backend import Backend
@@ -25,10 +28,18 @@ from harness.targets.model import Target
 
 
 def build_fault(
-    fault: Fault, fault_id: str, *, proxies: LinkProxies, backend: Backend, target: Target
+    fault: Fault,
+    fault_id: str,
+    *,
+    proxies: LinkProxies,
+    backend: Backend,
+    target: Target,
+    control: LoadControl,
 ) -> AbstractContextManager[Any]:
-    if isinstance(fault, LatencyFault | DownFault | TimeoutFault | ResetFault):
+    if isinstance(fault, LatencyFault | DownFault | TimeoutFault | ResetFault | ResponseLossFault):
         return LinkFault(fault, proxies, fault_id)
+    if isinstance(fault, DuplicateFault):
+        return DuplicateRequests(fault, control)
     if isinstance(fault, CrashFault):
         return ServiceCrash(fault, backend)
     if isinstance(fault, PauseFault):

@@ -13,9 +13,9 @@ from typing import Any
 
 from harness.faults.proxies import LinkProxies
 from harness.faults.toxiproxy import ToxiproxyError
-from harness.scenario.models import DownFault, LatencyFault, ResetFault, TimeoutFault
+from harness.scenario.models import DownFault, LatencyFault, ResetFault, ResponseLossFault, TimeoutFault
 
-LinkFaultSpec = LatencyFault | DownFault | TimeoutFault | ResetFault
+LinkFaultSpec = LatencyFault | DownFault | TimeoutFault | ResetFault | ResponseLossFault
 
 
 def _streams(direction: str) -> list[str]:
@@ -29,6 +29,10 @@ def toxics_for(spec: LinkFaultSpec) -> list[tuple[str, str, dict[str, Any]]]:
         return [("latency", s, attrs) for s in _streams(spec.direction)]
     if isinstance(spec, TimeoutFault):
         return [("timeout", s, {"timeout": round(spec.timeout * 1000)}) for s in _streams(spec.direction)]
+    if isinstance(spec, ResponseLossFault):
+        # limit_data with 0 bytes downstream: the request goes through, the connection is closed on
+        # the first byte of the answer, so the client never learns the request succeeded.
+        return [("limit_data", "downstream", {"bytes": 0})]
     if isinstance(spec, ResetFault):
         return [("reset_peer", s, {"timeout": round(spec.timeout * 1000)}) for s in _streams(spec.direction)]
     return []

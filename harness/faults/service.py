@@ -6,11 +6,45 @@ service is resumed, a crashed one restarted (when the scenario asks the harness 
 
 from __future__ import annotations
 
+import re
+import time
 from contextlib import AbstractContextManager
+from pathlib import Path
 from types import TracebackType
 
 from harness.scenario.models import CrashFault, PauseFault
 from harness.targets.backend import Backend
+
+
+def wait_for_log(path: Path, pattern: str, within: float) -> str | None:
+    """Wait for a new line of ``path`` matching ``pattern``; the line, or None after ``within`` s.
+
+    Why: "kill the worker in the middle of a job" must not be left to luck. The service logs
+    what it is doing; the crash waits for the line that says it is mid-job.
+    """
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + within
+    try:
+        offset = path.stat().st_size
+    except OSError:
+        offset = 0
+    pending = b""
+    while time.monotonic() < deadline:
+        try:
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+        except OSError:
+            chunk = b""
+        offset += len(chunk)
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            line = raw.decode(errors="replace")
+            if regex.search(line):
+                return line
+        time.sleep(0.005)
+    return None
 
 
 class ServiceCrash(AbstractContextManager["ServiceCrash"]):
@@ -21,8 +55,13 @@ class ServiceCrash(AbstractContextManager["ServiceCrash"]):
         self.spec = spec
         self.backend = backend
         self.clears_itself = not spec.restart
+        self.trigger: str | None = None
 
     def __enter__(self) -> ServiceCrash:
+        if self.spec.when_log:
+            self.trigger = wait_for_log(
+                self.backend.log_path(self.spec.service), self.spec.when_log, self.spec.within
+            )
         self.backend.kill(self.spec.service)
         return self
 

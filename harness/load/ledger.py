@@ -24,7 +24,19 @@ from typing import Literal
 Outcome = Literal["ok", "fail", "indeterminate"]
 OUTCOMES: tuple[Outcome, ...] = ("ok", "fail", "indeterminate")
 
-COLUMNS = ("id", "op", "key", "start_ns", "end_ns", "outcome", "status", "latency_ms", "attempt", "error")
+COLUMNS = (
+    "id",
+    "op",
+    "key",
+    "start_ns",
+    "end_ns",
+    "outcome",
+    "status",
+    "latency_ms",
+    "attempt",
+    "error",
+    "value",
+)
 SHARD_GLOB = "ledger-*.csv"
 
 
@@ -40,6 +52,7 @@ class LedgerRecord:
     latency_ms: float
     attempt: int  # 1 for the first send, 2+ for resends under the same key
     error: str
+    value: str = ""  # what the request asked to be stored (compared with the audit for corruption)
 
     def row(self) -> list[object]:
         return [
@@ -53,6 +66,7 @@ class LedgerRecord:
             f"{self.latency_ms:.3f}",
             self.attempt,
             self.error,
+            self.value,
         ]
 
 
@@ -110,4 +124,5 @@ def read_records(paths: list[Path]) -> Iterator[LedgerRecord]:
                 latency_ms=float(row[7]),
                 attempt=int(row[8]),
                 error=row[9],
+                value=row[10],
             )

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.errors import InfrastructureError
+from harness.load.control import LoadControl
 from harness.reaper import labelled_env
 from harness.targets.process import log_tail
 
@@ -129,6 +130,19 @@ class LoadProcess:
                 )
             time.sleep(0.02)
         raise InfrastructureError(f"Locust did not spawn its users within {timeout:g}s; see {self.log_path}")
+
+    def drain(self, control: LoadControl) -> None:
+        """Stop sending, then wait for requests in flight (at most one request timeout) to land."""
+        control.set("stop", {})
+        deadline = time.monotonic() + self.request_timeout + 1.0
+        sizes: tuple[int, ...] = ()
+        time.sleep(0.1)  # the load process looks at the control file every 50 ms
+        while time.monotonic() < deadline and self.running():
+            now = tuple(p.stat().st_size for p in sorted(self.run_dir.glob("ledger-*.csv")))
+            if now == sizes:  # nothing landed for 300 ms (ledgers flush every 200 ms)
+                return
+            sizes = now
+            time.sleep(0.3)
 
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None

@@ -6,15 +6,20 @@ A locustfile subclasses :class:`LedgerUser` and calls :meth:`LedgerUser.call`::
     class OrdersUser(LedgerUser):
         @task
         def create(self):
-            self.call("create_order", "POST", "/orders", key=self.new_key(), json={...})
+            self.call("create_order", "POST", "/orders", key=self.new_key(), json={...}, value="1234")
 
 Configuration comes from the harness through the environment: ``AFTERSHOCK_LEDGER_DIR``,
 ``AFTERSHOCK_RATE_PER_USER``, ``AFTERSHOCK_REQUEST_TIMEOUT``, ``AFTERSHOCK_SEED``.
+
+Load-layer faults (the ``duplicate`` fault: resend a share of writes under the same idempotency
+key, as double clicks and at-least-once delivery do) are switched on and off by the harness
+through a small JSON control file (:data:`harness.load.control.CONTROL_FILE`) polled here.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import time
@@ -25,6 +30,7 @@ import gevent
 import requests
 from locust import User, constant_throughput, events
 
+from harness.load.control import CONTROL_FILE
 from harness.load.ledger import LedgerRecord, LedgerWriter
 from harness.load.outcome import classify
 
@@ -38,6 +44,7 @@ SEED = int(os.environ.get("AFTERSHOCK_SEED", "1"))
 _writer: LedgerWriter | None = None
 _ids = itertools.count(1)
 _users = itertools.count(1)
+_control: dict[str, Any] = {}
 
 
 def ledger() -> LedgerWriter:
@@ -46,6 +53,7 @@ def ledger() -> LedgerWriter:
         LEDGER_DIR.mkdir(parents=True, exist_ok=True)
         _writer = LedgerWriter(LEDGER_DIR / f"ledger-{os.getpid()}.csv")
         gevent.spawn(_flush_forever)
+        gevent.spawn(_watch_control)
     return _writer
 
 
@@ -53,6 +61,23 @@ def _flush_forever() -> None:
     while _writer is not None:
         gevent.sleep(0.2)
         _writer.flush()
+
+
+def _watch_control() -> None:
+    """Follow the harness's control file (load-layer faults); 50 ms between looks."""
+    global _control
+    path = LEDGER_DIR / CONTROL_FILE
+    last = None
+    while True:
+        try:
+            stamp = path.stat().st_mtime_ns
+            if stamp != last:
+                _control = json.loads(path.read_text())
+                last = stamp
+        except (OSError, ValueError):
+            if last is not None and not path.exists():
+                _control, last = {}, None
+        gevent.sleep(0.05)
 
 
 def _ready(user_count: int, **_: Any) -> None:
@@ -85,8 +110,10 @@ class LedgerUser(User):
         super().__init__(environment)
         self.user_no = next(_users)
         self.random = random.Random(SEED * 100_003 + self.user_no)
+        self._dup_random = random.Random(SEED * 7_919 + self.user_no)
         self.session = requests.Session()
         self._keys = itertools.count(1)
+        ledger()
 
     def new_key(self) -> str:
         """A fresh idempotency key, unique across users and load processes."""
@@ -100,10 +127,46 @@ class LedgerUser(User):
         *,
         key: str = "",
         json: Any = None,
-        attempt: int = 1,
+        value: str = "",
         headers: dict[str, str] | None = None,
     ) -> requests.Response | None:
-        """Send one request, record it, report it to Locust's stats. Never raises for HTTP trouble."""
+        """Send one request (and, under a duplicate fault, maybe its resend); record every attempt.
+
+        Never raises for HTTP trouble: the outcome is in the ledger. Returns the first answer.
+        Once the harness has asked the load to stop, nothing new is sent (so every request that
+        reached the target is in the ledger before Locust exits).
+        """
+        if _control.get("stop"):
+            gevent.sleep(0.5)
+            return None
+        resp = self._send(op, method, path, key=key, json=json, value=value, headers=headers, attempt=1)
+        dup = _control.get("duplicate")
+        if key and dup and self._dup_random.random() < float(dup.get("fraction", 0)):
+            delay = float(dup.get("delay", 0))
+
+            def resend() -> None:
+                if delay:
+                    gevent.sleep(delay)
+                self._send(op, method, path, key=key, json=json, value=value, headers=headers, attempt=2)
+
+            if delay:
+                gevent.spawn(resend)
+            else:
+                resend()
+        return resp
+
+    def _send(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        *,
+        key: str,
+        json: Any,
+        value: str,
+        headers: dict[str, str] | None,
+        attempt: int,
+    ) -> requests.Response | None:
         hdrs = dict(headers or {})
         if key:
             hdrs["Idempotency-Key"] = key
@@ -136,11 +199,12 @@ class LedgerUser(User):
                 latency_ms=latency_ms,
                 attempt=attempt,
                 error=error,
+                value=value,
             )
         )
         self.environment.events.request.fire(
             request_type=method,
-            name=op,
+            name=op if attempt == 1 else f"{op} (resend)",
             response_time=latency_ms,
             response_length=len(resp.content) if resp is not None else 0,
             exception=None if outcome == "ok" else (exc or RuntimeError(error)),

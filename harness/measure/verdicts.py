@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.measure.consistency import Consistency
 from harness.measure.recovery import FaultMeasurement
 from harness.scenario.durations import Bound, format_seconds
 from harness.scenario.models import Expectations
@@ -94,5 +95,36 @@ def judge_fault(expect: Expectations, trial: int, fault: str, m: FaultMeasuremen
                 m.recovered == expect.recovered,
                 None,
             )
+        )
+    return out
+
+
+CONSISTENCY_EXPECTATIONS = {
+    "lost_writes": "lost",
+    "duplicate_writes": "duplicated",
+    "corrupted_writes": "corrupted",
+    "phantom_writes": "phantom",
+    "stuck": "stuck",
+}
+
+
+def judge_consistency(expect: Expectations, trial: int, consistency: Consistency | None) -> list[Verdict]:
+    """Consistency expectations of one trial. With no audit to reconcile, every one of them fails:
+    an unverified "no data lost" is not a pass."""
+    out: list[Verdict] = []
+    for name, attr in CONSISTENCY_EXPECTATIONS.items():
+        bound: Bound | None = getattr(expect, name)
+        if bound is None:
+            continue
+        if consistency is None:
+            out.append(Verdict(name, trial, "data", bound.text, None, "no audit", False, None))
+            continue
+        value = getattr(consistency, attr)
+        if attr == "stuck":
+            value += consistency.pending
+        examples = consistency.examples.get(attr, [])
+        text = str(value) + (f" (e.g. {examples[0]})" if value and examples else "")
+        out.append(
+            Verdict(name, trial, "data", bound.text, value, text, bound.holds(value), bound.margin(value))
         )
     return out

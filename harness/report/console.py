@@ -51,6 +51,17 @@ def verdict_table(results: dict[str, Any]) -> str:
         lines.append(_row(fh, widths))
         lines.extend(_row(r, widths) for r in faults)
         lines.append("")
+    for trial in results.get("trials", []):
+        c = trial.get("consistency")
+        if c:
+            lines.append(
+                f"data, trial {trial['trial']}: {c['writes']} writes ({c['acknowledged']} acknowledged,"
+                f" {c['indeterminate']} indeterminate: {c['indeterminate_present']} applied,"
+                f" {c['indeterminate_absent']} not); lost {c['lost']}, duplicated {c['duplicated']},"
+                f" corrupted {c['corrupted']}, phantom {c['phantom']}, stuck {c['stuck'] + c['pending']}"
+            )
+    if any(t.get("consistency") for t in results.get("trials", [])):
+        lines.append("")
     if rows:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines.append(_row(header, widths))

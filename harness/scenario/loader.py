@@ -169,14 +169,9 @@ def _short(value: Any) -> Any:
 
 def _known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
     """The field names valid at ``loc``, following fault ``kind`` tags and mapping keys."""
-    from harness.scenario import models as m
+    from harness.scenario.models import FAULT_MODELS
 
-    kinds: dict[str, type[BaseModel]] = {
-        "latency": m.LatencyFault,
-        "down": m.DownFault,
-        "timeout": m.TimeoutFault,
-        "reset": m.ResetFault,
-    }
+    kinds: dict[str, type[BaseModel]] = dict(FAULT_MODELS)
     current: Any = model
     skip_key = False
     for part in loc:
@@ -288,6 +283,31 @@ def _check_target(target: Target, lines: dict[Path_, int], file: str) -> list[Pr
                         f"services are: {', '.join(sorted(services))}",
                     )
                 )
+    for n, source in enumerate(target.audit):
+        if source.service not in services:
+            problems.append(
+                Problem(
+                    file,
+                    f"audit[{n}].service",
+                    "no such service",
+                    source.service,
+                    _line_for(lines, ("audit", n)),
+                    f"use one of: {', '.join(sorted(services))}",
+                )
+            )
+    for mode, per_service in target.modes.items():
+        for service in per_service:
+            if service not in services:
+                problems.append(
+                    Problem(
+                        file,
+                        f"modes.{mode}.{service}",
+                        "no such service",
+                        service,
+                        _line_for(lines, ("modes", mode, service)),
+                        f"use one of: {', '.join(sorted(services))}",
+                    )
+                )
     if target.entrypoint not in services:
         problems.append(
             Problem(
@@ -396,6 +416,18 @@ def load_scenario(path: Path | str) -> LoadedScenario:
         )
     target = load_target(target_dir)
     problems: list[Problem] = []
+    mode = scenario.target.mode
+    if mode is not None and mode not in target.modes:
+        problems.append(
+            Problem(
+                file,
+                "target.mode",
+                f"target {target.name!r} has no such mode",
+                mode,
+                _line_for(lines, ("target", "mode")),
+                f"modes are: {', '.join(target.modes) or 'none'}",
+            )
+        )
     for service in scenario.target.env:
         if service not in target.services:
             problems.append(

@@ -51,6 +51,7 @@ class TargetRef(Model):
     """Which target to rehearse, with per-service environment overrides (e.g. a fragile mode)."""
 
     name: str = Field(min_length=1)
+    mode: str | None = Field(None, description="a mode the target declares, e.g. fragile")
     env: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
@@ -142,6 +143,10 @@ class CrashFault(_FaultBase):
     service: str
     duration: Seconds = Field(0.0, ge=0, description="how long the service stays dead before the restart")
     restart: bool = True
+    when_log: str | None = Field(
+        None, description="after `at`, wait for a line of the service's log matching this regex, then kill"
+    )
+    within: Seconds = Field(10.0, gt=0, description="how long to wait for `when_log` before killing anyway")
 
     @property
     def where(self) -> str:
@@ -170,12 +175,51 @@ class PartitionFault(_FaultBase):
         return "|".join(",".join(g) for g in self.groups)
 
 
+class ResponseLossFault(_LinkFault):
+    """The request reaches the server, its response never reaches the client: the connection is
+    closed on the first byte back (Toxiproxy ``limit_data`` downstream). The classic source of
+    duplicates: the client retries a request that did succeed."""
+
+    kind: Literal["response_loss"]
+
+
+class DuplicateFault(_FaultBase):
+    """The load resends ``fraction`` of its writes under the same idempotency key (double clicks,
+    at-least-once delivery), ``delay`` after the first send."""
+
+    kind: Literal["duplicate"]
+    fraction: float = Field(gt=0, le=1)
+    delay: Seconds = 0.0
+
+    @property
+    def where(self) -> str:
+        return "load"
+
+
 Fault = Annotated[
-    LatencyFault | DownFault | TimeoutFault | ResetFault | CrashFault | PauseFault | PartitionFault,
+    LatencyFault
+    | DownFault
+    | TimeoutFault
+    | ResetFault
+    | ResponseLossFault
+    | CrashFault
+    | PauseFault
+    | PartitionFault
+    | DuplicateFault,
     Field(discriminator="kind"),
 ]
-LINK_FAULT_KINDS = ("latency", "down", "timeout", "reset")
-FAULT_KINDS = (*LINK_FAULT_KINDS, "crash", "pause", "partition")
+FAULT_MODELS: dict[str, type[_FaultBase]] = {
+    "latency": LatencyFault,
+    "down": DownFault,
+    "timeout": TimeoutFault,
+    "reset": ResetFault,
+    "response_loss": ResponseLossFault,
+    "crash": CrashFault,
+    "pause": PauseFault,
+    "partition": PartitionFault,
+    "duplicate": DuplicateFault,
+}
+LINK_FAULT_KINDS = ("latency", "down", "timeout", "reset", "response_loss")
 
 
 class Expectations(Model):
@@ -186,6 +230,13 @@ class Expectations(Model):
     outage: DurationBound | None = None
     error_rate_during_fault: NumberBound | None = None
     recovered: bool | None = Field(None, description="true: every fault must be recovered from")
+    lost_writes: NumberBound | None = Field(None, description="acknowledged writes absent from the audit")
+    duplicate_writes: NumberBound | None = Field(None, description="writes applied more than once")
+    corrupted_writes: NumberBound | None = Field(
+        None, description="effects whose value differs from the request"
+    )
+    phantom_writes: NumberBound | None = Field(None, description="effects of definitely failed writes")
+    stuck: NumberBound | None = Field(None, description="work accepted but unfinished after the drain")
 
 
 class Scenario(Model):

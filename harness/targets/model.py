@@ -14,7 +14,7 @@ the proxy, never the server, so that every dependency can be faulted.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -38,6 +38,21 @@ class Health(Model):
         return self
 
 
+class DockerService(Model):
+    """What the Docker backend needs when its conventions do not fit a service (all optional).
+
+    By default a service runs its ``command`` in an image built from the target's
+    ``docker/Dockerfile.<service>`` (else ``docker/Dockerfile``); see :mod:`harness.targets.docker`.
+    """
+
+    image: str | None = Field(None, description="run this existing local image instead of building one")
+    dockerfile: str | None = Field(None, description="Dockerfile path relative to the target directory")
+    command: list[str] | None = Field(
+        None, min_length=1, description="command in the container, when it must differ from `command`"
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment in the container")
+
+
 class Service(Model):
     command: list[str] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
@@ -50,6 +65,30 @@ class Service(Model):
     versions: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="named versions: extra environment per version"
     )
+    docker: DockerService | None = Field(
+        None, description="Docker backend settings, if the defaults do not fit"
+    )
+
+
+class AuditSource(Model):
+    """An HTTP endpoint returning the audit contract: ``{"effects": [...], "pending": n}``."""
+
+    service: str
+    path: str = Field(pattern=r"^/")
+
+
+class ConsistencyContract(Model):
+    """How the ledger maps onto the audit, for the lost/duplicated/corrupted/stuck verdicts.
+
+    Each effect in an audit is ``{"kind", "key", "value", "status", "id"}``: ``key`` is the
+    idempotency key of the request that caused it, ``value`` what the request asked for.
+    """
+
+    write_ops: list[str] = Field(min_length=1, description="ledger ops whose effect the audit must show")
+    primary: str = Field(description="effect kind each acknowledged write must leave exactly once")
+    final_status: str | None = Field(
+        None, description="primary effects not in this status after the drain are stuck"
+    )
 
 
 class Target(Model):
@@ -58,11 +97,20 @@ class Target(Model):
     services: dict[str, Service] = Field(min_length=1)
     links: list[str] = Field(default_factory=list)
     entrypoint: str = Field(description="the service the load generator talks to (HTTP)")
-    audit: str | None = Field(
-        None, pattern=r"^/", description="HTTP path on the entrypoint returning final state"
+    audit: list[AuditSource] = Field(default_factory=list, description="where the final state is read")
+    consistency: ConsistencyContract | None = None
+    modes: dict[str, dict[str, dict[str, str]]] = Field(
+        default_factory=dict, description="named variants: environment per service (e.g. fragile)"
     )
     locustfile: str = "locustfile.py"
     kind: Literal["http"] = "http"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _audit_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("audit"), str):
+            data = {**data, "audit": [{"service": data.get("entrypoint"), "path": data["audit"]}]}
+        return data
 
     def link_ends(self, link: str) -> tuple[str, str]:
         m = LINK_RE.match(link)

@@ -1,16 +1,24 @@
-"""The orders API: create and read orders, backed by PostgreSQL through a Toxiproxy link.
+"""The orders API: accept orders, enqueue their workflow, answer reads and the audit.
 
-Resilience that matters for the rehearsals:
+Resilient (default):
 
-* every database call has a deadline (``ORDERS_DB_TIMEOUT``, default 1 s): a slow or black-holed
-  database costs one bounded wait, never a hung request;
-* a connection that failed or timed out is terminated, not returned to the pool, so recovery
-  after the database comes back is one reconnect away;
-* writes are idempotent: ``Idempotency-Key`` is a unique column, a replay returns the first answer.
+* every database call has a deadline (``ORDERS_DB_TIMEOUT``, default 1 s); a connection that
+  failed or timed out is terminated, never returned to the pool;
+* ``Idempotency-Key`` is a unique column: a replay returns the first answer, never a second order;
+* the order row and its job are written in one transaction, and the client hears "201" only after
+  the commit;
+* money is integer cents.
+
+Fragile (``ORDERS_FRAGILE=1``), three mistakes seen in real systems:
+
+* *write-behind*: "201 Accepted" is sent first and the insert runs afterwards in the background;
+  if the database is unreachable then, the acknowledged order is silently lost;
+* *no idempotency*: the key is stored but not unique, so a retried request makes a second order;
+* *money as a float*: the amount is stored in a ``real`` column in dollars, which cannot hold
+  every cent above ~$1000.
 
 Endpoints: ``POST /orders`` (header ``Idempotency-Key``; JSON ``item``, ``qty``, ``amount_cents``),
-``GET /orders/{id}``, ``GET /health`` (database reachable), ``GET /audit`` (every order, for
-reconciliation after the run).
+``GET /orders/{id}``, ``GET /health``, ``GET /audit`` (the audit contract: ``effects`` and ``pending``).
 """
 
 from __future__ import annotations
@@ -27,17 +35,29 @@ from aiohttp import web
 
 T = TypeVar("T")
 DB_TIMEOUT = float(os.environ.get("ORDERS_DB_TIMEOUT", "1.0"))
+FRAGILE = os.environ.get("ORDERS_FRAGILE", "") not in ("", "0")
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS orders (
     id              uuid PRIMARY KEY,
-    idempotency_key text NOT NULL UNIQUE,
+    idempotency_key text NOT NULL {"" if FRAGILE else "UNIQUE"},
     item            text NOT NULL,
     qty             integer NOT NULL,
-    amount_cents    bigint NOT NULL,
-    status          text NOT NULL DEFAULT 'created',
-    created_at      timestamptz NOT NULL DEFAULT now()
+    amount_cents    bigint,
+    amount_dollars  real,
+    status          text NOT NULL DEFAULT 'pending',
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+CREATE TABLE IF NOT EXISTS jobs (
+    id           bigserial PRIMARY KEY,
+    order_id     uuid NOT NULL,
+    done         boolean NOT NULL DEFAULT false,
+    attempts     integer NOT NULL DEFAULT 0,
+    leased_until timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS jobs_todo ON jobs (id) WHERE NOT done;
 """
 
 
@@ -61,7 +81,7 @@ class Store:
         )
         await self.run(lambda c: c.execute(SCHEMA))
 
-    async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], timeout: float = DB_TIMEOUT) -> T:
         """Run ``fn`` on a pooled connection within the deadline; a failed connection is discarded."""
         assert self.pool is not None
         try:
@@ -69,7 +89,7 @@ class Store:
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise DatabaseUnavailable(f"connect: {type(exc).__name__}") from exc
         try:
-            return await asyncio.wait_for(fn(conn), DB_TIMEOUT)
+            return await asyncio.wait_for(fn(conn), timeout)
         except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
             conn.terminate()
             raise DatabaseUnavailable(f"query: {type(exc).__name__}") from exc
@@ -80,13 +100,19 @@ class Store:
             await self.pool.release(conn)
 
 
+def amount_of(row: asyncpg.Record) -> int:
+    if row["amount_cents"] is not None:
+        return int(row["amount_cents"])
+    return int(row["amount_dollars"] * 100)  # the float mistake shows here
+
+
 def order_json(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "idempotency_key": row["idempotency_key"],
         "item": row["item"],
         "qty": row["qty"],
-        "amount_cents": row["amount_cents"],
+        "amount_cents": amount_of(row),
         "status": row["status"],
     }
 
@@ -95,6 +121,37 @@ def unavailable(exc: DatabaseUnavailable) -> web.Response:
     return web.json_response(
         {"error": "database unavailable", "detail": str(exc)}, status=503, headers={"Retry-After": "1"}
     )
+
+
+async def insert_order(
+    c: asyncpg.Connection, order_id: uuid.UUID, key: str, item: str, qty: int, amount: int
+) -> tuple[asyncpg.Record, bool]:
+    async with c.transaction():
+        if FRAGILE:
+            row = await c.fetchrow(
+                "INSERT INTO orders (id, idempotency_key, item, qty, amount_dollars) VALUES ($1,$2,$3,$4,$5)"
+                " RETURNING *",
+                order_id,
+                key,
+                item,
+                qty,
+                amount / 100,
+            )
+        else:
+            row = await c.fetchrow(
+                "INSERT INTO orders (id, idempotency_key, item, qty, amount_cents) VALUES ($1,$2,$3,$4,$5)"
+                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
+                order_id,
+                key,
+                item,
+                qty,
+                amount,
+            )
+        if row is None:
+            existing = await c.fetchrow("SELECT * FROM orders WHERE idempotency_key = $1", key)
+            return existing, False
+        await c.execute("INSERT INTO jobs (order_id) VALUES ($1)", order_id)
+        return row, True
 
 
 async def create_order(request: web.Request) -> web.Response:
@@ -107,24 +164,31 @@ async def create_order(request: web.Request) -> web.Response:
         item, qty, amount = str(body["item"]), int(body["qty"]), int(body["amount_cents"])
     except (ValueError, KeyError, TypeError):
         return web.json_response({"error": "body must be JSON with item, qty, amount_cents"}, status=400)
+    order_id = uuid.uuid4()
 
-    async def insert(c: asyncpg.Connection) -> tuple[asyncpg.Record, bool]:
-        row = await c.fetchrow(
-            "INSERT INTO orders (id, idempotency_key, item, qty, amount_cents) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
-            uuid.uuid4(),
-            key,
-            item,
-            qty,
-            amount,
+    if FRAGILE:
+        # write-behind: answer now, write later, and forget the write if it fails
+        async def write_later() -> None:
+            try:
+                await store.run(lambda c: insert_order(c, order_id, key, item, qty, amount))
+            except Exception as exc:
+                print(f"write-behind failed for {key}: {exc!r}", flush=True)
+
+        request.app["background"].add(task := asyncio.get_running_loop().create_task(write_later()))
+        task.add_done_callback(request.app["background"].discard)
+        return web.json_response(
+            {
+                "id": str(order_id),
+                "idempotency_key": key,
+                "item": item,
+                "qty": qty,
+                "amount_cents": amount,
+                "status": "pending",
+            },
+            status=201,
         )
-        if row is not None:
-            return row, True
-        existing = await c.fetchrow("SELECT * FROM orders WHERE idempotency_key = $1", key)
-        return existing, False
-
     try:
-        row, created = await store.run(insert)
+        row, created = await store.run(lambda c: insert_order(c, order_id, key, item, qty, amount))
     except DatabaseUnavailable as exc:
         return unavailable(exc)
     return web.json_response(order_json(row), status=201 if created else 200)
@@ -151,13 +215,30 @@ async def health(request: web.Request) -> web.Response:
         await store.run(lambda c: c.fetchval("SELECT 1"))
     except DatabaseUnavailable as exc:
         return unavailable(exc)
-    return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", "fragile": FRAGILE})
 
 
 async def audit(request: web.Request) -> web.Response:
+    """The audit contract: every effect (an order per key) and the work still pending."""
     store: Store = request.app["store"]
-    rows = await store.run(lambda c: c.fetch("SELECT * FROM orders ORDER BY created_at"))
-    return web.json_response({"orders": [order_json(r) for r in rows], "count": len(rows)})
+
+    async def read(c: asyncpg.Connection) -> tuple[list[asyncpg.Record], int]:
+        rows = await c.fetch("SELECT * FROM orders ORDER BY created_at")
+        pending = await c.fetchval("SELECT count(*) FROM jobs WHERE NOT done")
+        return rows, int(pending)
+
+    rows, pending = await store.run(read, timeout=30)
+    effects = [
+        {
+            "kind": "order",
+            "key": r["idempotency_key"],
+            "id": str(r["id"]),
+            "value": amount_of(r),
+            "status": r["status"],
+        }
+        for r in rows
+    ]
+    return web.json_response({"effects": effects, "pending": pending + len(request.app["background"])})
 
 
 async def make_app(dsn: str) -> web.Application:
@@ -172,6 +253,7 @@ async def make_app(dsn: str) -> web.Application:
             await asyncio.sleep(0.2)
     app = web.Application()
     app["store"] = store
+    app["background"] = set()
     app.router.add_post("/orders", create_order)
     app.router.add_get("/orders/{id}", get_order)
     app.router.add_get("/health", health)

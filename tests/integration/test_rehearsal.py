@@ -226,9 +226,16 @@ def test_sigkilled_harness_leaves_leftovers_that_cleanup_removes(tmp_path: Path)
     ],
     ids=["crash-dependency", "crash-entrypoint", "pause-entrypoint", "partition"],
 )
-def test_service_faults_hurt_and_the_system_recovers(fault: dict[str, Any], delay: float, tmp_path: Path) -> None:
-    scenario = groundtruth_scenario(tmp_path, delay=delay, fault=fault, duration="16s",
-                                    expect={"recovered": True, "time_to_impact": "<= 1.5s"})
+def test_service_faults_hurt_and_the_system_recovers(
+    fault: dict[str, Any], delay: float, tmp_path: Path
+) -> None:
+    scenario = groundtruth_scenario(
+        tmp_path,
+        delay=delay,
+        fault=fault,
+        duration="16s",
+        expect={"recovered": True, "time_to_impact": "<= 1.5s"},
+    )
     proc = aftershock("run", str(scenario), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = latest_run(tmp_path / "out")

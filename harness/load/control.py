@@ -1,0 +1,51 @@
+"""The harness's side of load-layer faults: a JSON control file the load process polls.
+
+Why a file: the load runs in its own process (gevent), and a file written atomically in the
+trial directory needs no extra port, works for every Locust worker on the machine, and leaves a
+trace. The harness journals the instant it wrote the file; the load process sees it within 50 ms.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from harness.report.results import atomic_write_text
+from harness.scenario.models import DuplicateFault
+
+CONTROL_FILE = "load.control"
+
+
+class LoadControl:
+    def __init__(self, trial_dir: Path) -> None:
+        self.path = trial_dir / CONTROL_FILE
+        self.state: dict[str, Any] = {}
+
+    def set(self, name: str, value: dict[str, Any] | None) -> None:
+        if value is None:
+            self.state.pop(name, None)
+        else:
+            self.state[name] = value
+        atomic_write_text(self.path, json.dumps(self.state))
+
+
+class DuplicateRequests(AbstractContextManager["DuplicateRequests"]):
+    """While active, the load resends ``fraction`` of its writes under the same idempotency key."""
+
+    clears_itself = False
+
+    def __init__(self, spec: DuplicateFault, control: LoadControl) -> None:
+        self.spec = spec
+        self.control = control
+
+    def __enter__(self) -> DuplicateRequests:
+        self.control.set("duplicate", {"fraction": self.spec.fraction, "delay": self.spec.delay})
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.control.set("duplicate", None)
