@@ -19,8 +19,9 @@ from harness.load.ledger import read_records, shard_paths
 from harness.measure.consistency import Consistency, Effect, reconcile
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.recovery import FaultMeasurement, measure_fault
+from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples
-from harness.measure.verdicts import Verdict, judge_consistency, judge_fault
+from harness.measure.verdicts import Verdict, judge_consistency, judge_fault, judge_rollback
 from harness.report.results import SCHEMA
 from harness.scenario.loader import parse_scenario
 from harness.scenario.models import Scenario
@@ -38,6 +39,7 @@ class TrialEvents:
     load_stopped_ns: int | None = None
     injected: dict[int, int] = field(default_factory=dict)
     cleared: dict[int, int] = field(default_factory=dict)
+    rollback: dict[str, dict[str, Any]] = field(default_factory=dict)  # event kind -> the journal entry
 
 
 @dataclass
@@ -76,6 +78,8 @@ def read_run(run_dir: Path) -> RunRecord:
                 rec.injected[e["fault"]] = e["t_ns"]
             elif kind == "fault_cleared":
                 rec.cleared[e["fault"]] = e["t_ns"]
+            elif kind.startswith("rollback_"):
+                rec.rollback.setdefault(kind, e)
         if kind == "error":
             errors.append(e.get("message", ""))
         elif kind == "interrupted":
@@ -118,6 +122,7 @@ class TrialAnalysis:
     faults: list[dict[str, Any]]
     verdicts: list[Verdict]
     load: dict[str, Any]
+    rollback: RollbackMeasurement | None = None
 
 
 def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents) -> TrialAnalysis:
@@ -170,7 +175,43 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
             m = dataclasses.replace(m, recovered=False, recovered_at=None, recovery_time=None)
         out.faults.append(entry)
         out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
+    if scenario.rollback is not None:
+        out.rollback = _measure_rollback(scenario, ev, timeline, samples, t0_ns, out.faults, start)
+        out.verdicts.extend(judge_rollback(scenario.expect, ev.trial, out.rollback))
     return out
+
+
+def _measure_rollback(
+    scenario: Scenario,
+    ev: TrialEvents,
+    timeline: HealthTimeline,
+    samples: RequestSamples,
+    t0_ns: int,
+    faults: list[dict[str, Any]],
+    load_start: float,
+) -> RollbackMeasurement | None:
+    trig = ev.rollback.get("rollback_triggered")
+    if trig is None or scenario.rollback is None:
+        return None
+    done = ev.rollback.get("rollback_action_done")
+    confirmed = ev.rollback.get("rollback_confirmed")
+    deploys = [f for f in faults if f["kind"] == "deploy"]
+    impact = (
+        deploys[0].get("impact_at") if deploys else timeline.first_unhealthy(load_start, timeline.judged_to)
+    )
+    return measure_rollback(
+        timeline,
+        samples,
+        triggered_at=(trig["t_ns"] - t0_ns) / 1e9,
+        reason=trig.get("reason", ""),
+        action=trig.get("action", ""),
+        action_ok=bool(done and done.get("ok")),
+        action_done_at=None if done is None else (done["t_ns"] - t0_ns) / 1e9,
+        confirmed_at=None if confirmed is None else (confirmed["t_ns"] - t0_ns) / 1e9,
+        impact_at=impact,
+        budget=scenario.rollback.budget,
+        action_error="" if done is None else done.get("error", ""),
+    )
 
 
 def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency | None:
@@ -210,6 +251,8 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
             continue
         analyses.append(a)
         entry: dict[str, Any] = {"trial": a.trial, "load": a.load, "faults": a.faults}
+        if scenario.rollback is not None:
+            entry["rollback"] = None if a.rollback is None else a.rollback.to_dict()
         if record.started.get("consistency"):
             try:
                 c = consistency_of(run_dir, record, n)
@@ -217,6 +260,9 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
                 errors.append(f"reconciling trial {n} failed: {exc}")
                 c = None
             entry["consistency"] = None if c is None else c.to_dict()
+            if c is not None and entry.get("rollback"):
+                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
+                entry["rollback"]["data_after_rollback"] = {**damage, "clean": not any(damage.values())}
             a.verdicts.extend(judge_consistency(scenario.expect, n, c))
         trials_out.append(entry)
     verdicts = [v for a in analyses for v in a.verdicts]
@@ -233,6 +279,24 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         and all(v.passed for v in verdicts)
         and (recovered_everywhere or scenario.expect.recovery_time is None)
     )
+    budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
+    reasons: list[str] = []
+    for t in trials_out:
+        for f in t["faults"]:
+            if f["kind"] == "deploy":
+                continue  # judged through its rollback
+            if not f["recovered"]:
+                reasons.append(f"trial {t['trial']}: {f['label']} did not recover")
+            elif f["recovery_time"] is not None and f["recovery_time"] > budget:
+                reasons.append(f"trial {t['trial']}: {f['label']} took {f['recovery_time']:.0f}s to recover")
+        rb = t.get("rollback")
+        if scenario.rollback is not None and rb is None:
+            reasons.append(f"trial {t['trial']}: the rollback never happened")
+        elif rb is not None and rb["escalated"]:
+            what = (
+                f"took {rb['rollback_duration']:.0f}s" if rb["rollback_duration"] is not None else rb["note"]
+            )
+            reasons.append(f"trial {t['trial']}: rollback {what}")
     results = {
         "schema": SCHEMA,
         "run_id": record.run_id,
@@ -253,6 +317,7 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         "expect": scenario.expect.model_dump(mode="json", exclude_none=True),
         "trials": trials_out,
         "verdicts": [v.to_dict() for v in verdicts],
+        "escalation": {"budget": budget, "needs_human": bool(reasons), "reasons": reasons},
         "environment": record.started.get("environment", {}),
     }
     return results, analyses

@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from harness import __version__, reaper
-from harness.analysis import AUDIT_FILE, SCENARIO_COPY, analyse_run
+from harness.analysis import AUDIT_FILE, SCENARIO_COPY, analyse_run, policy_of
 from harness.clock import CLOCK_NAME, now_ns
 from harness.errors import AftershockError, ExitCode, InfrastructureError, Interrupted
 from harness.events import EventBus, RunEvent
@@ -40,7 +40,9 @@ from harness.faults.toxiproxy import ToxiproxyServer
 from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
+from harness.measure.live import LiveHealth
 from harness.report.results import atomic_write_text, write_results
+from harness.rollback import RollbackController
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
 from harness.targets.backend import Backend
@@ -138,6 +140,18 @@ def _describe(e: RunEvent) -> str | None:
             return f"fault cleared: {d['label']}" + (" (forced)" if d.get("forced") else "")
         case "load_stopped":
             return "load stopped"
+        case "deploy_started":
+            return f"deploying {d['service']} {d['version']} (was {d['previous']})"
+        case "rollback_triggered":
+            return f"rollback triggered ({d['action']}): {d['reason']}"
+        case "rollback_action_done":
+            return "rollback action done" if d["ok"] else f"rollback action FAILED: {d['error']}"
+        case "rollback_confirmed":
+            return f"rolled-back version confirmed: {d['how']}"
+        case "rollback_unconfirmed":
+            return f"rolled-back version NOT confirmed: {d['why']}"
+        case "drained":
+            return f"drained in {d['waited']:.1f}s ({d['pending']} still pending)"
         case "audit":
             return f"audit: {d.get('summary', '')}"
         case "teardown_done":
@@ -311,11 +325,28 @@ class Orchestrator:
                     fault, fault_id, proxies=proxies, backend=backend, target=target, control=control
                 )
 
+            timeline = td.enter("faults", FaultTimeline(s.faults, make, self.bus, trial))
+            rollback = None
+            if s.rollback is not None:
+                rollback = RollbackController(
+                    s.rollback,
+                    backend=backend,
+                    bus=self.bus,
+                    live=LiveHealth(trial_dir, policy_of(s)),
+                    timeline=timeline,
+                    load_start_ns=ready_ns,
+                    workdir=self.loaded.path.resolve().parent,
+                    run_id=self.run_id,
+                    trial=trial,
+                    services=list(target.services),
+                )
+
             def check() -> None:
                 if not load.running():
                     raise InfrastructureError(f"Locust stopped during the run; see {load.log_path}")
+                if rollback is not None:
+                    rollback.tick()
 
-            timeline = td.enter("faults", FaultTimeline(s.faults, make, self.bus, trial))
             timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
             stop_ns = now_ns()
             load.drain(control)

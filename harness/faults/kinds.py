@@ -8,11 +8,12 @@ from typing import Any
 from harness.faults.link import LinkFault
 from harness.faults.partition import Partition
 from harness.faults.proxies import LinkProxies
-from harness.faults.service import ServiceCrash, ServicePause
+from harness.faults.service import ServiceCrash, ServiceDeploy, ServicePause
 from harness.load.control import DuplicateRequests, LoadControl
 from harness.scenario.loader import partition_links
 from harness.scenario.models import (
     CrashFault,
+    DeployFault,
     DownFault,
     DuplicateFault,
     Fault,
@@ -42,6 +43,8 @@ def build_fault(
         return DuplicateRequests(fault, control)
     if isinstance(fault, CrashFault):
         return ServiceCrash(fault, backend)
+    if isinstance(fault, DeployFault):
+        return ServiceDeploy(fault, backend)
     if isinstance(fault, PauseFault):
         return ServicePause(fault, backend)
     if isinstance(fault, PartitionFault):

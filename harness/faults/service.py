@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
-from harness.scenario.models import CrashFault, PauseFault
+from harness.scenario.models import CrashFault, DeployFault, PauseFault
 from harness.targets.backend import Backend
 
 
@@ -93,3 +93,23 @@ class ServicePause(AbstractContextManager["ServicePause"]):
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.backend.resume(self.spec.service)
+
+
+class ServiceDeploy(AbstractContextManager["ServiceDeploy"]):
+    """Deploy another version on enter. Exit does nothing: a deploy is undone by the rollback
+    (a redeploy, a flag, the user's command), which is what the rehearsal measures."""
+
+    clears_itself = False
+
+    def __init__(self, spec: DeployFault, backend: Backend) -> None:
+        self.spec = spec
+        self.backend = backend
+
+    def __enter__(self) -> ServiceDeploy:
+        self.backend.deploy(self.spec.service, self.spec.version)
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None

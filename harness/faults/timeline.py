@@ -54,7 +54,8 @@ class FaultTimeline(AbstractContextManager["FaultTimeline"]):
         acts: list[Action] = []
         for i, f in enumerate(self.faults):
             acts.append(Action(load_start_ns + round(f.at * 1e9), True, i))
-            acts.append(Action(load_start_ns + round((f.at + f.duration) * 1e9), False, i))
+            if f.duration is not None:  # open-ended faults (a deploy) are cleared by a rollback
+                acts.append(Action(load_start_ns + round((f.at + f.duration) * 1e9), False, i))
         return sorted(acts, key=lambda a: (a.at_ns, a.inject))  # a clear before an inject at the same instant
 
     def run(self, load_start_ns: int, end_ns: int, check: Callable[[], None] | None = None) -> None:
@@ -66,6 +67,13 @@ class FaultTimeline(AbstractContextManager["FaultTimeline"]):
             else:
                 self._clear(action.index, action.at_ns)
         sleep_until(end_ns, check)
+
+    def active(self) -> list[int]:
+        return list(self._active)
+
+    def clear_now(self, index: int) -> None:
+        """Clear an active fault before (or without) its scheduled clear, e.g. by a rollback."""
+        self._clear(index, now_ns())
 
     def _describe(self, index: int) -> dict[str, Any]:
         f = self.faults[index]

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.measure.consistency import Consistency
 from harness.measure.recovery import FaultMeasurement
+from harness.measure.rollback import RollbackMeasurement
 from harness.scenario.durations import Bound, format_seconds
 from harness.scenario.models import Expectations
 
@@ -126,5 +127,40 @@ def judge_consistency(expect: Expectations, trial: int, consistency: Consistency
         text = str(value) + (f" (e.g. {examples[0]})" if value and examples else "")
         out.append(
             Verdict(name, trial, "data", bound.text, value, text, bound.holds(value), bound.margin(value))
+        )
+    return out
+
+
+def judge_rollback(expect: Expectations, trial: int, rb: RollbackMeasurement | None) -> list[Verdict]:
+    """Rollback expectations. No rollback (never triggered, failed, unconfirmed) misses every bound."""
+    out: list[Verdict] = []
+    checks = [
+        ("rollback_duration", expect.rollback_duration, None if rb is None else rb.rollback_duration),
+        (
+            "detection_to_rollback",
+            expect.detection_to_rollback,
+            None if rb is None else rb.detection_to_rollback,
+        ),
+    ]
+    for name, bound, value in checks:
+        if bound is None:
+            continue
+        if value is None:
+            why = "no rollback happened" if rb is None else (rb.note or "not measured")
+            out.append(Verdict(name, trial, "rollback", bound.text, None, why, False, None))
+            continue
+        res = rb.resolution if rb is not None else None
+        out.append(
+            Verdict(
+                name,
+                trial,
+                "rollback",
+                bound.text,
+                value,
+                format_seconds(value, res),
+                bound.holds(value),
+                bound.margin(value),
+                res,
+            )
         )
     return out

@@ -62,6 +62,30 @@ def verdict_table(results: dict[str, Any]) -> str:
             )
     if any(t.get("consistency") for t in results.get("trials", [])):
         lines.append("")
+    for trial in results.get("trials", []):
+        rb = trial.get("rollback")
+        if rb:
+            dur = "none" if rb["rollback_duration"] is None else f"{rb['rollback_duration']:.1f}s"
+            det = "-" if rb["detection_to_rollback"] is None else f"{rb['detection_to_rollback']:.1f}s"
+            lines.append(
+                f"rollback, trial {trial['trial']}: {rb['action']} ({rb['reason']}); duration {dur}"
+                f" ±{rb['resolution']:.2f}s, detection to rollback {det}"
+                + (f"; {rb['note']}" if rb["note"] else "")
+            )
+            data = rb.get("data_after_rollback")
+            if data and not data["clean"]:
+                lines.append(
+                    f"  service restored, data NOT: {data['corrupted']} corrupted, {data['lost']} lost,"
+                    f" {data['duplicated']} duplicated writes remain after the rollback (not a full recovery)"
+                )
+    esc = results.get("escalation")
+    if esc and esc.get("needs_human"):
+        lines.append(
+            f"ESCALATE: needs a human (automated-recovery budget {esc['budget']:g}s): "
+            + "; ".join(esc["reasons"])
+        )
+    if any(t.get("rollback") for t in results.get("trials", [])) or (esc and esc.get("needs_human")):
+        lines.append("")
     if rows:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines.append(_row(header, widths))

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError
-from harness.scenario.models import PartitionFault, Scenario
+from harness.scenario.models import DeployFault, PartitionFault, Scenario
 from harness.targets.model import LINK_RE, PLACEHOLDER, SIMPLE_PLACEHOLDERS, Target
 
 Path_ = tuple[str | int, ...]
@@ -468,6 +468,10 @@ def load_scenario(path: Path | str) -> LoadedScenario:
             )
         if isinstance(fault, PartitionFault):
             problems.extend(_check_partition(fault, target, file, lines, i))
+        if isinstance(fault, DeployFault):
+            problems.extend(_check_version(file, lines, ("faults", i), target, fault.service, fault.version))
+        if fault.duration is None:
+            continue  # cleared by a rollback; the rollback's own timing is checked below
         needed = fault.at + fault.duration + scenario.slo.hold
         if needed > observe:
             problems.append(
@@ -483,6 +487,8 @@ def load_scenario(path: Path | str) -> LoadedScenario:
                     " or move the fault earlier",
                 )
             )
+    if scenario.rollback is not None:
+        problems.extend(_check_rollback(scenario, target, file, lines))
     if scenario.load.locustfile is not None and not (target_dir / scenario.load.locustfile).is_file():
         problems.append(
             Problem(
@@ -497,6 +503,76 @@ def load_scenario(path: Path | str) -> LoadedScenario:
     if problems:
         raise ScenarioError(problems)
     return LoadedScenario(scenario=scenario, path=path, target=target, target_dir=target_dir)
+
+
+def _check_version(
+    file: str, lines: dict[Path_, int], where: Path_, target: Target, service: str, version: str
+) -> list[Problem]:
+    svc = target.services.get(service)
+    if svc is None:
+        return []  # reported as an unknown service already
+    if version not in svc.versions:
+        return [
+            Problem(
+                file,
+                _fmt((*where, "version")),
+                f"service {service!r} has no such version",
+                version,
+                _line_for(lines, (*where, "version")),
+                f"versions of {service} in target.yaml: {', '.join(svc.versions) or 'none declared'}",
+            )
+        ]
+    return []
+
+
+def _check_rollback(scenario: Scenario, target: Target, file: str, lines: dict[Path_, int]) -> list[Problem]:
+    rb = scenario.rollback
+    assert rb is not None
+    problems: list[Problem] = []
+    services = [("rollback", "action", "redeploy"), ("rollback", "action", "flag"), ("rollback", "confirm")]
+    for where in services:
+        part = (
+            rb.action.redeploy
+            if where[-1] == "redeploy"
+            else rb.action.flag
+            if where[-1] == "flag"
+            else rb.confirm
+        )
+        if part is not None and part.service not in target.services:
+            problems.append(
+                Problem(
+                    file,
+                    _fmt((*where, "service")),
+                    "no such service in the target",
+                    part.service,
+                    _line_for(lines, (*where, "service")),
+                    f"services are: {', '.join(target.services)}",
+                )
+            )
+    if rb.action.redeploy is not None:
+        problems.extend(
+            _check_version(
+                file,
+                lines,
+                ("rollback", "action", "redeploy"),
+                target,
+                rb.action.redeploy.service,
+                rb.action.redeploy.version,
+            )
+        )
+    if rb.trigger == "manual" and rb.at is not None and rb.at + scenario.slo.hold > scenario.load.duration:
+        problems.append(
+            Problem(
+                file,
+                "rollback.at",
+                f"load ends at {scenario.load.duration:g}s, before the "
+                f"recovery after a rollback at {rb.at:g}s can be observed",
+                None,
+                _line_for(lines, ("rollback", "at")),
+                f"set load.duration to at least {rb.at + 2 * scenario.slo.hold:g}s",
+            )
+        )
+    return problems
 
 
 def _check_partition(

@@ -196,6 +196,21 @@ class DuplicateFault(_FaultBase):
         return "load"
 
 
+class DeployFault(_FaultBase):
+    """Replace a running service with another of its versions (stop, start the new one, wait until
+    healthy). It stays until a rollback replaces it: ``cleared_at`` is when the rollback action
+    finished, so the deploy's recovery time is what the rollback bought."""
+
+    kind: Literal["deploy"]
+    service: str
+    version: str
+    duration: Seconds | None = Field(None, description="unused: a deploy is cleared by the rollback")  # type: ignore[assignment]
+
+    @property
+    def where(self) -> str:
+        return f"{self.service}={self.version}"
+
+
 Fault = Annotated[
     LatencyFault
     | DownFault
@@ -205,9 +220,12 @@ Fault = Annotated[
     | CrashFault
     | PauseFault
     | PartitionFault
-    | DuplicateFault,
+    | DuplicateFault
+    | DeployFault,
     Field(discriminator="kind"),
 ]
+
+
 FAULT_MODELS: dict[str, type[_FaultBase]] = {
     "latency": LatencyFault,
     "down": DownFault,
@@ -237,6 +255,78 @@ class Expectations(Model):
     )
     phantom_writes: NumberBound | None = Field(None, description="effects of definitely failed writes")
     stuck: NumberBound | None = Field(None, description="work accepted but unfinished after the drain")
+    rollback_duration: DurationBound | None = Field(
+        None, description="rollback trigger to recovery with the version confirmed (DESIGN.md)"
+    )
+    detection_to_rollback: DurationBound | None = Field(None, description="first impact to rollback trigger")
+
+
+class RedeployAction(Model):
+    service: str
+    version: str
+
+
+class FlagAction(Model):
+    """POST ``body`` (JSON) to ``path`` on ``service``: flip a feature flag, no redeploy."""
+
+    service: str
+    path: str = Field("/admin/flags", pattern=r"^/")
+    body: dict[str, Any]
+
+
+class CommandAction(Model):
+    """Run the user's own rollback (a script, a deploy tool) with a timeout."""
+
+    run: list[str] = Field(min_length=1, description="argv; run from the scenario's directory")
+    timeout: Seconds = Field(300.0, gt=0)
+
+
+class RollbackAction(Model):
+    redeploy: RedeployAction | None = None
+    flag: FlagAction | None = None
+    command: CommandAction | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RollbackAction:
+        given = [n for n in ("redeploy", "flag", "command") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of redeploy, flag or command (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(n for n in ("redeploy", "flag", "command") if getattr(self, n) is not None)
+
+
+class Confirm(Model):
+    """How the harness confirms the rolled-back version: GET ``path`` on ``service`` answers 2xx
+    with JSON containing ``expect`` (a partial match, nested)."""
+
+    service: str
+    path: str = Field("/health", pattern=r"^/")
+    expect: dict[str, Any] = Field(default_factory=dict)
+    timeout: Seconds = Field(60.0, gt=0)
+
+
+class Rollback(Model):
+    """When and how to roll back, the way an on-call runbook or a deploy pipeline would."""
+
+    trigger: Literal["manual", "automatic"]
+    at: Seconds | None = Field(None, description="manual: when, counted from the start of load")
+    after_unhealthy: Seconds = Field(
+        3.0, gt=0, description="automatic: roll back once the SLO has been violated this long"
+    )
+    action: RollbackAction
+    confirm: Confirm | None = None
+    budget: Seconds = Field(180.0, gt=0, description="a recovery longer than this escalates to a human")
+
+    @model_validator(mode="after")
+    def _when(self) -> Rollback:
+        if self.trigger == "manual" and self.at is None:
+            raise ValueError("a manual rollback needs `at:` (when to roll back)")
+        return self
 
 
 class Scenario(Model):
@@ -249,6 +339,7 @@ class Scenario(Model):
     load: Load = Field(default_factory=lambda: Load())
     slo: SLO = Field(default_factory=lambda: SLO())
     faults: list[Fault] = Field(default_factory=list)
+    rollback: Rollback | None = None
     expect: Expectations = Field(default_factory=lambda: Expectations())
     startup_timeout: Seconds = 60.0
     drain_timeout: Seconds = 10.0

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
+from harness.errors import InfrastructureError
 from harness.targets.model import PLACEHOLDER
 
 
@@ -42,6 +43,14 @@ class Backend(AbstractContextManager["Backend"], abc.ABC):
     @abc.abstractmethod
     def restart(self, service: str, wait: bool = True) -> None:
         """Start a killed service again (same address, same links); with ``wait``, until healthy."""
+
+    def deploy(self, service: str, version: str) -> None:
+        """Replace ``service`` with ``version`` (stop, start the new one, wait until healthy)."""
+        raise InfrastructureError(f"the {self.name} backend cannot deploy versions")
+
+    def version(self, service: str) -> str | None:
+        """The version ``service`` runs now (None for a service without versions)."""
+        return None
 
     @abc.abstractmethod
     def stop_all(self) -> None:

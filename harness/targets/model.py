@@ -65,6 +65,7 @@ class Service(Model):
     versions: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="named versions: extra environment per version"
     )
+    version: str | None = Field(None, description="the version running at start (default: the first listed)")
     docker: DockerService | None = Field(
         None, description="Docker backend settings, if the defaults do not fit"
     )

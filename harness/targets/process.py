@@ -64,6 +64,9 @@ class ProcessBackend(Backend):
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._links: dict[str, dict[str, str]] = {}
         self._workdirs: dict[str, Path] = {}
+        self._versions: dict[str, str | None] = {
+            name: svc.version or next(iter(svc.versions), None) for name, svc in target.services.items()
+        }
         (run_dir / "services").mkdir(parents=True, exist_ok=True)
 
     def __enter__(self) -> ProcessBackend:
@@ -112,6 +115,10 @@ class ProcessBackend(Backend):
         cmd = [render(part, values) for part in spec.command]
         env = labelled_env(self.run_id)
         env.update({k: render(v, values) for k, v in spec.env.items()})
+        version = self._versions.get(service)
+        if version is not None:
+            env.update({k: render(v, values) for k, v in spec.versions[version].items()})
+            env["AFTERSHOCK_VERSION"] = version
         env.update(self.env_overrides.get(service, {}))
         env["AFTERSHOCK_SERVICE"] = service
         log = self.log_path(service).open("ab")
@@ -193,6 +200,19 @@ class ProcessBackend(Backend):
         if proc is not None and proc.poll() is None:
             self._stop_one(service, proc)
         self.start(service, self._links.get(service, {}), wait=wait)
+
+    def version(self, service: str) -> str | None:
+        return self._versions.get(service)
+
+    def deploy(self, service: str, version: str) -> None:
+        """Stop-start deploy: the old process stops gracefully, the new version starts on the same
+        port and must pass its health check (a rolling deploy needs a proxy in front; not here)."""
+        self.emit("deploy_started", service=service, version=version, previous=self._versions.get(service))
+        proc = self._procs.get(service)
+        if proc is not None:
+            self._stop_one(service, proc)
+        self._versions[service] = version
+        self.start(service, self._links.get(service, {}))
 
     def _stop_one(self, service: str, proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         if proc.poll() is None:

@@ -36,6 +36,21 @@ from aiohttp import web
 T = TypeVar("T")
 DB_TIMEOUT = float(os.environ.get("ORDERS_DB_TIMEOUT", "1.0"))
 FRAGILE = os.environ.get("ORDERS_FRAGILE", "") not in ("", "0")
+VERSION = os.environ.get("ORDERS_API_VERSION", "v1")
+# Feature flags, flipped at run time through POST /admin/flags (no redeploy). v2 ships its new
+# pricing switched on; v1 does not have that code at all.
+FLAGS: dict[str, bool] = {"new_pricing": VERSION == "v2"}
+BULK_TIERS = {1: 1.0, 2: 1.0, 3: 0.95}  # the v2 pricing table; nobody added the bulk tiers
+
+
+def price(qty: int, amount: int) -> int:
+    """The amount to store. v2's new pricing is the bad release the rollback rehearsals undo:
+    bulk orders hit a missing pricing tier (a KeyError, so HTTP 500), and every other order is
+    stored with a 10 % discount the client never agreed to (wrong data, acknowledged as right)."""
+    if VERSION == "v2" and FLAGS["new_pricing"]:
+        return round(amount * 0.9 * BULK_TIERS[qty] / BULK_TIERS[min(qty, 3)])
+    return amount
+
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS orders (
@@ -61,6 +76,18 @@ CREATE INDEX IF NOT EXISTS jobs_todo ON jobs (id) WHERE NOT done;
 """
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Nothing session-scoped is used, and a reset is a round trip that can hang in a partition."""
+
+
+async def release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Return a connection; if that fails (it was cut off), drop it - never fail the caller."""
+    try:
+        await asyncio.wait_for(pool.release(conn), DB_TIMEOUT)
+    except Exception:
+        conn.terminate()
+
+
 class DatabaseUnavailable(Exception):
     pass
 
@@ -78,6 +105,7 @@ class Store:
             timeout=DB_TIMEOUT,
             command_timeout=DB_TIMEOUT,
             max_inactive_connection_lifetime=30,
+            reset=_no_reset,
         )
         await self.run(lambda c: c.execute(SCHEMA))
 
@@ -97,7 +125,7 @@ class Store:
             conn.terminate()
             raise
         finally:
-            await self.pool.release(conn)
+            await release(self.pool, conn)
 
 
 def amount_of(row: asyncpg.Record) -> int:
@@ -165,6 +193,7 @@ async def create_order(request: web.Request) -> web.Response:
     except (ValueError, KeyError, TypeError):
         return web.json_response({"error": "body must be JSON with item, qty, amount_cents"}, status=400)
     order_id = uuid.uuid4()
+    amount = price(qty, amount)
 
     if FRAGILE:
         # write-behind: answer now, write later, and forget the write if it fails
@@ -215,7 +244,22 @@ async def health(request: web.Request) -> web.Response:
         await store.run(lambda c: c.fetchval("SELECT 1"))
     except DatabaseUnavailable as exc:
         return unavailable(exc)
-    return web.json_response({"status": "ok", "fragile": FRAGILE})
+    return web.json_response({"status": "ok", "fragile": FRAGILE, "version": VERSION, "flags": FLAGS})
+
+
+async def set_flags(request: web.Request) -> web.Response:
+    """Flip feature flags without a redeploy: the fastest rollback there is."""
+    try:
+        body = await request.json()
+        updates = {str(k): bool(v) for k, v in body.items()}
+    except (ValueError, AttributeError):
+        return web.json_response({"error": "JSON object of flag: bool"}, status=400)
+    unknown = sorted(set(updates) - set(FLAGS))
+    if unknown:
+        return web.json_response({"error": f"unknown flags: {unknown}", "flags": FLAGS}, status=400)
+    FLAGS.update(updates)
+    print(f"flags now {FLAGS}", flush=True)
+    return web.json_response({"flags": FLAGS})
 
 
 async def audit(request: web.Request) -> web.Response:
@@ -258,6 +302,7 @@ async def make_app(dsn: str) -> web.Application:
     app.router.add_get("/orders/{id}", get_order)
     app.router.add_get("/health", health)
     app.router.add_get("/audit", audit)
+    app.router.add_post("/admin/flags", set_flags)
     return app
 
 

@@ -42,6 +42,18 @@ BREAKER_THRESHOLD = 5
 BREAKER_COOLDOWN = 1.0
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Nothing session-scoped is used, and a reset is a round trip that can hang in a partition."""
+
+
+async def release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Return a connection; if that fails (it was cut off), drop it - never fail the caller."""
+    try:
+        await asyncio.wait_for(pool.release(conn), DB_TIMEOUT)
+    except Exception:
+        conn.terminate()
+
+
 class Transient(Exception):
     """A dependency failed in a way worth retrying."""
 
@@ -82,7 +94,12 @@ class Worker:
 
     async def open(self) -> None:
         self.pool = await asyncpg.create_pool(
-            self.dsn, min_size=0, max_size=CONCURRENCY + 2, timeout=DB_TIMEOUT, command_timeout=DB_TIMEOUT
+            self.dsn,
+            min_size=0,
+            max_size=CONCURRENCY + 2,
+            timeout=DB_TIMEOUT,
+            command_timeout=DB_TIMEOUT,
+            reset=_no_reset,
         )
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PAY_TIMEOUT))
 
@@ -101,7 +118,7 @@ class Worker:
             conn.terminate()
             raise
         finally:
-            await self.pool.release(conn)
+            await release(self.pool, conn)
 
     async def charge(self, order: asyncpg.Record) -> None:
         assert self.http is not None
@@ -219,9 +236,11 @@ class Worker:
                 continue
             try:
                 job = await self.lease()
-            except Transient:
+            except Exception as exc:  # Transient, or anything unforeseen: back off, never die
                 await asyncio.sleep(backoff(min(idle, 5)))
                 idle += 1
+                if not isinstance(exc, Transient):
+                    print(f"lease failed: {exc!r}", flush=True)
                 continue
             if job is None:
                 await asyncio.sleep(0.02)
@@ -229,9 +248,10 @@ class Worker:
             idle = 0
             try:
                 await self.process(job)
-            except Transient as exc:
-                # budget spent: hand the job back (its lease expires); it is retried, never dropped
-                print(f"job {job['id']} deferred: {exc}", flush=True)
+            except Exception as exc:
+                # budget spent or an unforeseen error: the job goes back to the queue when its lease
+                # expires; it is retried, never dropped
+                print(f"job {job['id']} deferred: {exc!r}", flush=True)
 
     # -- fragile --------------------------------------------------------------------------
     async def loop_fragile(self) -> None:

@@ -1,0 +1,82 @@
+"""Rollback rehearsals on the real orders target: redeploy, feature flag, a user's slow command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, aftershock, latest_run, leftovers, results_of
+
+pytestmark = pytest.mark.integration
+SLOW_SCRIPT = REPO / "tests" / "fixtures" / "rollback" / "slow_flag_off.py"
+
+
+def run(scenario: Path, tmp_path: Path) -> tuple[int, str, dict[str, Any]]:
+    proc = aftershock("run", str(scenario), "--out", str(tmp_path / "out"), "--quiet")
+    results = results_of(latest_run(tmp_path / "out"))
+    assert leftovers(results["run_id"]) == []
+    return proc.returncode, proc.stdout + proc.stderr, results
+
+
+@pytest.mark.parametrize("name", ["bad-deploy-rollback", "bad-flag-rollback"])
+def test_shipped_rollback_scenarios_pass_and_show_the_damage_left(name: str, tmp_path: Path) -> None:
+    code, output, results = run(REPO / "scenarios" / f"{name}.yaml", tmp_path)
+    assert code == 0, output
+    (trial,) = results["trials"]
+    rb = trial["rollback"]
+    assert rb["action_ok"] and rb["confirmed_at"] is not None
+    assert 2.5 <= rb["detection_to_rollback"] <= 6  # triggered after 3 s of SLO violation
+    assert rb["rollback_duration"] is not None and rb["rollback_duration"] < 10
+    assert not rb["escalated"] and not results["escalation"]["needs_human"]
+    (deploy,) = trial["faults"]
+    assert deploy["kind"] == "deploy" and deploy["time_to_impact"] is not None  # v2 hurt
+    assert deploy["cleared_at"] >= rb["triggered_at"]
+    # v2 wrote wrong amounts: the rollback restored service, not the data, and the report says so
+    assert rb["data_after_rollback"]["corrupted"] > 0 and not rb["data_after_rollback"]["clean"]
+    assert "data NOT" in output
+
+
+def scenario_with(tmp_path: Path, rollback: dict[str, Any], expect: dict[str, Any]) -> Path:
+    doc = yaml.safe_load((REPO / "scenarios" / "bad-flag-rollback.yaml").read_text())
+    doc["target"] = {"name": str(REPO / "targets" / "orders")}
+    doc["rollback"] = rollback
+    doc["expect"] = expect
+    path = tmp_path / "rollback.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_a_slow_rollback_command_misses_rollback_duration_with_the_measured_value(tmp_path: Path) -> None:
+    rollback = {
+        "trigger": "automatic",
+        "after_unhealthy": "3s",
+        "action": {"command": {"run": ["{python}", str(SLOW_SCRIPT), "6"], "timeout": "30s"}},
+        "confirm": {"service": "api", "path": "/health", "expect": {"flags": {"new_pricing": False}}},
+    }
+    code, output, results = run(scenario_with(tmp_path, rollback, {"rollback_duration": "<= 3s"}), tmp_path)
+    assert code == 1, output
+    (verdict,) = results["verdicts"]
+    assert verdict["expectation"] == "rollback_duration" and not verdict["passed"]
+    assert verdict["measured"] >= 6.0  # the command slept 6 s before it switched the flag off
+    assert verdict["margin"] <= -3.0
+    assert "FAIL  rollback_duration" in output
+
+
+def test_a_failing_rollback_command_is_no_rollback_and_escalates(tmp_path: Path) -> None:
+    rollback = {
+        "trigger": "manual",
+        "at": "10s",
+        "action": {"command": {"run": ["{python}", "-c", "raise SystemExit('deploy tool unavailable')"]}},
+        "confirm": {"service": "api", "expect": {"flags": {"new_pricing": False}}},
+        "budget": "2s",
+    }
+    code, output, results = run(scenario_with(tmp_path, rollback, {"rollback_duration": "<= 5m"}), tmp_path)
+    assert code == 1, output
+    rb = results["trials"][0]["rollback"]
+    assert not rb["action_ok"] and rb["rollback_duration"] is None
+    assert results["escalation"]["needs_human"]
+    assert "deploy tool unavailable" in (results["trials"][0]["rollback"]["note"] + output)
+    assert "ESCALATE" in output
