@@ -174,6 +174,20 @@ def report(run_dir: Path) -> None:
     sys.exit(int(ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED))
 
 
+@main.command()
+@click.option("--write", "write_to", type=click.Path(path_type=Path), help="Write the schema to this file.")
+def schema(write_to: Path | None) -> None:
+    """Print the scenario JSON Schema (for editors and CI checks)."""
+    from harness.scenario.schema import schema_text
+
+    text = schema_text()
+    if write_to is None:
+        click.echo(text, nl=False)
+    else:
+        write_to.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {write_to}")
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 

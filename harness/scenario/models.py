@@ -9,15 +9,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from harness.scenario.durations import Bound, parse_bound, parse_duration
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
+        {"type": "number", "minimum": 0},
+    ],
+    "examples": ["500ms", "10s", "2m"],
+}
+_BOUND_SCHEMA = {
+    "anyOf": [{"type": "string", "pattern": r"^\s*(<=|<|>=|>|==)?\s*\S+"}, {"type": "number", "minimum": 0}],
+}
 
 Seconds = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(lambda v: f"{v:g}s", return_type=str),
-    Field(json_schema_extra={"type": "string", "examples": ["500ms", "10s", "2m"]}),
+    WithJsonSchema(_DURATION_SCHEMA),
 ]
 
 
@@ -33,13 +52,13 @@ DurationBound = Annotated[
     Bound,
     BeforeValidator(_duration_bound),
     PlainSerializer(lambda b: b.text, return_type=str),
-    Field(json_schema_extra={"type": "string", "examples": ["<= 10s"]}),
+    WithJsonSchema({**_BOUND_SCHEMA, "examples": ["<= 10s", "< 2m", ">= 1s"]}),
 ]
 NumberBound = Annotated[
     Bound,
     BeforeValidator(_number_bound),
     PlainSerializer(lambda b: b.text, return_type=str),
-    Field(json_schema_extra={"type": ["string", "number"], "examples": ["<= 0.05", 0]}),
+    WithJsonSchema({**_BOUND_SCHEMA, "examples": ["<= 0.05", 0]}),
 ]
 
 
