@@ -18,7 +18,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +34,7 @@ from harness.errors import AftershockError, ExitCode, InfrastructureError, Inter
 from harness.events import EventBus, RunEvent
 from harness.faults.kinds import build_fault
 from harness.faults.provision import TOXIPROXY_VERSION, find_toxiproxy
-from harness.faults.proxies import LinkProxies
 from harness.faults.timeline import FaultTimeline
-from harness.faults.toxiproxy import ToxiproxyServer
 from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
@@ -45,8 +43,8 @@ from harness.report.results import atomic_write_text, write_results
 from harness.rollback import RollbackController
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
+from harness.session import TargetSession, mode_env
 from harness.targets.backend import Backend
-from harness.targets.process import ProcessBackend
 from harness.teardown import Teardown
 
 
@@ -258,24 +256,7 @@ class Orchestrator:
 
     def env_overrides(self) -> dict[str, dict[str, str]]:
         """The target mode's environment, then the scenario's own (which wins)."""
-        ref = self.scenario.target
-        merged: dict[str, dict[str, str]] = {}
-        for layer in (self.loaded.target.modes.get(ref.mode or "", {}), ref.env):
-            for service, env in layer.items():
-                merged.setdefault(service, {}).update(env)
-        return merged
-
-    def _backend(self, trial_dir: Path, emit: Callable[..., Any]) -> Backend:
-        if self.scenario.backend == "docker":
-            raise InfrastructureError("the docker backend is not available yet; use backend: process")
-        return ProcessBackend(
-            self.loaded.target,
-            self.loaded.target_dir,
-            trial_dir,
-            self.run_id,
-            env_overrides=self.env_overrides(),
-            emit=emit,
-        )
+        return mode_env(self.loaded.target, self.scenario.target.mode, self.scenario.target.env)
 
     def _run_trial(self, trial: int, binary: Path) -> None:
         s = self.scenario
@@ -286,18 +267,21 @@ class Orchestrator:
         self.bus.emit("trial_started", trial=trial, target=target.name)
         td = Teardown()
         try:
-            server = td.enter(
-                "toxiproxy server", ToxiproxyServer(binary, trial_dir / "toxiproxy.log", seed=s.seed + trial)
+            session = td.enter(
+                "target",
+                TargetSession(
+                    target,
+                    self.loaded.target_dir,
+                    trial_dir,
+                    self.run_id,
+                    backend=s.backend,
+                    env_overrides=self.env_overrides(),
+                    bus=self.bus,
+                    seed=s.seed + trial,
+                    toxiproxy_binary=binary,
+                ),
             )
-            self.bus.emit("toxiproxy_up", version=TOXIPROXY_VERSION, url=server.url, pid=server.pid)
-            proxies = td.enter("proxies", LinkProxies(server, self.run_id))
-            backend = td.enter("services", self._backend(trial_dir, self.bus.emit))
-            links: dict[str, dict[str, str]] = {name: {} for name in target.services}
-            for link in target.links:
-                client, srv = target.link_ends(link)
-                links[client][link] = proxies.create(link, backend.upstream_address(srv))
-            for service in target.start_order():
-                backend.start(service, links[service])
+            proxies, backend = session.proxies, session.backend
             locustfile = self.loaded.target_dir / (s.load.locustfile or target.locustfile)
             load = td.enter(
                 "load",
