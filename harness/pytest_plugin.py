@@ -107,7 +107,8 @@ class ScenarioItem(pytest.Item):
             text = verdict_table(outcome.results)
             if outcome.results.get("error"):
                 text += f"\n\nerror: {outcome.results['error']}"
-            return f"rehearsal {self.name} {outcome.exit_code.name}:\n{text}\nresults: {outcome.run_dir / 'results.json'}"
+            where = outcome.run_dir / "results.json"
+            return f"rehearsal {self.name} {outcome.exit_code.name}:\n{text}\nresults: {where}"
         if isinstance(excinfo.value, ScenarioError):
             return f"invalid scenario:\n{excinfo.value}"
         return str(super().repr_failure(excinfo))

@@ -52,8 +52,8 @@ DEBIAN_MIRROR_VAR = "AFTERSHOCK_DEBIAN_MIRROR"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates")
 CA_IN_CONTEXT = ".aftershock/pip-ca.crt"
-# Bumped when the way contexts are hashed or assembled changes, so old tags are not reused.
-CONTEXT_FORMAT = "aftershock-context-v1"
+# Bumped when the way images are built changes (context, hashing, labels), so old tags are not reused.
+CONTEXT_FORMAT = "aftershock-context-v2"
 IGNORED_NAMES = frozenset({"__pycache__", ".git", ".venv", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 
 BUILD_TIMEOUT = 1200.0  # a build or import: debootstrap output, apt and pip downloads
@@ -104,16 +104,16 @@ def base_image(client: DockerClient) -> str:
     if wanted == LOCAL_BASE:
         return build_local_base(client)
     if offline():
-        progress(f"{OFFLINE_VAR}=1: not pulling {wanted}; using the local base {LOCAL_BASE}")
+        if not _has_image(client, LOCAL_BASE):
+            progress(f"{OFFLINE_VAR}=1: not pulling {wanted}; building the local base {LOCAL_BASE} instead")
         return build_local_base(client)
     from docker.errors import DockerException
     from requests import RequestException
 
     progress(f"pulling base image {wanted} (set {OFFLINE_VAR}=1 to never pull)")
     started = time.monotonic()
-    repo, _, tag = wanted.rpartition(":") if ":" in wanted.rsplit("/", 1)[-1] else (wanted, "", "latest")
     try:
-        client.images.pull(repo, tag=tag)
+        client.images.pull(wanted)  # the SDK splits name, tag and digest itself
     except (DockerException, RequestException) as exc:
         progress(f"pulling {wanted} failed ({_first_line(exc)}); using the local base {LOCAL_BASE}")
         return build_local_base(client)
@@ -259,15 +259,20 @@ def host_ca_bundle() -> bytes:
 
 
 def directory_context(root: Path, dockerfile: Path) -> Context:
-    """Every file under ``root`` (caches and VCS directories left out) plus the host CA bundle."""
+    """Every file under ``root`` plus the host CA bundle.
+
+    Left out: caches and VCS directories, and the *other* Dockerfiles of the target, so that
+    editing one service's Dockerfile does not change (and rebuild) every other service's image.
+    """
     files: dict[str, tuple[bytes, int]] = {}
+    chosen = dockerfile.resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_NAMES)
         for name in sorted(filenames):
-            if name.endswith((".pyc", ".pyo")):
-                continue
             path = Path(dirpath) / name
-            if not path.is_file():
+            if name.endswith((".pyc", ".pyo")) or not path.is_file():
+                continue
+            if name.startswith("Dockerfile") and path.resolve() != chosen:
                 continue
             rel = path.relative_to(root).as_posix()
             files[rel] = (path.read_bytes(), path.stat().st_mode)
@@ -275,7 +280,9 @@ def directory_context(root: Path, dockerfile: Path) -> Context:
     try:
         rel_dockerfile = dockerfile.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        raise InfrastructureError(f"the Dockerfile {dockerfile} must be inside the build context {root}") from None
+        raise InfrastructureError(
+            f"the Dockerfile {dockerfile} must be inside the build context {root}"
+        ) from None
     return Context(files, rel_dockerfile)
 
 
@@ -344,7 +351,7 @@ def is_static_elf(path: Path) -> bool:
             head = fh.read(64)
             if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:  # 64-bit little-endian only
                 return False
-            phoff, = struct.unpack_from("<Q", head, 0x20)
+            (phoff,) = struct.unpack_from("<Q", head, 0x20)
             phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
             fh.seek(phoff)
             table = fh.read(phentsize * phnum)
@@ -364,7 +371,12 @@ def toxiproxy_image(client: DockerClient, binary: Path, labels: dict[str, str]) 
         "Dockerfile",
     )
     return build(
-        client, context, f"aftershock-toxiproxy-{TOXIPROXY_VERSION}", base=base, labels=labels, what="toxiproxy"
+        client,
+        context,
+        f"aftershock-toxiproxy-{TOXIPROXY_VERSION}",
+        base=base,
+        labels=labels,
+        what="toxiproxy",
     )
 
 
