@@ -38,7 +38,7 @@ from harness.faults.timeline import FaultTimeline
 from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
-from harness.measure.live import LiveHealth
+from harness.measure.live import LiveHealth, LoadTicker
 from harness.report.results import atomic_write_text, write_results
 from harness.rollback import RollbackController
 from harness.scenario.loader import LoadedScenario
@@ -107,16 +107,35 @@ def shielded() -> Iterator[None]:
 
 
 class Progress:
-    """Plain progress lines on stderr, relative to the run's start."""
+    """Progress on stderr, relative to the run's start: one line per phase; during load a status
+    line that updates in place on a terminal and is printed every 5 s otherwise (CI logs)."""
 
     def __init__(self, t0_ns: int, stream: Any = None) -> None:
         self.t0_ns = t0_ns
         self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._status = False
 
     def __call__(self, event: RunEvent) -> None:
-        text = _describe(event)
-        if text:
-            print(f"[{(event.t_ns - self.t0_ns) / 1e9:7.2f}s] {text}", file=self.stream, flush=True)
+        stamp = f"[{(event.t_ns - self.t0_ns) / 1e9:7.2f}s]"
+        if event.kind == "load_progress":
+            d = event.data
+            faults = ", ".join(d["faults"]) or "no fault"
+            text = (
+                f"{stamp} load {d['elapsed']:4.0f}/{d['total']:g}s  {d['rps']:6.1f} req/s"
+                f"  {100 * d['error_rate']:5.1f}% failing  ({faults})"
+            )
+            if self.live:
+                print("\r\x1b[2K" + text, end="", file=self.stream, flush=True)
+                self._status = True
+            else:
+                print(text, file=self.stream, flush=True)
+            return
+        line = _describe(event)
+        if line:
+            prefix = "\r\x1b[2K" if self._status else ""
+            self._status = False
+            print(f"{prefix}{stamp} {line}", file=self.stream, flush=True)
 
 
 def _describe(e: RunEvent) -> str | None:
@@ -181,6 +200,7 @@ class Orchestrator:
         self.t0_ns = now_ns()
         self.bus = EventBus()
         self.progress = progress
+        self.live_terminal = progress and sys.stderr.isatty()
         self.trials_started = 0
 
     # -- the run ------------------------------------------------------------------------
@@ -325,11 +345,26 @@ class Orchestrator:
                     services=list(target.services),
                 )
 
+            ticker = LoadTicker(trial_dir, interval=1.0 if self.live_terminal else 5.0)
+
             def check() -> None:
                 if not load.running():
                     raise InfrastructureError(f"Locust stopped during the run; see {load.log_path}")
                 if rollback is not None:
                     rollback.tick()
+                now = now_ns()
+                rates = ticker.due(now)
+                if rates is not None:
+                    elapsed = (now - ready_ns) / 1e9
+                    self.bus.emit(
+                        "load_progress",
+                        trial=trial,
+                        elapsed=elapsed,
+                        total=s.load.duration,
+                        rps=rates[0],
+                        error_rate=rates[1],
+                        faults=[s.faults[i].label for i in timeline.active()],
+                    )
 
             timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
             stop_ns = now_ns()

@@ -98,3 +98,26 @@ class LiveHealth:
         if self.unhealthy_since is None:
             return 0.0
         return (now_ns - self.lag_ns - self.unhealthy_since) / 1e9
+
+
+class LoadTicker:
+    """Throughput and error rate of the last interval, for the progress display."""
+
+    def __init__(self, directory: Path, interval: float) -> None:
+        self.tail = LedgerTail(directory)
+        self.interval_ns = round(interval * 1e9)
+        self._last: int | None = None
+
+    def due(self, now_ns: int) -> tuple[float, float] | None:
+        """``(requests per second, share failing)`` once per interval, else None."""
+        if self._last is None:
+            self._last = now_ns
+            self.tail.poll()
+            return None
+        if now_ns - self._last < self.interval_ns:
+            return None
+        rows = self.tail.poll()
+        span = (now_ns - self._last) / 1e9
+        self._last = now_ns
+        failed = sum(1 for _, _, ok in rows if not ok)
+        return len(rows) / span, (failed / len(rows) if rows else 1.0)
