@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+	@echo "installed: source .venv/bin/activate"
 
 toxiproxy: install
 	@$(BIN)/python -m harness.faults.provision >/dev/null
