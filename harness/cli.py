@@ -175,6 +175,69 @@ def report(run_dir: Path) -> None:
 
 
 @main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option(
+    "--budget", type=click.IntRange(1, 1000), help="Examples to try (default: the scenario's explore.budget)."
+)
+@click.option("--time", "time_limit", help="Stop spending rehearsals after this long, e.g. 10m.")
+@click.option("--seed", type=int, help="Seed of the search (default: the scenario's seed).")
+@click.option("--mode", help="Explore the target in one of its modes (e.g. fragile).")
+@click.option("--derandomize", is_flag=True, help="Deterministic search (for CI), ignores --seed.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+def explore(
+    scenario: Path,
+    budget: int | None,
+    time_limit: str | None,
+    seed: int | None,
+    mode: str | None,
+    derandomize: bool,
+    out_dir: Path,
+) -> None:
+    """Search for the smallest fault schedule that breaks an expectation (hypothesis).
+
+    Each example is a real rehearsal on a fresh target. A failing schedule is shrunk (fewer
+    faults, earlier, shorter, smaller) and written out as a scenario `aftershock run` repeats.
+    """
+    from harness.errors import AftershockError
+    from harness.explore.search import explore as run_explore
+    from harness.explore.strategy import describe
+    from harness.scenario.durations import parse_duration
+    from harness.scenario.loader import load_scenario
+
+    try:
+        loaded = load_scenario(scenario)
+        limit = None if time_limit is None else parse_duration(time_limit)
+        if mode is not None and mode not in loaded.target.modes:
+            _fail(f"--mode: target {loaded.target.name!r} has no mode {mode!r}", ExitCode.USAGE)
+        outcome = run_explore(
+            loaded,
+            out_dir=out_dir,
+            budget=budget,
+            time_limit=limit,
+            seed=seed,
+            mode=mode,
+            derandomize=derandomize,
+            say=lambda text: click.echo(text, err=True),
+        )
+    except ValueError as exc:
+        _fail(f"aftershock: --time: {exc}", ExitCode.USAGE)
+    except AftershockError as exc:
+        _fail(f"aftershock: {exc}", exc.exit_code)
+    click.echo(f"\n{len(outcome.examples)} rehearsal(s) in {outcome.directory}")
+    if outcome.minimal is not None:
+        click.echo(f"FAILED: smallest failing schedule: {describe(outcome.minimal.schedule)}")
+        click.echo(f"  missed: {', '.join(outcome.minimal.failed)}")
+        click.echo(f"  reproduce: aftershock run {outcome.minimal_path}")
+    else:
+        click.echo("PASSED: no schedule within the bounds broke an expectation")
+    if outcome.flaky:
+        click.echo(f"FLAKY: {outcome.flaky}")
+    click.echo(f"  repeat the search: {outcome.repeat}")
+    click.echo(f"  report: {outcome.directory / 'explore.md'}")
+    sys.exit(int(outcome.exit_code))
+
+
+@main.command()
 @click.option("--write", "write_to", type=click.Path(path_type=Path), help="Write the schema to this file.")
 def schema(write_to: Path | None) -> None:
     """Print the scenario JSON Schema (for editors and CI checks)."""

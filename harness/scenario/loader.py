@@ -489,6 +489,45 @@ def load_scenario(path: Path | str) -> LoadedScenario:
             )
     if scenario.rollback is not None:
         problems.extend(_check_rollback(scenario, target, file, lines))
+    if scenario.explore is not None:
+        ex = scenario.explore
+        for n, link in enumerate(ex.links):
+            if link not in target.links:
+                problems.append(
+                    Problem(
+                        file,
+                        f"explore.links[{n}]",
+                        "no such link in the target",
+                        link,
+                        _line_for(lines, ("explore", "links", n)),
+                        f"links are: {', '.join(target.links) or 'none'}",
+                    )
+                )
+        for n, service in enumerate(ex.services):
+            if service not in target.services:
+                problems.append(
+                    Problem(
+                        file,
+                        f"explore.services[{n}]",
+                        "no such service in the target",
+                        service,
+                        _line_for(lines, ("explore", "services", n)),
+                        f"services are: {', '.join(target.services)}",
+                    )
+                )
+        latest = ex.start[1] + ex.duration[1] + scenario.slo.hold
+        if latest > scenario.load.duration:
+            problems.append(
+                Problem(
+                    file,
+                    "explore",
+                    f"a fault may end at {latest:g}s (start + duration + hold),"
+                    f" after the load ends at {scenario.load.duration:g}s",
+                    None,
+                    _line_for(lines, ("explore",)),
+                    f"set load.duration to at least {latest:g}s or narrow explore.start/duration",
+                )
+            )
     if scenario.load.locustfile is not None and not (target_dir / scenario.load.locustfile).is_file():
         problems.append(
             Problem(

@@ -348,6 +348,36 @@ class Rollback(Model):
         return self
 
 
+class Explore(Model):
+    """Bounds of the fault schedules ``aftershock explore`` may generate for this scenario."""
+
+    kinds: list[str] = Field(min_length=1, description="fault kinds to draw from")
+    links: list[str] = Field(default_factory=list, description="links link faults may hit (default: all)")
+    services: list[str] = Field(
+        default_factory=list, description="services crash/pause may hit (default: all)"
+    )
+    max_faults: int = Field(2, ge=1, le=10)
+    start: tuple[Seconds, Seconds] = Field(description="range of `at`, e.g. [2s, 12s]")
+    duration: tuple[Seconds, Seconds] = Field((1.0, 5.0), description="range of fault durations")
+    latency: tuple[Seconds, Seconds] = Field((0.1, 2.0), description="range of latency faults' delay")
+    fraction: tuple[float, float] = Field((0.05, 0.5), description="range of duplicate faults' resend share")
+    budget: int = Field(10, ge=1, le=1000, description="examples to try (each one is a real rehearsal)")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Explore:
+        for name in ("start", "duration", "latency", "fraction"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise ValueError(f"{name}: the range [{lo:g}, {hi:g}] is empty; write [low, high]")
+        unknown = sorted(set(self.kinds) - set(EXPLORABLE_KINDS))
+        if unknown:
+            raise ValueError(f"kinds {unknown} cannot be explored; use: {', '.join(EXPLORABLE_KINDS)}")
+        return self
+
+
+EXPLORABLE_KINDS = ("latency", "down", "timeout", "reset", "response_loss", "crash", "pause", "duplicate")
+
+
 class Scenario(Model):
     name: str = Field(min_length=1)
     description: str = ""
@@ -359,6 +389,7 @@ class Scenario(Model):
     slo: SLO = Field(default_factory=lambda: SLO())
     faults: list[Fault] = Field(default_factory=list)
     rollback: Rollback | None = None
+    explore: Explore | None = Field(None, description="bounds for `aftershock explore` (ignored by `run`)")
     expect: Expectations = Field(default_factory=lambda: Expectations())
     startup_timeout: Seconds = 60.0
     drain_timeout: Seconds = 10.0

@@ -1,0 +1,1 @@
+"""``aftershock explore``: hypothesis-generated fault schedules, shrunk to the smallest that fails."""

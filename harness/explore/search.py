@@ -1,0 +1,238 @@
+"""The search: each hypothesis example is a real, short rehearsal on a fresh target.
+
+Reset between examples is a new target, not a cleaned one: every example is a full run of its
+own (new service processes, a new PostgreSQL data directory, a new Toxiproxy server), so nothing
+one example did can leak into the next.
+
+Hypothesis is used as intended: ``@given`` over :func:`~harness.explore.strategy.schedules`, a
+directory database per scenario (so a failure found once is replayed first next time), ``seed``
+/ ``derandomize`` for CI, no deadline and no health checks (examples take seconds by design).
+Shrinking re-runs rehearsals; a hard cap on rehearsals (``4 x budget``) and the ``--time``
+limit stop it with the best schedule found so far. A failure that does not repeat on replay is
+reported as flaky, with both outcomes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import ExitCode, InfrastructureError, Interrupted, Problem, ScenarioError
+from harness.explore.strategy import describe, schedules
+from harness.report.results import atomic_write_text
+from harness.scenario.loader import LoadedScenario, load_scenario
+
+
+class ExampleFailed(AssertionError):
+    """An expectation was missed: the property "every schedule is survived" does not hold."""
+
+
+@dataclass
+class Example:
+    n: int
+    schedule: list[dict[str, Any]]
+    verdict: str  # passed | failed | error | skipped
+    failed: list[str] = field(default_factory=list)
+    run_dir: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class ExploreOutcome:
+    directory: Path
+    examples: list[Example]
+    minimal: Example | None
+    minimal_path: Path | None
+    flaky: str | None
+    seed: int
+    exit_code: ExitCode
+    repeat: str
+
+
+def variant(
+    base: dict[str, Any], loaded: LoadedScenario, schedule: list[dict[str, Any]], name: str, mode: str | None
+) -> dict[str, Any]:
+    """The scenario with this schedule as its faults: runnable anywhere with ``aftershock run``."""
+    doc = {k: v for k, v in base.items() if k != "explore"}
+    target = doc.get("target")
+    ref = dict(target) if isinstance(target, dict) else {"name": target}
+    ref["name"] = str(loaded.target_dir)
+    if mode:
+        ref["mode"] = mode
+    doc.update(name=name, target=ref, faults=schedule)
+    return doc
+
+
+def explore(
+    loaded: LoadedScenario,
+    *,
+    out_dir: Path,
+    budget: int | None = None,
+    time_limit: float | None = None,
+    seed: int | None = None,
+    mode: str | None = None,
+    derandomize: bool = False,
+    say: Any = print,
+) -> ExploreOutcome:
+    from hypothesis import HealthCheck, Phase, given, reject, settings
+    from hypothesis import seed as seed_decorator
+    from hypothesis.database import DirectoryBasedExampleDatabase
+    from hypothesis.errors import Flaky
+
+    from harness.run import Orchestrator, RunOptions
+
+    scenario = loaded.scenario
+    ex = scenario.explore
+    if ex is None:
+        raise ScenarioError(
+            [
+                Problem(
+                    str(loaded.path),
+                    "explore",
+                    "this scenario has no `explore:` block",
+                    fix="add explore: {kinds: [...], start: [2s, 10s], ...}; see the README",
+                )
+            ]
+        )
+    budget = budget or ex.budget
+    seed = scenario.seed if seed is None else seed
+    base_dir = (out_dir / "explore" / scenario.name).resolve()
+    here = base_dir / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (here / "examples").mkdir(parents=True, exist_ok=True)
+    base = yaml.safe_load(loaded.path.read_text(encoding="utf-8"))
+    examples: list[Example] = []
+    cap = budget * 4
+    started = time.monotonic()
+    fatal: list[BaseException] = []
+
+    def rehearse(schedule: list[dict[str, Any]]) -> None:
+        over_time = time_limit is not None and time.monotonic() - started > time_limit
+        if fatal or len(examples) >= cap or over_time:
+            reject()  # stop spending rehearsals: the shrinker keeps the best schedule so far
+        n = len(examples) + 1
+        doc = variant(base, loaded, schedule, f"{scenario.name}-example-{n}", mode)
+        path = here / "examples" / f"{n:03d}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        t = time.monotonic()
+        try:
+            item = load_scenario(path)
+        except ScenarioError as exc:  # a generated schedule must always be valid: a bug of ours
+            fatal.append(exc)
+            reject()
+        outcome = Orchestrator(item, RunOptions(out_dir=here / "runs"), progress=False).run()
+        failed = [v["expectation"] for v in outcome.results["verdicts"] if not v["passed"]]
+        verdict = {ExitCode.OK: "passed", ExitCode.EXPECTATION_MISSED: "failed"}.get(
+            outcome.exit_code, "error"
+        )
+        example = Example(n, schedule, verdict, failed, str(outcome.run_dir), time.monotonic() - t)
+        examples.append(example)
+        say(
+            f"example {n}: {describe(schedule)} -> {verdict.upper()}"
+            + (f" ({', '.join(failed)})" if failed else "")
+        )
+        if outcome.exit_code == ExitCode.INTERRUPTED:
+            raise KeyboardInterrupt
+        if verdict == "error":
+            fatal.append(InfrastructureError(f"example {n} could not run: {outcome.results.get('error')}"))
+            reject()
+        if verdict == "failed":
+            raise ExampleFailed(", ".join(failed))
+
+    config = settings(
+        max_examples=budget,
+        deadline=None,
+        database=DirectoryBasedExampleDatabase(base_dir / "hypothesis-db"),
+        derandomize=derandomize,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        report_multiple_bugs=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    )
+    search = given(schedules(ex, loaded.target))(rehearse)
+    search = config(search)
+    if not derandomize:
+        search = seed_decorator(seed)(search)
+
+    flaky: str | None = None
+    failure = False
+    try:
+        search()
+    except ExampleFailed:
+        failure = True
+    except Flaky as exc:
+        failure = True
+        flaky = f"a failing schedule passed when replayed: {str(exc).splitlines()[0]}"
+    except KeyboardInterrupt:
+        raise Interrupted("explore interrupted") from None
+    except Exception as exc:  # hypothesis' own "Unsatisfiable" when every example was rejected
+        if fatal:
+            raise fatal[0] from None
+        if not examples:
+            raise InfrastructureError(f"exploration could not run a single example: {exc}") from None
+    if fatal and not failure:
+        raise fatal[0]
+    failing = [e for e in examples if e.verdict == "failed"]
+    minimal = failing[-1] if failure and failing else None  # hypothesis replays the minimal one last
+    if flaky and minimal is not None:
+        replays = [e for e in examples if e.schedule == minimal.schedule]
+        flaky += "; outcomes: " + ", ".join(e.verdict for e in replays)
+    minimal_path = None
+    if minimal is not None:
+        minimal_path = here / "minimal.yaml"
+        doc = variant(base, loaded, minimal.schedule, f"{scenario.name}-minimal", mode)
+        doc["description"] = (
+            f"Smallest failing fault schedule found by `aftershock explore` (seed {seed}): "
+            f"{describe(minimal.schedule)}. Missed: {', '.join(minimal.failed)}."
+        )
+        minimal_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    repeat = f"aftershock explore {loaded.path} --seed {seed} --budget {budget}" + (
+        f" --mode {mode}" if mode else ""
+    )
+    code = ExitCode.EXPECTATION_MISSED if minimal is not None else ExitCode.OK
+    result = ExploreOutcome(here, examples, minimal, minimal_path, flaky, seed, code, repeat)
+    write_explore_report(result, scenario.name)
+    return result
+
+
+def write_explore_report(outcome: ExploreOutcome, name: str) -> None:
+    data = {
+        "scenario": name,
+        "seed": outcome.seed,
+        "repeat": outcome.repeat,
+        "flaky": outcome.flaky,
+        "minimal": None if outcome.minimal is None else asdict(outcome.minimal),
+        "minimal_scenario": None if outcome.minimal_path is None else str(outcome.minimal_path),
+        "examples": [asdict(e) for e in outcome.examples],
+    }
+    atomic_write_text(outcome.directory / "explore.json", json.dumps(data, indent=2) + "\n")
+    lines = [f"# Exploration of `{name}`", ""]
+    if outcome.minimal is not None:
+        lines += [
+            f"**FAILED**: the smallest failing schedule found is `{describe(outcome.minimal.schedule)}`"
+            f" (missed: {', '.join(outcome.minimal.failed)}).",
+            "",
+            f"Reproduce it: `aftershock run {outcome.minimal_path}`. Its run: `{outcome.minimal.run_dir}`"
+            " (report.html there shows the timeline).",
+            "",
+        ]
+    else:
+        lines += ["**PASSED**: no schedule within the bounds broke an expectation.", ""]
+    if outcome.flaky:
+        lines += [f"**Flaky**: {outcome.flaky}", ""]
+    lines += [
+        f"Repeat the search: `{outcome.repeat}`",
+        "",
+        "| # | schedule | verdict | missed | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for e in outcome.examples:
+        lines.append(
+            f"| {e.n} | {describe(e.schedule)} | {e.verdict} | {', '.join(e.failed)} | {e.seconds:.0f} |"
+        )
+    atomic_write_text(outcome.directory / "explore.md", "\n".join(lines) + "\n")

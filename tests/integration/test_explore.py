@@ -1,0 +1,63 @@
+"""One end-to-end exploration with a tiny budget: find, shrink, write out, reproduce."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, aftershock
+
+pytestmark = pytest.mark.integration
+
+
+def test_explore_finds_shrinks_and_the_written_scenario_reproduces(tmp_path: Path) -> None:
+    scenario = tmp_path / "gt-explore.yaml"
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "gt-explore",
+                "target": {
+                    "name": str(REPO / "targets" / "groundtruth"),
+                    "env": {"app": {"GT_RECOVERY_DELAY": "3"}},
+                },
+                "load": {"users": 5, "rate_per_user": 20, "duration": "12s", "request_timeout": "1s"},
+                "slo": {"window": "1s", "step": "50ms", "hold": "2s"},
+                "expect": {
+                    "recovery_time": "<= 2s"
+                },  # any fault that really breaks the dependency misses this
+                "explore": {
+                    "kinds": ["latency", "down"],
+                    "max_faults": 2,
+                    "start": ["2s", "4s"],
+                    "duration": ["1s", "3s"],
+                    "latency": ["100ms", "1s"],
+                    "budget": 3,
+                },
+            }
+        )
+    )
+    proc = aftershock("explore", str(scenario), "--out", str(tmp_path / "out"), "--time", "100s", timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED: smallest failing schedule" in proc.stdout
+    (session,) = (tmp_path / "out" / "explore" / "gt-explore").glob("2*")
+    report = json.loads((session / "explore.json").read_text())
+    minimal = report["minimal"]["schedule"]
+    assert 1 <= len(minimal) <= 2
+    assert len(minimal) == 1 or len(report["examples"]) >= 10  # shrunk to one fault unless the cap hit
+    assert all(e["verdict"] in ("passed", "failed") for e in report["examples"])
+    assert "aftershock explore" in report["repeat"] and "--seed" in report["repeat"]
+    # the written scenario is an ordinary one, and it reproduces the failure
+    again = aftershock("run", report["minimal_scenario"], "--out", str(tmp_path / "again"), "--quiet")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert (session / "explore.md").read_text().startswith("# Exploration of `gt-explore`")
+    # the database keeps the failure: the next search replays it first
+    assert any((tmp_path / "out" / "explore" / "gt-explore" / "hypothesis-db").rglob("*"))
+
+
+def test_explore_without_bounds_is_a_usage_error(tmp_path: Path) -> None:
+    proc = aftershock("explore", "scenarios/db-down.yaml", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "no `explore:` block" in proc.stderr
