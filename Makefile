@@ -2,11 +2,14 @@
 # Both install what is missing first (a virtualenv in .venv, Toxiproxy built with Go and cached).
 
 PYTHON ?= python3
+# The project's own runs never pull images: the Docker base image is built locally (debootstrap),
+# as in air-gapped CI. Set AFTERSHOCK_OFFLINE=0 to pull python:3.11-slim from a registry instead.
+export AFTERSHOCK_OFFLINE ?= 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install toxiproxy demo test unit integration lint cleanup clean
+.PHONY: install toxiproxy docker demo demo-docker test unit integration docker-test lint bench cleanup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,22 +23,31 @@ install: $(STAMP)
 toxiproxy: install
 	@$(BIN)/python -m harness.faults.provision >/dev/null
 
+docker:
+	bash scripts/ensure-docker.sh
+
 demo: toxiproxy
 	$(BIN)/aftershock run scenarios/db-latency.yaml
 
+demo-docker: toxiproxy docker
+	$(BIN)/aftershock run scenarios/db-latency.yaml --backend docker
+
 lint: install
-	$(BIN)/ruff check harness tests targets
-	$(BIN)/ruff format --check harness tests targets
+	$(BIN)/ruff check harness tests targets benchmarks
+	$(BIN)/ruff format --check harness tests targets benchmarks
 	$(BIN)/mypy
 
-test: toxiproxy lint
+test: toxiproxy docker lint
 	$(BIN)/python -m pytest
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
-integration: toxiproxy
+integration: toxiproxy docker
 	$(BIN)/python -m pytest tests/integration
+
+docker-test: toxiproxy docker
+	$(BIN)/python -m pytest -m docker
 
 cleanup: install
 	$(BIN)/aftershock cleanup

@@ -97,12 +97,19 @@ def run(
         }.get(outcome.exit_code, "ERROR: the rehearsal could not complete")
         click.echo(f"\n{verdict}")
         click.echo(f"results: {outcome.run_dir / 'results.json'}")
+        click.echo(f"report:  {outcome.run_dir / 'report.html'}")
         if outcome.exit_code != ExitCode.OK:
             again = f" --mode {mode}" if mode else ""
             click.echo(f"repeat:  aftershock run {item.path} --seed {outcome.results['seed']}{again}")
         if outcome.exit_code == ExitCode.INTERRUPTED:
             sys.exit(int(ExitCode.INTERRUPTED))
         worst = max(worst, outcome.exit_code, key=_severity)
+    try:
+        from harness.report.index import write_index
+
+        write_index(out_dir)
+    except Exception as exc:  # the runs' own reports stand; the index is a convenience
+        click.echo(f"aftershock: reports/index.html not written: {exc}", err=True)
     sys.exit(int(worst))
 
 
@@ -161,17 +168,36 @@ def list_(root: Path) -> None:
 def report(run_dir: Path) -> None:
     """Regenerate the reports of a run from its journal and ledger (no re-run)."""
     from harness.analysis import analyse_run
+    from harness.report import write_reports
     from harness.report.console import verdict_table
     from harness.report.results import write_results
 
     try:
-        results, _ = analyse_run(run_dir)
+        results, analyses = analyse_run(run_dir)
     except ScenarioError as exc:
         _fail(f"aftershock: {run_dir} is not a readable run directory:\n{exc}", ExitCode.USAGE)
     write_results(run_dir / "results.json", results)
+    try:
+        paths = write_reports(run_dir, results, analyses)
+    except ExceptionGroup as exc:
+        _fail(
+            f"aftershock: {exc}\n" + "\n".join(f"  {type(e).__name__}: {e}" for e in exc.exceptions),
+            ExitCode.INFRASTRUCTURE,
+        )
     click.echo(verdict_table(results))
-    click.echo(f"\nresults: {run_dir / 'results.json'}")
+    click.echo("")
+    for path in [run_dir / "results.json", *paths]:
+        click.echo(f"{path.name}: {path}")
     sys.exit(int(ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED))
+
+
+@main.command()
+@click.argument("reports_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("reports"))
+def index(reports_dir: Path) -> None:
+    """Write REPORTS_DIR/index.html: MTTR per scenario across runs, over time."""
+    from harness.report.index import write_index
+
+    click.echo(f"index: {write_index(reports_dir)}")
 
 
 @main.command()
@@ -260,11 +286,16 @@ def _first_line(text: str) -> str:
 def cleanup(include_live: bool) -> None:
     """Remove what dead runs left behind (processes labelled with a run id)."""
     from harness import reaper
+    from harness.targets.docker import sweep_docker
 
     killed = reaper.sweep(include_live=include_live)
     for p in killed:
         click.echo(f"stopped pid {p.pid} of run {p.run_id}: {p.cmdline[:100]}")
     click.echo(f"cleanup: {len(killed)} leftover process(es) removed")
+    removed = sweep_docker(include_live=include_live)
+    for item in removed:
+        click.echo(f"removed {item}")
+    click.echo(f"cleanup: {len(removed)} leftover docker resource(s) removed")
 
 
 if __name__ == "__main__":

@@ -34,12 +34,14 @@ def owner_token(pid: int | None = None) -> str:
 
 
 def owner_alive(token: str) -> bool:
+    """Whether the harness that started a process still runs. A zombie does not: right after a
+    SIGKILL the harness is a zombie until its parent reaps it, and its leftovers are orphans."""
     pid_text, _, start = token.partition(":")
     try:
         pid = int(pid_text)
     except ValueError:
         return False
-    return _start_time(pid) == start
+    return _start_time(pid) == start and _alive(pid)
 
 
 def labelled_env(run_id: str, base: dict[str, str] | None = None) -> dict[str, str]:

@@ -39,12 +39,14 @@ from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
 from harness.measure.live import LiveHealth, LoadTicker
+from harness.report import write_reports
 from harness.report.results import atomic_write_text, write_results
 from harness.rollback import RollbackController
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
 from harness.session import TargetSession, mode_env
 from harness.targets.backend import Backend
+from harness.targets.docker import sweep_docker
 from harness.teardown import Teardown
 
 
@@ -173,6 +175,8 @@ def _describe(e: RunEvent) -> str | None:
             return f"audit: {d.get('summary', '')}"
         case "teardown_done":
             return "target torn down"
+        case "report":
+            return f"writing reports: {d['path']}"
         case "interrupted":
             return f"interrupted: {d['reason']}; clearing faults and tearing down"
         case "error":
@@ -217,6 +221,11 @@ class Orchestrator:
         interrupted = False
         swept = reaper.sweep()
         try:
+            swept_docker = sweep_docker()
+        except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
+            swept_docker = []
+            print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)
+        try:
             with signals_as_interrupts():
                 self.bus.emit(
                     "run_started",
@@ -224,7 +233,7 @@ class Orchestrator:
                     scenario=self.scenario.name,
                     backend=self.scenario.backend,
                     trials=self.scenario.trials,
-                    swept_leftovers=len(swept),
+                    swept_leftovers=len(swept) + len(swept_docker),
                     t0_ns=self.t0_ns,
                     seed=self.scenario.seed,
                     scenario_file=str(self.loaded.path.resolve()),
@@ -262,8 +271,14 @@ class Orchestrator:
                 "run_finished", complete=error is None and not interrupted, trials_run=self.trials_started
             )
             journal.close()
-            results, _ = analyse_run(self.run_dir)
+            results, analyses = analyse_run(self.run_dir)
             write_results(self.run_dir / "results.json", results)
+            if self.progress:
+                self.bus.emit("report", path=str(self.run_dir / "report.html"))
+            try:
+                write_reports(self.run_dir, results, analyses)
+            except ExceptionGroup as exc:  # results.json and the verdict stand
+                print(f"aftershock: {exc}: {_flatten(exc)}", file=sys.stderr, flush=True)
         if interrupted:
             code = ExitCode.INTERRUPTED
         elif error is not None:

@@ -86,13 +86,11 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         self._td.close()
 
     def _start(self) -> None:
+        from harness.targets.docker import DockerBackend  # cheap: it imports the Docker SDK lazily
+
         binary = self.toxiproxy_binary or find_toxiproxy()
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.server = self._td.enter(
-            "toxiproxy server", ToxiproxyServer(binary, self.work_dir / "toxiproxy.log", seed=self.seed)
-        )
-        self.bus.emit("toxiproxy_up", version=TOXIPROXY_VERSION, url=self.server.url, pid=self.server.pid)
-        self.proxies = self._td.enter("proxies", LinkProxies(self.server, self.run_id))
+        # The backend before Toxiproxy: on Docker, Toxiproxy is a container on the backend's network.
         self.backend = self._td.enter(
             "services",
             make_backend(
@@ -105,6 +103,15 @@ class TargetSession(AbstractContextManager["TargetSession"]):
                 self.bus,
             ),
         )
+        log = self.work_dir / "toxiproxy.log"
+        self.server = self._td.enter(
+            "toxiproxy server",
+            self.backend.toxiproxy(binary, log, seed=self.seed)
+            if isinstance(self.backend, DockerBackend)
+            else ToxiproxyServer(binary, log, seed=self.seed),
+        )
+        self.bus.emit("toxiproxy_up", version=TOXIPROXY_VERSION, url=self.server.url, pid=self.server.pid)
+        self.proxies = self._td.enter("proxies", LinkProxies(self.server, self.run_id))
         links: dict[str, dict[str, str]] = {name: {} for name in self.target.services}
         for link in self.target.links:
             client, server = self.target.link_ends(link)

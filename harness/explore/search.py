@@ -5,8 +5,11 @@ own (new service processes, a new PostgreSQL data directory, a new Toxiproxy ser
 one example did can leak into the next.
 
 Hypothesis is used as intended: ``@given`` over :func:`~harness.explore.strategy.schedules`, a
-directory database per scenario (so a failure found once is replayed first next time), ``seed``
-/ ``derandomize`` for CI, no deadline and no health checks (examples take seconds by design).
+printed ``seed`` (or ``derandomize`` for CI) so the search repeats from one command, no deadline
+and no health checks (examples take seconds by design). Hypothesis ignores its example database
+when a seed is given (and forbids one with ``derandomize``), so failures are kept in a replay
+file per scenario (``reports/explore/<scenario>/replay.json``) and fed back as explicit
+``@example`` s: a failure found once is tried first next time, whatever the seed.
 Shrinking re-runs rehearsals; a hard cap on rehearsals (``4 x budget``) and the ``--time``
 limit stop it with the best schedule found so far. A failure that does not repeat on replay is
 reported as flaky, with both outcomes.
@@ -80,9 +83,8 @@ def explore(
     derandomize: bool = False,
     say: Any = print,
 ) -> ExploreOutcome:
-    from hypothesis import HealthCheck, Phase, given, reject, settings
+    from hypothesis import HealthCheck, Phase, example, given, reject, settings
     from hypothesis import seed as seed_decorator
-    from hypothesis.database import DirectoryBasedExampleDatabase
     from hypothesis.errors import Flaky
 
     from harness.run import Orchestrator, RunOptions
@@ -147,17 +149,23 @@ def explore(
     config = settings(
         max_examples=budget,
         deadline=None,
-        database=DirectoryBasedExampleDatabase(base_dir / "hypothesis-db"),
+        database=None,
         derandomize=derandomize,
         suppress_health_check=list(HealthCheck),
         print_blob=False,
         report_multiple_bugs=False,
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+        phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
     )
     search = given(schedules(ex, loaded.target))(rehearse)
+    replay_file = base_dir / "replay.json"
+    replays = load_replays(replay_file)
+    for schedule in reversed(replays):
+        search = example(schedule)(search)
     search = config(search)
     if not derandomize:
         search = seed_decorator(seed)(search)
+    if replays:
+        say(f"replaying {len(replays)} schedule(s) that failed before, first")
 
     flaky: str | None = None
     failure = False
@@ -180,8 +188,8 @@ def explore(
     failing = [e for e in examples if e.verdict == "failed"]
     minimal = failing[-1] if failure and failing else None  # hypothesis replays the minimal one last
     if flaky and minimal is not None:
-        replays = [e for e in examples if e.schedule == minimal.schedule]
-        flaky += "; outcomes: " + ", ".join(e.verdict for e in replays)
+        tries = [e for e in examples if e.schedule == minimal.schedule]
+        flaky += "; outcomes: " + ", ".join(e.verdict for e in tries)
     minimal_path = None
     if minimal is not None:
         minimal_path = here / "minimal.yaml"
@@ -191,13 +199,28 @@ def explore(
             f"{describe(minimal.schedule)}. Missed: {', '.join(minimal.failed)}."
         )
         minimal_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    repeat = f"aftershock explore {loaded.path} --seed {seed} --budget {budget}" + (
-        f" --mode {mode}" if mode else ""
-    )
+    if minimal is not None:
+        save_replay(replay_file, minimal.schedule)
+    how = "--derandomize" if derandomize else f"--seed {seed}"
+    repeat = f"aftershock explore {loaded.path} {how} --budget {budget}" + (f" --mode {mode}" if mode else "")
     code = ExitCode.EXPECTATION_MISSED if minimal is not None else ExitCode.OK
     result = ExploreOutcome(here, examples, minimal, minimal_path, flaky, seed, code, repeat)
     write_explore_report(result, scenario.name)
     return result
+
+
+def load_replays(path: Path) -> list[list[dict[str, Any]]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [s for s in data.get("schedules", []) if isinstance(s, list)]
+
+
+def save_replay(path: Path, schedule: list[dict[str, Any]], keep: int = 5) -> None:
+    """Remember a minimal failing schedule (newest first, a few at most) for the next search."""
+    schedules = [schedule] + [s for s in load_replays(path) if s != schedule]
+    atomic_write_text(path, json.dumps({"schedules": schedules[:keep]}, indent=1) + "\n")
 
 
 def write_explore_report(outcome: ExploreOutcome, name: str) -> None:

@@ -330,7 +330,24 @@ def build(
         except (DockerException, RequestException) as exc:
             raise InfrastructureError(f"building {what} image {tag} failed: {_first_line(exc)}") from None
         progress(f"built {tag} in {time.monotonic() - started:.1f}s")
+        _prune_older(client, repository, tag)
     return tag
+
+
+def _prune_older(client: DockerClient, repository: str, keep: str) -> None:
+    """Remove the earlier tags of ``repository`` (earlier contents of the same target).
+
+    Best effort: a tag still used by a container (a run of another checkout) is left alone. Layers
+    shared with ``keep`` stay, so this mostly keeps ``docker images`` readable.
+    """
+    from docker.errors import DockerException
+
+    with contextlib.suppress(DockerException):
+        for image in client.images.list(name=repository):
+            for old in image.tags:
+                if old != keep and old.rpartition(":")[0] == repository:
+                    with contextlib.suppress(DockerException):
+                        client.images.remove(old)
 
 
 # -- the Toxiproxy image -------------------------------------------------------------------

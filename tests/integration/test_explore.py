@@ -42,7 +42,7 @@ def test_explore_finds_shrinks_and_the_written_scenario_reproduces(tmp_path: Pat
     proc = aftershock("explore", str(scenario), "--out", str(tmp_path / "out"), "--time", "100s", timeout=600)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED: smallest failing schedule" in proc.stdout
-    (session,) = (tmp_path / "out" / "explore" / "gt-explore").glob("2*")
+    (session,) = sorted((tmp_path / "out" / "explore" / "gt-explore").glob("2*"))
     report = json.loads((session / "explore.json").read_text())
     minimal = report["minimal"]["schedule"]
     assert 1 <= len(minimal) <= 2
@@ -53,8 +53,16 @@ def test_explore_finds_shrinks_and_the_written_scenario_reproduces(tmp_path: Pat
     again = aftershock("run", report["minimal_scenario"], "--out", str(tmp_path / "again"), "--quiet")
     assert again.returncode == 1, again.stdout + again.stderr
     assert (session / "explore.md").read_text().startswith("# Exploration of `gt-explore`")
-    # the database keeps the failure: the next search replays it first
-    assert any((tmp_path / "out" / "explore" / "gt-explore" / "hypothesis-db").rglob("*"))
+    # the failure is kept: the next search (any seed) replays it first, as its first rehearsal
+    replay = json.loads((tmp_path / "out" / "explore" / "gt-explore" / "replay.json").read_text())
+    assert replay["schedules"][0] == minimal
+    second = aftershock(
+        "explore", str(scenario), "--out", str(tmp_path / "out"), "--time", "1s", "--seed", "7", timeout=600
+    )
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "replaying 1 schedule(s) that failed before" in second.stderr
+    latest = sorted((tmp_path / "out" / "explore" / "gt-explore").glob("2*"))[-1]
+    assert json.loads((latest / "explore.json").read_text())["examples"][0]["schedule"] == minimal
 
 
 def test_explore_without_bounds_is_a_usage_error(tmp_path: Path) -> None:

@@ -113,3 +113,21 @@ def test_request_classification() -> None:
     assert classify(0, requests.ConnectionError("NewConnectionError: Connection refused")) == "fail"
     assert classify(0, requests.ReadTimeout()) == "indeterminate"
     assert classify(0, requests.ConnectionError("Connection reset by peer")) == "indeterminate"
+
+
+def test_a_zombie_owner_is_dead() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    token = owner_token(child.pid)
+    assert owner_alive(token)
+    os.kill(child.pid, signal.SIGKILL)
+    time.sleep(0.2)  # not reaped yet: a zombie
+    try:
+        assert not owner_alive(token)
+    finally:
+        child.wait()

@@ -1,0 +1,168 @@
+"""The run's Toxiproxy as a container on the run's Docker network.
+
+Why a container and not the host's Toxiproxy process:
+
+* **Clients stay inside the run network.** A service reaches its link as ``toxiproxy:<port>``
+  (a network alias); proxies dial ``<service>:<port>`` through Docker's DNS at each connection, so
+  a restarted container (new IP, same alias) is found without touching the proxy. A host-side
+  Toxiproxy would have to listen on the bridge gateway (reachable from every network on the
+  host, and blocked by common host firewalls) and dial container IPs that change on restart.
+* **Nothing but the API leaves the network.** The REST API is published on ``127.0.0.1`` only;
+  proxy ports are not published at all.
+* **Same binary, no registry.** The cached ``toxiproxy-server`` is static (``CGO_ENABLED=0``), so
+  its image is that one file on ``scratch`` (see :func:`harness.targets.images.toxiproxy_image`).
+
+:class:`DockerToxiproxy` *is a* :class:`~harness.faults.toxiproxy.ToxiproxyServer` (same ``url``,
+``client``, ``create_proxy``, ``restart``, ``stop``, context manager), so ``LinkProxies`` and the
+link faults use it unchanged. Two differences a caller sees: ``create_proxy`` ignores the host of
+``listen`` (a proxy listens on every interface of the Toxiproxy container, i.e. the run network)
+and returns the address clients on the run network use (``toxiproxy:<port>``); ``pid`` is the
+container's main process as the host sees it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from harness.faults.toxiproxy import ToxiproxyClient, ToxiproxyError, ToxiproxyServer, free_port
+from harness.targets import images
+from harness.targets.docker import ROLE_LABEL, container_name, docker_client
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+    from harness.targets.docker import DockerBackend
+
+ALIAS = "toxiproxy"
+FIRST_PROXY_PORT = 20000  # proxy ports inside the container's own namespace: always free
+
+
+@dataclass(kw_only=True)
+class DockerToxiproxy(ToxiproxyServer):
+    """Toxiproxy in a container of ``backend``'s run; enter it after the backend (it needs the network)."""
+
+    backend: DockerBackend
+    _container: Container | None = field(default=None, init=False, repr=False)
+    _next_port: int = field(default=FIRST_PROXY_PORT, init=False, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        if self._container is None:
+            return None
+        pid = self._container.attrs.get("State", {}).get("Pid")
+        return int(pid) if pid else None
+
+    @property
+    def container_name(self) -> str:
+        return container_name(self.backend.run_id, ALIAS)
+
+    def start(self) -> None:
+        from docker.errors import DockerException
+
+        backend = self.backend
+        network = backend.ensure_network()
+        if not self.port:  # chosen once: a restarted server keeps its API address
+            self.port = free_port(self.host)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        build_client = docker_client(images.BUILD_TIMEOUT)
+        try:
+            image = images.toxiproxy_image(build_client, self.binary, backend.build_labels)
+        finally:
+            build_client.close()
+        try:
+            self._container = backend.client.containers.create(
+                image,
+                command=[
+                    "-host",
+                    "0.0.0.0",
+                    "-port",
+                    str(images.TOXIPROXY_API_PORT),
+                    "-seed",
+                    str(self.seed),
+                ],
+                name=self.container_name,
+                hostname=ALIAS,
+                labels={**backend.labels, ROLE_LABEL: "toxiproxy"},
+                environment={"LOG_LEVEL": os.environ.get("AFTERSHOCK_TOXIPROXY_LOG_LEVEL", "warn")},
+                ports={f"{images.TOXIPROXY_API_PORT}/tcp": (self.host, self.port)},
+                network=network.name,
+                networking_config={
+                    network.name or backend.network_name: backend.client.api.create_endpoint_config(
+                        aliases=[ALIAS]
+                    )
+                },
+            )
+            self._container.start()
+        except DockerException as exc:
+            raise ToxiproxyError(
+                f"could not start the Toxiproxy container {self.container_name}: {exc}"
+            ) from None
+        self.client = ToxiproxyClient(self.url)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            try:
+                self._container.reload()
+            except DockerException as exc:
+                raise ToxiproxyError(
+                    f"the engine stopped answering about {self.container_name}: {exc}"
+                ) from None
+            if self._container.status in ("exited", "dead"):
+                self._save_logs()
+                tail = self.log_path.read_text(errors="replace")[-1500:]
+                raise ToxiproxyError(
+                    f"the Toxiproxy container {self.container_name} exited at start "
+                    f"(code {self._container.attrs.get('State', {}).get('ExitCode')}):\n{tail}"
+                )
+            try:
+                self.client.version()
+                return
+            except ToxiproxyError:
+                if time.monotonic() > deadline:
+                    self._save_logs()
+                    raise ToxiproxyError(
+                        f"the Toxiproxy container {self.container_name} (status {self._container.status})"
+                        f" did not answer on {self.url} within {self.start_timeout:g}s; see {self.log_path}"
+                    ) from None
+                time.sleep(0.05)
+
+    def create_proxy(self, name: str, listen: str, upstream: str) -> str:
+        """Create a proxy on the next free port of the container; return ``toxiproxy:<port>``."""
+        port = self._next_port
+        self._next_port += 1
+        inside = f"0.0.0.0:{port}"
+        self.client.create_proxy(name, inside, upstream)
+        self._proxies[name] = {"name": name, "listen": inside, "upstream": upstream, "enabled": True}
+        return f"{ALIAS}:{port}"
+
+    def _save_logs(self) -> None:
+        """Append the container's log to ``log_path`` (a restarted server appends its own)."""
+        from docker.errors import DockerException
+
+        if self._container is None:
+            return
+        with contextlib.suppress(DockerException, OSError), self.log_path.open("ab") as fh:
+            fh.write(f"--- aftershock: container {self.container_name}\n".encode())
+            fh.write(self._container.logs(stdout=True, stderr=True))
+
+    def _kill(self) -> None:
+        """Remove the container (its log saved first); a missing container is already gone."""
+        from docker.errors import NotFound
+
+        container = self._container
+        if container is None:
+            return
+        self._save_logs()
+        with contextlib.suppress(NotFound):
+            container.remove(force=True, v=True)
+        self._container = None
+
+    def stop(self) -> None:
+        try:
+            self._kill()
+        finally:
+            if hasattr(self, "client"):
+                self.client.close()

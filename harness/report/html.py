@@ -1,0 +1,479 @@
+"""``report.html``: the page an operations lead reads, in one self-contained file.
+
+Self-contained means it can be mailed, attached to a ticket or archived by CI and still open
+years later on a machine with no network: the CSS is inline, the figures are base64 PNGs in
+``data:`` URIs, and there is no script at all. It is readable without colour (every PASS/FAIL
+is a word, every series has a line style and a direct label, fault windows are hatched) and it
+speaks plain words first ("requests per second", "share of requests failing"), with the precise
+definitions one click away in the "How to read this" section.
+
+A pure renderer: it draws from ``results`` (the ``results.json`` document) and the per-trial
+:class:`~harness.analysis.TrialAnalysis` (for the request-level series), plus the run dir's
+``scenario.yaml`` copy. It never asks the orchestrator anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.report import (
+    CONSISTENCY_PROBLEMS,
+    EXPECTATION_WORDS,
+    bound_kind,
+    consistency_rows,
+    escalation_text,
+    figure_text,
+    headline,
+    margin_text,
+    measured_words,
+    miss_sentence,
+    mttr_stats,
+    mttr_text,
+    no_verdict_sentence,
+    plain_bound,
+    resolution_text,
+    seconds_text,
+    slo_sentence,
+    status_word,
+)
+from harness.report.results import atomic_write_text
+
+if TYPE_CHECKING:
+    from harness.analysis import TrialAnalysis
+
+REPORT_NAME = "report.html"
+#: DESIGN.md, "escalation": without a stated recovery target, automation gets three minutes.
+DEFAULT_AUTOMATED_RECOVERY_BUDGET = 180.0
+
+_CSS = """
+:root { --ink: #1b1b1b; --muted: #555; --line: #c8c8c8; --pass: #e7f4e8; --fail: #fbe4e4; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+       color: var(--ink); margin: 0 auto; max-width: 1240px; padding: 1.2rem 1.5rem 3rem; }
+h1 { font-size: 1.55rem; margin: .2rem 0 .5rem; }
+h2 { font-size: 1.2rem; margin: 2.2rem 0 .6rem; border-bottom: 2px solid var(--ink); padding-bottom: .2rem; }
+h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+.headline { border: 3px solid var(--ink); padding: .8rem 1rem; margin: .5rem 0 1rem; }
+.headline.FAILED, .headline.ERROR, .headline.INTERRUPTED, .headline.INCOMPLETE {
+  border-style: double; border-width: 6px; background: var(--fail); }
+.headline.PASSED { background: var(--pass); }
+.status { font-weight: 800; letter-spacing: .08em; font-size: 1.05rem; margin: 0; }
+.meta { color: var(--muted); margin: .2rem 0; }
+table { border-collapse: collapse; margin: .4rem 0 .8rem; font-size: .93rem; }
+th, td { border: 1px solid var(--line); padding: .3rem .55rem; text-align: left; vertical-align: top; }
+th { background: #f1f1f1; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.label { white-space: nowrap; } .wrap { white-space: normal; }
+td.pass { background: var(--pass); font-weight: 700; white-space: nowrap; }
+td.fail { background: var(--fail); font-weight: 800; white-space: nowrap; text-decoration: underline; }
+figure { margin: .6rem 0 1rem; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption { color: var(--muted); font-size: .9rem; margin-top: .3rem; }
+pre { background: #f6f6f6; border: 1px solid var(--line); padding: .7rem; overflow-x: auto;
+      font-size: .85rem; }
+.note { color: var(--muted); font-size: .9rem; }
+.escalate { font-weight: 800; border-left: 6px double var(--ink); padding-left: .6rem; }
+dl.defs dt { font-weight: 600; margin-top: .4rem; }
+dl.defs dd { margin-left: 1.2rem; }
+code { font-size: .9em; }
+"""
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value))
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, raw: bool = False) -> str:
+    """An HTML table; cells are escaped unless ``raw`` (then each cell is a full ``<td>``)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = "".join(row) if raw else "".join(f"<td>{_e(c)}</td>" for c in row)
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _td(text: str, cls: str = "", title: str = "") -> str:
+    attrs = (f' class="{cls}"' if cls else "") + (f' title="{_e(title)}"' if title else "")
+    return f"<td{attrs}>{_e(text)}</td>"
+
+
+# -- sections -----------------------------------------------------------------------------------
+
+
+def _header(results: dict[str, Any]) -> str:
+    word = status_word(results)
+    line = headline(results)
+    rest = line.split(": ", 1)[1] if ": " in line else line
+    trials = len(results.get("trials") or [])
+    facts = [
+        f"scenario <strong>{_e(results.get('scenario'))}</strong>",
+        f"target {_e(results.get('target') or 'unknown')}",
+        f"{trials} trial{'s' if trials != 1 else ''}",
+        f"run {_e(results.get('run_id'))}",
+        f"started {_e(results.get('started_at') or 'unknown')}",
+    ]
+    desc = results.get("description") or ""
+    misses = [v for v in results.get("verdicts") or [] if not v.get("passed")]
+    listed = ""
+    if len(misses) > 1:  # the headline names the first; an operations lead wants all of them
+        items = "".join(
+            f"<li>{_e(miss_sentence(v))} (trial {_e(v.get('trial'))}, {_e(v.get('fault'))})</li>"
+            for v in misses
+        )
+        listed = f"<p>Every expectation missed:</p><ul>{items}</ul>"
+    escalate = escalation_text(results)
+    if escalate:
+        listed += f'<p class="escalate">ESCALATE: {_e(escalate)}</p>'
+    return (
+        f'<header class="headline {word}"><p class="status">{_e(word)}</p>'
+        f"<h1>{_e(rest[:1].upper() + rest[1:])}</h1>{listed}"
+        f'<p class="meta">{" · ".join(facts)}</p>'
+        + (f'<p class="meta">{_e(desc)}</p>' if desc else "")
+        + "</header>"
+    )
+
+
+def _verdicts(results: dict[str, Any]) -> str:
+    verdicts = results.get("verdicts") or []
+    out = ['<section id="verdicts"><h2>Expectations</h2>']
+    if not verdicts:
+        out.append(f"<p>{_e(no_verdict_sentence(results))}</p>")
+        return "".join(out) + "</section>"
+    rows = []
+    for v in verdicts:
+        ok = bool(v.get("passed"))
+        measured = measured_words(v)
+        rows.append(
+            [
+                _td("✔ PASS" if ok else "✘ FAIL", "pass" if ok else "fail"),
+                _td(str(v.get("expectation")), title=EXPECTATION_WORDS.get(str(v.get("expectation")), "")),
+                _td(str(v.get("trial")), "num"),
+                _td(str(v.get("fault")), "label"),
+                _td(
+                    plain_bound(str(v.get("target", "")), bound_kind(str(v.get("expectation")))),
+                    title=f"as stated in the scenario: {v.get('target')}",
+                ),
+                _td(measured, "num"),
+                _td(margin_text(v), "num"),
+            ]
+        )
+    out.append(
+        _table(["result", "expectation", "trial", "fault", "target", "measured", "margin"], rows, raw=True)
+    )
+    out.append(
+        '<p class="note">Margin: how far inside (+) or outside (−) the target the measurement landed. '
+        "Durations carry their resolution (±): a figure is never printed more precisely than it "
+        "was measured.</p></section>"
+    )
+    return "".join(out)
+
+
+def _budget(results: dict[str, Any]) -> float:
+    """The automated-recovery budget the analysis judged escalation by (three minutes by default)."""
+    budget = (results.get("escalation") or {}).get("budget")
+    return float(budget) if isinstance(budget, int | float) else DEFAULT_AUTOMATED_RECOVERY_BUDGET
+
+
+def _recovery_target(results: dict[str, Any]) -> float | None:
+    """The stated ceiling on recovery_time in seconds (for the MTTR plot), if there is one."""
+    target = (results.get("expect") or {}).get("recovery_time")
+    if not isinstance(target, str):
+        return None
+    from harness.scenario.durations import parse_bound
+
+    try:
+        bound = parse_bound(target, duration=True)
+    except ValueError:
+        return None
+    return bound.value if bound.op in ("<=", "<") else None
+
+
+def _recovery_table(results: dict[str, Any]) -> str:
+    rows = []
+    budget = _budget(results)
+    for t in results.get("trials") or []:
+        for f in t.get("faults") or []:
+            res = f.get("resolution") or {}
+            rt = f.get("recovery_time")
+            if not f.get("recovered"):
+                recovery, human = "not recovered", "yes: not recovered"
+            else:
+                recovery = figure_text(rt, res.get("recovery_time"))
+                human = f"yes: over {budget:g} s" if rt is not None and rt > budget else "no"
+            tti = f.get("time_to_impact")
+            impact = "never" if tti is None else figure_text(tti, res.get("time_to_impact"))
+            err = f.get("error_rate_during_fault")
+            rows.append(
+                [
+                    _td(str(t.get("trial")), "num"),
+                    f'<td class="label">{_e(f.get("label"))}'
+                    + (f'<br><span class="wrap note">{_e(f["note"])}</span>' if f.get("note") else "")
+                    + "</td>",
+                    _td(seconds_text(f.get("injected_at"), 0.001), "num"),
+                    _td(seconds_text(f.get("cleared_at"), 0.001), "num"),
+                    _td(impact, "num"),
+                    _td(recovery, "num" if f.get("recovered") else "fail"),
+                    _td(
+                        figure_text(f.get("outage"), res.get("outage")),
+                        "num",
+                    ),
+                    _td("-" if err is None else f"{err * 100:.3g} %", "num"),
+                    _td(human),
+                ]
+            )
+    if not rows:
+        return "<p>No fault was measured in this run (see the headline for why).</p>"
+    header = [
+        "trial",
+        "fault",
+        "fault started at",
+        "fault ended at",
+        "users affected after",
+        "recovered after the fault ended",
+        "unhealthy time",
+        "requests failing during the fault",
+        "needs a human?",
+    ]
+    return _table(header, rows, raw=True) + (
+        f'<p class="note">Times are seconds since the run started. "Needs a human" marks a recovery '
+        f"slower than the automated-recovery budget ({budget:g} s).</p>"
+    )
+
+
+def _mttr(results: dict[str, Any]) -> str:
+    stats = mttr_stats(results)
+    out = ['<section id="mttr"><h2>Recovery time over trials (MTTR)</h2>']
+    if not stats:
+        return "".join(out) + "<p>No fault was measured.</p></section>"
+    rows = []
+    for s in stats:
+        each = ", ".join(
+            f"trial {trial}: {'not recovered' if v is None else seconds_text(v, r)}"
+            for trial, v, r in s.values
+        )
+        rows.append(
+            [
+                s.fault,
+                str(len(s.values)),
+                mttr_text(s.median, s.resolution),
+                mttr_text(s.p95, s.resolution),
+                mttr_text(s.max, s.resolution),
+                resolution_text(s.resolution),
+                each,
+            ]
+        )
+    out.append(_table(["fault", "trials", "median", "p95", "max", "resolution", "every trial"], rows))
+    if len(results.get("trials") or []) > 1:
+        from harness.report.plots import mttr_png
+
+        png = mttr_png(stats, _recovery_target(results))
+        out.append(
+            f"<figure>{_img(png, 'recovery time of every trial, one dot per trial, median and p95 marked')}"
+            "<figcaption>One dot per trial; the tall bar is the median, the short bar the 95th "
+            "percentile, the dashed line the target. A cross at the right edge is a trial that never "
+            "recovered.</figcaption></figure>"
+        )
+    return "".join(out) + "</section>"
+
+
+def _trial(results: dict[str, Any], trial: dict[str, Any], analysis: TrialAnalysis | None) -> str:
+    n = trial.get("trial")
+    out = [f'<section id="trial-{_e(n)}"><h2>Trial {_e(n)}</h2>']
+    if trial.get("measurement_error"):
+        out.append(f"<p><strong>Could not be measured:</strong> {_e(trial['measurement_error'])}</p>")
+    load = trial.get("load") or {}
+    if load:
+        started, stopped = load.get("started_at"), load.get("stopped_at")
+        out.append(
+            f"<p>{_e(load.get('requests', 0))} requests: {_e(load.get('ok', 0))} succeeded, "
+            f"{_e(load.get('fail', 0))} were refused or rejected, {_e(load.get('indeterminate', 0))} "
+            f"got no clear answer. Load ran from {_e(seconds_text(started, 0.01))} to "
+            f"{_e(seconds_text(stopped, 0.01))}.</p>"
+        )
+    if analysis is not None:
+        from harness.report.plots import timeline_png
+
+        rb = trial.get("rollback")
+        png = timeline_png(
+            analysis,
+            trial.get("faults") or [],
+            results.get("slo") or {},
+            rb if isinstance(rb, dict) else None,
+        )
+        if png is None:
+            out.append("<p>No request was recorded in this trial: nothing to draw.</p>")
+        else:
+            labels = ", ".join(str(f.get("label")) for f in trial.get("faults") or []) or "no fault"
+            alt = f"timeline of trial {n}: throughput, failures and response times; {labels}"
+            out.append(
+                f"<figure>{_img(png, alt)}"
+                "<figcaption>Hatched orange: the fault was active. Dashed line: first moment users were "
+                "affected; solid line: recovered. The dotted band around each line is its resolution "
+                "(±): the true instant lies within it. Bottom strip: grey where the service missed its "
+                "target.</figcaption></figure>"
+            )
+    rollback = trial.get("rollback")
+    if isinstance(rollback, dict):
+        out.append(_rollback(rollback))
+    elif "rollback" in trial:
+        out.append("<h3>Rollback</h3><p><strong>No rollback happened in this trial.</strong></p>")
+    consistency = trial.get("consistency")
+    if consistency is not None:
+        out.append("<h3>Data consistency</h3>")
+        rows = consistency_rows(consistency)
+        if rows:
+            cells = []
+            for k, c, ex, meaning in rows:
+                bad = k in CONSISTENCY_PROBLEMS and c not in ("0", "-")  # data went wrong: say it loudly
+                cells.append(
+                    [
+                        _td(k, "fail" if bad else ""),
+                        _td(c, "num fail" if bad else "num"),
+                        _td(", ".join(ex) or "-"),
+                        _td(meaning),
+                    ]
+                )
+            out.append(_table(["category", "count", "examples (ids)", "meaning"], cells, raw=True))
+            out.append(
+                '<p class="note">Writes are matched by idempotency key between what clients were told '
+                "(the ledger) and what the system kept (the audit, read after the drain wait). "
+                "Writes with no clear answer may be present or absent; they are never counted as lost.</p>"
+            )
+        else:
+            out.append(f"<pre>{_e(consistency)}</pre>")
+    return "".join(out) + "</section>"
+
+
+def _rollback(rb: dict[str, Any]) -> str:
+    """A trial's rollback (DESIGN.md: rollback_duration, detection_to_rollback, escalation)."""
+    res = rb.get("resolution")
+    rows = [
+        ["triggered at", seconds_text(rb.get("triggered_at"), 0.01), str(rb.get("reason") or "")],
+        ["action", str(rb.get("action")), "succeeded" if rb.get("action_ok") else "FAILED"],
+        ["action took", seconds_text(rb.get("action_duration"), 0.01), "from the trigger"],
+        ["old version confirmed at", seconds_text(rb.get("confirmed_at"), 0.01), ""],
+        ["healthy again at", figure_text(rb.get("recovered_at"), res), ""],
+        [
+            "rollback duration",
+            "did not roll back"
+            if rb.get("rollback_duration") is None
+            else figure_text(rb["rollback_duration"], res),
+            "trigger until healthy at the old version",
+        ],
+        [
+            "first impact to rollback",
+            figure_text(rb.get("detection_to_rollback"), res),
+            "how long until someone (or something) pulled the lever",
+        ],
+        [
+            "needs a human?",
+            "YES" if rb.get("escalated") else "no",
+            f"budget {rb['budget']:g} s" if isinstance(rb.get("budget"), int | float) else "",
+        ],
+    ]
+    note = f'<p class="note">{_e(rb["note"])}</p>' if rb.get("note") else ""
+    return "<h3>Rollback</h3>" + _table(["", "value", "meaning"], rows) + note
+
+
+def _how_to_read(results: dict[str, Any]) -> str:
+    slo = results.get("slo") or {}
+    return (
+        '<section id="definitions"><h2>How to read this</h2>'
+        f"<p>{_e(slo_sentence(slo))}</p><dl class='defs'>"
+        "<dt>users affected after (time to impact)</dt><dd>from the moment the fault was injected until "
+        "the service first missed its target.</dd>"
+        "<dt>recovered after the fault ended (recovery time, MTTR)</dt><dd>from the moment the fault was "
+        "removed until the service met its target again and kept meeting it for the hold time.</dd>"
+        "<dt>unhealthy time (outage)</dt><dd>total time the service missed its target between the fault "
+        "starting and the recovery.</dd>"
+        "<dt>resolution (±)</dt><dd>the uncertainty of a figure: the evaluation step plus the largest gap "
+        "between completed requests around the instant. Figures are never printed more precisely.</dd>"
+        "<dt>requests</dt><dd>counted when they completed; a request with no answer counts against the "
+        "service, and a stretch with no completed request at all is an outage, not a quiet moment.</dd>"
+        "</dl></section>"
+    )
+
+
+def _scenario(run_dir: Path, results: dict[str, Any]) -> str:
+    path = run_dir / "scenario.yaml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        text = "(scenario.yaml is missing from the run directory)"
+    return (
+        '<section id="scenario"><h2>The scenario as run</h2>'
+        f"<p>From <code>{_e(results.get('scenario_file') or 'unknown file')}</code>; the run used "
+        f"seed {_e(results.get('seed'))} and backend {_e(results.get('backend'))} (command-line "
+        f"overrides included).</p><pre>{_e(text)}</pre></section>"
+    )
+
+
+def _environment(results: dict[str, Any]) -> str:
+    import matplotlib
+    import numpy
+
+    env = results.get("environment") or {}
+    rows: list[list[Any]] = [
+        ["backend", results.get("backend")],
+        ["clock", results.get("clock")],
+        ["run started (wall clock)", results.get("started_at")],
+        ["run clock at start (t0_ns)", results.get("t0_ns")],
+        ["seed", results.get("seed")],
+        ["results schema", results.get("schema")],
+    ]
+    rows += [[str(k), v] for k, v in env.items()]
+    rows += [["report drawn with", f"numpy {numpy.__version__}, matplotlib {matplotlib.__version__}"]]
+    return (
+        '<section id="environment"><h2>Environment</h2>'
+        + _table(["what", "value"], [[k, "" if v is None else str(v)] for k, v in rows])
+        + "</section>"
+    )
+
+
+def render_html(run_dir: Path, results: dict[str, Any], analyses: Sequence[TrialAnalysis]) -> str:
+    """The whole page as a string (what :func:`write_html` writes)."""
+    by_trial = {a.trial: a for a in analyses}
+    word = status_word(results)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(word)}: {_e(results.get('scenario'))} — aftershock {_e(results.get('run_id'))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        _header(results),
+        _verdicts(results),
+        '<section id="recovery"><h2>Recovery, fault by fault</h2>',
+        _recovery_table(results),
+        "</section>",
+        _mttr(results),
+    ]
+    for trial in results.get("trials") or []:
+        parts.append(_trial(results, trial, by_trial.get(int(trial.get("trial", -1)))))
+    parts += [_how_to_read(results), _scenario(run_dir, results), _environment(results)]
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    parts.append(
+        f'<footer class="note"><p>Generated by aftershock from {_e(results.get("schema"))} at {stamp}. '
+        "This page is self-contained: no network, no scripts.</p></footer></body></html>\n"
+    )
+    return "\n".join(parts)
+
+
+def write_html(run_dir: Path, results: dict[str, Any], analyses: Sequence[TrialAnalysis]) -> Path:
+    """Write ``run_dir/report.html`` atomically and return its path."""
+    path = Path(run_dir) / REPORT_NAME
+    atomic_write_text(path, render_html(Path(run_dir), results, analyses))
+    return path
+
+
+__all__ = ["DEFAULT_AUTOMATED_RECOVERY_BUDGET", "REPORT_NAME", "render_html", "write_html"]

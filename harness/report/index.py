@@ -1,0 +1,185 @@
+"""``reports/index.html``: recovery time per scenario over time, across every run directory.
+
+The question it answers is the one a team asks between releases: is our recovery getting
+slower? It reads only each run's ``results.json`` (never the ledgers, so a directory of a
+thousand runs indexes in seconds), plots each scenario's MTTR (median over that run's trials,
+per fault) against the run's start, and lists every run in a table that links to its own
+``report.html`` by a relative path. Self-contained like the run report: inline CSS, the plot as
+a base64 PNG, no network, no script.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from harness.report import MttrStats, mttr_stats, mttr_text, plain_bound, resolution_text, status_word
+from harness.report.results import atomic_write_text
+
+INDEX_NAME = "index.html"
+
+_CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+       color: #1b1b1b; margin: 0 auto; max-width: 1240px; padding: 1.2rem 1.5rem 3rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; border-bottom: 2px solid #1b1b1b; margin-top: 2rem; }
+table { border-collapse: collapse; font-size: .92rem; }
+th, td { border: 1px solid #c8c8c8; padding: .3rem .55rem; text-align: left; vertical-align: top; }
+th { background: #f1f1f1; } td.num, td.nw { white-space: nowrap; } td.num { text-align: right; }
+td.PASSED { background: #e7f4e8; font-weight: 700; }
+td.FAILED, td.ERROR, td.INTERRUPTED, td.INCOMPLETE { background: #fbe4e4; font-weight: 800; }
+img { max-width: 100%; border: 1px solid #c8c8c8; } .note { color: #555; font-size: .9rem; }
+"""
+
+
+@dataclass(frozen=True)
+class IndexedRun:
+    """One run directory as the index sees it."""
+
+    run_dir: Path
+    results: dict[str, Any]
+    started: dt.datetime
+
+    @property
+    def has_report(self) -> bool:
+        return (self.run_dir / "report.html").exists()
+
+
+def _started(results: dict[str, Any], run_dir: Path) -> dt.datetime:
+    """The run's start as naive UTC: ``started_at`` if present, else the run id's own stamp."""
+    text = results.get("started_at")
+    if isinstance(text, str):
+        try:
+            when = dt.datetime.fromisoformat(text)
+            return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
+        except ValueError:
+            pass
+    try:  # run ids start with the local time they were made: 20261121-054128-d8a9
+        return dt.datetime.strptime(str(results.get("run_id") or run_dir.name)[:15], "%Y%m%d-%H%M%S")
+    except ValueError:
+        return dt.datetime.fromtimestamp(run_dir.stat().st_mtime, dt.UTC).replace(tzinfo=None)
+
+
+def collect_runs(reports_dir: Path) -> tuple[list[IndexedRun], list[tuple[Path, str]]]:
+    """Every run dir with a readable ``results.json``, oldest first, and those that were skipped."""
+    runs: list[IndexedRun] = []
+    skipped: list[tuple[Path, str]] = []
+    for child in sorted(p for p in Path(reports_dir).iterdir() if p.is_dir()):
+        path = child / "results.json"
+        if not path.exists():
+            continue
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(results, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            skipped.append((child, f"{type(exc).__name__}: {exc}"))
+            continue
+        runs.append(IndexedRun(child, results, _started(results, child)))
+    runs.sort(key=lambda r: (r.started, r.run_dir.name))
+    return runs, skipped
+
+
+def render_index(reports_dir: Path) -> str:
+    """The index page as a string (what :func:`write_index` writes)."""
+    from harness.report.plots import RunPoint, index_png
+
+    runs, skipped = collect_runs(reports_dir)
+    rows: list[str] = []
+    points: list[RunPoint] = []
+    faults_per_scenario: dict[str, set[str]] = {}
+    for run in runs:
+        for stat in mttr_stats(run.results):
+            faults_per_scenario.setdefault(str(run.results.get("scenario")), set()).add(stat.fault)
+    for run in reversed(runs):  # newest first in the table
+        r = run.results
+        scenario = str(r.get("scenario"))
+        word = status_word(r)
+        stats = mttr_stats(r)
+        target = (r.get("expect") or {}).get("recovery_time")
+        link = (
+            f'<a href="{escape(run.run_dir.name)}/report.html">{escape(run.run_dir.name)}</a>'
+            if run.has_report
+            else escape(run.run_dir.name)
+        )
+        first = True
+        entries: list[MttrStats | None] = list(stats) if stats else [None]
+        for s in entries:
+            cells = [
+                f'<td class="nw">{run.started.isoformat(sep=" ", timespec="minutes") if first else ""}</td>',
+                f"<td>{escape(scenario) if first else ''}</td>",
+                f'<td class="{word}">{word}</td>' if first else "<td></td>",
+                f"<td>{escape(s.fault) if s else '-'}</td>",
+                f'<td class="num">{escape(mttr_text(s.median, s.resolution)) if s else "-"}</td>',
+                f'<td class="num">{escape(mttr_text(s.max, s.resolution)) if s else "-"}</td>',
+                f'<td class="num">{escape(resolution_text(s.resolution)) if s else ""}</td>',
+                f"<td>{escape(plain_bound(target)) if isinstance(target, str) else '-'}</td>",
+                f'<td class="num">{len(s.values) if s else len(r.get("trials") or [])}</td>',
+                f'<td class="nw">{link if first else ""}</td>',
+            ]
+            rows.append(f"<tr>{''.join(cells)}</tr>")
+            first = False
+            if s is not None:
+                series = (
+                    scenario if len(faults_per_scenario.get(scenario, ())) <= 1 else f"{scenario} / {s.fault}"
+                )
+                points.append(RunPoint(series, run.started, s.median, word == "PASSED"))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>aftershock: recovery time across {len(runs)} runs</title><style>{_CSS}</style></head><body>",
+        "<h1>Recovery time (MTTR) per scenario over time</h1>",
+        f'<p class="note">{len(runs)} runs under {escape(str(reports_dir))}. MTTR is the median over a '
+        "run's trials of the time from a fault ending until the service met its target again and "
+        "held it; ± is its resolution.</p>",
+    ]
+    if points:
+        import base64
+
+        png = base64.b64encode(index_png(points)).decode("ascii")
+        parts.append(
+            f'<img src="data:image/png;base64,{png}" alt="recovery time per scenario over time">'
+            '<p class="note">One line per scenario (line style and marker tell them apart; the legend '
+            "names them). A filled marker is a run that did not pass; a point on the dotted top line "
+            "never recovered.</p>"
+        )
+    elif runs:
+        parts.append("<p>No run measured a fault yet: nothing to plot.</p>")
+    else:
+        parts.append("<p>No run directory with a results.json here yet.</p>")
+    header = [
+        "started (UTC)",
+        "scenario",
+        "result",
+        "fault",
+        "MTTR (median)",
+        "max",
+        "resolution",
+        "target",
+        "trials",
+        "run",
+    ]
+    if rows:
+        parts.append("<h2>Runs, newest first</h2><table><thead><tr>")
+        parts.append("".join(f"<th>{escape(h)}</th>" for h in header))
+        parts.append(f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    if skipped:
+        parts.append("<h2>Skipped</h2><ul>")
+        parts += [f"<li>{escape(p.name)}: {escape(why)}</li>" for p, why in skipped]
+        parts.append("</ul>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_index(reports_dir: Path) -> Path:
+    """Write ``reports_dir/index.html`` atomically and return its path."""
+    path = Path(reports_dir) / INDEX_NAME
+    atomic_write_text(path, render_index(Path(reports_dir)))
+    return path
+
+
+__all__ = ["INDEX_NAME", "IndexedRun", "collect_runs", "render_index", "write_index"]

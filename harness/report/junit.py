@@ -1,0 +1,172 @@
+"""``junit.xml``: the verdicts in the format every CI system already shows as test results.
+
+One ``<testcase>`` per verdict (each expectation, for each fault, for each trial), so a CI's
+test view lists exactly what the console's verdict table lists and tracks each one's history by
+name. The names are stable across runs ("trial 1: recovery_time <= 4s (down@api->db)"): CI
+systems key a test's history on ``classname`` + ``name``, so nothing run-specific (run id,
+timestamps, measured values) goes into them.
+
+A run that could not judge everything is not allowed to look green: an interrupted, errored or
+incomplete run adds an ``<error>`` test case saying why. A run with nothing to assert (no
+expectation stated) gets one passing "run completed" case, because several CI systems treat a
+report with zero tests as a broken report.
+
+The layout is the common Jenkins / GitLab / Ant one: ``testsuites > testsuite > (properties?,
+testcase*, system-out?)``, ``testcase > (failure | error)?``, counts as attributes, and the
+timestamp without a zone (that schema's ``xs:dateTime`` pattern has none; it is UTC).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from harness.report import atomic_write_bytes, escalation_text, headline, miss_sentence
+
+JUNIT_NAME = "junit.xml"
+
+
+def testcase_name(v: dict[str, Any]) -> str:
+    """``trial 1: recovery_time <= 4s (down@api->db)``: stable from run to run."""
+    return f"trial {v.get('trial')}: {v.get('expectation')} {v.get('target')} ({v.get('fault')})"
+
+
+def _run_seconds(results: dict[str, Any]) -> float:
+    """How long the rehearsal observed load: the last trial's stop, in run-relative seconds."""
+    ends = [
+        float(t["load"]["stopped_at"])
+        for t in results.get("trials") or []
+        if isinstance(t.get("load"), dict) and t["load"].get("stopped_at") is not None
+    ]
+    return max(ends, default=0.0)
+
+
+def _timestamp(results: dict[str, Any]) -> str | None:
+    text = results.get("started_at")
+    if not isinstance(text, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when.isoformat(timespec="seconds")
+
+
+def _problems(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """``(name, type, message, details)`` of every reason the run's verdicts are incomplete."""
+    out: list[tuple[str, str, str, str]] = []
+    error = str(results.get("error") or "").strip()
+    if results.get("interrupted"):
+        out.append(
+            (
+                "run: interrupted",
+                "Interrupted",
+                "the rehearsal was interrupted; results are partial",
+                "Faults were cleared and the target torn down; the verdicts cover what was measured.",
+            )
+        )
+    if error:
+        first = error.splitlines()[0]
+        out.append(("run: error", "RunError", first, error))
+    if not out and not results.get("complete", True):
+        out.append(
+            (
+                "run: incomplete",
+                "Incomplete",
+                "the run did not record its end or did not finish every trial",
+                "The journal has no run_finished event, or fewer trials were measured than planned.",
+            )
+        )
+    return out
+
+
+def render_junit(results: dict[str, Any]) -> bytes:
+    """The JUnit XML document as UTF-8 bytes, with an XML declaration."""
+    scenario = str(results.get("scenario") or "aftershock")
+    verdicts: list[dict[str, Any]] = list(results.get("verdicts") or [])
+    problems = _problems(results)
+    failures = sum(1 for v in verdicts if not v.get("passed"))
+    placeholder = not verdicts and not problems
+    tests = len(verdicts) + len(problems) + (1 if placeholder else 0)
+    seconds = f"{_run_seconds(results):.3f}"
+
+    root = ET.Element(
+        "testsuites",
+        {
+            "name": "aftershock",
+            "tests": str(tests),
+            "failures": str(failures),
+            "errors": str(len(problems)),
+            "time": seconds,
+        },
+    )
+    suite_attrs = {
+        "name": scenario,
+        "tests": str(tests),
+        "failures": str(failures),
+        "errors": str(len(problems)),
+        "skipped": "0",
+        "time": seconds,
+    }
+    stamp = _timestamp(results)
+    if stamp:
+        suite_attrs["timestamp"] = stamp
+    suite = ET.SubElement(root, "testsuite", suite_attrs)
+    props = ET.SubElement(suite, "properties")
+    for key in ("run_id", "scenario_file", "target", "backend", "seed", "clock", "schema"):
+        if results.get(key) is not None:
+            ET.SubElement(props, "property", {"name": key, "value": str(results[key])})
+    escalation = results.get("escalation")
+    if isinstance(escalation, dict):
+        needs = "true" if escalation.get("needs_human") else "false"
+        ET.SubElement(props, "property", {"name": "needs_human", "value": needs})
+
+    for v in verdicts:
+        case = ET.SubElement(
+            suite, "testcase", {"classname": scenario, "name": testcase_name(v), "time": "0"}
+        )
+        if not v.get("passed"):
+            failure = ET.SubElement(
+                case,
+                "failure",
+                {
+                    "message": f"measured {v.get('measured_text')}, target {v.get('target')}",
+                    "type": "ExpectationMissed",
+                },
+            )
+            lines = [miss_sentence(v)]
+            if v.get("margin") is not None:
+                lines.append(f"margin: {v['margin']:+.6g}")
+            if v.get("resolution") is not None:
+                lines.append(f"resolution: ±{v['resolution']:.3g}s")
+            failure.text = "\n".join(lines)
+    for name, kind, message, details in problems:
+        case = ET.SubElement(suite, "testcase", {"classname": scenario, "name": name, "time": "0"})
+        error = ET.SubElement(case, "error", {"message": message, "type": kind})
+        error.text = details
+    if placeholder:
+        ET.SubElement(
+            suite,
+            "testcase",
+            {"classname": scenario, "name": "run: completed (no expectation stated)", "time": "0"},
+        )
+    out = ET.SubElement(suite, "system-out")
+    escalate = escalation_text(results)
+    out.text = headline(results) + (f"\nESCALATE: {escalate}" if escalate else "")
+    ET.indent(root)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
+
+
+def write_junit(path: Path, results: dict[str, Any]) -> Path:
+    """Write the JUnit XML of ``results`` to ``path`` atomically and return ``path``."""
+    path = Path(path)
+    atomic_write_bytes(path, render_junit(results))
+    return path
+
+
+__all__ = ["JUNIT_NAME", "render_junit", "testcase_name", "write_junit"]

@@ -1,0 +1,922 @@
+"""The Docker backend: every service is a container on a private network of its own run.
+
+What a target gets, and why:
+
+* **One bridge network per run** (``aftershock-<run id>``). Each service joins it under its own
+  name as a network alias, so ``upstream_address("db")`` is ``db:8000`` - resolved by Docker's
+  DNS when Toxiproxy dials, so a restarted container (new IP, same alias) is found again.
+* **The same ``target.yaml`` command in both backends.** Placeholders are bound for the container:
+  ``{python}`` = ``python3`` (on the image's PATH), ``{host}`` = ``0.0.0.0`` (the container's own
+  network namespace), ``{port}`` = :data:`CONTAINER_PORT`, ``{workdir}`` = :data:`CONTAINER_WORKDIR`
+  (created world-writable in the container's own layer, so it survives a kill and restart like
+  the process backend's scratch directory), ``{target_dir}`` = :data:`CONTAINER_TARGET_DIR`
+  (where the target's Dockerfiles copy its code). A service that needs something else says so in
+  its optional ``docker:`` section (image, dockerfile, command, env).
+* **HTTP services are published on ``127.0.0.1`` only** (the entrypoint for load, any service for
+  health and audit), each at a host port chosen up front and kept across restarts, so Locust's
+  URL stays valid. TCP-only services (a database) are not published: they are reached through
+  their link's proxy, and their readiness is probed at their address on the run network, which a
+  Linux host routes to directly. TCP readiness is never probed through a published port:
+  docker-proxy accepts there before the service listens.
+* **Labels** ``aftershock.run_id`` / ``aftershock.owner`` (the harness's pid and start time, as in
+  :mod:`harness.reaper`) / ``aftershock.host`` on every container and network, so
+  :func:`sweep_docker` can remove what a SIGKILLed harness left. Image builds carry the same
+  values under ``aftershock.build.*`` (containers inherit image labels; see :func:`build_labels`).
+* **Live logs**: each container's output is streamed into ``<run_dir>/services/<name>.log`` as it
+  happens (faults that wait for a log line need that), every start marked as in the process
+  backend; see :class:`LiveLog`.
+* Containers run with Docker's init (``init: true``): signals reach services that are not written
+  to be PID 1, and SIGKILL of the container still takes every process in it. ``docker kill``
+  returns once the engine has processed the exit (about 0.1 s here); the process itself is dead
+  20-45 ms after the call starts.
+
+The Docker SDK is imported lazily (only when a backend is built or a sweep finds an engine), so
+importing the harness never imports it. Every engine call has a timeout (:data:`API_TIMEOUT`, or
+:data:`harness.targets.images.BUILD_TIMEOUT` for builds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import io
+import os
+import socket
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from harness.errors import InfrastructureError, Problem, ScenarioError
+from harness.faults.toxiproxy import free_port
+from harness.reaper import owner_alive, owner_token
+from harness.targets import images
+from harness.targets.backend import Backend, render
+from harness.targets.model import PLACEHOLDER, SIMPLE_PLACEHOLDERS, Service, Target
+from harness.targets.process import log_tail
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+    from docker.models.networks import Network
+
+    from harness.faults.docker_toxiproxy import DockerToxiproxy
+
+Emit = Callable[..., Any]
+
+RUN_LABEL = "aftershock.run_id"
+OWNER_LABEL = "aftershock.owner"
+HOST_LABEL = "aftershock.host"
+SERVICE_LABEL = "aftershock.service"
+ROLE_LABEL = "aftershock.role"
+
+CONTAINER_PORT = 8000
+CONTAINER_HOST = "0.0.0.0"
+CONTAINER_PYTHON = "python3"
+CONTAINER_TARGET_DIR = "/target"
+CONTAINER_WORKDIR = "/aftershock/work"
+API_TIMEOUT = 30.0  # seconds for any one engine call that is not a build
+STOP_GRACE = 5  # seconds between the stop signal and SIGKILL (whole seconds: the engine API wants an int)
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+# -- the engine ---------------------------------------------------------------------------
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
+
+
+def engine_hint() -> str:
+    return (
+        "  fix: start a Docker engine: `scripts/ensure-docker.sh` (as root: installs docker.io if\n"
+        "       missing, starts dockerd, waits until `docker info` answers), or `systemctl start docker`,\n"
+        "       or point DOCKER_HOST at a running engine; or run with --backend process"
+    )
+
+
+def docker_client(timeout: float = API_TIMEOUT) -> DockerClient:
+    """A client of the engine at ``$DOCKER_HOST`` (or the local socket) that answered a ping.
+
+    Raises :class:`InfrastructureError` saying how to start an engine if none answers.
+    """
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=round(timeout))  # API version negotiated with the engine
+        client.ping()
+    except (DockerException, requests.RequestException) as exc:
+        raise InfrastructureError(
+            f"the docker backend needs a Docker engine, and none answers at {engine_address()}: "
+            f"{_first_line(exc)}\n{engine_hint()}"
+        ) from None
+    return client
+
+
+def _engine_surely_absent() -> bool:
+    """True when there is no socket to try (so a sweep costs nothing, not even the SDK import)."""
+    address = engine_address()
+    if address.startswith("unix://"):
+        return not os.path.exists(address[len("unix://") :])
+    return False
+
+
+def owner_running(token: str) -> bool:
+    """:func:`harness.reaper.owner_alive`, except that a zombie owner is dead.
+
+    A SIGKILLed harness stays a zombie until its parent reaps it, and its ``/proc`` entry keeps
+    the start time, so the token still matches; a sweep right after the kill must not wait for that.
+    """
+    if not owner_alive(token):
+        return False
+    try:
+        stat = Path(f"/proc/{token.partition(':')[0]}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].split()[0] not in ("Z", "X")
+
+
+def network_name(run_id: str) -> str:
+    return f"aftershock-{run_id}"
+
+
+def container_name(run_id: str, service: str) -> str:
+    return f"aftershock-{run_id}-{service}"
+
+
+def run_labels(run_id: str, owner: str) -> dict[str, str]:
+    return {RUN_LABEL: run_id, OWNER_LABEL: owner, HOST_LABEL: socket.gethostname()}
+
+
+def build_labels(run_id: str, owner: str) -> dict[str, str]:
+    """Labels of an image build: which run built it. Deliberately *not* the sweep's keys: a
+    container inherits its image's labels, and one started by hand from a cached image must not
+    look like a dead run's leftover."""
+    return {f"aftershock.build.{k.rpartition('.')[2]}": v for k, v in run_labels(run_id, owner).items()}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _workdir_archive() -> bytes:
+    """A tar holding the empty, world-writable ``{workdir}`` (a service may run as any user)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        parts = CONTAINER_WORKDIR.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            info = tarfile.TarInfo("/".join(parts[:depth]))
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if depth == len(parts) else 0o755
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+# -- checks that need no engine -----------------------------------------------------------
+def dockerfile_for(target_dir: Path, service: str, spec: Service) -> Path | None:
+    """The Dockerfile a service is built from: ``docker.dockerfile``, ``docker/Dockerfile.<service>``,
+    then ``docker/Dockerfile``; None if there is none (or the service names an image)."""
+    if spec.docker is not None and spec.docker.image:
+        return None
+    if spec.docker is not None and spec.docker.dockerfile:
+        return target_dir / spec.docker.dockerfile
+    for candidate in (target_dir / "docker" / f"Dockerfile.{service}", target_dir / "docker" / "Dockerfile"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def docker_problems(target: Target, target_dir: Path) -> list[Problem]:
+    """What keeps ``target`` from running on Docker, found before anything starts.
+
+    The scenario loader checks ``command``/``env``; this checks the ``docker:`` sections and that
+    every service has an image or a Dockerfile.
+    """
+    file = str(target_dir / "target.yaml")
+    problems: list[Problem] = []
+    for name, spec in target.services.items():
+        if name == "toxiproxy":
+            problems.append(
+                Problem(
+                    file,
+                    f"services.{name}",
+                    "the name is taken by the run's Toxiproxy container (a network alias)",
+                    name,
+                    fix="rename the service",
+                )
+            )
+        docker = spec.docker
+        if docker is None or not docker.image:
+            path = dockerfile_for(target_dir, name, spec)
+            if path is None or not path.is_file():
+                problems.append(
+                    Problem(
+                        file,
+                        f"services.{name}",
+                        "no image for the docker backend"
+                        + (f": {path} does not exist" if path is not None else ""),
+                        None,
+                        fix=f"add {Path('docker') / f'Dockerfile.{name}'} to the target (`ARG BASE`,"
+                        f" `FROM ${{BASE}}`, code copied to {CONTAINER_TARGET_DIR}) or set"
+                        f" services.{name}.docker.image",
+                    )
+                )
+        if docker is None:
+            continue
+        texts = [(f"services.{name}.docker.command[{i}]", t) for i, t in enumerate(docker.command or [])]
+        texts += [(f"services.{name}.docker.env.{k}", v) for k, v in docker.env.items()]
+        for where, text in texts:
+            for ph in PLACEHOLDER.finditer(text):
+                key, arg = ph.group(1), ph.group(2)
+                if key == "link":
+                    if arg not in target.links or arg.split("->")[0] != name:
+                        problems.append(
+                            Problem(
+                                file,
+                                where,
+                                f"{{link:{arg}}} is not a link whose client is {name!r}",
+                                arg,
+                                fix=f"links are: {', '.join(target.links) or 'none'}",
+                            )
+                        )
+                elif key not in SIMPLE_PLACEHOLDERS or arg is not None:
+                    problems.append(
+                        Problem(
+                            file,
+                            where,
+                            f"unknown placeholder {ph.group(0)}",
+                            fix="use {python}, {port}, {host}, {link:a->b}, {target_dir}, {workdir} or"
+                            " {run_id}",
+                        )
+                    )
+    return problems
+
+
+# -- live logs ----------------------------------------------------------------------------
+class LiveLog:
+    """``<run_dir>/services/<name>.log``, written while the container runs (like the process backend).
+
+    Why live: faults such as "crash the worker mid-job" (``when_log``) tail this file to time the
+    kill. A follower thread streams the container's output with Docker's timestamps; the last one
+    written is remembered, so a stream reopened after an idle read timeout, or after a restart of
+    the container, continues exactly where the file stopped (no line twice, none lost).
+    :meth:`catch_up` reads what the follower has not written yet (after a stop, or if the follower
+    died) and is safe to call at any time. Lines longer than Docker's 16 KiB log chunks may be split.
+    """
+
+    def __init__(self, path: Path, client: DockerClient) -> None:
+        self.path = path
+        self.client = client
+        self._lock = threading.Lock()
+        self._last: tuple[str, int] = ("", -1)  # (seconds part of the timestamp, nanoseconds)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def marker(self, text: str) -> None:
+        with self._lock, self.path.open("ab") as fh:
+            fh.write(f"--- aftershock: {text}\n".encode())
+
+    def _since(self) -> int | None:
+        """Whole seconds of the last line written (None: from the start); older lines are skipped."""
+        stamp = self._last[0]
+        if not stamp:
+            return None
+        return int(dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC).timestamp())
+
+    def _feed(self, data: bytes) -> None:
+        out = bytearray()
+        for raw in data.split(b"\n"):
+            if not raw:
+                continue
+            stamp, _, line = raw.partition(b" ")
+            text = stamp.decode(errors="replace").rstrip("Z")
+            seconds, _, fraction = text.partition(".")
+            key = (seconds, int((fraction + "000000000")[:9]) if fraction.isdigit() else 0)
+            if key <= self._last:
+                continue
+            self._last = key
+            out += line + b"\n"
+        if out:
+            with self.path.open("ab") as fh:
+                fh.write(out)
+
+    def follow(self, container_id: str) -> None:
+        """Stream the container's output into the file until it stops (a daemon thread)."""
+        self._stop.clear()
+        thread = threading.Thread(
+            target=self._run, args=(container_id,), name=f"aftershock-log-{self.path.stem}", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+
+    def _run(self, container_id: str) -> None:
+        from docker.errors import DockerException, NotFound
+
+        while not self._stop.is_set():
+            try:
+                stream = self.client.api.logs(
+                    container_id, stream=True, follow=True, timestamps=True, since=self._since()
+                )
+                for chunk in stream:
+                    with self._lock:
+                        self._feed(chunk)
+                return  # the stream ends when the container stops
+            except NotFound:
+                return
+            except Exception as exc:  # this thread must never die silently with the file stale
+                # An idle stream hits the client's read timeout: reopen it while the container runs.
+                try:
+                    running = bool(self.client.api.inspect_container(container_id)["State"]["Running"])
+                except (DockerException, requests.RequestException):
+                    running = False
+                if not running:
+                    self.error = exc
+                    return
+                time.sleep(0.1)
+
+    def catch_up(self, container_id: str) -> None:
+        data = self.client.api.logs(container_id, stream=False, timestamps=True, since=self._since())
+        with self._lock:
+            self._feed(bytes(data))
+
+    def close(self, container_id: str | None, timeout: float = 5.0) -> None:
+        """Stop following (the container has stopped) and write whatever is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if container_id is not None:
+            self.catch_up(container_id)
+
+
+# -- the backend --------------------------------------------------------------------------
+class DockerBackend(Backend):
+    """Services as containers on a per-run network; see the module docstring for the conventions.
+
+    A context manager: ``__enter__`` builds (or finds) the images and creates the network, undoing
+    that if it fails; ``__exit__`` (``stop_all``) stops and removes every container (its live log
+    in ``<run_dir>/services/<name>.log`` completed first) and removes the network.
+    """
+
+    name = "docker"
+
+    def __init__(
+        self,
+        target: Target,
+        target_dir: Path,
+        run_dir: Path,
+        run_id: str,
+        env_overrides: dict[str, dict[str, str]] | None = None,
+        emit: Emit | None = None,
+        *,
+        client: DockerClient | None = None,
+    ) -> None:
+        problems = docker_problems(target, target_dir)
+        if problems:
+            raise ScenarioError(problems)
+        self.target = target
+        self.target_dir = target_dir
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.env_overrides = env_overrides or {}
+        self.emit: Emit = emit or (lambda *a, **k: None)
+        self.client = client or docker_client()
+        self.owner = owner_token()
+        self.labels = run_labels(run_id, self.owner)
+        self.build_labels = build_labels(run_id, self.owner)
+        self.network_name = network_name(run_id)
+        self.host_ports = {
+            name: free_port("127.0.0.1")
+            for name, svc in target.services.items()
+            if svc.health.http or name == target.entrypoint
+        }
+        self.images: dict[str, str] = {}
+        self._network: Network | None = None
+        self._containers: dict[str, Container] = {}
+        self._logs: dict[str, LiveLog] = {}
+        self._links: dict[str, dict[str, str]] = {}
+        self._versions: dict[str, str | None] = {
+            name: svc.version or next(iter(svc.versions), None) for name, svc in target.services.items()
+        }
+        (run_dir / "services").mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> DockerBackend:
+        try:
+            self.build_images()
+            self.ensure_network()
+        except BaseException as exc:
+            try:
+                self.stop_all()
+            except Exception as cleanup:
+                exc.add_note(f"undoing the partial start also failed: {cleanup}")
+            raise
+        return self
+
+    # -- addresses -----------------------------------------------------------------------
+    def upstream_address(self, service: str) -> str:
+        """``<service>:<port>`` on the run network: what the run's Toxiproxy container dials."""
+        if service not in self.target.services:
+            raise InfrastructureError(f"no service {service!r} in target {self.target.name!r}")
+        return f"{service}:{CONTAINER_PORT}"
+
+    def entry_url(self, service: str) -> str:
+        """``http://127.0.0.1:<port>`` published for an HTTP service (stable across restarts)."""
+        if service not in self.host_ports:
+            raise InfrastructureError(
+                f"service {service!r} is not published to the host: only HTTP services are"
+                f" ({', '.join(sorted(self.host_ports))})"
+            )
+        return f"http://127.0.0.1:{self.host_ports[service]}"
+
+    def log_path(self, service: str) -> Path:
+        return self.run_dir / "services" / f"{service}.log"
+
+    def container(self, service: str) -> Container:
+        try:
+            return self._containers[service]
+        except KeyError:
+            raise InfrastructureError(f"service {service!r} is not running") from None
+
+    def toxiproxy(self, binary: Path, log_path: Path, seed: int = 1) -> DockerToxiproxy:
+        """The run's Toxiproxy, as a container on this run's network (enter it after the backend)."""
+        from harness.faults.docker_toxiproxy import DockerToxiproxy
+
+        return DockerToxiproxy(binary, log_path, seed=seed, backend=self)
+
+    # -- preparation ---------------------------------------------------------------------
+    def build_images(self) -> None:
+        """Find or build every service's image (cached by content hash; progress on stderr)."""
+        build_client = docker_client(images.BUILD_TIMEOUT)
+        try:
+            base: str | None = None
+            by_dockerfile: dict[Path, str] = {}
+            for service in self.target.start_order():
+                spec = self.target.services[service]
+                if spec.docker is not None and spec.docker.image:
+                    self.images[service] = self._existing_image(spec.docker.image, service)
+                    continue
+                dockerfile = dockerfile_for(self.target_dir, service, spec)
+                assert dockerfile is not None  # docker_problems() checked it
+                if dockerfile not in by_dockerfile:
+                    base = base or images.base_image(build_client)
+                    started = time.monotonic()
+                    by_dockerfile[dockerfile] = images.build(
+                        build_client,
+                        images.directory_context(self.target_dir, dockerfile),
+                        _repository(self.target.name, dockerfile),
+                        base=base,
+                        labels=self.build_labels,
+                        what=f"{self.target.name}/{service}",
+                    )
+                    self.emit(
+                        "image_ready",
+                        service=service,
+                        image=by_dockerfile[dockerfile],
+                        seconds=round(time.monotonic() - started, 3),
+                    )
+                self.images[service] = by_dockerfile[dockerfile]
+        finally:
+            build_client.close()
+
+    def _existing_image(self, image: str, service: str) -> str:
+        from docker.errors import DockerException, ImageNotFound
+
+        try:
+            self.client.images.get(image)
+            return image
+        except ImageNotFound:
+            pass
+        if images.offline():
+            raise InfrastructureError(
+                f"image {image!r} of service {service!r} is not here and {images.OFFLINE_VAR}=1"
+                " forbids a pull\n"
+                f"  fix: build or load it (`docker images` lists what is here), or unset {images.OFFLINE_VAR}"
+            )
+        try:
+            self.client.images.pull(image)
+        except DockerException as exc:
+            raise InfrastructureError(
+                f"image {image!r} of service {service!r} could not be pulled: {exc}"
+            ) from None
+        return image
+
+    def ensure_network(self) -> Network:
+        if self._network is None:
+            from docker.errors import DockerException
+
+            try:
+                self._network = self.client.networks.create(
+                    self.network_name, driver="bridge", labels=self.labels, check_duplicate=True
+                )
+            except DockerException as exc:
+                raise InfrastructureError(
+                    f"could not create the run network {self.network_name}: {exc}"
+                ) from None
+            self.emit("network_created", network=self.network_name)
+        return self._network
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _values(self, service: str, links: dict[str, str]) -> dict[str, str]:
+        values = {
+            "python": CONTAINER_PYTHON,
+            "port": str(CONTAINER_PORT),
+            "host": CONTAINER_HOST,
+            "target_dir": CONTAINER_TARGET_DIR,
+            "workdir": CONTAINER_WORKDIR,
+            "run_id": self.run_id,
+        }
+        values.update({f"link:{name}": addr for name, addr in links.items()})
+        return values
+
+    def start(self, service: str, links: dict[str, str], wait: bool = True) -> None:
+        """Create and start the service's container; with ``wait``, until its health check passes."""
+        if service in self._containers:
+            raise InfrastructureError(f"service {service!r} was already started; use restart()")
+        self._links[service] = dict(links)
+        self._create_and_start(service, wait)
+
+    def _create_and_start(self, service: str, wait: bool, carried: Iterator[bytes] | None = None) -> None:
+        """A new container for ``service`` at its current version; ``carried``, a tar of an earlier
+        container's ``{workdir}``, replaces the empty one before the service starts."""
+        from docker.errors import DockerException
+
+        spec = self.target.services[service]
+        links = self._links.get(service, {})
+        network = self.ensure_network()
+        if service not in self.images:
+            self.build_images()
+        values = self._values(service, links)
+        template = spec.docker.command if spec.docker is not None and spec.docker.command else spec.command
+        command = [render(part, values) for part in template]
+        env = {k: render(v, values) for k, v in spec.env.items()}
+        if spec.docker is not None:
+            env.update({k: render(v, values) for k, v in spec.docker.env.items()})
+        version = self._versions.get(service)
+        if version is not None:
+            env.update({k: render(v, values) for k, v in spec.versions[version].items()})
+            env["AFTERSHOCK_VERSION"] = version
+        env.update(self.env_overrides.get(service, {}))
+        # Not AFTERSHOCK_RUN_ID / AFTERSHOCK_OWNER: the process reaper scans the host's /proc, where
+        # container processes show up too. Containers are labelled and belong to sweep_docker() alone.
+        env["AFTERSHOCK_SERVICE"] = service
+        published = (
+            {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", self.host_ports[service])}
+            if service in self.host_ports
+            else {}
+        )
+        try:
+            container = self.client.containers.create(
+                self.images[service],
+                command=command,
+                name=container_name(self.run_id, service),
+                hostname=service,
+                labels={**self.labels, SERVICE_LABEL: service, ROLE_LABEL: "service"},
+                environment=env,
+                working_dir=CONTAINER_TARGET_DIR,
+                ports=published,
+                init=True,
+                stop_signal=spec.stop_signal,
+                network=network.name,
+                networking_config={
+                    network.name or self.network_name: self.client.api.create_endpoint_config(
+                        aliases=[service]
+                    )
+                },
+            )
+        except DockerException as exc:
+            raise InfrastructureError(
+                f"could not create the container of service {service!r}: {exc}"
+            ) from None
+        self._containers[service] = container  # from here on stop_all() removes it
+        log = self._logs[service] = LiveLog(self.log_path(service), self.client)
+        at = f", version {version}" if version is not None else ""
+        image = self.images[service]
+        log.marker(f"starting {service} (container {container.name}, {image}{at}): {' '.join(command)}")
+        try:
+            container.put_archive("/", _workdir_archive())
+            if carried is not None:
+                container.put_archive(str(Path(CONTAINER_WORKDIR).parent), carried)
+            container.start()
+            log.follow(str(container.id))
+        except DockerException as exc:
+            self._save_logs_for_error(service)
+            raise InfrastructureError(
+                f"could not start the container of service {service!r}: {exc}\n"
+                f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}"
+            ) from None
+        self.emit("service_starting", service=service, container=container.name, image=self.images[service])
+        if wait:
+            self._wait_healthy(service, spec, container)
+            self.emit(
+                "service_up",
+                service=service,
+                container=container.name,
+                address=self.upstream_address(service),
+            )
+
+    def _ip(self, container: Container) -> str:
+        networks = container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+        address = str((networks.get(self.network_name) or {}).get("IPAddress") or "")
+        return address
+
+    def _wait_healthy(self, service: str, spec: Service, container: Container) -> None:
+        from docker.errors import DockerException
+
+        deadline = time.monotonic() + spec.startup_timeout
+        last = "no answer yet"
+        status = "unknown"
+        while time.monotonic() < deadline:
+            try:
+                container.reload()
+            except DockerException as exc:
+                raise InfrastructureError(
+                    f"service {service!r}: the engine stopped answering: {exc}"
+                ) from None
+            status = str(container.status)
+            if status in ("exited", "dead"):
+                state = container.attrs.get("State", {})
+                self._save_logs_for_error(service)
+                raise InfrastructureError(
+                    f"service {service!r} (container {container.name}) exited during start-up with code "
+                    f"{state.get('ExitCode')}{' (out of memory)' if state.get('OOMKilled') else ''}.\n"
+                    f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}\n"
+                    f"  hint: `docker run --rm -it {self.images[service]} bash` to try the command by hand"
+                )
+            try:
+                if spec.health.http:  # through the published port: the path the harness will use
+                    resp = requests.get(self.entry_url(service) + spec.health.http, timeout=1.0)
+                    if 200 <= resp.status_code < 300:
+                        return
+                    last = f"HTTP {resp.status_code}"
+                else:
+                    ip = self._ip(container)
+                    if not ip:
+                        last = "no address on the run network yet"
+                    else:
+                        with socket.create_connection((ip, CONTAINER_PORT), timeout=1.0):
+                            return
+            except (requests.RequestException, OSError) as exc:
+                last = type(exc).__name__
+            time.sleep(0.1)
+        self._save_logs_for_error(service)
+        raise InfrastructureError(
+            f"service {service!r} (container {container.name}) did not become healthy within "
+            f"{spec.startup_timeout:g}s (container status: {status}, last check: {last}).\n"
+            f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}\n"
+            f"  hint: raise services.{service}.startup_timeout in target.yaml if it is just slow; the service"
+            f" must listen on {CONTAINER_HOST}:{CONTAINER_PORT} ({{host}}:{{port}}) inside its container"
+        )
+
+    def _call(self, service: str, what: str, fn: Callable[[], object]) -> None:
+        from docker.errors import DockerException
+
+        try:
+            fn()
+        except DockerException as exc:
+            raise InfrastructureError(f"could not {what} service {service!r}: {exc}") from None
+
+    def kill(self, service: str) -> None:
+        """SIGKILL the container (every process in it); a no-op if it is not running."""
+        container = self.container(service)
+        self._call(service, "inspect", container.reload)
+        if container.status == "paused":  # a frozen cgroup is thawed first so the kill lands at once
+            self._call(service, "unpause", container.unpause)
+        if container.status in ("running", "paused"):
+            self._call(service, "kill", lambda: container.kill(signal="SIGKILL"))
+        self._wait_stopped(service, container, 5.0)
+        self.emit("service_killed", service=service)
+
+    def _wait_stopped(self, service: str, container: Container, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self._call(service, "inspect", container.reload)
+            if container.status in ("exited", "dead", "created"):
+                return
+            if time.monotonic() > deadline:
+                raise InfrastructureError(
+                    f"service {service!r} (container {container.name}) is still {container.status} "
+                    f"{timeout:g}s after SIGKILL"
+                )
+            time.sleep(0.05)
+
+    def pause(self, service: str) -> None:
+        container = self.container(service)
+        self._call(service, "pause", container.pause)
+
+    def resume(self, service: str) -> None:
+        container = self.container(service)
+        self._call(service, "resume", container.unpause)
+
+    def version(self, service: str) -> str | None:
+        return self._versions.get(service)
+
+    def deploy(self, service: str, version: str) -> None:
+        """Stop-start deploy: the old container stops gracefully and is replaced by one of ``version``
+        (same name, alias, published port and links; its ``{workdir}`` carried over, as the process
+        backend keeps it), which must pass its health check."""
+        from docker.errors import DockerException
+
+        self.emit("deploy_started", service=service, version=version, previous=self._versions.get(service))
+        old = self._containers.get(service)
+        if old is not None:
+            self._call(service, "stop", functools.partial(self._stop_container, old))
+            self._call(service, "read the log of", functools.partial(self._logs[service].close, str(old.id)))
+            try:
+                # streamed from the old container into the new one, never whole in memory
+                workdir = old.get_archive(CONTAINER_WORKDIR)[0]
+                self._versions[service] = version
+                self._containers.pop(service)
+                self._create_and_start_replacing(service, old, workdir)
+            except DockerException as exc:
+                raise InfrastructureError(
+                    f"could not deploy {version!r} of service {service!r}: {exc}"
+                ) from None
+            return
+        self._versions[service] = version
+        self._create_and_start(service, True)
+
+    def _create_and_start_replacing(self, service: str, old: Container, workdir: Iterator[bytes]) -> None:
+        """Rename the old container out of the way, start the new one, then remove the old one."""
+        old.rename(f"{old.name}-replaced-{int(time.time() * 1000)}")
+        try:
+            self._create_and_start(service, True, workdir)
+        finally:
+            old.remove(force=True, v=True)
+
+    def _stop_container(self, container: Container) -> None:
+        container.reload()
+        if container.status == "paused":
+            container.unpause()
+        if container.status in ("running", "paused", "restarting"):
+            container.stop(timeout=STOP_GRACE)
+
+    def restart(self, service: str, wait: bool = True) -> None:
+        """Start the same container again: same alias, same published port, same command and links.
+
+        With ``wait``, until healthy; without, the time it takes to come back is left to be measured.
+        """
+        container = self.container(service)
+        self._call(service, "inspect", container.reload)
+        if container.status == "paused":
+            self._call(service, "unpause", container.unpause)
+        if container.status in ("running", "paused", "restarting"):
+            self._call(service, "stop", lambda: container.stop(timeout=STOP_GRACE))
+        log = self._logs[service]
+        self._call(service, "read the log of", functools.partial(log.close, str(container.id)))
+        log.marker(f"starting {service} again (container {container.name})")
+        self._call(service, "start", container.start)
+        log.follow(str(container.id))
+        self.emit("service_starting", service=service, container=container.name, image=self.images[service])
+        if wait:
+            self._wait_healthy(service, self.target.services[service], container)
+            self.emit(
+                "service_up",
+                service=service,
+                container=container.name,
+                address=self.upstream_address(service),
+            )
+
+    def save_logs(self, service: str) -> Path:
+        """Bring ``log_path(service)`` up to date now (the follower may lag by a few ms)."""
+        self._logs[service].catch_up(str(self._containers[service].id))
+        return self.log_path(service)
+
+    def _save_logs_for_error(self, service: str) -> None:
+        """As :meth:`save_logs`, in an error path: its own failure must not hide the error."""
+        with contextlib.suppress(Exception):
+            self.save_logs(service)
+
+    def stop_all(self) -> None:
+        """Stop and remove every container (logs saved first), then the network; all steps run."""
+        from docker.errors import NotFound
+
+        errors: list[Exception] = []
+
+        def step(what: str, fn: Callable[[], object]) -> None:
+            try:
+                fn()
+            except NotFound:
+                pass  # already gone: that is what we wanted
+            except Exception as exc:  # every step runs; failures are raised together
+                exc.add_note(f"while trying to {what}")
+                errors.append(exc)
+
+        order = [s for s in reversed(self.target.start_order()) if s in self._containers]
+        for service in order:
+            container = self._containers[service]
+            step(f"stop service {service!r}", functools.partial(self._stop_container, container))
+            step(
+                f"save the log of service {service!r}",
+                functools.partial(self._logs[service].close, str(container.id)),
+            )
+            step(
+                f"remove the container of service {service!r}",
+                functools.partial(container.remove, force=True, v=True),
+            )
+            self.emit("service_stopped", service=service)
+        self._containers.clear()
+        if self._network is not None:
+            network = self._network
+            # Anything of this run still attached (e.g. a Toxiproxy container whose own teardown
+            # failed) would keep the network alive; remove it too.
+            step("list containers left on the run network", lambda: self._remove_run_containers(errors))
+            step(f"remove the network {self.network_name}", network.remove)
+            self._network = None
+        if errors:
+            raise ExceptionGroup(f"stopping the docker target of run {self.run_id} failed", errors)
+
+    def _remove_run_containers(self, errors: list[Exception]) -> None:
+        from docker.errors import NotFound
+
+        left = self.client.containers.list(
+            all=True, filters={"label": [f"{RUN_LABEL}={self.run_id}", f"{OWNER_LABEL}={self.owner}"]}
+        )
+        for container in left:
+            try:
+                container.remove(force=True, v=True)
+            except NotFound:
+                pass
+            except Exception as exc:
+                exc.add_note(f"while removing the leftover container {container.name}")
+                errors.append(exc)
+
+
+def _repository(target: str, dockerfile: Path) -> str:
+    """``aftershock-<target>[-<suffix>]`` from ``Dockerfile[.<suffix>]`` (lowercase, as Docker wants)."""
+    _, _, suffix = dockerfile.name.partition(".")
+    raw = f"aftershock-{target}" + (f"-{suffix}" if suffix else "")
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in raw.lower())
+
+
+# -- the backstop -------------------------------------------------------------------------
+def sweep_docker(
+    *, run_id: str | None = None, include_live: bool = False, client: DockerClient | None = None
+) -> list[str]:
+    """Remove containers, networks and volumes of runs whose owner is dead (or of ``run_id``).
+
+    Only resources labelled by this machine (``aftershock.host``) are considered: an owner's pid
+    means nothing on another host sharing the engine. Returns what was removed; failures are
+    raised together after every removal was tried. Without an engine this returns ``[]`` at once.
+    """
+    from_here = socket.gethostname()
+    if client is None:
+        if _engine_surely_absent():
+            return []
+        try:
+            client = docker_client(timeout=10.0)
+        except InfrastructureError:
+            return []
+        own_client = True
+    else:
+        own_client = False
+    from docker.errors import NotFound
+
+    def doomed(labels: dict[str, str] | None) -> bool:
+        labels = labels or {}
+        if RUN_LABEL not in labels or labels.get(HOST_LABEL, from_here) != from_here:
+            return False
+        if run_id is not None and labels[RUN_LABEL] != run_id:
+            return False
+        return include_live or not owner_running(labels.get(OWNER_LABEL, ""))
+
+    removed: list[str] = []
+    errors: list[Exception] = []
+
+    def remove(what: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+            removed.append(what)
+        except NotFound:
+            pass
+        except Exception as exc:
+            exc.add_note(f"while removing {what}")
+            errors.append(exc)
+
+    try:
+        for c in client.containers.list(all=True, filters={"label": RUN_LABEL}):
+            if doomed(c.labels):
+                remove(
+                    f"container {c.name} (run {c.labels[RUN_LABEL]})",
+                    functools.partial(c.remove, force=True, v=True),
+                )
+        for n in client.networks.list(filters={"label": RUN_LABEL}):
+            labels = n.attrs.get("Labels") or {}
+            if doomed(labels):
+                remove(f"network {n.name} (run {labels[RUN_LABEL]})", n.remove)
+        for v in client.volumes.list(filters={"label": RUN_LABEL}):
+            labels = v.attrs.get("Labels") or {}
+            if doomed(labels):
+                remove(f"volume {v.name} (run {labels[RUN_LABEL]})", functools.partial(v.remove, force=True))
+    finally:
+        if own_client:
+            with contextlib.suppress(Exception):
+                client.close()
+    if errors:
+        raise ExceptionGroup(f"removing {len(errors)} docker leftover(s) failed", errors)
+    return removed
