@@ -50,6 +50,20 @@ def leftovers(run_id: str) -> list[str]:
     return [f"{p.pid} {p.cmdline}" for p in labelled_processes() if p.run_id == run_id]
 
 
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Processes whose environment has ``name=value``: everything a marked CLI call started."""
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 @pytest.fixture(scope="session")
 def toxiproxy_binary() -> Path:
     from harness.faults.provision import find_toxiproxy

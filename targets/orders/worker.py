@@ -36,7 +36,11 @@ FRAGILE = os.environ.get("ORDERS_FRAGILE", "") not in ("", "0")
 DB_TIMEOUT = float(os.environ.get("ORDERS_DB_TIMEOUT", "1.0"))
 PAY_TIMEOUT = float(os.environ.get("ORDERS_PAYMENTS_TIMEOUT", "1.0"))
 LEASE_S = float(os.environ.get("ORDERS_LEASE", "3"))
-CONCURRENCY = int(os.environ.get("ORDERS_WORKER_CONCURRENCY", "4"))
+CONCURRENCY = int(os.environ.get("ORDERS_WORKER_CONCURRENCY", "8"))
+# The business logic of each step (stock checks, fraud rules) takes time, as real steps do: a
+# crash that lands "in the middle of a job" has a middle to land in.
+WORK_S = float(os.environ.get("ORDERS_WORK_MS", "25")) / 1000
+PREFETCH = 5  # fragile: jobs taken (and acknowledged) at once
 RETRY_BUDGET = 6
 BREAKER_THRESHOLD = 5
 BREAKER_COOLDOWN = 1.0
@@ -185,6 +189,7 @@ class Worker:
         status = order["status"]
         if status == "pending":
             print(f"job {job['id']} step reserve", flush=True)
+            await asyncio.sleep(WORK_S)
             await self.step(
                 lambda: self.db(
                     lambda c: c.execute(
@@ -197,6 +202,7 @@ class Worker:
             status = "reserved"
         if status == "reserved":
             print(f"job {job['id']} step charge", flush=True)
+            await asyncio.sleep(WORK_S)
             await self.step(lambda: self.charge(order))
             self.breaker.success()
             await self.step(
@@ -211,6 +217,7 @@ class Worker:
             status = "charged"
         if status == "charged":
             print(f"job {job['id']} step confirm", flush=True)
+            await asyncio.sleep(WORK_S)
 
             async def confirm(c: asyncpg.Connection) -> None:
                 async with c.transaction():
@@ -255,47 +262,56 @@ class Worker:
 
     # -- fragile --------------------------------------------------------------------------
     async def loop_fragile(self) -> None:
+        """Prefetch a few jobs and acknowledge them on the spot (auto-ack with prefetch): whatever
+        the worker has not finished when it dies is gone."""
         while True:
 
-            async def take(c: asyncpg.Connection) -> asyncpg.Record | None:
+            async def take(c: asyncpg.Connection) -> list[asyncpg.Record]:
                 async with c.transaction():
-                    job = await c.fetchrow(
-                        "SELECT id, order_id FROM jobs WHERE NOT done ORDER BY id LIMIT 1"
-                        " FOR UPDATE SKIP LOCKED"
+                    jobs = await c.fetch(
+                        "SELECT id, order_id FROM jobs WHERE NOT done ORDER BY id LIMIT $1"
+                        " FOR UPDATE SKIP LOCKED",
+                        PREFETCH,
                     )
-                    if job is not None:
-                        await c.execute("UPDATE jobs SET done=true WHERE id=$1", job["id"])  # ack first
-                    return job
+                    if jobs:
+                        await c.execute(
+                            "UPDATE jobs SET done=true WHERE id = ANY($1::bigint[])", [j["id"] for j in jobs]
+                        )  # ack first
+                    return list(jobs)
 
             try:
-                job = await self.db(take)
+                jobs = await self.db(take)
             except Transient:
                 await asyncio.sleep(0.05)
                 continue
-            if job is None:
+            if not jobs:
                 await asyncio.sleep(0.02)
                 continue
-            order_id = job["order_id"]
-            try:
-                order = await self.db(
-                    lambda c, oid=order_id: c.fetchrow("SELECT * FROM orders WHERE id=$1", oid)
-                )
-                print(f"job {job['id']} step reserve", flush=True)
-                print(f"job {job['id']} step charge", flush=True)
-                for attempt in range(5):  # immediate retries, no key
-                    try:
-                        await self.charge(order)
-                        break
-                    except Transient:
-                        if attempt == 4:
-                            raise
-                print(f"job {job['id']} step confirm", flush=True)
-                await self.db(
-                    lambda c, oid=order_id: c.execute("UPDATE orders SET status='confirmed' WHERE id=$1", oid)
-                )
-                self.done += 1
-            except Exception as exc:
-                print(f"job {job['id']} dropped: {exc!r}", flush=True)
+            for job in jobs:
+                await self.process_fragile(job)
+
+    async def process_fragile(self, job: asyncpg.Record) -> None:
+        """All steps in memory, one write at the end (no checkpoint); immediate retries, no key."""
+        order_id = job["order_id"]
+        try:
+            order = await self.db(lambda c: c.fetchrow("SELECT * FROM orders WHERE id=$1", order_id))
+            print(f"job {job['id']} step reserve", flush=True)
+            await asyncio.sleep(WORK_S)
+            print(f"job {job['id']} step charge", flush=True)
+            await asyncio.sleep(WORK_S)
+            for attempt in range(5):
+                try:
+                    await self.charge(order)
+                    break
+                except Transient:
+                    if attempt == 4:
+                        raise
+            print(f"job {job['id']} step confirm", flush=True)
+            await asyncio.sleep(WORK_S)
+            await self.db(lambda c: c.execute("UPDATE orders SET status='confirmed' WHERE id=$1", order_id))
+            self.done += 1
+        except Exception as exc:
+            print(f"job {job['id']} dropped: {exc!r}", flush=True)
 
 
 async def serve(args: argparse.Namespace) -> None:

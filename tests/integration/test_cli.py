@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, aftershock
+from tests.conftest import REPO, aftershock, processes_with_env
 
 BROKEN = REPO / "tests" / "fixtures" / "scenarios" / "broken"
 
 
 def test_run_with_a_broken_scenario_exits_2_and_starts_nothing(tmp_path: Path) -> None:
-    from harness.reaper import labelled_processes
-
-    before = {p.pid for p in labelled_processes()}
     out = tmp_path / "out"
+    mark = secrets.token_hex(8)  # inherited by anything the CLI would start
     # a valid scenario alongside a broken one: nothing at all may start
-    proc = aftershock("run", "scenarios/db-down.yaml", str(BROKEN / "unknown-link.yaml"), "--out", str(out))
+    proc = aftershock(
+        "run",
+        "scenarios/db-down.yaml",
+        str(BROKEN / "unknown-link.yaml"),
+        "--out",
+        str(out),
+        env={"AFTERSHOCK_TEST_MARK": mark},
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "nothing was started" in proc.stderr
     assert "unknown-link.yaml:6: faults[0].link" in proc.stderr
     assert not out.exists()
-    assert {p.pid for p in labelled_processes()} <= before
+    assert processes_with_env("AFTERSHOCK_TEST_MARK", mark) == []
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in BROKEN.glob("*.yaml")))
