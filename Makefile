@@ -49,6 +49,10 @@ integration: toxiproxy docker
 docker-test: toxiproxy docker
 	$(BIN)/python -m pytest -m docker
 
+bench: toxiproxy docker
+	$(BIN)/python benchmarks/bench.py all
+	$(BIN)/python benchmarks/report_bench.py
+
 cleanup: install
 	$(BIN)/aftershock cleanup
 

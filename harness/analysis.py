@@ -20,7 +20,7 @@ from harness.measure.consistency import Consistency, Effect, reconcile
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
-from harness.measure.samples import RequestSamples, load_samples
+from harness.measure.samples import RequestSamples, load_samples_counted
 from harness.measure.verdicts import Verdict, judge_consistency, judge_fault, judge_rollback
 from harness.report.results import SCHEMA
 from harness.scenario.loader import parse_scenario
@@ -128,10 +128,10 @@ class TrialAnalysis:
 def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents) -> TrialAnalysis:
     trial_dir = run_dir / f"trial-{ev.trial}"
     shards = shard_paths(trial_dir)
-    samples = load_samples(shards, t0_ns) if shards else RequestSamples.empty()
-    counts = {"ok": 0, "fail": 0, "indeterminate": 0}
-    for r in read_records(shards):
-        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    if shards:
+        samples, counts = load_samples_counted(shards, t0_ns)
+    else:
+        samples, counts = RequestSamples.empty(), {"ok": 0, "fail": 0, "indeterminate": 0}
 
     def rel(ns: int | None) -> float | None:
         return None if ns is None else (ns - t0_ns) / 1e9

@@ -42,6 +42,9 @@ def main() -> None:
 @click.option("--seed", type=int, help="Override the scenario's seed.")
 @click.option("--mode", help="Run the target in one of its modes (e.g. fragile; see `aftershock list`).")
 @click.option(
+    "--load-workers", type=click.IntRange(1, 64), help="Locust worker processes (distributed mode)."
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
@@ -56,6 +59,7 @@ def run(
     trials: int | None,
     seed: int | None,
     mode: str | None,
+    load_workers: int | None,
     out_dir: Path,
     quiet: bool,
 ) -> None:
@@ -83,7 +87,7 @@ def run(
     worst = ExitCode.OK
     for item in loaded:
         outcome = Orchestrator(
-            item, RunOptions(out_dir, backend, trials, seed, mode), progress=not quiet
+            item, RunOptions(out_dir, backend, trials, seed, mode, load_workers), progress=not quiet
         ).run()
         click.echo("")
         click.echo(f"scenario {outcome.results['scenario']}  (run {outcome.run_id})")

@@ -57,6 +57,7 @@ class RunOptions:
     trials: int | None = None
     seed: int | None = None
     mode: str | None = None
+    load_workers: int | None = None
 
 
 @dataclass
@@ -196,6 +197,8 @@ class Orchestrator:
             overrides["trials"] = options.trials
         if options.seed is not None:
             overrides["seed"] = options.seed
+        if options.load_workers:
+            overrides["load"] = s.load.model_copy(update={"workers": options.load_workers})
         if options.mode:
             overrides["target"] = s.target.model_copy(update={"mode": options.mode})
         self.scenario: Scenario = s.model_copy(update=overrides) if overrides else s
@@ -327,6 +330,7 @@ class Orchestrator:
                     spawn_rate=s.load.spawn_rate or float(s.load.users),
                     rate_per_user=s.load.rate_per_user,
                     request_timeout=s.load.request_timeout,
+                    workers=s.load.workers,
                     run_dir=trial_dir,
                     run_id=self.run_id,
                     seed=s.seed + trial,

@@ -36,6 +36,7 @@ class LoadProcess:
         spawn_rate: float,
         rate_per_user: float,
         request_timeout: float,
+        workers: int = 1,
         run_dir: Path,
         run_id: str,
         seed: int,
@@ -46,6 +47,7 @@ class LoadProcess:
         self.spawn_rate = spawn_rate
         self.rate_per_user = rate_per_user
         self.request_timeout = request_timeout
+        self.workers = workers
         self.run_dir = run_dir
         self.run_id = run_id
         self.seed = seed
@@ -96,6 +98,7 @@ class LoadProcess:
             "--only-summary",
             "--loglevel",
             "WARNING",
+            *(["--processes", str(self.workers)] if self.workers > 1 else []),
             "--stop-timeout",
             f"{int(self.request_timeout) + 2}s",
         ]

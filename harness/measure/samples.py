@@ -124,7 +124,7 @@ class RequestSamples:
         for rec in records:
             starts.append(rec.start_ns)
             ends.append(rec.end_ns)
-            oks.append(rec.outcome == "ok")
+            oks.append(_CODES.get(rec.outcome, 2))
         return _from_ns_columns([(starts, ends, oks)], t0_ns)
 
 
@@ -157,13 +157,23 @@ def _read_shard(path: Path) -> tuple[array[int], array[int], array[int]]:
                 continue
             add_start(int(row[_I_START]))
             add_end(int(row[_I_END]))
-            add_ok(row[_I_OUTCOME] == "ok")
+            add_ok(_CODES.get(row[_I_OUTCOME], 2))
     return starts, ends, oks
 
 
+_CODES = {"ok": 0, "fail": 1, "indeterminate": 2}  # outcome codes while reading; ok is code 0
+
+
 def _from_ns_columns(shards: list[tuple[array[int], array[int], array[int]]], t0_ns: int) -> RequestSamples:
+    return _from_ns_columns_counted(shards, t0_ns)[0]
+
+
+def _from_ns_columns_counted(
+    shards: list[tuple[array[int], array[int], array[int]]], t0_ns: int
+) -> tuple[RequestSamples, dict[str, int]]:
+    """Samples and the number of requests per outcome (codes in the third column)."""
     if not shards:
-        return RequestSamples.empty()
+        return RequestSamples.empty(), {name: 0 for name in _CODES}
     t0 = np.int64(t0_ns)
 
     def seconds(column: int) -> FloatArray:
@@ -174,9 +184,11 @@ def _from_ns_columns(shards: list[tuple[array[int], array[int], array[int]]], t0
         return out
 
     start, end = seconds(0), seconds(1)
-    ok = np.concatenate([np.frombuffer(o, dtype=np.int8) for _, _, o in shards]).astype(np.bool_)
+    codes = np.concatenate([np.frombuffer(o, dtype=np.int8) for _, _, o in shards])
     shards.clear()  # the packed columns are no longer needed; free them before sorting
-    return RequestSamples.from_arrays(start, end, ok)
+    tally = np.bincount(codes, minlength=len(_CODES))
+    counts = {name: int(tally[code]) for name, code in _CODES.items()}
+    return RequestSamples.from_arrays(start, end, codes == 0), counts
 
 
 def load_samples(paths: list[Path], t0_ns: int) -> RequestSamples:
@@ -187,3 +199,8 @@ def load_samples(paths: list[Path], t0_ns: int) -> RequestSamples:
     a ledger we cannot read must not silently become a healthier-looking one.
     """
     return _from_ns_columns([_read_shard(p) for p in paths], t0_ns)
+
+
+def load_samples_counted(paths: list[Path], t0_ns: int) -> tuple[RequestSamples, dict[str, int]]:
+    """:func:`load_samples` plus the number of requests per outcome, in the same single pass."""
+    return _from_ns_columns_counted([_read_shard(p) for p in paths], t0_ns)

@@ -81,6 +81,9 @@ class Load(Model):
     duration: Seconds = Field(30.0, gt=0, le=6 * 3600)
     request_timeout: Seconds = Field(2.0, gt=0, le=600)
     locustfile: str | None = Field(None, description="path relative to the target directory")
+    workers: int = Field(
+        1, ge=1, le=64, description="Locust worker processes (master + workers, one ledger shard each)"
+    )
 
 
 class SLO(Model):

@@ -129,3 +129,16 @@ def test_load_samples_of_nothing(tmp_path: Path) -> None:
     path = tmp_path / "ledger-1.csv"
     write_shard(path, [])
     assert len(load_samples([path], T0)) == 0
+
+
+def test_counted_loading_counts_every_outcome(tmp_path: Path) -> None:
+    from harness.load.ledger import LedgerRecord, LedgerWriter
+    from harness.measure.samples import load_samples, load_samples_counted
+
+    writer = LedgerWriter(tmp_path / "ledger-1.csv")
+    for i, outcome in enumerate(["ok", "ok", "fail", "indeterminate", "ok"]):
+        writer.write(LedgerRecord(str(i), "op", "", i, i + 10, outcome, 200, 1.0, 1, ""))  # type: ignore[arg-type]
+    writer.close()
+    samples, counts = load_samples_counted([tmp_path / "ledger-1.csv"], 0)
+    assert counts == {"ok": 3, "fail": 1, "indeterminate": 1}
+    assert samples.ok.tolist() == load_samples([tmp_path / "ledger-1.csv"], 0).ok.tolist()
