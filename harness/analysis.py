@@ -21,7 +21,14 @@ from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
-from harness.measure.verdicts import Verdict, judge_consistency, judge_fault, judge_rollback
+from harness.measure.trials import mttr_over_trials
+from harness.measure.verdicts import (
+    Verdict,
+    judge_consistency,
+    judge_distribution,
+    judge_fault,
+    judge_rollback,
+)
 from harness.report.results import SCHEMA
 from harness.scenario.loader import parse_scenario
 from harness.scenario.models import Scenario
@@ -265,7 +272,8 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
                 entry["rollback"]["data_after_rollback"] = {**damage, "clean": not any(damage.values())}
             a.verdicts.extend(judge_consistency(scenario.expect, n, c))
         trials_out.append(entry)
-    verdicts = [v for a in analyses for v in a.verdicts]
+    mttr = mttr_over_trials(trials_out)
+    verdicts = [v for a in analyses for v in a.verdicts] + judge_distribution(scenario.expect, mttr)
     finished = record.finished or {}
     complete = (
         bool(finished.get("complete"))
@@ -316,6 +324,7 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         "slo": scenario.slo.model_dump(mode="json"),
         "expect": scenario.expect.model_dump(mode="json", exclude_none=True),
         "trials": trials_out,
+        "mttr": mttr,
         "verdicts": [v.to_dict() for v in verdicts],
         "escalation": {"budget": budget, "needs_human": bool(reasons), "reasons": reasons},
         "environment": record.started.get("environment", {}),

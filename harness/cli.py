@@ -7,6 +7,8 @@ stable dependency, and its usage errors already exit with 2.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +16,17 @@ import click
 
 from harness import __version__
 from harness.errors import ExitCode, ScenarioError
+
+
+def _echo(text: str = "", err: bool = False) -> None:
+    """Print, unless nobody is listening any more (the terminal or CI runner is gone): then send
+    the rest to /dev/null, so the exit code still tells the verdict."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        click.echo(text, err=err)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def _fail(message: str, code: ExitCode) -> None:
@@ -89,22 +102,22 @@ def run(
         outcome = Orchestrator(
             item, RunOptions(out_dir, backend, trials, seed, mode, load_workers), progress=not quiet
         ).run()
-        click.echo("")
-        click.echo(f"scenario {outcome.results['scenario']}  (run {outcome.run_id})")
-        click.echo(verdict_table(outcome.results))
+        _echo("")
+        _echo(f"scenario {outcome.results['scenario']}  (run {outcome.run_id})")
+        _echo(verdict_table(outcome.results))
         if outcome.error is not None:
-            click.echo(f"\n{type(outcome.error).__name__}: {outcome.results['error']}", err=True)
+            _echo(f"\n{type(outcome.error).__name__}: {outcome.results['error']}", err=True)
         verdict = {
             ExitCode.OK: "PASSED",
             ExitCode.EXPECTATION_MISSED: "FAILED: an expectation was missed",
             ExitCode.INTERRUPTED: "INTERRUPTED: partial results written",
         }.get(outcome.exit_code, "ERROR: the rehearsal could not complete")
-        click.echo(f"\n{verdict}")
-        click.echo(f"results: {outcome.run_dir / 'results.json'}")
-        click.echo(f"report:  {outcome.run_dir / 'report.html'}")
+        _echo(f"\n{verdict}")
+        _echo(f"results: {outcome.run_dir / 'results.json'}")
+        _echo(f"report:  {outcome.run_dir / 'report.html'}")
         if outcome.exit_code != ExitCode.OK:
             again = f" --mode {mode}" if mode else ""
-            click.echo(f"repeat:  aftershock run {item.path} --seed {outcome.results['seed']}{again}")
+            _echo(f"repeat:  aftershock run {item.path} --seed {outcome.results['seed']}{again}")
         if outcome.exit_code == ExitCode.INTERRUPTED:
             sys.exit(int(ExitCode.INTERRUPTED))
         worst = max(worst, outcome.exit_code, key=_severity)
@@ -113,7 +126,7 @@ def run(
 
         write_index(out_dir)
     except Exception as exc:  # the runs' own reports stand; the index is a convenience
-        click.echo(f"aftershock: reports/index.html not written: {exc}", err=True)
+        _echo(f"aftershock: reports/index.html not written: {exc}", err=True)
     sys.exit(int(worst))
 
 

@@ -5,6 +5,8 @@ Listeners never reach into the orchestrator, and the orchestrator does not know 
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +34,18 @@ class EventBus:
         self._listeners.append(listener)
 
     def emit(self, kind: str, /, t_ns: int | None = None, **data: Any) -> RunEvent:
+        """Tell every listener. A failing listener (a closed terminal, a full disk) is reported
+        once and dropped: it must never stop the run's teardown."""
         event = RunEvent(kind, now_ns() if t_ns is None else t_ns, data)
-        for listener in self._listeners:
-            listener(event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as exc:
+                self._listeners.remove(listener)
+                with contextlib.suppress(Exception):
+                    print(
+                        f"aftershock: a run listener failed and was dropped: {exc!r}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         return event

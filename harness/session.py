@@ -108,7 +108,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             "toxiproxy server",
             self.backend.toxiproxy(binary, log, seed=self.seed)
             if isinstance(self.backend, DockerBackend)
-            else ToxiproxyServer(binary, log, seed=self.seed),
+            else ToxiproxyServer(binary, log, seed=self.seed, run_id=self.run_id),
         )
         self.bus.emit("toxiproxy_up", version=TOXIPROXY_VERSION, url=self.server.url, pid=self.server.pid)
         self.proxies = self._td.enter("proxies", LinkProxies(self.server, self.run_id))

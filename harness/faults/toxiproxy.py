@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from harness.errors import InfrastructureError
+from harness.reaper import labelled_env
 
 
 class ToxiproxyError(InfrastructureError):
@@ -121,6 +122,7 @@ class ToxiproxyServer:
     host: str = "127.0.0.1"
     port: int = 0
     start_timeout: float = 10.0
+    run_id: str = ""  # labels the process, so a dead run's server is found and removed
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _proxies: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
     client: ToxiproxyClient = field(init=False, repr=False)
@@ -157,7 +159,10 @@ class ToxiproxyServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, "LOG_LEVEL": os.environ.get("AFTERSHOCK_TOXIPROXY_LOG_LEVEL", "warn")},
+            env={
+                **(labelled_env(self.run_id) if self.run_id else os.environ),
+                "LOG_LEVEL": os.environ.get("AFTERSHOCK_TOXIPROXY_LOG_LEVEL", "warn"),
+            },
         )
         log.close()
         self.client = ToxiproxyClient(self.url)

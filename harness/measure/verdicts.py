@@ -16,7 +16,7 @@ from harness.measure.consistency import Consistency
 from harness.measure.recovery import FaultMeasurement
 from harness.measure.rollback import RollbackMeasurement
 from harness.scenario.durations import Bound, format_seconds
-from harness.scenario.models import Expectations
+from harness.scenario.models import Expectations, RecoveryDistribution
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,11 @@ def _judge(
 
 def judge_fault(expect: Expectations, trial: int, fault: str, m: FaultMeasurement) -> list[Verdict]:
     out: list[Verdict] = []
+    per_trial = expect.recovery_time if isinstance(expect.recovery_time, Bound) else None
     checks: list[tuple[str, Bound | None, float | None, str, float, float | None]] = [
         (
             "recovery_time",
-            expect.recovery_time,
+            per_trial,
             m.recovery_time,
             "not recovered",
             math.inf,
@@ -163,4 +164,48 @@ def judge_rollback(expect: Expectations, trial: int, rb: RollbackMeasurement | N
                 res,
             )
         )
+    return out
+
+
+def judge_distribution(expect: Expectations, mttr: list[dict[str, Any]]) -> list[Verdict]:
+    """``recovery_time: {median|p95|max: bound}`` over all trials, per fault (trial 0 = all trials)."""
+    dist = expect.recovery_time
+    if not isinstance(dist, RecoveryDistribution):
+        return []
+    out: list[Verdict] = []
+    for fault in mttr:
+        for stat in ("median", "p95", "max"):
+            bound: Bound | None = getattr(dist, stat)
+            if bound is None:
+                continue
+            value = fault[stat]
+            res = fault.get("resolution")
+            if value is None:
+                out.append(
+                    Verdict(
+                        f"recovery_time.{stat}",
+                        0,
+                        fault["fault"],
+                        bound.text,
+                        None,
+                        "not recovered",
+                        False,
+                        None,
+                        res,
+                    )
+                )
+                continue
+            out.append(
+                Verdict(
+                    f"recovery_time.{stat}",
+                    0,
+                    fault["fault"],
+                    bound.text,
+                    value,
+                    format_seconds(value, res) + f" over {fault['trials']} trials",
+                    bound.holds(value),
+                    bound.margin(value),
+                    res,
+                )
+            )
     return out

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.measure.trials import percentile
 from harness.scenario.durations import format_seconds
 
 if TYPE_CHECKING:
@@ -423,19 +424,7 @@ class MttrStats:
         return sum(1 for _, v, _ in self.values if v is not None)
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    """numpy's "linear" percentile (the health maths' method), but exact with ``inf`` values."""
-    n = len(sorted_values)
-    pos = q / 100 * (n - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, n - 1)
-    a, b = sorted_values[lo], sorted_values[hi]
-    frac = pos - lo
-    if frac == 0 or a == b:
-        return a
-    if math.isinf(b):
-        return math.inf
-    return a + frac * (b - a)
+_percentile = percentile  # one definition, in harness.measure.trials
 
 
 def mttr_stats(results: dict[str, Any]) -> list[MttrStats]:

@@ -262,10 +262,20 @@ FAULT_MODELS: dict[str, type[_FaultBase]] = {
 LINK_FAULT_KINDS = ("latency", "down", "timeout", "reset", "response_loss")
 
 
+class RecoveryDistribution(Model):
+    """Bounds on the recovery time over all trials (``recovery_time: {p95: "<= 10s"}``)."""
+
+    median: DurationBound | None = None
+    p95: DurationBound | None = None
+    max: DurationBound | None = None
+
+
 class Expectations(Model):
     """Targets every fault of every trial must meet. Unstated ones are measured, not asserted."""
 
-    recovery_time: DurationBound | None = None
+    recovery_time: DurationBound | RecoveryDistribution | None = Field(
+        None, description='every trial ("<= 10s") or the distribution over trials ({p95: "<= 10s"})'
+    )
     time_to_impact: DurationBound | None = None
     outage: DurationBound | None = None
     error_rate_during_fault: NumberBound | None = None

@@ -250,3 +250,26 @@ def test_service_faults_hurt_and_the_system_recovers(
         starts = [json.loads(line) for line in journal.splitlines() if '"service_starting"' in line]
         assert [e["service"] for e in starts].count(fault["service"]) == 2  # started, then restarted
     assert leftovers(results["run_id"]) == []
+
+
+def test_sigterm_after_the_terminal_is_gone_still_tears_everything_down(tmp_path: Path) -> None:
+    """The parent (a CI runner, a terminal) died: every write to stdout/stderr fails. Teardown must not."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", "scenarios/db-down.yaml", "--out", str(out)],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    run_dir = _wait_for_event(out, "load_started")
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    proc.stderr.close()  # from now on every print of the harness gets EPIPE
+    time.sleep(1.5)  # a progress line or two fail meanwhile
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    journal = (run_dir / "journal.jsonl").read_text()
+    assert '"event": "teardown_done"' in journal
+    assert leftovers(run_dir.name) == []
+    assert results_of(run_dir)["interrupted"] is True
