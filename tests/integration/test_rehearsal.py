@@ -273,3 +273,19 @@ def test_sigterm_after_the_terminal_is_gone_still_tears_everything_down(tmp_path
     assert '"event": "teardown_done"' in journal
     assert leftovers(run_dir.name) == []
     assert results_of(run_dir)["interrupted"] is True
+
+
+def test_trials_each_on_a_fresh_target_and_a_distribution_expectation(tmp_path: Path) -> None:
+    scenario = groundtruth_scenario(
+        tmp_path, delay=2, duration="14s", expect={"recovery_time": {"median": "<= 4s", "max": "<= 1s"}}
+    )
+    proc = aftershock("run", str(scenario), "--trials", "2", "--out", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    results = results_of(latest_run(tmp_path / "out"))
+    assert [t["trial"] for t in results["trials"]] == [1, 2]
+    (mttr,) = results["mttr"]
+    assert mttr["trials"] == 2 and 1.5 < mttr["median"] < 2.8
+    by = {v["expectation"]: v for v in results["verdicts"]}
+    assert by["recovery_time.median"]["passed"] and not by["recovery_time.max"]["passed"]
+    journal = (latest_run(tmp_path / "out") / "journal.jsonl").read_text()
+    assert journal.count('"event": "toxiproxy_up"') == 2  # a fresh target (and Toxiproxy) per trial
