@@ -167,7 +167,7 @@ def groundtruth_run(tmp: Path, delay: float, rate_per_user: float, n: int) -> di
         capture_output=True,
         timeout=300,
     )
-    run_dir = sorted(out.iterdir())[-1]
+    run_dir = sorted(p for p in out.iterdir() if p.is_dir())[-1]
     results = json.loads((run_dir / "results.json").read_text())
     t0 = results["t0_ns"]
     fault = results["trials"][0]["faults"][0]

@@ -23,7 +23,7 @@ def verdict_table(results: dict[str, Any]) -> str:
             [
                 "PASS" if v["passed"] else "FAIL",
                 v["expectation"],
-                str(v["trial"]),
+                "all" if v["trial"] == 0 else str(v["trial"]),
                 v["fault"],
                 v["target"],
                 v["measured_text"],

@@ -127,9 +127,12 @@ def _header(results: dict[str, Any]) -> str:
     misses = [v for v in results.get("verdicts") or [] if not v.get("passed")]
     listed = ""
     if len(misses) > 1:  # the headline names the first; an operations lead wants all of them
+
+        def which(v: dict[str, Any]) -> str:
+            return "all trials" if v.get("trial") == 0 else f"trial {v.get('trial')}"
+
         items = "".join(
-            f"<li>{_e(miss_sentence(v))} (trial {_e(v.get('trial'))}, {_e(v.get('fault'))})</li>"
-            for v in misses
+            f"<li>{_e(miss_sentence(v))} ({_e(which(v))}, {_e(v.get('fault'))})</li>" for v in misses
         )
         listed = f"<p>Every expectation missed:</p><ul>{items}</ul>"
     escalate = escalation_text(results)
@@ -158,7 +161,7 @@ def _verdicts(results: dict[str, Any]) -> str:
             [
                 _td("✔ PASS" if ok else "✘ FAIL", "pass" if ok else "fail"),
                 _td(str(v.get("expectation")), title=EXPECTATION_WORDS.get(str(v.get("expectation")), "")),
-                _td(str(v.get("trial")), "num"),
+                _td("all" if v.get("trial") == 0 else str(v.get("trial")), "num"),
                 _td(str(v.get("fault")), "label"),
                 _td(
                     plain_bound(str(v.get("target", "")), bound_kind(str(v.get("expectation")))),

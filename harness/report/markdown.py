@@ -68,7 +68,7 @@ def render_summary(results: dict[str, Any]) -> str:
             [
                 "✅ pass" if v.get("passed") else "❌ **FAIL**",
                 str(v.get("expectation")),
-                str(v.get("trial")),
+                "all" if v.get("trial") == 0 else str(v.get("trial")),
                 str(v.get("fault")),
                 plain_bound(str(v.get("target", "")), bound_kind(str(v.get("expectation")))),
                 measured_words(v),
