@@ -15,15 +15,14 @@ matplotlib is imported only inside the functions that draw.
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.measure.trials import percentile
+from harness.report.results import atomic_write_bytes as _atomic_write_bytes
 from harness.scenario.durations import format_seconds
 
 if TYPE_CHECKING:
@@ -70,23 +69,8 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
 _UNIT_WORDS = {"ms": "ms", "s": "s", "m": "min", "h": "h", None: "s"}
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Binary twin of :func:`harness.report.results.atomic_write_text`: temp file, fsync, rename.
-
-    A reader (a CI job collecting ``junit.xml``, a browser refreshing ``report.html``) sees the
-    old file or the new one, never half of one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# one implementation, in harness.report.results
+atomic_write_bytes = _atomic_write_bytes
 
 
 # -- plain words ------------------------------------------------------------------------------
