@@ -88,7 +88,11 @@ def test_orders_rehearsal_passes_end_to_end(scenario: str, tmp_path: Path) -> No
     assert len(records) == trial["load"]["requests"] > 1000
     acked = {r.key for r in records if r.op == "create_order" and r.outcome == "ok"}
     audit = json.loads((run_dir / "trial-1" / "audit.json").read_text())
-    assert acked <= {o["idempotency_key"] for o in audit["orders"]}
+    orders = {e["key"] for e in audit["api"]["effects"] if e["kind"] == "order"}
+    assert acked and acked <= orders
+    assert trial["consistency"]["lost"] == 0 and trial["consistency"]["writes"] == len(
+        {r.key for r in records if r.op == "create_order"}
+    )
     events = [json.loads(line)["event"] for line in (run_dir / "journal.jsonl").read_text().splitlines()]
     for kind in (
         "run_started",
