@@ -21,7 +21,7 @@ install: $(STAMP)
 	@echo "installed: source .venv/bin/activate"
 
 toxiproxy: install
-	@$(BIN)/python -m harness.faults.provision >/dev/null
+	@$(BIN)/python -m harness.toxiproxy.provision >/dev/null
 
 docker:
 	bash scripts/ensure-docker.sh

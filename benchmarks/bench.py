@@ -249,8 +249,8 @@ def bench_accuracy(
 # -- Toxiproxy's own cost --------------------------------------------------------------------------
 def bench_toxiproxy(n: int = 2000) -> None:
     """Round-trip time of a small message, direct vs through a proxy with no toxic."""
-    from harness.faults.provision import find_toxiproxy
-    from harness.faults.toxiproxy import ToxiproxyServer
+    from harness.toxiproxy.provision import find_toxiproxy
+    from harness.toxiproxy.server import ToxiproxyServer
 
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))

@@ -303,7 +303,7 @@ def _first_line(text: str) -> str:
 def cleanup(include_live: bool) -> None:
     """Remove what dead runs left behind (processes labelled with a run id)."""
     from harness import reaper
-    from harness.targets.docker import sweep_docker
+    from harness.docker.sweep import sweep_docker
 
     killed = reaper.sweep(include_live=include_live)
     for p in killed:

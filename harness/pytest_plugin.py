@@ -25,9 +25,9 @@ import pytest
 
 if TYPE_CHECKING:
     from harness.faults.factory import FaultFactory
-    from harness.faults.toxiproxy import ToxiproxyClient
     from harness.run import RunOutcome
     from harness.session import TargetSession
+    from harness.toxiproxy.client import ToxiproxyClient
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

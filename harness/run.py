@@ -30,24 +30,25 @@ import requests
 from harness import __version__, reaper
 from harness.analysis import AUDIT_FILE, SCENARIO_COPY, analyse_run, policy_of
 from harness.clock import CLOCK_NAME, now_ns
+from harness.docker.sweep import sweep_docker
 from harness.errors import AftershockError, ExitCode, InfrastructureError, Interrupted
 from harness.events import EventBus, RunEvent
 from harness.faults.kinds import build_fault
-from harness.faults.provision import TOXIPROXY_VERSION, find_toxiproxy
 from harness.faults.timeline import FaultTimeline
+from harness.files import atomic_write_text
 from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
 from harness.measure.live import LiveHealth, LoadTicker
 from harness.report import write_reports
-from harness.report.results import atomic_write_text, write_results
+from harness.report.results import write_results
 from harness.rollback import RollbackController
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
 from harness.session import TargetSession, mode_env
 from harness.targets.backend import Backend
-from harness.targets.docker import sweep_docker
 from harness.teardown import Teardown
+from harness.toxiproxy.provision import TOXIPROXY_VERSION, find_toxiproxy
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from types import TracebackType
 from typing import Any
 
 from harness.events import EventBus
-from harness.faults.provision import TOXIPROXY_VERSION, find_toxiproxy
-from harness.faults.proxies import LinkProxies
-from harness.faults.toxiproxy import ToxiproxyClient, ToxiproxyServer
+from harness.scenario.target import Target
 from harness.targets.backend import Backend
-from harness.targets.model import Target
 from harness.teardown import Teardown
+from harness.toxiproxy.client import ToxiproxyClient
+from harness.toxiproxy.provision import TOXIPROXY_VERSION, find_toxiproxy
+from harness.toxiproxy.proxies import LinkProxies
 
 
 def make_backend(
@@ -30,7 +30,7 @@ def make_backend(
     bus: EventBus,
 ) -> Backend:
     if kind == "docker":
-        from harness.targets.docker import DockerBackend  # lazy: the Docker SDK is heavy
+        from harness.docker.backend import DockerBackend
 
         return DockerBackend(target, target_dir, work_dir, run_id, env_overrides=env_overrides, emit=bus.emit)
     from harness.targets.process import ProcessBackend
@@ -86,8 +86,6 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         self._td.close()
 
     def _start(self) -> None:
-        from harness.targets.docker import DockerBackend  # cheap: it imports the Docker SDK lazily
-
         binary = self.toxiproxy_binary or find_toxiproxy()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         # The backend before Toxiproxy: on Docker, Toxiproxy is a container on the backend's network.
@@ -106,9 +104,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         log = self.work_dir / "toxiproxy.log"
         self.server = self._td.enter(
             "toxiproxy server",
-            self.backend.toxiproxy(binary, log, seed=self.seed)
-            if isinstance(self.backend, DockerBackend)
-            else ToxiproxyServer(binary, log, seed=self.seed, run_id=self.run_id),
+            self.backend.toxiproxy(binary, log, seed=self.seed),
         )
         self.bus.emit("toxiproxy_up", version=TOXIPROXY_VERSION, url=self.server.url, pid=self.server.pid)
         self.proxies = self._td.enter("proxies", LinkProxies(self.server, self.run_id))

@@ -66,6 +66,6 @@ def processes_with_env(name: str, value: str) -> list[int]:
 
 @pytest.fixture(scope="session")
 def toxiproxy_binary() -> Path:
-    from harness.faults.provision import find_toxiproxy
+    from harness.toxiproxy.provision import find_toxiproxy
 
     return find_toxiproxy()

@@ -28,7 +28,7 @@ import yaml
 
 from harness.errors import ExitCode, InfrastructureError, Interrupted, Problem, ScenarioError
 from harness.explore.strategy import describe, schedules
-from harness.report.results import atomic_write_text
+from harness.files import atomic_write_text
 from harness.scenario.loader import LoadedScenario, load_scenario
 
 

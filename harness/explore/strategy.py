@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harness.scenario.models import LINK_FAULT_KINDS, Explore
-from harness.targets.model import Target
+from harness.scenario.target import Target
 
 SERVICE_KINDS = ("crash", "pause")
 

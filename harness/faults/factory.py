@@ -12,7 +12,6 @@ from typing import Any
 
 from harness.faults.link import LinkFault
 from harness.faults.partition import Partition
-from harness.faults.proxies import LinkProxies
 from harness.faults.service import ServiceCrash, ServicePause
 from harness.scenario.loader import partition_links
 from harness.scenario.models import (
@@ -25,8 +24,9 @@ from harness.scenario.models import (
     ResponseLossFault,
     TimeoutFault,
 )
+from harness.scenario.target import Target
 from harness.targets.backend import Backend
-from harness.targets.model import Target
+from harness.toxiproxy.proxies import LinkProxies
 
 _HOLD = {"at": 0.0, "duration": 1.0}  # timing belongs to the caller's `with` block
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from harness.faults.link import LinkFault
 from harness.faults.partition import Partition
-from harness.faults.proxies import LinkProxies
 from harness.faults.service import ServiceCrash, ServiceDeploy, ServicePause
 from harness.load.control import DuplicateRequests, LoadControl
 from harness.scenario.loader import partition_links
@@ -24,8 +23,9 @@ from harness.scenario.models import (
     ResponseLossFault,
     TimeoutFault,
 )
+from harness.scenario.target import Target
 from harness.targets.backend import Backend
-from harness.targets.model import Target
+from harness.toxiproxy.proxies import LinkProxies
 
 
 def build_fault(

@@ -11,9 +11,9 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
-from harness.faults.proxies import LinkProxies
-from harness.faults.toxiproxy import ToxiproxyError
 from harness.scenario.models import DownFault, LatencyFault, ResetFault, ResponseLossFault, TimeoutFault
+from harness.toxiproxy.client import ToxiproxyError
+from harness.toxiproxy.proxies import LinkProxies
 
 LinkFaultSpec = LatencyFault | DownFault | TimeoutFault | ResetFault | ResponseLossFault
 

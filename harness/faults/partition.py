@@ -11,9 +11,9 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 
 from harness.faults.link import LinkFault
-from harness.faults.proxies import LinkProxies
 from harness.scenario.models import PartitionFault, TimeoutFault
 from harness.teardown import Teardown
+from harness.toxiproxy.proxies import LinkProxies
 
 
 class Partition(AbstractContextManager["Partition"]):

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.report.results import atomic_write_text
+from harness.files import atomic_write_text
 from harness.scenario.models import DuplicateFault
 
 CONTROL_FILE = "load.control"

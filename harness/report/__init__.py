@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.files import atomic_write_bytes as _atomic_write_bytes
 from harness.measure.trials import percentile
-from harness.report.results import atomic_write_bytes as _atomic_write_bytes
 from harness.scenario.durations import format_seconds
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.files import atomic_write_text
 from harness.report import (
     CONSISTENCY_PROBLEMS,
     EXPECTATION_WORDS,
@@ -41,7 +42,6 @@ from harness.report import (
     slo_sentence,
     status_word,
 )
-from harness.report.results import atomic_write_text
 
 if TYPE_CHECKING:
     from harness.analysis import TrialAnalysis

@@ -17,8 +17,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.files import atomic_write_text
 from harness.report import MttrStats, mttr_stats, mttr_text, plain_bound, resolution_text, status_word
-from harness.report.results import atomic_write_text
 
 INDEX_NAME = "index.html"
 

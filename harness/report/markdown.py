@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.files import atomic_write_text
 from harness.report import (
     CONSISTENCY_PROBLEMS,
     bound_kind,
@@ -28,7 +29,6 @@ from harness.report import (
     seconds_text,
     status_word,
 )
-from harness.report.results import atomic_write_text
 
 SUMMARY_NAME = "summary.md"
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError
 from harness.scenario.models import DeployFault, PartitionFault, Scenario
-from harness.targets.model import LINK_RE, PLACEHOLDER, SIMPLE_PLACEHOLDERS, Target
+from harness.scenario.target import LINK_RE, PLACEHOLDER, SIMPLE_PLACEHOLDERS, Target
 
 Path_ = tuple[str | int, ...]
 

@@ -10,13 +10,21 @@ import abc
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from harness.errors import InfrastructureError
-from harness.targets.model import PLACEHOLDER
+from harness.scenario.target import PLACEHOLDER
+
+if TYPE_CHECKING:
+    from harness.toxiproxy.server import ToxiproxyServer
 
 
 class Backend(AbstractContextManager["Backend"], abc.ABC):
     name: str
+
+    @abc.abstractmethod
+    def toxiproxy(self, binary: Path, log_path: Path, seed: int = 1) -> ToxiproxyServer:
+        """The run's Toxiproxy server where this backend's services can reach it (not yet started)."""
 
     @abc.abstractmethod
     def upstream_address(self, service: str) -> str:

@@ -24,10 +24,11 @@ from typing import Any
 import requests
 
 from harness.errors import InfrastructureError
-from harness.faults.toxiproxy import free_port
+from harness.net import free_port
 from harness.reaper import labelled_env
+from harness.scenario.target import Service, Target
 from harness.targets.backend import Backend, render
-from harness.targets.model import Service, Target
+from harness.toxiproxy.server import ToxiproxyServer
 
 Emit = Callable[..., Any]
 
@@ -73,6 +74,10 @@ class ProcessBackend(Backend):
         return self
 
     # -- addresses -----------------------------------------------------------------------
+    def toxiproxy(self, binary: Path, log_path: Path, seed: int = 1) -> ToxiproxyServer:
+        """A Toxiproxy process on a free loopback port, labelled with the run id like the services."""
+        return ToxiproxyServer(binary, log_path, seed=seed, run_id=self.run_id)
+
     def upstream_address(self, service: str) -> str:
         return f"{self.host}:{self.ports[service]}"
 

@@ -26,28 +26,23 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
+from harness.docker.backend import DockerBackend
+from harness.docker.engine import OWNER_LABEL, RUN_LABEL, docker_client, owner_running
+from harness.docker.sweep import sweep_docker
 from harness.errors import InfrastructureError, ScenarioError
 from harness.faults.link import LinkFault
-from harness.faults.provision import find_toxiproxy
-from harness.faults.proxies import LinkProxies
 from harness.reaper import owner_token
 from harness.scenario.loader import load_target
 from harness.scenario.models import DownFault, LatencyFault
-from harness.targets.docker import (
-    OWNER_LABEL,
-    RUN_LABEL,
-    DockerBackend,
-    docker_client,
-    owner_running,
-    sweep_docker,
-)
-from harness.targets.model import Target
+from harness.scenario.target import Target
+from harness.toxiproxy.provision import find_toxiproxy
+from harness.toxiproxy.proxies import LinkProxies
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
-    from harness.faults.docker_toxiproxy import DockerToxiproxy
+    from harness.docker.toxiproxy import DockerToxiproxy
 
 pytestmark = pytest.mark.docker
 

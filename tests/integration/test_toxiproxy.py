@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from harness.faults.link import LinkFault
-from harness.faults.proxies import LinkProxies
-from harness.faults.toxiproxy import ToxiproxyError, ToxiproxyServer
 from harness.scenario.models import DownFault, LatencyFault, ResetFault, TimeoutFault
+from harness.toxiproxy.client import ToxiproxyError
+from harness.toxiproxy.proxies import LinkProxies
+from harness.toxiproxy.server import ToxiproxyServer
 
 pytestmark = pytest.mark.integration
 

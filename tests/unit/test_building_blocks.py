@@ -79,7 +79,7 @@ def test_teardown_runs_every_step_newest_first_and_raises_all_failures() -> None
 
 
 def test_start_order_follows_links_and_dependencies() -> None:
-    from harness.targets.model import Target
+    from harness.scenario.target import Target
 
     t = Target.model_validate(
         {

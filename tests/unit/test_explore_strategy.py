@@ -69,7 +69,7 @@ def test_every_schedule_is_a_valid_runnable_scenario(
 
 def test_kinds_without_a_place_to_hit_are_not_drawn() -> None:
     from harness.explore.strategy import drawable_kinds
-    from harness.targets.model import Target
+    from harness.scenario.target import Target
 
     lonely = Target.model_validate(
         {"name": "t", "entrypoint": "a", "services": {"a": {"command": ["x"], "health": {"tcp": True}}}}

@@ -6,7 +6,8 @@ import re
 from types import TracebackType
 
 from harness.errors import InfrastructureError
-from harness.faults.toxiproxy import ToxiproxyError, ToxiproxyServer
+from harness.toxiproxy.client import ToxiproxyError
+from harness.toxiproxy.server import ToxiproxyServer
 
 
 def proxy_name(run_id: str, link: str) -> str:

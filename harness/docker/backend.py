@@ -32,32 +32,48 @@ What a target gets, and why:
 
 The Docker SDK is imported lazily (only when a backend is built or a sweep finds an engine), so
 importing the harness never imports it. Every engine call has a timeout (:data:`API_TIMEOUT`, or
-:data:`harness.targets.images.BUILD_TIMEOUT` for builds).
+:data:`harness.docker.images.BUILD_TIMEOUT` for builds).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import io
-import os
 import socket
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import requests
 
+from harness.docker import images
+from harness.docker.engine import (
+    CONTAINER_HOST,
+    CONTAINER_PORT,
+    CONTAINER_PYTHON,
+    CONTAINER_TARGET_DIR,
+    CONTAINER_WORKDIR,
+    OWNER_LABEL,
+    ROLE_LABEL,
+    RUN_LABEL,
+    SERVICE_LABEL,
+    STOP_GRACE,
+    Emit,
+    build_labels,
+    container_name,
+    docker_client,
+    network_name,
+    run_labels,
+)
+from harness.docker.logs import LiveLog
 from harness.errors import InfrastructureError, Problem, ScenarioError
-from harness.faults.toxiproxy import free_port
-from harness.reaper import owner_alive, owner_token
-from harness.targets import images
+from harness.net import free_port
+from harness.reaper import owner_token
+from harness.scenario.target import PLACEHOLDER, SIMPLE_PLACEHOLDERS, Service, Target
 from harness.targets.backend import Backend, render
-from harness.targets.model import PLACEHOLDER, SIMPLE_PLACEHOLDERS, Service, Target
 from harness.targets.process import log_tail
 
 if TYPE_CHECKING:
@@ -65,103 +81,7 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
     from docker.models.networks import Network
 
-    from harness.faults.docker_toxiproxy import DockerToxiproxy
-
-Emit = Callable[..., Any]
-
-RUN_LABEL = "aftershock.run_id"
-OWNER_LABEL = "aftershock.owner"
-HOST_LABEL = "aftershock.host"
-SERVICE_LABEL = "aftershock.service"
-ROLE_LABEL = "aftershock.role"
-
-CONTAINER_PORT = 8000
-CONTAINER_HOST = "0.0.0.0"
-CONTAINER_PYTHON = "python3"
-CONTAINER_TARGET_DIR = "/target"
-CONTAINER_WORKDIR = "/aftershock/work"
-API_TIMEOUT = 30.0  # seconds for any one engine call that is not a build
-STOP_GRACE = 5  # seconds between the stop signal and SIGKILL (whole seconds: the engine API wants an int)
-DEFAULT_SOCKET = "/var/run/docker.sock"
-
-
-# -- the engine ---------------------------------------------------------------------------
-def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
-
-
-def engine_hint() -> str:
-    return (
-        "  fix: start a Docker engine: `scripts/ensure-docker.sh` (as root: installs docker.io if\n"
-        "       missing, starts dockerd, waits until `docker info` answers), or `systemctl start docker`,\n"
-        "       or point DOCKER_HOST at a running engine; or run with --backend process"
-    )
-
-
-def docker_client(timeout: float = API_TIMEOUT) -> DockerClient:
-    """A client of the engine at ``$DOCKER_HOST`` (or the local socket) that answered a ping.
-
-    Raises :class:`InfrastructureError` saying how to start an engine if none answers.
-    """
-    import docker
-    from docker.errors import DockerException
-
-    try:
-        client = docker.from_env(timeout=round(timeout))  # API version negotiated with the engine
-        client.ping()
-    except (DockerException, requests.RequestException) as exc:
-        raise InfrastructureError(
-            f"the docker backend needs a Docker engine, and none answers at {engine_address()}: "
-            f"{_first_line(exc)}\n{engine_hint()}"
-        ) from None
-    return client
-
-
-def _engine_surely_absent() -> bool:
-    """True when there is no socket to try (so a sweep costs nothing, not even the SDK import)."""
-    address = engine_address()
-    if address.startswith("unix://"):
-        return not os.path.exists(address[len("unix://") :])
-    return False
-
-
-def owner_running(token: str) -> bool:
-    """:func:`harness.reaper.owner_alive`, except that a zombie owner is dead.
-
-    A SIGKILLed harness stays a zombie until its parent reaps it, and its ``/proc`` entry keeps
-    the start time, so the token still matches; a sweep right after the kill must not wait for that.
-    """
-    if not owner_alive(token):
-        return False
-    try:
-        stat = Path(f"/proc/{token.partition(':')[0]}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :].split()[0] not in ("Z", "X")
-
-
-def network_name(run_id: str) -> str:
-    return f"aftershock-{run_id}"
-
-
-def container_name(run_id: str, service: str) -> str:
-    return f"aftershock-{run_id}-{service}"
-
-
-def run_labels(run_id: str, owner: str) -> dict[str, str]:
-    return {RUN_LABEL: run_id, OWNER_LABEL: owner, HOST_LABEL: socket.gethostname()}
-
-
-def build_labels(run_id: str, owner: str) -> dict[str, str]:
-    """Labels of an image build: which run built it. Deliberately *not* the sweep's keys: a
-    container inherits its image's labels, and one started by hand from a cached image must not
-    look like a dead run's leftover."""
-    return {f"aftershock.build.{k.rpartition('.')[2]}": v for k, v in run_labels(run_id, owner).items()}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    from harness.docker.toxiproxy import DockerToxiproxy
 
 
 def _workdir_archive() -> bytes:
@@ -258,104 +178,6 @@ def docker_problems(target: Target, target_dir: Path) -> list[Problem]:
 
 
 # -- live logs ----------------------------------------------------------------------------
-class LiveLog:
-    """``<run_dir>/services/<name>.log``, written while the container runs (like the process backend).
-
-    Why live: faults such as "crash the worker mid-job" (``when_log``) tail this file to time the
-    kill. A follower thread streams the container's output with Docker's timestamps; the last one
-    written is remembered, so a stream reopened after an idle read timeout, or after a restart of
-    the container, continues exactly where the file stopped (no line twice, none lost).
-    :meth:`catch_up` reads what the follower has not written yet (after a stop, or if the follower
-    died) and is safe to call at any time. Lines longer than Docker's 16 KiB log chunks may be split.
-    """
-
-    def __init__(self, path: Path, client: DockerClient) -> None:
-        self.path = path
-        self.client = client
-        self._lock = threading.Lock()
-        self._last: tuple[str, int] = ("", -1)  # (seconds part of the timestamp, nanoseconds)
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self.error: BaseException | None = None
-
-    def marker(self, text: str) -> None:
-        with self._lock, self.path.open("ab") as fh:
-            fh.write(f"--- aftershock: {text}\n".encode())
-
-    def _since(self) -> int | None:
-        """Whole seconds of the last line written (None: from the start); older lines are skipped."""
-        stamp = self._last[0]
-        if not stamp:
-            return None
-        return int(dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC).timestamp())
-
-    def _feed(self, data: bytes) -> None:
-        out = bytearray()
-        for raw in data.split(b"\n"):
-            if not raw:
-                continue
-            stamp, _, line = raw.partition(b" ")
-            text = stamp.decode(errors="replace").rstrip("Z")
-            seconds, _, fraction = text.partition(".")
-            key = (seconds, int((fraction + "000000000")[:9]) if fraction.isdigit() else 0)
-            if key <= self._last:
-                continue
-            self._last = key
-            out += line + b"\n"
-        if out:
-            with self.path.open("ab") as fh:
-                fh.write(out)
-
-    def follow(self, container_id: str) -> None:
-        """Stream the container's output into the file until it stops (a daemon thread)."""
-        self._stop.clear()
-        thread = threading.Thread(
-            target=self._run, args=(container_id,), name=f"aftershock-log-{self.path.stem}", daemon=True
-        )
-        self._thread = thread
-        thread.start()
-
-    def _run(self, container_id: str) -> None:
-        from docker.errors import DockerException, NotFound
-
-        while not self._stop.is_set():
-            try:
-                stream = self.client.api.logs(
-                    container_id, stream=True, follow=True, timestamps=True, since=self._since()
-                )
-                for chunk in stream:
-                    with self._lock:
-                        self._feed(chunk)
-                return  # the stream ends when the container stops
-            except NotFound:
-                return
-            except Exception as exc:  # this thread must never die silently with the file stale
-                # An idle stream hits the client's read timeout: reopen it while the container runs.
-                try:
-                    running = bool(self.client.api.inspect_container(container_id)["State"]["Running"])
-                except (DockerException, requests.RequestException):
-                    running = False
-                if not running:
-                    self.error = exc
-                    return
-                time.sleep(0.1)
-
-    def catch_up(self, container_id: str) -> None:
-        data = self.client.api.logs(container_id, stream=False, timestamps=True, since=self._since())
-        with self._lock:
-            self._feed(bytes(data))
-
-    def close(self, container_id: str | None, timeout: float = 5.0) -> None:
-        """Stop following (the container has stopped) and write whatever is left."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if container_id is not None:
-            self.catch_up(container_id)
-
-
-# -- the backend --------------------------------------------------------------------------
 class DockerBackend(Backend):
     """Services as containers on a per-run network; see the module docstring for the conventions.
 
@@ -445,7 +267,7 @@ class DockerBackend(Backend):
 
     def toxiproxy(self, binary: Path, log_path: Path, seed: int = 1) -> DockerToxiproxy:
         """The run's Toxiproxy, as a container on this run's network (enter it after the backend)."""
-        from harness.faults.docker_toxiproxy import DockerToxiproxy
+        from harness.docker.toxiproxy import DockerToxiproxy
 
         return DockerToxiproxy(binary, log_path, seed=seed, backend=self)
 
@@ -469,7 +291,7 @@ class DockerBackend(Backend):
                     by_dockerfile[dockerfile] = images.build(
                         build_client,
                         images.directory_context(self.target_dir, dockerfile),
-                        _repository(self.target.name, dockerfile),
+                        images.repository_for(self.target.name, dockerfile),
                         base=base,
                         labels=self.build_labels,
                         what=f"{self.target.name}/{service}",
@@ -845,78 +667,3 @@ class DockerBackend(Backend):
             except Exception as exc:
                 exc.add_note(f"while removing the leftover container {container.name}")
                 errors.append(exc)
-
-
-def _repository(target: str, dockerfile: Path) -> str:
-    """``aftershock-<target>[-<suffix>]`` from ``Dockerfile[.<suffix>]`` (lowercase, as Docker wants)."""
-    _, _, suffix = dockerfile.name.partition(".")
-    raw = f"aftershock-{target}" + (f"-{suffix}" if suffix else "")
-    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in raw.lower())
-
-
-# -- the backstop -------------------------------------------------------------------------
-def sweep_docker(
-    *, run_id: str | None = None, include_live: bool = False, client: DockerClient | None = None
-) -> list[str]:
-    """Remove containers, networks and volumes of runs whose owner is dead (or of ``run_id``).
-
-    Only resources labelled by this machine (``aftershock.host``) are considered: an owner's pid
-    means nothing on another host sharing the engine. Returns what was removed; failures are
-    raised together after every removal was tried. Without an engine this returns ``[]`` at once.
-    """
-    from_here = socket.gethostname()
-    if client is None:
-        if _engine_surely_absent():
-            return []
-        try:
-            client = docker_client(timeout=10.0)
-        except InfrastructureError:
-            return []
-        own_client = True
-    else:
-        own_client = False
-    from docker.errors import NotFound
-
-    def doomed(labels: dict[str, str] | None) -> bool:
-        labels = labels or {}
-        if RUN_LABEL not in labels or labels.get(HOST_LABEL, from_here) != from_here:
-            return False
-        if run_id is not None and labels[RUN_LABEL] != run_id:
-            return False
-        return include_live or not owner_running(labels.get(OWNER_LABEL, ""))
-
-    removed: list[str] = []
-    errors: list[Exception] = []
-
-    def remove(what: str, fn: Callable[[], object]) -> None:
-        try:
-            fn()
-            removed.append(what)
-        except NotFound:
-            pass
-        except Exception as exc:
-            exc.add_note(f"while removing {what}")
-            errors.append(exc)
-
-    try:
-        for c in client.containers.list(all=True, filters={"label": RUN_LABEL}):
-            if doomed(c.labels):
-                remove(
-                    f"container {c.name} (run {c.labels[RUN_LABEL]})",
-                    functools.partial(c.remove, force=True, v=True),
-                )
-        for n in client.networks.list(filters={"label": RUN_LABEL}):
-            labels = n.attrs.get("Labels") or {}
-            if doomed(labels):
-                remove(f"network {n.name} (run {labels[RUN_LABEL]})", n.remove)
-        for v in client.volumes.list(filters={"label": RUN_LABEL}):
-            labels = v.attrs.get("Labels") or {}
-            if doomed(labels):
-                remove(f"volume {v.name} (run {labels[RUN_LABEL]})", functools.partial(v.remove, force=True))
-    finally:
-        if own_client:
-            with contextlib.suppress(Exception):
-                client.close()
-    if errors:
-        raise ExceptionGroup(f"removing {len(errors)} docker leftover(s) failed", errors)
-    return removed

@@ -42,7 +42,7 @@ class DockerService(Model):
     """What the Docker backend needs when its conventions do not fit a service (all optional).
 
     By default a service runs its ``command`` in an image built from the target's
-    ``docker/Dockerfile.<service>`` (else ``docker/Dockerfile``); see :mod:`harness.targets.docker`.
+    ``docker/Dockerfile.<service>`` (else ``docker/Dockerfile``); see :mod:`harness.docker.backend`.
     """
 
     image: str | None = Field(None, description="run this existing local image instead of building one")

@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import InfrastructureError
-from harness.faults.provision import TOXIPROXY_VERSION, cache_dir
+from harness.files import cache_dir
+from harness.toxiproxy.provision import TOXIPROXY_VERSION
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -115,7 +116,7 @@ def base_image(client: DockerClient) -> str:
     try:
         client.images.pull(wanted)  # the SDK splits name, tag and digest itself
     except (DockerException, RequestException) as exc:
-        progress(f"pulling {wanted} failed ({_first_line(exc)}); using the local base {LOCAL_BASE}")
+        progress(f"pulling {wanted} failed ({first_line(exc)}); using the local base {LOCAL_BASE}")
         return build_local_base(client)
     progress(f"pulled {wanted} in {time.monotonic() - started:.1f}s")
     return wanted
@@ -328,7 +329,7 @@ def build(
                 f"building {what} image {tag} from {context.dockerfile} failed: {exc.msg}\n{tail}"
             ) from None
         except (DockerException, RequestException) as exc:
-            raise InfrastructureError(f"building {what} image {tag} failed: {_first_line(exc)}") from None
+            raise InfrastructureError(f"building {what} image {tag} failed: {first_line(exc)}") from None
         progress(f"built {tag} in {time.monotonic() - started:.1f}s")
         _prune_older(client, repository, tag)
     return tag
@@ -397,6 +398,13 @@ def toxiproxy_image(client: DockerClient, binary: Path, labels: dict[str, str]) 
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def repository_for(target: str, dockerfile: Path) -> str:
+    """``aftershock-<target>[-<suffix>]`` from ``Dockerfile[.<suffix>]`` (lowercase, as Docker wants)."""
+    _, _, suffix = dockerfile.name.partition(".")
+    raw = f"aftershock-{target}" + (f"-{suffix}" if suffix else "")
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in raw.lower())

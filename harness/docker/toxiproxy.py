@@ -10,9 +10,9 @@ Why a container and not the host's Toxiproxy process:
 * **Nothing but the API leaves the network.** The REST API is published on ``127.0.0.1`` only;
   proxy ports are not published at all.
 * **Same binary, no registry.** The cached ``toxiproxy-server`` is static (``CGO_ENABLED=0``), so
-  its image is that one file on ``scratch`` (see :func:`harness.targets.images.toxiproxy_image`).
+  its image is that one file on ``scratch`` (see :func:`harness.docker.images.toxiproxy_image`).
 
-:class:`DockerToxiproxy` *is a* :class:`~harness.faults.toxiproxy.ToxiproxyServer` (same ``url``,
+:class:`DockerToxiproxy` *is a* :class:`~harness.toxiproxy.server.ToxiproxyServer` (same ``url``,
 ``client``, ``create_proxy``, ``restart``, ``stop``, context manager), so ``LinkProxies`` and the
 link faults use it unchanged. Two differences a caller sees: ``create_proxy`` ignores the host of
 ``listen`` (a proxy listens on every interface of the Toxiproxy container, i.e. the run network)
@@ -26,16 +26,31 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from harness.faults.toxiproxy import ToxiproxyClient, ToxiproxyError, ToxiproxyServer, free_port
-from harness.targets import images
-from harness.targets.docker import ROLE_LABEL, container_name, docker_client
+from harness.docker import images
+from harness.docker.engine import ROLE_LABEL, container_name, docker_client
+from harness.net import free_port
+from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
+from harness.toxiproxy.server import ToxiproxyServer
 
 if TYPE_CHECKING:
+    from docker import DockerClient
     from docker.models.containers import Container
+    from docker.models.networks import Network
 
-    from harness.targets.docker import DockerBackend
+
+class DockerRun(Protocol):
+    """What the Toxiproxy container needs of its run (the Docker backend provides it)."""
+
+    run_id: str
+    client: DockerClient
+    labels: dict[str, str]
+    build_labels: dict[str, str]
+    network_name: str
+
+    def ensure_network(self) -> Network: ...
+
 
 ALIAS = "toxiproxy"
 FIRST_PROXY_PORT = 20000  # proxy ports inside the container's own namespace: always free
@@ -45,7 +60,7 @@ FIRST_PROXY_PORT = 20000  # proxy ports inside the container's own namespace: al
 class DockerToxiproxy(ToxiproxyServer):
     """Toxiproxy in a container of ``backend``'s run; enter it after the backend (it needs the network)."""
 
-    backend: DockerBackend
+    backend: DockerRun
     _container: Container | None = field(default=None, init=False, repr=False)
     _next_port: int = field(default=FIRST_PROXY_PORT, init=False, repr=False)
 

@@ -15,16 +15,10 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import InfrastructureError
+from harness.files import cache_dir
 
 TOXIPROXY_VERSION = "2.12.0"
 _MODULE = "github.com/Shopify/toxiproxy/v2"
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("AFTERSHOCK_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "aftershock"
-    )
-    return Path(base)
 
 
 def cached_binary() -> Path:

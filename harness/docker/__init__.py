@@ -1,0 +1,1 @@
+"""The Docker wing: engine and labels, the backend, images, the run's Toxiproxy container, logs."""
