@@ -20,8 +20,18 @@
 
 **Resolution.** Every figure carries its own uncertainty (DESIGN.md: never print more precision
 than you have). For a boundary instant ``b`` it is ``step + edge_slack`` plus the largest gap
-between request completions in ``[b - window, b + window]``, the ends of that range included, so
-silence around ``b`` widens it. ``step + edge_slack`` is how far the grid and the pass threshold
+between the instants where requests are placed (a failure at its start, a success at its end:
+see :mod:`harness.measure.health`) in ``[b - window, b + window]`` ("around the boundary" means
+this: one window either side), the ends of that range included, so silence around ``b`` widens
+it. That placement puts no request on the wrong side of a *recovery*, however slowly it
+failed. At an *impact* it can: a request in flight when the fault struck, which then failed, is
+placed at its start, before the fault, while the fault may have struck at any instant of its
+flight; so an impact's resolution also adds the largest latency of the bad requests placed
+within a window before ``b`` (or up to ``step + edge_slack`` after it, where the grid may put
+the edge) that were still in flight at ``b``. A black hole that hangs requests for the whole
+request timeout is honestly located at its impact only to within that timeout; the transition
+bracket (:mod:`harness.measure.bracket`) says the same from the requests alone.
+``step + edge_slack`` is how far the grid and the pass threshold
 can move an edge on dense traffic (see :mod:`harness.measure.health`): the design's floor is
 ``step``, and ``edge_slack`` is ``(1 - success_rate) * window``, 0.01 s by default, unless a
 latency bound is set. They add rather than take the larger because ``recovered_at`` may be
@@ -37,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.measure.health import EPS, HealthPolicy, HealthTimeline
-from harness.measure.samples import RequestSamples
+from harness.measure.samples import RequestSamples, judged
 
 RESOLUTION_KEYS = ("time_to_impact", "recovered_at", "recovery_time", "outage")
 
@@ -98,12 +108,28 @@ def _completed_between(samples: RequestSamples, start: float, end: float) -> tup
     return lo, hi
 
 
-def boundary_resolution(samples: RequestSamples, policy: HealthPolicy, at: float) -> float:
-    """Uncertainty (seconds) of an edge the timeline places at ``at``; see the module docstring."""
-    lo, hi = _completed_between(samples, at - policy.window, at + policy.window)
-    points = np.concatenate(([at - policy.window], samples.end[lo:hi], [at + policy.window]))
+def boundary_resolution(
+    samples: RequestSamples, policy: HealthPolicy, at: float, *, impact: bool = False
+) -> float:
+    """Uncertainty (seconds) of an edge the timeline places at ``at``; see the module docstring.
+
+    ``impact``: the edge is a healthy-to-unhealthy one, where requests in flight that failed
+    may be placed early.
+    """
+    placed = judged(samples, policy.slow_above)
+    lo = int(np.searchsorted(placed.at, at - policy.window, side="left"))
+    hi = int(np.searchsorted(placed.at, at + policy.window, side="right"))
+    points = np.concatenate(([at - policy.window], placed.at[lo:hi], [at + policy.window]))
     largest_gap = float(np.max(np.diff(points)))
-    return policy.step + policy.edge_slack + largest_gap
+    straddle = 0.0
+    if impact:
+        # the grid may put the edge up to step + edge_slack before the bad requests that made it
+        reach = at + policy.step + policy.edge_slack
+        before = slice(lo, int(np.searchsorted(placed.at, reach + EPS, side="right")))
+        early = placed.bad[before] & (placed.end[before] > at)
+        if early.any():
+            straddle = float(placed.latency[before][early].max())
+    return policy.step + policy.edge_slack + largest_gap + straddle
 
 
 def recovered_at(timeline: HealthTimeline, cleared_at: float) -> float | None:
@@ -164,7 +190,7 @@ def measure_fault(
         outage = timeline.unhealthy_time(injected_at, outage_end)
 
     base = policy.step + policy.edge_slack
-    res_impact = base if impact_at is None else boundary_resolution(samples, policy, impact_at)
+    res_impact = base if impact_at is None else boundary_resolution(samples, policy, impact_at, impact=True)
     res_recovered = base if recovered_time is None else boundary_resolution(samples, policy, recovered_time)
     lo, hi = _completed_between(samples, injected_at, cleared_at)
     return FaultMeasurement(
