@@ -8,6 +8,11 @@ can compare the harness's measured recovery against the truth:
 
     GT dependency_back <ns>
     GT recovered <ns>
+
+``GT_FAIL_DELAY`` (seconds, default 0) makes it fail *slowly*, as services behind a timeout do:
+a 503 is sent only that long after the request arrived (the state was decided on arrival, so a
+request that arrives just before the recovery still fails, late). The harness must not let
+those late failures move the measured recovery.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DELAY_NS = int(float(os.environ.get("GT_RECOVERY_DELAY", "3")) * 1e9)
 PROBE_TIMEOUT = float(os.environ.get("GT_PROBE_TIMEOUT", "0.3"))
+FAIL_DELAY = float(os.environ.get("GT_FAIL_DELAY", "0"))
 
 
 class State:
@@ -74,6 +80,8 @@ def handler_for(state: State) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_error(404)
                 return
+            if not ok and FAIL_DELAY:
+                time.sleep(FAIL_DELAY)
             body = b"ok\n" if ok else b"unavailable\n"
             self.send_response(200 if ok else 503)
             self.send_header("Content-Length", str(len(body)))
