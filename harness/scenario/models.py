@@ -93,9 +93,14 @@ class SLO(Model):
     p95_latency: Seconds | None = None
     p99_latency: Seconds | None = None
     hold: Seconds = Field(5.0, gt=0)
+    baseline: Seconds | None = Field(
+        None, gt=0, description="how long the SLO must hold before the first fault (default: hold)"
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> SLO:
+        if self.baseline is not None and self.baseline < self.window:
+            raise ValueError(f"baseline ({self.baseline:g}s) must be at least window ({self.window:g}s)")
         if self.hold < self.window:
             raise ValueError(
                 f"hold ({self.hold:g}s) must be at least window ({self.window:g}s): "
