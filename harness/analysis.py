@@ -16,7 +16,9 @@ from typing import Any
 from harness.errors import Problem, ScenarioError
 from harness.journal import JOURNAL_NAME, read_journal
 from harness.load.ledger import read_records, shard_paths
+from harness.measure.baseline import Baseline, measure_baseline
 from harness.measure.consistency import Consistency, Effect, reconcile
+from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
@@ -130,6 +132,7 @@ class TrialAnalysis:
     verdicts: list[Verdict]
     load: dict[str, Any]
     rollback: RollbackMeasurement | None = None
+    baseline: Baseline | None = None
 
 
 def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents) -> TrialAnalysis:
@@ -154,6 +157,17 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     timeline = evaluate_health(samples, policy, start, stop)
     out.timeline = timeline
     injected = sorted(ev.injected.items(), key=lambda kv: kv[1])
+    out.baseline = measure_baseline(
+        timeline,
+        samples,
+        load_started=start,
+        first_fault=(injected[0][1] - t0_ns) / 1e9 if injected else None,
+        baseline=scenario.slo.baseline or scenario.slo.hold,
+        rate_asked=scenario.load.users * scenario.load.rate_per_user,
+    )
+    never_healthy = out.baseline.healthy is False  # no recovery verdict against such a system
+    if never_healthy:
+        out.verdicts.append(baseline_verdict(ev.trial, out.baseline))
     for n, (index, inj_ns) in enumerate(injected):
         fault = scenario.faults[index]
         inj = (inj_ns - t0_ns) / 1e9
@@ -170,6 +184,9 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
             "target": fault.where,
             "label": fault.label,
             **m.to_dict(),
+            "fidelity": measure_fidelity(
+                samples, fault, injected_at=inj, cleared_at=clear_seen, load_started=start
+            ).to_dict(),
         }
         if cut:
             entry.update(
@@ -181,11 +198,27 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
             )
             m = dataclasses.replace(m, recovered=False, recovered_at=None, recovery_time=None)
         out.faults.append(entry)
-        out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
+        if not never_healthy:
+            out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
     if scenario.rollback is not None:
         out.rollback = _measure_rollback(scenario, ev, timeline, samples, t0_ns, out.faults, start)
-        out.verdicts.extend(judge_rollback(scenario.expect, ev.trial, out.rollback))
+        if not never_healthy:
+            out.verdicts.extend(judge_rollback(scenario.expect, ev.trial, out.rollback))
     return out
+
+
+def baseline_verdict(trial: int, baseline: Baseline) -> Verdict:
+    """The failed baseline as a verdict of its own: it replaces the trial's recovery verdicts."""
+    return Verdict(
+        expectation="baseline",
+        trial=trial,
+        fault="",
+        target=f"SLO held for {baseline.required:g}s before the first fault",
+        measured=False,
+        measured_text="unhealthy before any fault",
+        passed=False,
+        margin=None,
+    )
 
 
 def _measure_rollback(
@@ -258,6 +291,9 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
             continue
         analyses.append(a)
         entry: dict[str, Any] = {"trial": a.trial, "load": a.load, "faults": a.faults}
+        if a.baseline is not None:
+            entry["baseline"] = a.baseline.to_dict()
+            entry["outcome"] = a.baseline.outcome
         if scenario.rollback is not None:
             entry["rollback"] = None if a.rollback is None else a.rollback.to_dict()
         if record.started.get("consistency"):
@@ -281,7 +317,8 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         and not errors
         and len(analyses) == scenario.trials
     )
-    recovered_everywhere = all(f["recovered"] for t in trials_out for f in t["faults"])
+    judged = [t for t in trials_out if t.get("outcome") != "unhealthy_before_fault"]
+    recovered_everywhere = all(f["recovered"] for t in judged for f in t["faults"])
     passed = (
         complete
         and all(v.passed for v in verdicts)
@@ -289,7 +326,8 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
     )
     budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
     reasons: list[str] = []
-    for t in trials_out:
+    warnings = _warnings(trials_out)
+    for t in judged:
         for f in t["faults"]:
             if f["kind"] == "deploy":
                 continue  # judged through its rollback
@@ -327,6 +365,27 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         "mttr": mttr,
         "verdicts": [v.to_dict() for v in verdicts],
         "escalation": {"budget": budget, "needs_human": bool(reasons), "reasons": reasons},
+        "warnings": warnings,
         "environment": record.started.get("environment", {}),
     }
     return results, analyses
+
+
+def _warnings(trials: list[dict[str, Any]]) -> list[str]:
+    """What every report must say even when every expectation is met (DESIGN.md, Additions)."""
+    out: list[str] = []
+    for t in trials:
+        b = t.get("baseline") or {}
+        if b.get("outcome") == "unhealthy_before_fault":
+            out.append(
+                f"trial {t['trial']}: target unhealthy before any fault ({b.get('note') or 'SLO never held'})"
+            )
+        elif b.get("note"):
+            out.append(f"trial {t['trial']}: baseline {b['note']}")
+        if b.get("rate_warning"):
+            out.append(f"trial {t['trial']}: {b['rate_warning']}")
+        for f in t["faults"]:
+            fid = f.get("fidelity") or {}
+            if fid.get("no_effect"):
+                out.append(f"trial {t['trial']}: {f['label']}: {fid['note']}")
+    return out

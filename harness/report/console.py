@@ -78,6 +78,7 @@ def verdict_table(results: dict[str, Any]) -> str:
                     f"  service restored, data NOT: {data['corrupted']} corrupted, {data['lost']} lost,"
                     f" {data['duplicated']} duplicated writes remain after the rollback (not a full recovery)"
                 )
+    lines.extend(f"WARNING: {w}" for w in results.get("warnings", []))
     esc = results.get("escalation")
     if esc and esc.get("needs_human"):
         lines.append(

@@ -58,3 +58,30 @@ def test_slow_failures_do_not_move_the_measured_recovery(tmp_path: Path) -> None
     bracket = fault["recovery_bracket"]
     assert bracket is not None
     assert bracket["lower"] < truth <= bracket["upper"]
+
+
+def test_a_fault_on_a_link_the_requests_never_cross_is_flagged(tmp_path: Path) -> None:
+    """Fault fidelity on the orders target: the users' requests go api -> db, never through the
+    worker's payments link, so a latency fault there is flagged "no effect observed" (a mis-wired
+    rehearsal), while the same fault on api->db shows its latency shift."""
+    doc = {
+        "name": "orders-miswired",
+        "target": "orders",
+        "load": {"users": 10, "rate_per_user": 10, "duration": "16s"},
+        "slo": {"window": "1s", "success_rate": 0.99, "hold": "2s"},
+        "faults": [
+            {"kind": "latency", "link": "worker->payments", "latency": "500ms", "at": "4s", "duration": "3s"},
+            {"kind": "latency", "link": "api->db", "latency": "300ms", "at": "9s", "duration": "3s"},
+        ],
+    }
+    scenario = tmp_path / "miswired.yaml"
+    scenario.write_text(yaml.safe_dump(doc))
+    proc = aftershock("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    results = results_of(latest_run(tmp_path / "out"))
+    miswired, real = results["trials"][0]["faults"]
+    assert miswired["fidelity"]["no_effect"] is True, miswired["fidelity"]
+    assert real["fidelity"]["effect_observed"] is True, real["fidelity"]
+    assert real["fidelity"]["latency_shift"] >= 0.3 * 0.9
+    assert any("worker->payments" in w and "no effect observed" in w for w in results["warnings"])
+    assert "no effect observed" in proc.stdout
