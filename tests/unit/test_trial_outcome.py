@@ -108,3 +108,12 @@ def test_a_fault_with_no_effect_and_a_short_rate_are_warned_about(tmp_path: Path
     warnings = results["warnings"]
     assert any("no effect observed" in w for w in warnings)
     assert any("req/s of the 100 asked" in w for w in warnings)
+
+
+def test_not_recovered_escalates_even_without_a_rollback(tmp_path: Path) -> None:
+    """The decision the README states: "not recovered" needs a human, rollback or not."""
+    results, _ = analyse_run(run_dir_with(tmp_path, bad=[(7.0, 30.0)]))
+    (fault,) = results["trials"][0]["faults"]
+    assert fault["recovered"] is False
+    assert results["escalation"]["needs_human"] is True
+    assert any("did not recover" in r for r in results["escalation"]["reasons"])
