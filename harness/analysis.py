@@ -13,10 +13,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.as_run import apply_overrides
 from harness.errors import Problem, ScenarioError
-from harness.journal import JOURNAL_NAME, read_journal
+from harness.events import (
+    FaultCleared,
+    FaultInjected,
+    HarnessFailed,
+    LoadStarted,
+    LoadStopped,
+    RollbackActionDone,
+    RollbackConfirmed,
+    RollbackTriggered,
+    RunError,
+    RunEvent,
+    RunFinished,
+    RunInterrupted,
+    RunStarted,
+)
+from harness.journal import JOURNAL_NAME, read_events
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.baseline import Baseline, measure_baseline
+from harness.measure.bracket import Bracket
 from harness.measure.consistency import Consistency, Effect, reconcile
 from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
@@ -25,15 +42,32 @@ from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measur
 from harness.measure.samples import RequestSamples, load_samples_counted
 from harness.measure.trials import mttr_over_trials
 from harness.measure.verdicts import (
-    Verdict,
     judge_consistency,
     judge_distribution,
     judge_fault,
     judge_rollback,
 )
-from harness.report.results import SCHEMA
+from harness.results import (
+    AsRun,
+    BaselineResult,
+    BracketResult,
+    ConsistencyResult,
+    DataAfterRollback,
+    Escalation,
+    Expect,
+    FaultResult,
+    FidelityResult,
+    HarnessFailure,
+    LoadResult,
+    Resolution,
+    Results,
+    RollbackResult,
+    Slo,
+    TrialResult,
+    Verdict,
+)
 from harness.scenario.loader import parse_scenario
-from harness.scenario.models import Scenario
+from harness.scenario.models import Fault, Scenario
 
 SCENARIO_COPY = "scenario.yaml"
 AUDIT_FILE = "audit.json"
@@ -41,14 +75,17 @@ AUDIT_FILE = "audit.json"
 
 @dataclass
 class TrialEvents:
-    """What the journal says happened in one trial (instants on the run clock, ns)."""
+    """What the journal says happened in one trial."""
 
     trial: int
     load_started_ns: int | None = None
     load_stopped_ns: int | None = None
-    injected: dict[int, int] = field(default_factory=dict)
-    cleared: dict[int, int] = field(default_factory=dict)
-    rollback: dict[str, dict[str, Any]] = field(default_factory=dict)  # event kind -> the journal entry
+    injected: dict[int, FaultInjected] = field(default_factory=dict)
+    cleared: dict[int, FaultCleared] = field(default_factory=dict)
+    rollback_triggered: RollbackTriggered | None = None
+    rollback_done: RollbackActionDone | None = None
+    rollback_confirmed: RollbackConfirmed | None = None
+    harness_failures: list[HarnessFailed] = field(default_factory=list)
 
 
 @dataclass
@@ -57,16 +94,37 @@ class RunRecord:
 
     run_id: str
     t0_ns: int
-    started: dict[str, Any]
-    finished: dict[str, Any] | None
+    started: RunStarted
+    finished: RunFinished | None
     trials: dict[int, TrialEvents]
     errors: list[str]
     interrupted: bool
 
 
+def _digest(rec: TrialEvents, e: RunEvent) -> None:
+    """File one event of a trial where the analysis looks for it (the first rollback step wins)."""
+    match e:
+        case LoadStarted():
+            rec.load_started_ns = e.t_ns
+        case LoadStopped():
+            rec.load_stopped_ns = e.t_ns
+        case FaultInjected():
+            rec.injected[e.fault] = e
+        case FaultCleared():
+            rec.cleared[e.fault] = e
+        case RollbackTriggered() if rec.rollback_triggered is None:
+            rec.rollback_triggered = e
+        case RollbackActionDone() if rec.rollback_done is None:
+            rec.rollback_done = e
+        case RollbackConfirmed() if rec.rollback_confirmed is None:
+            rec.rollback_confirmed = e
+        case HarnessFailed():
+            rec.harness_failures.append(e)
+
+
 def read_run(run_dir: Path) -> RunRecord:
-    entries = read_journal(run_dir / JOURNAL_NAME)
-    started = next((e for e in entries if e["event"] == "run_started"), None)
+    events = read_events(run_dir / JOURNAL_NAME)
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
     if started is None:
         raise ScenarioError(
             [Problem(str(run_dir / JOURNAL_NAME), "(journal)", "no run_started event: not a run dir")]
@@ -75,36 +133,32 @@ def read_run(run_dir: Path) -> RunRecord:
     errors: list[str] = []
     interrupted = False
     finished = None
-    for e in entries:
-        kind = e["event"]
-        if "trial" in e and isinstance(e["trial"], int):
-            rec = trials.setdefault(e["trial"], TrialEvents(e["trial"]))
-            if kind == "load_started":
-                rec.load_started_ns = e["t_ns"]
-            elif kind == "load_stopped":
-                rec.load_stopped_ns = e["t_ns"]
-            elif kind == "fault_injected":
-                rec.injected[e["fault"]] = e["t_ns"]
-            elif kind == "fault_cleared":
-                rec.cleared[e["fault"]] = e["t_ns"]
-            elif kind.startswith("rollback_"):
-                rec.rollback.setdefault(kind, e)
-        if kind == "error":
-            errors.append(e.get("message", ""))
-        elif kind == "interrupted":
+    for e in events:
+        trial = getattr(e, "trial", None)
+        if isinstance(trial, int):
+            _digest(trials.setdefault(trial, TrialEvents(trial)), e)
+        if isinstance(e, RunError):
+            errors.append(e.message)
+        elif isinstance(e, RunInterrupted):
             interrupted = True
-        elif kind == "run_finished":
+        elif isinstance(e, RunFinished):
             finished = e
-    return RunRecord(started["run_id"], started["t0_ns"], started, finished, trials, errors, interrupted)
+    return RunRecord(started.run_id, started.t0_ns, started, finished, trials, errors, interrupted)
 
 
 def scenario_as_run(run_dir: Path, record: RunRecord) -> Scenario:
-    """The scenario copy in the run dir, with the command-line overrides the run used."""
+    """The scenario copy in the run dir, with the command-line overrides the run used.
+
+    Backend, trials and seed are journaled as run (also by harnesses that did not journal their
+    overrides); mode and load workers come from the journaled overrides.
+    """
     scenario = parse_scenario(run_dir / SCENARIO_COPY)
-    overrides: dict[str, Any] = {
-        k: record.started[k] for k in ("backend", "trials", "seed") if k in record.started
-    }
-    return scenario.model_copy(update=overrides)
+    s = record.started
+    overrides: dict[str, Any] = {"backend": s.backend, "trials": s.trials, "seed": s.seed}
+    overrides.update({k: v for k, v in s.overrides.items() if k in ("mode", "load_workers")})
+    if s.mode is not None:
+        overrides["mode"] = s.mode
+    return apply_overrides(scenario, overrides)
 
 
 def policy_of(scenario: Scenario) -> HealthPolicy:
@@ -121,18 +175,109 @@ def policy_of(scenario: Scenario) -> HealthPolicy:
 
 @dataclass
 class TrialAnalysis:
-    """Everything measured for one trial; reporters draw their plots from this."""
+    """Everything measured for one trial; the HTML report draws its plots from this."""
 
     trial: int
     samples: RequestSamples
     timeline: HealthTimeline | None
     observe_from: float | None
     observe_to: float | None
-    faults: list[dict[str, Any]]
+    faults: list[FaultResult]
     verdicts: list[Verdict]
-    load: dict[str, Any]
+    load: LoadResult
     rollback: RollbackMeasurement | None = None
     baseline: Baseline | None = None
+
+
+def _load_result(
+    start: float | None, stop: float | None, requests: int, counts: dict[str, int]
+) -> LoadResult:
+    return LoadResult(
+        started_at=start,
+        stopped_at=stop,
+        requests=requests,
+        ok=counts.get("ok", 0),
+        fail=counts.get("fail", 0),
+        indeterminate=counts.get("indeterminate", 0),
+    )
+
+
+def _fault_result(
+    fault: Fault,
+    index: int,
+    m: FaultMeasurement,
+    injected: FaultInjected,
+    cleared: FaultCleared | None,
+    cleared_at: float | None,
+    t0_ns: int,
+) -> FaultResult:
+    """A fault's figures with what the journal says of its timing (scheduled instant, lags)."""
+    scheduled = (injected.scheduled_ns - t0_ns) / 1e9
+    return FaultResult(
+        index=index,
+        kind=fault.kind,
+        target=fault.where,
+        label=fault.label,
+        injected_at=float(m.injected_at),
+        cleared_at=cleared_at,
+        time_to_impact=m.time_to_impact,
+        impact_at=m.impact_at,
+        recovered_at=m.recovered_at,
+        recovery_time=m.recovery_time,
+        recovered=bool(m.recovered),
+        outage=float(m.outage),
+        resolution=Resolution(**{k: float(v) for k, v in m.resolution.items()}),
+        error_rate_during_fault=m.error_rate_during_fault,
+        requests_during_fault=int(m.requests_during_fault),
+        note=None,
+        scheduled_at=scheduled,
+        injection_lag=(injected.injected_ns - injected.scheduled_ns) / 1e9,
+        clear_lag=None if cleared is None else cleared.lag_ns / 1e9,
+        impact_bracket=_bracket(m.impact_bracket),
+        recovery_bracket=_bracket(m.recovery_bracket),
+        recovery_time_bracketed=m.recovery_time_bracketed,
+    )
+
+
+def _bracket(b: Bracket | None) -> BracketResult | None:
+    return None if b is None else BracketResult(**b.to_dict())
+
+
+def _measure_faults(
+    out: TrialAnalysis, scenario: Scenario, ev: TrialEvents, t0_ns: int, start: float, stop: float
+) -> None:
+    """Every fault injected while load was observed, in injection order, with its verdicts."""
+    assert out.timeline is not None
+    injected = sorted(ev.injected.values(), key=lambda e: e.injected_ns)
+    never_healthy = out.baseline is not None and out.baseline.healthy is False
+    for n, inj_event in enumerate(injected):
+        index = inj_event.fault
+        fault = scenario.faults[index]
+        inj = (inj_event.injected_ns - t0_ns) / 1e9
+        cleared = ev.cleared.get(index)
+        clr = None if cleared is None else (cleared.t_ns - t0_ns) / 1e9
+        if inj > stop:
+            continue  # injected after the observation ended (an interrupt): nothing to measure
+        until = (injected[n + 1].injected_ns - t0_ns) / 1e9 if n + 1 < len(injected) else stop
+        cut = clr is None or clr > stop  # the observation ended while the fault was still active
+        clear_seen = stop if cut or clr is None else clr
+        m = measure_fault(out.timeline, out.samples, inj, clear_seen, impact_until=min(until, stop))
+        if cut:
+            m = dataclasses.replace(
+                m, recovered=False, recovered_at=None, recovery_time=None, recovery_bracket=None
+            )
+        result = _fault_result(
+            fault, index, m, inj_event, cleared, clr if cut else float(m.cleared_at), t0_ns
+        )
+        fidelity = measure_fidelity(
+            out.samples, fault, injected_at=inj, cleared_at=clear_seen, load_started=start
+        )
+        update: dict[str, Any] = {"fidelity": FidelityResult(**fidelity.to_dict())}
+        if cut:
+            update["note"] = "the observation ended before the fault was cleared"
+        out.faults.append(result.model_copy(update=update))
+        if not never_healthy:  # no recovery verdict against a system that was never healthy
+            out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
 
 
 def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents) -> TrialAnalysis:
@@ -149,70 +294,37 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     start, stop = rel(ev.load_started_ns), rel(ev.load_stopped_ns)
     if start is not None and stop is None and len(samples):
         stop = float(samples.end.max())  # interrupted: observe what was recorded
-    load = {"started_at": start, "stopped_at": stop, "requests": len(samples), **counts}
+    load = _load_result(start, stop, len(samples), counts)
     out = TrialAnalysis(ev.trial, samples, None, start, stop, [], [], load)
     if start is None or stop is None or stop - start < scenario.slo.window:
         return out
-    policy = policy_of(scenario)
-    timeline = evaluate_health(samples, policy, start, stop)
-    out.timeline = timeline
-    injected = sorted(ev.injected.items(), key=lambda kv: kv[1])
+    out.timeline = evaluate_health(samples, policy_of(scenario), start, stop)
+    first = min((e.injected_ns for e in ev.injected.values()), default=None)
     out.baseline = measure_baseline(
-        timeline,
+        out.timeline,
         samples,
         load_started=start,
-        first_fault=(injected[0][1] - t0_ns) / 1e9 if injected else None,
+        first_fault=rel(first),
         baseline=scenario.slo.baseline or scenario.slo.hold,
         rate_asked=scenario.load.users * scenario.load.rate_per_user,
     )
-    never_healthy = out.baseline.healthy is False  # no recovery verdict against such a system
+    never_healthy = out.baseline.healthy is False
     if never_healthy:
         out.verdicts.append(baseline_verdict(ev.trial, out.baseline))
-    for n, (index, inj_ns) in enumerate(injected):
-        fault = scenario.faults[index]
-        inj = (inj_ns - t0_ns) / 1e9
-        clr = rel(ev.cleared.get(index))
-        if inj > stop:
-            continue  # injected after the observation ended (an interrupt): nothing to measure
-        until = (injected[n + 1][1] - t0_ns) / 1e9 if n + 1 < len(injected) else stop
-        cut = clr is None or clr > stop  # the observation ended while the fault was still active
-        clear_seen = stop if cut or clr is None else clr
-        m: FaultMeasurement = measure_fault(timeline, samples, inj, clear_seen, impact_until=min(until, stop))
-        entry: dict[str, Any] = {
-            "index": index,
-            "kind": fault.kind,
-            "target": fault.where,
-            "label": fault.label,
-            **m.to_dict(),
-            "fidelity": measure_fidelity(
-                samples, fault, injected_at=inj, cleared_at=clear_seen, load_started=start
-            ).to_dict(),
-        }
-        if cut:
-            entry.update(
-                cleared_at=clr,
-                recovered=False,
-                recovered_at=None,
-                recovery_time=None,
-                note="the observation ended before the fault was cleared",
-            )
-            m = dataclasses.replace(m, recovered=False, recovered_at=None, recovery_time=None)
-        out.faults.append(entry)
-        if not never_healthy:
-            out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
+    _measure_faults(out, scenario, ev, t0_ns, start, stop)
     if scenario.rollback is not None:
-        out.rollback = _measure_rollback(scenario, ev, timeline, samples, t0_ns, out.faults, start)
+        out.rollback = _measure_rollback(scenario, ev, out.timeline, samples, t0_ns, out.faults, start)
         if not never_healthy:
             out.verdicts.extend(judge_rollback(scenario.expect, ev.trial, out.rollback))
     return out
 
 
 def baseline_verdict(trial: int, baseline: Baseline) -> Verdict:
-    """The failed baseline as a verdict of its own: it replaces the trial's recovery verdicts."""
+    """The failed baseline as a verdict of its own: it stands in for the trial's recovery verdicts."""
     return Verdict(
         expectation="baseline",
         trial=trial,
-        fault="",
+        fault="baseline",
         target=f"SLO held for {baseline.required:g}s before the first fault",
         measured=False,
         measured_text="unhealthy before any fault",
@@ -227,36 +339,32 @@ def _measure_rollback(
     timeline: HealthTimeline,
     samples: RequestSamples,
     t0_ns: int,
-    faults: list[dict[str, Any]],
+    faults: list[FaultResult],
     load_start: float,
 ) -> RollbackMeasurement | None:
-    trig = ev.rollback.get("rollback_triggered")
+    trig, done, confirmed = ev.rollback_triggered, ev.rollback_done, ev.rollback_confirmed
     if trig is None or scenario.rollback is None:
         return None
-    done = ev.rollback.get("rollback_action_done")
-    confirmed = ev.rollback.get("rollback_confirmed")
-    deploys = [f for f in faults if f["kind"] == "deploy"]
-    impact = (
-        deploys[0].get("impact_at") if deploys else timeline.first_unhealthy(load_start, timeline.judged_to)
-    )
+    deploys = [f for f in faults if f.kind == "deploy"]
+    impact = deploys[0].impact_at if deploys else timeline.first_unhealthy(load_start, timeline.judged_to)
     return measure_rollback(
         timeline,
         samples,
-        triggered_at=(trig["t_ns"] - t0_ns) / 1e9,
-        reason=trig.get("reason", ""),
-        action=trig.get("action", ""),
-        action_ok=bool(done and done.get("ok")),
-        action_done_at=None if done is None else (done["t_ns"] - t0_ns) / 1e9,
-        confirmed_at=None if confirmed is None else (confirmed["t_ns"] - t0_ns) / 1e9,
+        triggered_at=(trig.t_ns - t0_ns) / 1e9,
+        reason=trig.reason,
+        action=trig.action,
+        action_ok=bool(done and done.ok),
+        action_done_at=None if done is None else (done.t_ns - t0_ns) / 1e9,
+        confirmed_at=None if confirmed is None else (confirmed.t_ns - t0_ns) / 1e9,
         impact_at=impact,
         budget=scenario.rollback.budget,
-        action_error="" if done is None else done.get("error", ""),
+        action_error="" if done is None else done.error,
     )
 
 
 def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency | None:
     """Reconcile a trial's ledger with its audit, if the target has a consistency contract."""
-    contract = record.started.get("consistency")
+    contract = record.started.consistency
     audit_path = run_dir / f"trial-{trial}" / AUDIT_FILE
     if not contract or not audit_path.exists():
         return None
@@ -275,117 +383,153 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
     )
 
 
-def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
+def _trial_result(
+    run_dir: Path, record: RunRecord, scenario: Scenario, a: TrialAnalysis, errors: list[str]
+) -> TrialResult:
+    """A trial's figures; its consistency (and the data left after a rollback) judged here."""
+    rollback = None if a.rollback is None else RollbackResult(**dataclasses.asdict(a.rollback))
+    consistency = None
+    if record.started.consistency:
+        try:
+            c = consistency_of(run_dir, record, a.trial)
+        except (OSError, ValueError) as exc:
+            errors.append(f"reconciling trial {a.trial} failed: {exc}")
+            c = None
+        if c is not None:
+            consistency = ConsistencyResult(**dataclasses.asdict(c))
+            if rollback is not None:
+                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
+                data = DataAfterRollback(**damage, clean=not any(damage.values()))
+                rollback = rollback.model_copy(update={"data_after_rollback": data})
+        a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
+    failure = next(iter(record.trials[a.trial].harness_failures), None)
+    return TrialResult(
+        trial=a.trial,
+        load=a.load,
+        faults=a.faults,
+        rollback=rollback,
+        consistency=consistency,
+        harness_failure=None if failure is None else _harness_failure(failure, record.t0_ns),
+        baseline=None if a.baseline is None else BaselineResult(**a.baseline.to_dict()),
+    )
+
+
+def _harness_failure(e: HarnessFailed, t0_ns: int) -> HarnessFailure:
+    at = e.t_ns if e.at_ns is None else e.at_ns
+    return HarnessFailure(component=e.component, detail=e.detail, at=(at - t0_ns) / 1e9)
+
+
+def escalation_of(scenario: Scenario, trials: list[TrialResult]) -> Escalation:
+    """DESIGN.md escalation: every recovery (or rollback) slower than its budget needs a human."""
+    budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
+    reasons: list[str] = []
+    for t in trials:
+        if t.unhealthy_before_fault:
+            continue  # never healthy: nothing recovered or failed to recover, nothing to escalate
+        for f in t.faults:
+            if f.kind == "deploy":
+                continue  # judged through its rollback
+            if not f.recovered:
+                reasons.append(f"trial {t.trial}: {f.label} did not recover")
+            elif f.recovery_time is not None and f.recovery_time > budget:
+                reasons.append(f"trial {t.trial}: {f.label} took {f.recovery_time:.0f}s to recover")
+        rb = t.rollback
+        if scenario.rollback is not None and rb is None:
+            reasons.append(f"trial {t.trial}: the rollback never happened")
+        elif rb is not None and rb.escalated:
+            what = f"took {rb.rollback_duration:.0f}s" if rb.rollback_duration is not None else rb.note
+            reasons.append(f"trial {t.trial}: rollback {what}")
+    return Escalation(budget=budget, needs_human=bool(reasons), reasons=reasons)
+
+
+def as_run_of(record: RunRecord, scenario: Scenario) -> AsRun:
+    s = record.started
+    return AsRun(
+        mode=scenario.target.mode,
+        trials=scenario.trials,
+        seed=scenario.seed,
+        backend=scenario.backend,
+        load_workers=scenario.load.workers,
+        overrides=s.overrides,
+        env=s.env,
+        rollback=None if scenario.rollback is None else scenario.rollback.trigger,
+    )
+
+
+def analyse_run(run_dir: Path) -> tuple[Results, list[TrialAnalysis]]:
     """Results (the ``results.json`` document) and the per-trial analyses behind them."""
     record = read_run(run_dir)
     scenario = scenario_as_run(run_dir, record)
     analyses: list[TrialAnalysis] = []
-    trials_out: list[dict[str, Any]] = []
+    trials: list[TrialResult] = []
     errors = list(record.errors)
     for n in sorted(record.trials):
         try:
             a = analyse_trial(run_dir, scenario, record.t0_ns, record.trials[n])
         except Exception as exc:  # never lose the run over a measurement failure
             errors.append(f"measuring trial {n} failed: {type(exc).__name__}: {exc}")
-            trials_out.append({"trial": n, "faults": [], "measurement_error": f"{type(exc).__name__}: {exc}"})
+            trials.append(TrialResult(trial=n, measurement_error=f"{type(exc).__name__}: {exc}"))
             continue
         analyses.append(a)
-        entry: dict[str, Any] = {"trial": a.trial, "load": a.load, "faults": a.faults}
-        if a.baseline is not None:
-            entry["baseline"] = a.baseline.to_dict()
-            entry["outcome"] = a.baseline.outcome
-        if scenario.rollback is not None:
-            entry["rollback"] = None if a.rollback is None else a.rollback.to_dict()
-        if record.started.get("consistency"):
-            try:
-                c = consistency_of(run_dir, record, n)
-            except (OSError, ValueError) as exc:
-                errors.append(f"reconciling trial {n} failed: {exc}")
-                c = None
-            entry["consistency"] = None if c is None else c.to_dict()
-            if c is not None and entry.get("rollback"):
-                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
-                entry["rollback"]["data_after_rollback"] = {**damage, "clean": not any(damage.values())}
-            a.verdicts.extend(judge_consistency(scenario.expect, n, c))
-        trials_out.append(entry)
-    mttr = mttr_over_trials(trials_out)
+        trials.append(_trial_result(run_dir, record, scenario, a, errors))
+    mttr = mttr_over_trials(trials)
     verdicts = [v for a in analyses for v in a.verdicts] + judge_distribution(scenario.expect, mttr)
-    finished = record.finished or {}
     complete = (
-        bool(finished.get("complete"))
+        record.finished is not None
+        and record.finished.complete
         and not record.interrupted
         and not errors
         and len(analyses) == scenario.trials
     )
-    judged = [t for t in trials_out if t.get("outcome") != "unhealthy_before_fault"]
-    recovered_everywhere = all(f["recovered"] for t in judged for f in t["faults"])
+    recovered_everywhere = all(f.recovered for t in trials if not t.unhealthy_before_fault for f in t.faults)
     passed = (
         complete
         and all(v.passed for v in verdicts)
         and (recovered_everywhere or scenario.expect.recovery_time is None)
     )
-    budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
-    reasons: list[str] = []
-    warnings = _warnings(trials_out)
-    for t in judged:
-        for f in t["faults"]:
-            if f["kind"] == "deploy":
-                continue  # judged through its rollback
-            if not f["recovered"]:
-                reasons.append(f"trial {t['trial']}: {f['label']} did not recover")
-            elif f["recovery_time"] is not None and f["recovery_time"] > budget:
-                reasons.append(f"trial {t['trial']}: {f['label']} took {f['recovery_time']:.0f}s to recover")
-        rb = t.get("rollback")
-        if scenario.rollback is not None and rb is None:
-            reasons.append(f"trial {t['trial']}: the rollback never happened")
-        elif rb is not None and rb["escalated"]:
-            what = (
-                f"took {rb['rollback_duration']:.0f}s" if rb["rollback_duration"] is not None else rb["note"]
-            )
-            reasons.append(f"trial {t['trial']}: rollback {what}")
-    results = {
-        "schema": SCHEMA,
-        "run_id": record.run_id,
-        "scenario": scenario.name,
-        "scenario_file": record.started.get("scenario_file"),
-        "description": scenario.description,
-        "target": record.started.get("target"),
-        "backend": scenario.backend,
-        "seed": scenario.seed,
-        "started_at": record.started.get("wallclock"),
-        "clock": record.started.get("clock"),
-        "t0_ns": record.t0_ns,
-        "complete": complete,
-        "interrupted": record.interrupted,
-        "error": "; ".join(errors) or None,
-        "passed": passed,
-        "slo": scenario.slo.model_dump(mode="json"),
-        "expect": scenario.expect.model_dump(mode="json", exclude_none=True),
-        "trials": trials_out,
-        "mttr": mttr,
-        "verdicts": [v.to_dict() for v in verdicts],
-        "escalation": {"budget": budget, "needs_human": bool(reasons), "reasons": reasons},
-        "warnings": warnings,
-        "environment": record.started.get("environment", {}),
-    }
+    results = Results(
+        run_id=record.run_id,
+        scenario=scenario.name,
+        scenario_file=record.started.scenario_file,
+        description=scenario.description,
+        target=record.started.target,
+        backend=scenario.backend,
+        seed=scenario.seed,
+        started_at=record.started.wallclock,
+        clock=record.started.clock,
+        t0_ns=record.t0_ns,
+        complete=complete,
+        interrupted=record.interrupted,
+        error="; ".join(errors) or None,
+        passed=passed,
+        slo=Slo(**scenario.slo.model_dump()),
+        expect=Expect.model_validate(scenario.expect.model_dump(mode="json", exclude_none=True)),
+        trials=trials,
+        mttr=mttr,
+        verdicts=verdicts,
+        escalation=escalation_of(scenario, trials),
+        environment=record.started.environment,
+        as_run=as_run_of(record, scenario),
+        warnings=warnings_of(trials),
+    )
     return results, analyses
 
 
-def _warnings(trials: list[dict[str, Any]]) -> list[str]:
+def warnings_of(trials: list[TrialResult]) -> list[str]:
     """What every report must say even when every expectation is met (DESIGN.md, Additions)."""
     out: list[str] = []
     for t in trials:
-        b = t.get("baseline") or {}
-        if b.get("outcome") == "unhealthy_before_fault":
-            out.append(
-                f"trial {t['trial']}: target unhealthy before any fault ({b.get('note') or 'SLO never held'})"
-            )
-        elif b.get("note"):
-            out.append(f"trial {t['trial']}: baseline {b['note']}")
-        if b.get("rate_warning"):
-            out.append(f"trial {t['trial']}: {b['rate_warning']}")
-        for f in t["faults"]:
-            fid = f.get("fidelity") or {}
-            if fid.get("no_effect"):
-                out.append(f"trial {t['trial']}: {f['label']}: {fid['note']}")
+        b = t.baseline
+        if b is not None:
+            if b.outcome == "unhealthy_before_fault":
+                out.append(
+                    f"trial {t.trial}: target unhealthy before any fault ({b.note or 'the SLO never held'})"
+                )
+            elif b.note:
+                out.append(f"trial {t.trial}: baseline {b.note}")
+            if b.rate_warning:
+                out.append(f"trial {t.trial}: {b.rate_warning}")
+        for f in t.faults:
+            if f.fidelity is not None and f.fidelity.no_effect:
+                out.append(f"trial {t.trial}: {f.label}: {f.fidelity.note}")
     return out

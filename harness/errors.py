@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     EXPECTATION_MISSED = 1
     USAGE = 2
     INFRASTRUCTURE = 3
+    UNHEALTHY_BEFORE_FAULT = 4  # the target never met its SLO before the first fault: no verdict
     INTERRUPTED = 130
 
 

@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 
 from harness.analysis import analyse_run
+from harness.errors import ExitCode
 from harness.load.ledger import LedgerRecord, LedgerWriter
+from harness.report.console import verdict_table
+from harness.report.headline import headline
 
 SCENARIO = """\
 name: tiny
@@ -36,15 +39,29 @@ def run_dir_with(tmp: Path, bad: list[tuple[float, float]], rate: float = 100.0)
     """Load from 1 s to 21 s, fault 7 s - 11 s (run clock); requests sent in ``bad`` fail."""
     run_dir = tmp / "20261129-120000-abcd"
     run_dir.mkdir()
+    fault = {"fault": 0, "trial": 1, "kind": "down", "target": "app->dep", "label": "down@app->dep"}
     events: list[tuple[float, str, dict[str, Any]]] = [
         (
             0.001,
             "run_started",
-            {"run_id": run_dir.name, "scenario": "tiny", "backend": "process", "trials": 1, "t0_ns": T0},
+            {
+                "run_id": run_dir.name,
+                "scenario": "tiny",
+                "backend": "process",
+                "trials": 1,
+                "t0_ns": T0,
+                "seed": 1,
+                "scenario_file": "tiny.yaml",
+                "target": "groundtruth",
+                "wallclock": "2026-11-29T12:00:00+00:00",
+                "clock": "CLOCK_MONOTONIC",
+                "environment": {},
+            },
         ),
+        (0.002, "trial_started", {"trial": 1, "target": "groundtruth"}),
         (1.0, "load_started", {"trial": 1, "users": 1, "duration": 20.0}),
-        (7.0, "fault_injected", {"fault": 0, "trial": 1, "kind": "down", "label": "down@app->dep"}),
-        (11.0, "fault_cleared", {"fault": 0, "trial": 1, "kind": "down", "label": "down@app->dep"}),
+        (7.0, "fault_injected", {**fault, "scheduled_ns": at(7.0)}),
+        (11.0, "fault_cleared", {**fault, "scheduled_ns": at(11.0)}),
         (21.0, "load_stopped", {"trial": 1}),
         (21.5, "run_finished", {"complete": True, "trials_run": 1}),
     ]
@@ -78,34 +95,39 @@ def run_dir_with(tmp: Path, bad: list[tuple[float, float]], rate: float = 100.0)
 
 def test_a_healthy_baseline_and_a_visible_fault(tmp_path: Path) -> None:
     results, _ = analyse_run(run_dir_with(tmp_path, bad=[(7.0, 12.0)]))
-    (trial,) = results["trials"]
-    assert trial["outcome"] == "healthy" and trial["baseline"]["healthy"] is True
-    assert trial["baseline"]["rate_achieved"] == pytest.approx(100.0, rel=0.02)
-    (fault,) = trial["faults"]
-    assert fault["fidelity"]["effect_observed"] is True
-    assert results["passed"] and results["warnings"] == []
+    (trial,) = results.trials
+    assert trial.baseline is not None and trial.baseline.outcome == "healthy"
+    assert trial.baseline.rate_achieved == pytest.approx(100.0, rel=0.02)
+    (fault,) = trial.faults
+    assert fault.fidelity is not None and fault.fidelity.effect_observed is True
+    assert results.passed and results.warnings == []
+    assert results.exit_code() == ExitCode.OK
 
 
 def test_unhealthy_before_any_fault_has_no_recovery_verdict(tmp_path: Path) -> None:
     results, _ = analyse_run(run_dir_with(tmp_path, bad=[(1.0, 15.0)]))
-    (trial,) = results["trials"]
-    assert trial["outcome"] == "unhealthy_before_fault"
-    expectations = {v["expectation"] for v in results["verdicts"]}
+    (trial,) = results.trials
+    assert trial.unhealthy_before_fault
+    expectations = {v.expectation for v in results.verdicts}
     assert "recovery_time" not in expectations
-    (verdict,) = [v for v in results["verdicts"] if v["expectation"] == "baseline"]
-    assert verdict["passed"] is False and verdict["measured_text"] == "unhealthy before any fault"
-    assert results["passed"] is False
-    assert results["escalation"]["needs_human"] is False  # nothing to escalate: it never was healthy
-    assert any("unhealthy before any fault" in w for w in results["warnings"])
+    (verdict,) = [v for v in results.verdicts if v.expectation == "baseline"]
+    assert verdict.passed is False and verdict.measured_text == "unhealthy before any fault"
+    assert results.passed is False
+    assert results.escalation is not None
+    assert results.escalation.needs_human is False  # nothing to escalate: it never was healthy
+    assert any("unhealthy before any fault" in w for w in results.warnings)
+    assert results.exit_code() == ExitCode.UNHEALTHY_BEFORE_FAULT == 4
+    assert headline(results).startswith("UNHEALTHY: the target did not meet its SLO for 3 s")
+    assert "WARNING: trial 1: target unhealthy before any fault" in verdict_table(results)
 
 
 def test_a_fault_with_no_effect_and_a_short_rate_are_warned_about(tmp_path: Path) -> None:
     results, _ = analyse_run(run_dir_with(tmp_path, bad=[], rate=50.0))  # 100 asked, 50 sent
-    (trial,) = results["trials"]
-    (fault,) = trial["faults"]
-    assert fault["fidelity"]["no_effect"] is True
-    assert trial["baseline"]["rate_short"] is True
-    warnings = results["warnings"]
+    (trial,) = results.trials
+    (fault,) = trial.faults
+    assert fault.fidelity is not None and fault.fidelity.no_effect is True
+    assert trial.baseline is not None and trial.baseline.rate_short is True
+    warnings = results.warnings
     assert any("no effect observed" in w for w in warnings)
     assert any("req/s of the 100 asked" in w for w in warnings)
 
@@ -113,7 +135,7 @@ def test_a_fault_with_no_effect_and_a_short_rate_are_warned_about(tmp_path: Path
 def test_not_recovered_escalates_even_without_a_rollback(tmp_path: Path) -> None:
     """The decision the README states: "not recovered" needs a human, rollback or not."""
     results, _ = analyse_run(run_dir_with(tmp_path, bad=[(7.0, 30.0)]))
-    (fault,) = results["trials"][0]["faults"]
-    assert fault["recovered"] is False
-    assert results["escalation"]["needs_human"] is True
-    assert any("did not recover" in r for r in results["escalation"]["reasons"])
+    (fault,) = results.trials[0].faults
+    assert fault.recovered is False
+    assert results.escalation is not None and results.escalation.needs_human is True
+    assert any("did not recover" in r for r in results.escalation.reasons)
