@@ -42,7 +42,10 @@ class Slo(Frozen):
     """What healthy meant in this run (DESIGN.md, Health). Durations in seconds."""
 
     window: Seconds = Field(
-        description="Length of a health window: a window holds the requests that completed in it."
+        description=(
+            "Length of a health window: a window holds the requests that count in it (a failed or too "
+            "slow request where it was sent, a good one where it ended)."
+        )
     )
     step: Seconds = Field(
         description="How often a window is evaluated (the grid step); part of every figure's resolution."
