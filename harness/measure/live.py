@@ -4,6 +4,11 @@ Used to act during a rehearsal (an automatic rollback once the SLO has been viol
 as a deploy pipeline or an on-call runbook would). The final figures never come from here: they
 come from :mod:`harness.analysis` on the complete ledger. Load processes flush their shards every
 200 ms, so the live view lags; windows are judged ``lag`` seconds behind now.
+
+Live, a request counts when it *completed*, unlike the final figures (which count a failure
+where it was sent, :mod:`harness.measure.health`): a slow failure is only known once it ends,
+and placing it at its start would drop it into a window already judged. A live decision may so
+come up to one request timeout late; the figures it is measured by do not.
 """
 
 from __future__ import annotations
