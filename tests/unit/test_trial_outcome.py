@@ -139,3 +139,18 @@ def test_not_recovered_escalates_even_without_a_rollback(tmp_path: Path) -> None
     assert fault.recovered is False
     assert results.escalation is not None and results.escalation.needs_human is True
     assert any("did not recover" in r for r in results.escalation.reasons)
+
+
+def test_every_report_carries_the_warnings(tmp_path: Path) -> None:
+    from harness.report.html import render_html
+    from harness.report.junit import render_junit
+    from harness.report.markdown import render_summary
+
+    run_dir = run_dir_with(tmp_path, bad=[], rate=50.0)
+    results, analyses = analyse_run(run_dir)
+    assert "WARNING: trial 1: down@app-&gt;dep: no effect observed" in render_html(run_dir, results, analyses)
+    flagged = "no effect observed"
+    assert flagged in verdict_table(results)
+    assert flagged in render_summary(results)
+    assert flagged in render_junit(results).decode()
+    assert "NO EFFECT OBSERVED" in render_summary(results)  # and in the recovery table
