@@ -26,12 +26,19 @@ def logged_recovery(run_dir: Path, t0_ns: int) -> float:
     raise AssertionError("the ground-truth service never logged its recovery")
 
 
-def test_slow_failures_do_not_move_the_measured_recovery(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("kind", "fail_delay"),
+    [
+        ("down", "0.6"),  # the service answers 503 0.6 s after each request arrives while broken
+        ("timeout", "0"),  # a black hole: the service's probe of its dependency hangs 0.3 s, then 503
+    ],
+)
+def test_slow_failures_do_not_move_the_measured_recovery(tmp_path: Path, kind: str, fail_delay: str) -> None:
     doc = {
         "name": "groundtruth-slow-failures",
         "target": {
             "name": str(GROUNDTRUTH),
-            "env": {"app": {"GT_RECOVERY_DELAY": "2", "GT_FAIL_DELAY": "0.6"}},
+            "env": {"app": {"GT_RECOVERY_DELAY": "2", "GT_FAIL_DELAY": fail_delay}},
         },
         # Each user sends once a second and a failure takes 0.6 s, so no user is held up past
         # its next send: the users keep their own phases and a request arrives every ~50 ms
@@ -39,7 +46,7 @@ def test_slow_failures_do_not_move_the_measured_recovery(tmp_path: Path) -> None
         # leave a gap as long as the failure, which only a wide resolution can honestly cover).
         "load": {"users": 20, "rate_per_user": 1, "duration": "15s", "request_timeout": "2s"},
         "slo": {"window": "1s", "step": "50ms", "success_rate": 0.99, "hold": "3s"},
-        "faults": [{"kind": "down", "link": "app->dep", "at": "4s", "duration": "3s"}],
+        "faults": [{"kind": kind, "link": "app->dep", "at": "4s", "duration": "3s"}],
     }
     scenario = tmp_path / "slow.yaml"
     scenario.write_text(yaml.safe_dump(doc))
