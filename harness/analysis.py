@@ -13,8 +13,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.as_run import apply_overrides
 from harness.errors import Problem, ScenarioError
-from harness.journal import JOURNAL_NAME, read_journal
+from harness.events import (
+    FaultCleared,
+    FaultInjected,
+    HarnessFailed,
+    LoadStarted,
+    LoadStopped,
+    RollbackActionDone,
+    RollbackConfirmed,
+    RollbackTriggered,
+    RunError,
+    RunEvent,
+    RunFinished,
+    RunInterrupted,
+    RunStarted,
+)
+from harness.journal import JOURNAL_NAME, read_events
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.consistency import Consistency, Effect, reconcile
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
@@ -39,14 +55,17 @@ AUDIT_FILE = "audit.json"
 
 @dataclass
 class TrialEvents:
-    """What the journal says happened in one trial (instants on the run clock, ns)."""
+    """What the journal says happened in one trial."""
 
     trial: int
     load_started_ns: int | None = None
     load_stopped_ns: int | None = None
-    injected: dict[int, int] = field(default_factory=dict)
-    cleared: dict[int, int] = field(default_factory=dict)
-    rollback: dict[str, dict[str, Any]] = field(default_factory=dict)  # event kind -> the journal entry
+    injected: dict[int, FaultInjected] = field(default_factory=dict)
+    cleared: dict[int, FaultCleared] = field(default_factory=dict)
+    rollback_triggered: RollbackTriggered | None = None
+    rollback_done: RollbackActionDone | None = None
+    rollback_confirmed: RollbackConfirmed | None = None
+    harness_failures: list[HarnessFailed] = field(default_factory=list)
 
 
 @dataclass
@@ -55,16 +74,37 @@ class RunRecord:
 
     run_id: str
     t0_ns: int
-    started: dict[str, Any]
-    finished: dict[str, Any] | None
+    started: RunStarted
+    finished: RunFinished | None
     trials: dict[int, TrialEvents]
     errors: list[str]
     interrupted: bool
 
 
+def _digest(rec: TrialEvents, e: RunEvent) -> None:
+    """File one event of a trial where the analysis looks for it (the first rollback step wins)."""
+    match e:
+        case LoadStarted():
+            rec.load_started_ns = e.t_ns
+        case LoadStopped():
+            rec.load_stopped_ns = e.t_ns
+        case FaultInjected():
+            rec.injected[e.fault] = e
+        case FaultCleared():
+            rec.cleared[e.fault] = e
+        case RollbackTriggered() if rec.rollback_triggered is None:
+            rec.rollback_triggered = e
+        case RollbackActionDone() if rec.rollback_done is None:
+            rec.rollback_done = e
+        case RollbackConfirmed() if rec.rollback_confirmed is None:
+            rec.rollback_confirmed = e
+        case HarnessFailed():
+            rec.harness_failures.append(e)
+
+
 def read_run(run_dir: Path) -> RunRecord:
-    entries = read_journal(run_dir / JOURNAL_NAME)
-    started = next((e for e in entries if e["event"] == "run_started"), None)
+    events = read_events(run_dir / JOURNAL_NAME)
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
     if started is None:
         raise ScenarioError(
             [Problem(str(run_dir / JOURNAL_NAME), "(journal)", "no run_started event: not a run dir")]
@@ -73,36 +113,32 @@ def read_run(run_dir: Path) -> RunRecord:
     errors: list[str] = []
     interrupted = False
     finished = None
-    for e in entries:
-        kind = e["event"]
-        if "trial" in e and isinstance(e["trial"], int):
-            rec = trials.setdefault(e["trial"], TrialEvents(e["trial"]))
-            if kind == "load_started":
-                rec.load_started_ns = e["t_ns"]
-            elif kind == "load_stopped":
-                rec.load_stopped_ns = e["t_ns"]
-            elif kind == "fault_injected":
-                rec.injected[e["fault"]] = e["t_ns"]
-            elif kind == "fault_cleared":
-                rec.cleared[e["fault"]] = e["t_ns"]
-            elif kind.startswith("rollback_"):
-                rec.rollback.setdefault(kind, e)
-        if kind == "error":
-            errors.append(e.get("message", ""))
-        elif kind == "interrupted":
+    for e in events:
+        trial = getattr(e, "trial", None)
+        if isinstance(trial, int):
+            _digest(trials.setdefault(trial, TrialEvents(trial)), e)
+        if isinstance(e, RunError):
+            errors.append(e.message)
+        elif isinstance(e, RunInterrupted):
             interrupted = True
-        elif kind == "run_finished":
+        elif isinstance(e, RunFinished):
             finished = e
-    return RunRecord(started["run_id"], started["t0_ns"], started, finished, trials, errors, interrupted)
+    return RunRecord(started.run_id, started.t0_ns, started, finished, trials, errors, interrupted)
 
 
 def scenario_as_run(run_dir: Path, record: RunRecord) -> Scenario:
-    """The scenario copy in the run dir, with the command-line overrides the run used."""
+    """The scenario copy in the run dir, with the command-line overrides the run used.
+
+    Backend, trials and seed are journaled as run (also by harnesses that did not journal their
+    overrides); mode and load workers come from the journaled overrides.
+    """
     scenario = parse_scenario(run_dir / SCENARIO_COPY)
-    overrides: dict[str, Any] = {
-        k: record.started[k] for k in ("backend", "trials", "seed") if k in record.started
-    }
-    return scenario.model_copy(update=overrides)
+    s = record.started
+    overrides: dict[str, Any] = {"backend": s.backend, "trials": s.trials, "seed": s.seed}
+    overrides.update({k: v for k, v in s.overrides.items() if k in ("mode", "load_workers")})
+    if s.mode is not None:
+        overrides["mode"] = s.mode
+    return apply_overrides(scenario, overrides)
 
 
 def policy_of(scenario: Scenario) -> HealthPolicy:
@@ -153,11 +189,12 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     policy = policy_of(scenario)
     timeline = evaluate_health(samples, policy, start, stop)
     out.timeline = timeline
-    injected = sorted(ev.injected.items(), key=lambda kv: kv[1])
+    injected = sorted(((i, e.injected_ns) for i, e in ev.injected.items()), key=lambda kv: kv[1])
     for n, (index, inj_ns) in enumerate(injected):
         fault = scenario.faults[index]
         inj = (inj_ns - t0_ns) / 1e9
-        clr = rel(ev.cleared.get(index))
+        cleared = ev.cleared.get(index)
+        clr = None if cleared is None else rel(cleared.t_ns)
         if inj > stop:
             continue  # injected after the observation ended (an interrupt): nothing to measure
         until = (injected[n + 1][1] - t0_ns) / 1e9 if n + 1 < len(injected) else stop
@@ -197,11 +234,9 @@ def _measure_rollback(
     faults: list[dict[str, Any]],
     load_start: float,
 ) -> RollbackMeasurement | None:
-    trig = ev.rollback.get("rollback_triggered")
+    trig, done, confirmed = ev.rollback_triggered, ev.rollback_done, ev.rollback_confirmed
     if trig is None or scenario.rollback is None:
         return None
-    done = ev.rollback.get("rollback_action_done")
-    confirmed = ev.rollback.get("rollback_confirmed")
     deploys = [f for f in faults if f["kind"] == "deploy"]
     impact = (
         deploys[0].get("impact_at") if deploys else timeline.first_unhealthy(load_start, timeline.judged_to)
@@ -209,21 +244,21 @@ def _measure_rollback(
     return measure_rollback(
         timeline,
         samples,
-        triggered_at=(trig["t_ns"] - t0_ns) / 1e9,
-        reason=trig.get("reason", ""),
-        action=trig.get("action", ""),
-        action_ok=bool(done and done.get("ok")),
-        action_done_at=None if done is None else (done["t_ns"] - t0_ns) / 1e9,
-        confirmed_at=None if confirmed is None else (confirmed["t_ns"] - t0_ns) / 1e9,
+        triggered_at=(trig.t_ns - t0_ns) / 1e9,
+        reason=trig.reason,
+        action=trig.action,
+        action_ok=bool(done and done.ok),
+        action_done_at=None if done is None else (done.t_ns - t0_ns) / 1e9,
+        confirmed_at=None if confirmed is None else (confirmed.t_ns - t0_ns) / 1e9,
         impact_at=impact,
         budget=scenario.rollback.budget,
-        action_error="" if done is None else done.get("error", ""),
+        action_error="" if done is None else done.error,
     )
 
 
 def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency | None:
     """Reconcile a trial's ledger with its audit, if the target has a consistency contract."""
-    contract = record.started.get("consistency")
+    contract = record.started.consistency
     audit_path = run_dir / f"trial-{trial}" / AUDIT_FILE
     if not contract or not audit_path.exists():
         return None
@@ -260,7 +295,7 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         entry: dict[str, Any] = {"trial": a.trial, "load": a.load, "faults": a.faults}
         if scenario.rollback is not None:
             entry["rollback"] = None if a.rollback is None else a.rollback.to_dict()
-        if record.started.get("consistency"):
+        if record.started.consistency:
             try:
                 c = consistency_of(run_dir, record, n)
             except (OSError, ValueError) as exc:
@@ -274,9 +309,9 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         trials_out.append(entry)
     mttr = mttr_over_trials(trials_out)
     verdicts = [v for a in analyses for v in a.verdicts] + judge_distribution(scenario.expect, mttr)
-    finished = record.finished or {}
     complete = (
-        bool(finished.get("complete"))
+        record.finished is not None
+        and record.finished.complete
         and not record.interrupted
         and not errors
         and len(analyses) == scenario.trials
@@ -309,13 +344,13 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         "schema": SCHEMA,
         "run_id": record.run_id,
         "scenario": scenario.name,
-        "scenario_file": record.started.get("scenario_file"),
+        "scenario_file": record.started.scenario_file,
         "description": scenario.description,
-        "target": record.started.get("target"),
+        "target": record.started.target,
         "backend": scenario.backend,
         "seed": scenario.seed,
-        "started_at": record.started.get("wallclock"),
-        "clock": record.started.get("clock"),
+        "started_at": record.started.wallclock,
+        "clock": record.started.clock,
         "t0_ns": record.t0_ns,
         "complete": complete,
         "interrupted": record.interrupted,
@@ -327,6 +362,6 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         "mttr": mttr,
         "verdicts": [v.to_dict() for v in verdicts],
         "escalation": {"budget": budget, "needs_human": bool(reasons), "reasons": reasons},
-        "environment": record.started.get("environment", {}),
+        "environment": record.started.environment,
     }
     return results, analyses

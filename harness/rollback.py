@@ -1,7 +1,9 @@
 """The rollback policy in action: decide when to roll back, do it, confirm the version.
 
-Manual: at a stated instant. Automatic: once the SLO has been violated for ``after_unhealthy``
-without a break (watched live from the ledger), the way a deploy pipeline or an on-call runbook
+Manual: at a stated instant, scheduled on the trial's one scheduler (the fault timeline, see
+:meth:`RollbackController.schedule`). Automatic: once the SLO has been violated for
+``after_unhealthy`` without a break (watched live from the ledger, :meth:`RollbackController.tick`
+runs as a guard while the timeline plays), the way a deploy pipeline or an on-call runbook
 would. Every step is journaled (``rollback_triggered``, ``rollback_action_done``,
 ``rollback_confirmed``), and the measurement comes from those instants afterwards.
 """
@@ -18,7 +20,13 @@ import requests
 
 from harness.clock import now_ns
 from harness.errors import InfrastructureError
-from harness.events import EventBus
+from harness.events import (
+    EventBus,
+    RollbackActionDone,
+    RollbackConfirmed,
+    RollbackTriggered,
+    RollbackUnconfirmed,
+)
 from harness.faults.timeline import FaultTimeline
 from harness.measure.live import LiveHealth
 from harness.reaper import labelled_env
@@ -44,7 +52,6 @@ class RollbackController:
         bus: EventBus,
         live: LiveHealth,
         timeline: FaultTimeline,
-        load_start_ns: int,
         workdir: Path,
         run_id: str,
         trial: int,
@@ -55,7 +62,6 @@ class RollbackController:
         self.bus = bus
         self.live = live
         self.timeline = timeline
-        self.load_start_ns = load_start_ns
         self.workdir = workdir
         self.run_id = run_id
         self.trial = trial
@@ -63,32 +69,37 @@ class RollbackController:
         self.deploys = [i for i, f in enumerate(timeline.faults) if isinstance(f, DeployFault)]
         self.services = list(services)
 
+    def schedule(self, timeline: FaultTimeline) -> None:
+        """A manual rollback runs at its instant on the timeline's schedule (one scheduler)."""
+        if self.spec.trigger == "manual" and self.spec.at is not None:
+            at = self.spec.at
+            timeline.at(at, lambda scheduled_ns: self.roll_back(f"manual rollback at {at:g}s", scheduled_ns))
+
     def tick(self) -> None:
-        """Called often during the run; rolls back when the policy says so (once)."""
-        if self.done:
+        """A guard run while the timeline plays: an automatic rollback when the policy says so (once)."""
+        if self.done or self.spec.trigger == "manual":
             return
         now = now_ns()
-        if self.spec.trigger == "manual":
-            assert self.spec.at is not None
-            if now >= self.load_start_ns + round(self.spec.at * 1e9):
-                self.roll_back(f"manual rollback at {self.spec.at:g}s")
-            return
         self.live.update(now)
         armed = not self.deploys or any(i in self.timeline.active() for i in self.deploys)
         violated = self.live.unhealthy_for(now)
         if armed and violated >= self.spec.after_unhealthy:
             self.roll_back(f"SLO violated for {violated:.1f}s (threshold {self.spec.after_unhealthy:g}s)")
 
-    def roll_back(self, reason: str) -> None:
+    def roll_back(self, reason: str, scheduled_ns: int | None = None) -> None:
+        if self.done:
+            return
         self.done = True
         action = self.spec.action
-        self.bus.emit("rollback_triggered", trial=self.trial, reason=reason, action=action.kind)
+        self.bus.publish(
+            RollbackTriggered(trial=self.trial, reason=reason, action=action.kind, scheduled_ns=scheduled_ns)
+        )
         ok, error = True, ""
         try:
             self._act()
         except (InfrastructureError, OSError, subprocess.SubprocessError, requests.RequestException) as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}"
-        self.bus.emit("rollback_action_done", trial=self.trial, ok=ok, error=error)
+        self.bus.publish(RollbackActionDone(trial=self.trial, ok=ok, error=error))
         if ok:
             for index in self.deploys:
                 if index in self.timeline.active():
@@ -129,11 +140,10 @@ class RollbackController:
         redeploy = self.spec.action.redeploy
         if confirm is None:
             if redeploy is not None and self.backend.version(redeploy.service) == redeploy.version:
-                self.bus.emit(
-                    "rollback_confirmed", trial=self.trial, how=f"{redeploy.service} runs {redeploy.version}"
-                )
+                how = f"{redeploy.service} runs {redeploy.version}"
+                self.bus.publish(RollbackConfirmed(trial=self.trial, how=how))
             else:
-                self.bus.emit("rollback_unconfirmed", trial=self.trial, why="no confirm step in the scenario")
+                self.bus.publish(RollbackUnconfirmed(trial=self.trial, why="no confirm step in the scenario"))
             return
         url = self.backend.entry_url(confirm.service) + confirm.path
         deadline = time.monotonic() + confirm.timeout
@@ -142,10 +152,10 @@ class RollbackController:
             try:
                 resp = requests.get(url, timeout=2)
                 if 200 <= resp.status_code < 300 and matches(confirm.expect, resp.json()):
-                    self.bus.emit("rollback_confirmed", trial=self.trial, how=f"GET {confirm.path} matched")
+                    self.bus.publish(RollbackConfirmed(trial=self.trial, how=f"GET {confirm.path} matched"))
                     return
                 last = f"HTTP {resp.status_code}: {resp.text[:120]}"
             except (requests.RequestException, ValueError) as exc:
                 last = type(exc).__name__
             time.sleep(0.1)
-        self.bus.emit("rollback_unconfirmed", trial=self.trial, why=f"GET {confirm.path}: {last}")
+        self.bus.publish(RollbackUnconfirmed(trial=self.trial, why=f"GET {confirm.path}: {last}"))

@@ -15,24 +15,37 @@ import json
 import os
 import platform
 import secrets
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import requests
 
 from harness import __version__, reaper
 from harness.analysis import AUDIT_FILE, SCENARIO_COPY, analyse_run, policy_of
+from harness.as_run import apply_overrides
 from harness.clock import CLOCK_NAME, now_ns
 from harness.docker.sweep import sweep_docker
 from harness.errors import AftershockError, ExitCode, InfrastructureError, Interrupted
-from harness.events import EventBus, RunEvent
+from harness.events import (
+    Audited,
+    Drained,
+    EventBus,
+    LoadProgress,
+    LoadStarted,
+    LoadStopped,
+    ReportWriting,
+    RunError,
+    RunFinished,
+    RunInterrupted,
+    RunStarted,
+    TeardownDone,
+    TrialStarted,
+)
 from harness.faults.kinds import build_fault
 from harness.faults.timeline import FaultTimeline
 from harness.files import atomic_write_text
@@ -40,12 +53,14 @@ from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
 from harness.measure.live import LiveHealth, LoadTicker
+from harness.progress import Progress
 from harness.report import write_reports
 from harness.report.results import write_results
 from harness.rollback import RollbackController
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
 from harness.session import TargetSession, mode_env
+from harness.signals import shielded, signals_as_interrupts
 from harness.targets.backend import Backend
 from harness.teardown import Teardown
 from harness.toxiproxy.provision import TOXIPROXY_VERSION, find_toxiproxy
@@ -60,6 +75,17 @@ class RunOptions:
     mode: str | None = None
     load_workers: int | None = None
 
+    def overrides(self) -> dict[str, Any]:
+        """What the command line changed in the scenario, by name (journaled in run_started)."""
+        given = {
+            "backend": self.backend,
+            "trials": self.trials,
+            "seed": self.seed,
+            "mode": self.mode,
+            "load_workers": self.load_workers,
+        }
+        return {k: v for k, v in given.items() if v is not None and (k == "seed" or v)}
+
 
 @dataclass
 class RunOutcome:
@@ -70,139 +96,27 @@ class RunOutcome:
     error: BaseException | None = None
 
 
+def exit_code(results: dict[str, Any], error: BaseException | None, interrupted: bool) -> ExitCode:
+    """0 met, 1 missed, 3 harness/infrastructure, 130 interrupted (an error's own code wins)."""
+    if interrupted:
+        return ExitCode.INTERRUPTED
+    if error is not None:
+        return error.exit_code if isinstance(error, AftershockError) else ExitCode.INFRASTRUCTURE
+    if results["error"]:
+        return ExitCode.INFRASTRUCTURE
+    return ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED
+
+
 def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-
-
-@contextmanager
-def signals_as_interrupts() -> Iterator[None]:
-    """SIGTERM (and SIGINT) raise :class:`Interrupted` in the main thread so teardown runs."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
-
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-@contextmanager
-def shielded() -> Iterator[None]:
-    """Teardown must finish: a second Ctrl-C during it is acknowledged, not obeyed."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        print(
-            "aftershock: still cleaning up (faults, load, services); one moment", file=sys.stderr, flush=True
-        )
-
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-class Progress:
-    """Progress on stderr, relative to the run's start: one line per phase; during load a status
-    line that updates in place on a terminal and is printed every 5 s otherwise (CI logs)."""
-
-    def __init__(self, t0_ns: int, stream: Any = None) -> None:
-        self.t0_ns = t0_ns
-        self.stream = stream or sys.stderr
-        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._status = False
-
-    def __call__(self, event: RunEvent) -> None:
-        stamp = f"[{(event.t_ns - self.t0_ns) / 1e9:7.2f}s]"
-        if event.kind == "load_progress":
-            d = event.data
-            faults = ", ".join(d["faults"]) or "no fault"
-            text = (
-                f"{stamp} load {d['elapsed']:4.0f}/{d['total']:g}s  {d['rps']:6.1f} req/s"
-                f"  {100 * d['error_rate']:5.1f}% failing  ({faults})"
-            )
-            if self.live:
-                print("\r\x1b[2K" + text, end="", file=self.stream, flush=True)
-                self._status = True
-            else:
-                print(text, file=self.stream, flush=True)
-            return
-        line = _describe(event)
-        if line:
-            prefix = "\r\x1b[2K" if self._status else ""
-            self._status = False
-            print(f"{prefix}{stamp} {line}", file=self.stream, flush=True)
-
-
-def _describe(e: RunEvent) -> str | None:
-    d = e.data
-    match e.kind:
-        case "run_started":
-            return f"run {d['run_id']}: scenario {d['scenario']} on {d['backend']} ({d['trials']} trial(s))"
-        case "trial_started":
-            return f"trial {d['trial']}: starting target {d['target']}"
-        case "toxiproxy_up":
-            return f"toxiproxy {d['version']} on {d['url']}"
-        case "service_up":
-            return f"service {d['service']} up ({d['address']})"
-        case "load_started":
-            return f"load: {d['users']} users for {d['duration']:g}s"
-        case "fault_injected":
-            return f"fault injected: {d['label']}"
-        case "fault_cleared":
-            return f"fault cleared: {d['label']}" + (" (forced)" if d.get("forced") else "")
-        case "load_stopped":
-            return "load stopped"
-        case "deploy_started":
-            return f"deploying {d['service']} {d['version']} (was {d['previous']})"
-        case "rollback_triggered":
-            return f"rollback triggered ({d['action']}): {d['reason']}"
-        case "rollback_action_done":
-            return "rollback action done" if d["ok"] else f"rollback action FAILED: {d['error']}"
-        case "rollback_confirmed":
-            return f"rolled-back version confirmed: {d['how']}"
-        case "rollback_unconfirmed":
-            return f"rolled-back version NOT confirmed: {d['why']}"
-        case "drained":
-            return f"drained in {d['waited']:.1f}s ({d['pending']} still pending)"
-        case "audit":
-            return f"audit: {d.get('summary', '')}"
-        case "teardown_done":
-            return "target torn down"
-        case "report":
-            return f"writing reports: {d['path']}"
-        case "interrupted":
-            return f"interrupted: {d['reason']}; clearing faults and tearing down"
-        case "error":
-            return f"error: {d['message'].splitlines()[0]}"
-    return None
 
 
 class Orchestrator:
     def __init__(self, loaded: LoadedScenario, options: RunOptions, progress: bool = True) -> None:
         self.loaded = loaded
         self.options = options
-        s = loaded.scenario
-        overrides: dict[str, Any] = {}
-        if options.backend:
-            overrides["backend"] = options.backend
-        if options.trials:
-            overrides["trials"] = options.trials
-        if options.seed is not None:
-            overrides["seed"] = options.seed
-        if options.load_workers:
-            overrides["load"] = s.load.model_copy(update={"workers": options.load_workers})
-        if options.mode:
-            overrides["target"] = s.target.model_copy(update={"mode": options.mode})
-        self.scenario: Scenario = s.model_copy(update=overrides) if overrides else s
+        self.overrides = options.overrides()
+        self.scenario: Scenario = apply_overrides(loaded.scenario, self.overrides)
         self.run_id = new_run_id()
         self.run_dir = (options.out_dir / self.run_id).resolve()
         self.t0_ns = now_ns()
@@ -213,51 +127,14 @@ class Orchestrator:
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> RunOutcome:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        journal = Journal(self.run_dir / JOURNAL_NAME, self.t0_ns)
-        self.bus.subscribe(journal)
-        if self.progress:
-            self.bus.subscribe(Progress(self.t0_ns))
-        (self.run_dir / SCENARIO_COPY).write_text(
-            self.loaded.path.read_text(encoding="utf-8"), encoding="utf-8"
-        )
+        """Every trial, then results and reports, whatever happened; the exit code follows."""
+        journal = self._open_run_dir()
+        swept = self._sweep()
         error: BaseException | None = None
         interrupted = False
-        swept = reaper.sweep()
-        try:
-            swept_docker = sweep_docker()
-        except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
-            swept_docker = []
-            print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)
         try:
             with signals_as_interrupts():
-                self.bus.emit(
-                    "run_started",
-                    run_id=self.run_id,
-                    scenario=self.scenario.name,
-                    backend=self.scenario.backend,
-                    trials=self.scenario.trials,
-                    swept_leftovers=len(swept) + len(swept_docker),
-                    t0_ns=self.t0_ns,
-                    seed=self.scenario.seed,
-                    scenario_file=str(self.loaded.path.resolve()),
-                    target=self.loaded.target.name,
-                    mode=self.scenario.target.mode,
-                    consistency=(
-                        self.loaded.target.consistency.model_dump()
-                        if self.loaded.target.consistency
-                        else None
-                    ),
-                    wallclock=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    clock=CLOCK_NAME,
-                    environment={
-                        "aftershock": __version__,
-                        "python": platform.python_version(),
-                        "toxiproxy": TOXIPROXY_VERSION,
-                        "platform": platform.platform(),
-                        "pid": os.getpid(),
-                    },
-                )
+                self.bus.publish(self._run_started(swept))
                 binary = find_toxiproxy()
                 for trial in range(1, self.scenario.trials + 1):
                     self._run_trial(trial, binary)
@@ -269,142 +146,229 @@ class Orchestrator:
         except Exception as exc:  # a bug or an unexpected failure: still report what was measured
             error = exc
         with shielded():
-            if error is not None and not interrupted:
-                self.bus.emit("error", message=_flatten(error))
-            self.bus.emit(
-                "run_finished", complete=error is None and not interrupted, trials_run=self.trials_started
-            )
-            journal.close()
-            results, analyses = analyse_run(self.run_dir)
-            write_results(self.run_dir / "results.json", results)
-            if self.progress:
-                self.bus.emit("report", path=str(self.run_dir / "report.html"))
-            try:
-                write_reports(self.run_dir, results, analyses)
-            except ExceptionGroup as exc:  # results.json and the verdict stand
-                print(f"aftershock: {exc}: {_flatten(exc)}", file=sys.stderr, flush=True)
-        if interrupted:
-            code = ExitCode.INTERRUPTED
-        elif error is not None:
-            code = error.exit_code if isinstance(error, AftershockError) else ExitCode.INFRASTRUCTURE
-        elif results["error"]:
-            code = ExitCode.INFRASTRUCTURE
-        else:
-            code = ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED
+            results = self._finish(journal, error, interrupted)
+        code = exit_code(results, error, interrupted)
         return RunOutcome(self.run_id, self.run_dir, results, code, error)
+
+    def _open_run_dir(self) -> Journal:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        journal = Journal(self.run_dir / JOURNAL_NAME, self.t0_ns)
+        self.bus.subscribe(journal)
+        if self.progress:
+            self.bus.subscribe(Progress(self.t0_ns))
+        (self.run_dir / SCENARIO_COPY).write_text(
+            self.loaded.path.read_text(encoding="utf-8"), encoding="utf-8"
+        )
+        return journal
+
+    @staticmethod
+    def _sweep() -> int:
+        """Remove what dead runs left behind; how many leftovers there were."""
+        swept = len(reaper.sweep())
+        try:
+            swept += len(sweep_docker())
+        except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
+            print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)
+        return swept
+
+    def _run_started(self, swept: int) -> RunStarted:
+        """The scenario as actually run: what the analysis and every report restate."""
+        s, target = self.scenario, self.loaded.target
+        return RunStarted(
+            run_id=self.run_id,
+            scenario=s.name,
+            backend=s.backend,
+            trials=s.trials,
+            seed=s.seed,
+            t0_ns=self.t0_ns,
+            mode=s.target.mode,
+            load_workers=s.load.workers,
+            overrides=self.overrides,
+            env=self.env_overrides(),
+            swept_leftovers=swept,
+            scenario_file=str(self.loaded.path.resolve()),
+            target=target.name,
+            consistency=target.consistency.model_dump() if target.consistency else None,
+            wallclock=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            clock=CLOCK_NAME,
+            environment={
+                "aftershock": __version__,
+                "python": platform.python_version(),
+                "toxiproxy": TOXIPROXY_VERSION,
+                "platform": platform.platform(),
+                "pid": os.getpid(),
+            },
+        )
+
+    def _finish(self, journal: Journal, error: BaseException | None, interrupted: bool) -> dict[str, Any]:
+        """Journal the end, analyse the run dir, write results.json and the reports."""
+        if error is not None and not interrupted:
+            self.bus.publish(RunError(message=_flatten(error)))
+        self.bus.publish(
+            RunFinished(complete=error is None and not interrupted, trials_run=self.trials_started)
+        )
+        journal.close()
+        results, analyses = analyse_run(self.run_dir)
+        write_results(self.run_dir / "results.json", results)
+        if self.progress:
+            self.bus.publish(ReportWriting(path=str(self.run_dir / "report.html")))
+        try:
+            write_reports(self.run_dir, results, analyses)
+        except ExceptionGroup as exc:  # results.json and the verdict stand
+            print(f"aftershock: {exc}: {_flatten(exc)}", file=sys.stderr, flush=True)
+        return results
 
     def env_overrides(self) -> dict[str, dict[str, str]]:
         """The target mode's environment, then the scenario's own (which wins)."""
         return mode_env(self.loaded.target, self.scenario.target.mode, self.scenario.target.env)
 
     def _run_trial(self, trial: int, binary: Path) -> None:
-        s = self.scenario
-        target = self.loaded.target
+        """One trial, in named steps: start target, start load, play, stop and audit.
+
+        Every resource goes on a :class:`Teardown` stack that runs newest first on every exit
+        path (faults cleared before load stops before services stop)."""
         trial_dir = self.run_dir / f"trial-{trial}"
         trial_dir.mkdir(parents=True, exist_ok=True)
         self.trials_started += 1
-        self.bus.emit("trial_started", trial=trial, target=target.name)
+        self.bus.publish(TrialStarted(trial=trial, target=self.loaded.target.name))
         td = Teardown()
         try:
-            session = td.enter(
-                "target",
-                TargetSession(
-                    target,
-                    self.loaded.target_dir,
-                    trial_dir,
-                    self.run_id,
-                    backend=s.backend,
-                    env_overrides=self.env_overrides(),
-                    bus=self.bus,
-                    seed=s.seed + trial,
-                    toxiproxy_binary=binary,
-                ),
-            )
-            proxies, backend = session.proxies, session.backend
-            locustfile = self.loaded.target_dir / (s.load.locustfile or target.locustfile)
-            load = td.enter(
-                "load",
-                LoadProcess(
-                    locustfile=locustfile,
-                    host=backend.entry_url(target.entrypoint),
-                    users=s.load.users,
-                    spawn_rate=s.load.spawn_rate or float(s.load.users),
-                    rate_per_user=s.load.rate_per_user,
-                    request_timeout=s.load.request_timeout,
-                    workers=s.load.workers,
-                    run_dir=trial_dir,
-                    run_id=self.run_id,
-                    seed=s.seed + trial,
-                ),
-            )
-            ready_ns = load.wait_ready(timeout=s.startup_timeout)
-            self.bus.emit(
-                "load_started", t_ns=ready_ns, trial=trial, users=s.load.users, duration=s.load.duration
-            )
-
+            session = self._start_target(td, trial, trial_dir, binary)
+            load, ready_ns = self._start_load(td, trial, trial_dir, session)
             control = LoadControl(trial_dir)
-
-            def make(fault: Fault, fault_id: str) -> AbstractContextManager[Any]:
-                return build_fault(
-                    fault, fault_id, proxies=proxies, backend=backend, target=target, control=control
-                )
-
-            timeline = td.enter("faults", FaultTimeline(s.faults, make, self.bus, trial))
-            rollback = None
-            if s.rollback is not None:
-                rollback = RollbackController(
-                    s.rollback,
-                    backend=backend,
-                    bus=self.bus,
-                    live=LiveHealth(trial_dir, policy_of(s)),
-                    timeline=timeline,
-                    load_start_ns=ready_ns,
-                    workdir=self.loaded.path.resolve().parent,
-                    run_id=self.run_id,
-                    trial=trial,
-                    services=list(target.services),
-                )
-
-            ticker = LoadTicker(trial_dir, interval=1.0 if self.live_terminal else 5.0)
-
-            def check() -> None:
-                if not load.running():
-                    raise InfrastructureError(f"Locust stopped during the run; see {load.log_path}")
-                if rollback is not None:
-                    rollback.tick()
-                now = now_ns()
-                rates = ticker.due(now)
-                if rates is not None:
-                    elapsed = (now - ready_ns) / 1e9
-                    self.bus.emit(
-                        "load_progress",
-                        trial=trial,
-                        elapsed=elapsed,
-                        total=s.load.duration,
-                        rps=rates[0],
-                        error_rate=rates[1],
-                        faults=[s.faults[i].label for i in timeline.active()],
-                    )
-
-            timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
-            stop_ns = now_ns()
-            load.drain(control)
-            load.stop()
-            self.bus.emit("load_stopped", t_ns=stop_ns, trial=trial)
-            if target.audit:
-                self._drain_and_audit(backend, trial, trial_dir)
+            self._play(td, trial, trial_dir, session, load, control, ready_ns)
+            self._stop_and_audit(trial, trial_dir, session, load, control)
             td.close()  # the stack is empty after this; nothing runs twice
-            self.bus.emit("teardown_done", trial=trial)
+            self.bus.publish(TeardownDone(trial=trial))
         except BaseException as exc:
             if isinstance(exc, Interrupted | KeyboardInterrupt):
-                self.bus.emit("interrupted", reason=str(exc) or "SIGINT")
+                self.bus.publish(RunInterrupted(reason=str(exc) or "SIGINT"))
             with shielded():
                 try:
                     td.close()
                 except Exception as teardown_error:
                     exc.add_note(f"teardown also failed: {_flatten(teardown_error)}")
-                self.bus.emit("teardown_done", trial=trial)
+                self.bus.publish(TeardownDone(trial=trial))
             raise
+
+    def _start_target(self, td: Teardown, trial: int, trial_dir: Path, binary: Path) -> TargetSession:
+        """Toxiproxy, one proxy per link, every service up and healthy (a fresh target per trial)."""
+        s = self.scenario
+        session = TargetSession(
+            self.loaded.target,
+            self.loaded.target_dir,
+            trial_dir,
+            self.run_id,
+            backend=s.backend,
+            env_overrides=self.env_overrides(),
+            bus=self.bus,
+            seed=s.seed + trial,
+            toxiproxy_binary=binary,
+        )
+        return td.enter("target", session)
+
+    def _start_load(
+        self, td: Teardown, trial: int, trial_dir: Path, session: TargetSession
+    ) -> tuple[LoadProcess, int]:
+        """Locust in its own process(es), writing the ledger; returns it and the instant load began."""
+        s, target = self.scenario, self.loaded.target
+        load = td.enter(
+            "load",
+            LoadProcess(
+                locustfile=self.loaded.target_dir / (s.load.locustfile or target.locustfile),
+                host=session.backend.entry_url(target.entrypoint),
+                users=s.load.users,
+                spawn_rate=s.load.spawn_rate or float(s.load.users),
+                rate_per_user=s.load.rate_per_user,
+                request_timeout=s.load.request_timeout,
+                workers=s.load.workers,
+                run_dir=trial_dir,
+                run_id=self.run_id,
+                seed=s.seed + trial,
+            ),
+        )
+        ready_ns = load.wait_ready(timeout=s.startup_timeout)
+        self.bus.publish(
+            LoadStarted(t_ns=ready_ns, trial=trial, users=s.load.users, duration=s.load.duration)
+        )
+        return load, ready_ns
+
+    def _play(
+        self,
+        td: Teardown,
+        trial: int,
+        trial_dir: Path,
+        session: TargetSession,
+        load: LoadProcess,
+        control: LoadControl,
+        ready_ns: int,
+    ) -> None:
+        """The fault timeline (the trial's one scheduler), with the guards running while it plays."""
+        s, target = self.scenario, self.loaded.target
+        proxies, backend = session.proxies, session.backend
+
+        def make(fault: Fault, fault_id: str) -> AbstractContextManager[Any]:
+            return build_fault(
+                fault, fault_id, proxies=proxies, backend=backend, target=target, control=control
+            )
+
+        timeline = td.enter("faults", FaultTimeline(s.faults, make, self.bus, trial))
+        guards: list[Guard] = [LocustAlive(load)]
+        if s.rollback is not None:
+            rollback = RollbackController(
+                s.rollback,
+                backend=backend,
+                bus=self.bus,
+                live=LiveHealth(trial_dir, policy_of(s)),
+                timeline=timeline,
+                workdir=self.loaded.path.resolve().parent,
+                run_id=self.run_id,
+                trial=trial,
+                services=list(target.services),
+            )
+            rollback.schedule(timeline)
+            guards.append(lambda now: rollback.tick())
+        # Live guards (a watchdog on Toxiproxy and Locust, abort conditions) go on this list.
+        guards.append(self._progress_guard(trial, trial_dir, timeline, ready_ns))
+
+        def check() -> None:
+            now = now_ns()
+            for guard in guards:
+                guard(now)
+
+        timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
+
+    def _progress_guard(self, trial: int, trial_dir: Path, timeline: FaultTimeline, ready_ns: int) -> Guard:
+        """The live load status (req/s, share failing, active faults) as a progress event."""
+        s = self.scenario
+        ticker = LoadTicker(trial_dir, interval=1.0 if self.live_terminal else 5.0)
+
+        def tick(now: int) -> None:
+            rates = ticker.due(now)
+            if rates is not None:
+                self.bus.publish(
+                    LoadProgress(
+                        trial=trial,
+                        elapsed=(now - ready_ns) / 1e9,
+                        total=s.load.duration,
+                        rps=rates[0],
+                        error_rate=rates[1],
+                        faults=[s.faults[i].label for i in timeline.active()],
+                    )
+                )
+
+        return tick
+
+    def _stop_and_audit(
+        self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess, control: LoadControl
+    ) -> None:
+        """Stop the load (no request starts after the journaled instant), then drain and audit."""
+        stop_ns = now_ns()
+        load.drain(control)
+        load.stop()
+        self.bus.publish(LoadStopped(t_ns=stop_ns, trial=trial))
+        if self.loaded.target.audit:
+            self._drain_and_audit(session.backend, trial, trial_dir)
 
     def _drain_and_audit(self, backend: Backend, trial: int, trial_dir: Path) -> None:
         """Wait (bounded) until the target reports no pending work, then keep its final state."""
@@ -422,8 +386,23 @@ class Orchestrator:
             time.sleep(0.2)
         atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
         effects = sum(len(d.get("effects", [])) for d in docs.values() if isinstance(d, dict))
-        self.bus.emit("drained", trial=trial, waited=(now_ns() - started) / 1e9, pending=pending)
-        self.bus.emit("audit", trial=trial, summary=f"{effects} effects, {pending} still pending")
+        self.bus.publish(Drained(trial=trial, waited=(now_ns() - started) / 1e9, pending=pending))
+        self.bus.publish(Audited(trial=trial, summary=f"{effects} effects, {pending} still pending"))
+
+
+Guard = Callable[[int], None]
+"""Run at least every 50 ms while the timeline plays, given the run clock; raises to stop the trial."""
+
+
+@dataclass(frozen=True)
+class LocustAlive:
+    """The load generator must outlive the load: a dead Locust is an infrastructure failure."""
+
+    load: LoadProcess
+
+    def __call__(self, now: int) -> None:
+        if not self.load.running():
+            raise InfrastructureError(f"Locust stopped during the run; see {self.load.log_path}")
 
 
 def _flatten(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
+from harness.clock import now_ns
 from harness.scenario.models import CrashFault, DeployFault, PauseFault
 from harness.targets.backend import Backend
 
@@ -97,15 +98,22 @@ class ServicePause(AbstractContextManager["ServicePause"]):
 
 class ServiceDeploy(AbstractContextManager["ServiceDeploy"]):
     """Deploy another version on enter. Exit does nothing: a deploy is undone by the rollback
-    (a redeploy, a flag, the user's command), which is what the rehearsal measures."""
+    (a redeploy, a flag, the user's command), which is what the rehearsal measures.
+
+    ``effect_started_ns``: when the deploy began (``deploy_started``). A stop-start deploy hurts
+    users from that instant, not from when the new version answers (DESIGN "Deploy window"), so
+    the timeline journals it and the analysis counts the fault from it.
+    """
 
     clears_itself = False
 
     def __init__(self, spec: DeployFault, backend: Backend) -> None:
         self.spec = spec
         self.backend = backend
+        self.effect_started_ns: int | None = None
 
     def __enter__(self) -> ServiceDeploy:
+        self.effect_started_ns = now_ns()  # the backend journals deploy_started as its first step
         self.backend.deploy(self.spec.service, self.spec.version)
         return self
 

@@ -558,6 +558,7 @@ def make_run_dir(run_dir: Path) -> None:
     def at(seconds: float) -> int:
         return t0 + round(seconds * ns)
 
+    fault = {"fault": 0, "trial": 1, "kind": "down", "target": "app->dep", "label": "down@app->dep"}
     events: list[tuple[int, str, dict[str, Any]]] = [
         (
             at(0.001),
@@ -578,8 +579,8 @@ def make_run_dir(run_dir: Path) -> None:
         ),
         (at(0.002), "trial_started", {"trial": 1, "target": "groundtruth"}),
         (at(1.0), "load_started", {"trial": 1, "users": 1, "duration": 20.0}),
-        (at(5.0), "fault_injected", {"fault": 0, "trial": 1, "kind": "down", "label": "down@app->dep"}),
-        (at(9.0), "fault_cleared", {"fault": 0, "trial": 1, "kind": "down", "label": "down@app->dep"}),
+        (at(5.0), "fault_injected", {**fault, "scheduled_ns": at(4.999)}),
+        (at(9.0), "fault_cleared", {**fault, "scheduled_ns": at(8.999)}),
         (at(21.0), "load_stopped", {"trial": 1}),
         (at(21.5), "run_finished", {"complete": True, "trials_run": 1}),
     ]
