@@ -39,15 +39,29 @@ from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measur
 from harness.measure.samples import RequestSamples, load_samples_counted
 from harness.measure.trials import mttr_over_trials
 from harness.measure.verdicts import (
-    Verdict,
     judge_consistency,
     judge_distribution,
     judge_fault,
     judge_rollback,
 )
-from harness.report.results import SCHEMA
+from harness.results import (
+    AsRun,
+    ConsistencyResult,
+    DataAfterRollback,
+    Escalation,
+    Expect,
+    FaultResult,
+    HarnessFailure,
+    LoadResult,
+    Resolution,
+    Results,
+    RollbackResult,
+    Slo,
+    TrialResult,
+    Verdict,
+)
 from harness.scenario.loader import parse_scenario
-from harness.scenario.models import Scenario
+from harness.scenario.models import Fault, Scenario
 
 SCENARIO_COPY = "scenario.yaml"
 AUDIT_FILE = "audit.json"
@@ -155,17 +169,91 @@ def policy_of(scenario: Scenario) -> HealthPolicy:
 
 @dataclass
 class TrialAnalysis:
-    """Everything measured for one trial; reporters draw their plots from this."""
+    """Everything measured for one trial; the HTML report draws its plots from this."""
 
     trial: int
     samples: RequestSamples
     timeline: HealthTimeline | None
     observe_from: float | None
     observe_to: float | None
-    faults: list[dict[str, Any]]
+    faults: list[FaultResult]
     verdicts: list[Verdict]
-    load: dict[str, Any]
+    load: LoadResult
     rollback: RollbackMeasurement | None = None
+
+
+def _load_result(
+    start: float | None, stop: float | None, requests: int, counts: dict[str, int]
+) -> LoadResult:
+    return LoadResult(
+        started_at=start,
+        stopped_at=stop,
+        requests=requests,
+        ok=counts.get("ok", 0),
+        fail=counts.get("fail", 0),
+        indeterminate=counts.get("indeterminate", 0),
+    )
+
+
+def _fault_result(
+    fault: Fault,
+    index: int,
+    m: FaultMeasurement,
+    injected: FaultInjected,
+    cleared: FaultCleared | None,
+    cleared_at: float | None,
+    t0_ns: int,
+) -> FaultResult:
+    """A fault's figures with what the journal says of its timing (scheduled instant, lags)."""
+    scheduled = (injected.scheduled_ns - t0_ns) / 1e9
+    return FaultResult(
+        index=index,
+        kind=fault.kind,
+        target=fault.where,
+        label=fault.label,
+        injected_at=float(m.injected_at),
+        cleared_at=cleared_at,
+        time_to_impact=m.time_to_impact,
+        impact_at=m.impact_at,
+        recovered_at=m.recovered_at,
+        recovery_time=m.recovery_time,
+        recovered=bool(m.recovered),
+        outage=float(m.outage),
+        resolution=Resolution(**{k: float(v) for k, v in m.resolution.items()}),
+        error_rate_during_fault=m.error_rate_during_fault,
+        requests_during_fault=int(m.requests_during_fault),
+        note=None,
+        scheduled_at=scheduled,
+        injection_lag=(injected.injected_ns - injected.scheduled_ns) / 1e9,
+        clear_lag=None if cleared is None else cleared.lag_ns / 1e9,
+    )
+
+
+def _measure_faults(out: TrialAnalysis, scenario: Scenario, ev: TrialEvents, t0_ns: int, stop: float) -> None:
+    """Every fault injected while load was observed, in injection order, with its verdicts."""
+    assert out.timeline is not None
+    injected = sorted(ev.injected.values(), key=lambda e: e.injected_ns)
+    for n, inj_event in enumerate(injected):
+        index = inj_event.fault
+        fault = scenario.faults[index]
+        inj = (inj_event.injected_ns - t0_ns) / 1e9
+        cleared = ev.cleared.get(index)
+        clr = None if cleared is None else (cleared.t_ns - t0_ns) / 1e9
+        if inj > stop:
+            continue  # injected after the observation ended (an interrupt): nothing to measure
+        until = (injected[n + 1].injected_ns - t0_ns) / 1e9 if n + 1 < len(injected) else stop
+        cut = clr is None or clr > stop  # the observation ended while the fault was still active
+        clear_seen = stop if cut or clr is None else clr
+        m = measure_fault(out.timeline, out.samples, inj, clear_seen, impact_until=min(until, stop))
+        if cut:
+            m = dataclasses.replace(m, recovered=False, recovered_at=None, recovery_time=None)
+        result = _fault_result(
+            fault, index, m, inj_event, cleared, clr if cut else float(m.cleared_at), t0_ns
+        )
+        if cut:
+            result = result.model_copy(update={"note": "the observation ended before the fault was cleared"})
+        out.faults.append(result)
+        out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
 
 
 def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents) -> TrialAnalysis:
@@ -182,45 +270,14 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     start, stop = rel(ev.load_started_ns), rel(ev.load_stopped_ns)
     if start is not None and stop is None and len(samples):
         stop = float(samples.end.max())  # interrupted: observe what was recorded
-    load = {"started_at": start, "stopped_at": stop, "requests": len(samples), **counts}
+    load = _load_result(start, stop, len(samples), counts)
     out = TrialAnalysis(ev.trial, samples, None, start, stop, [], [], load)
     if start is None or stop is None or stop - start < scenario.slo.window:
         return out
-    policy = policy_of(scenario)
-    timeline = evaluate_health(samples, policy, start, stop)
-    out.timeline = timeline
-    injected = sorted(((i, e.injected_ns) for i, e in ev.injected.items()), key=lambda kv: kv[1])
-    for n, (index, inj_ns) in enumerate(injected):
-        fault = scenario.faults[index]
-        inj = (inj_ns - t0_ns) / 1e9
-        cleared = ev.cleared.get(index)
-        clr = None if cleared is None else rel(cleared.t_ns)
-        if inj > stop:
-            continue  # injected after the observation ended (an interrupt): nothing to measure
-        until = (injected[n + 1][1] - t0_ns) / 1e9 if n + 1 < len(injected) else stop
-        cut = clr is None or clr > stop  # the observation ended while the fault was still active
-        clear_seen = stop if cut or clr is None else clr
-        m: FaultMeasurement = measure_fault(timeline, samples, inj, clear_seen, impact_until=min(until, stop))
-        entry: dict[str, Any] = {
-            "index": index,
-            "kind": fault.kind,
-            "target": fault.where,
-            "label": fault.label,
-            **m.to_dict(),
-        }
-        if cut:
-            entry.update(
-                cleared_at=clr,
-                recovered=False,
-                recovered_at=None,
-                recovery_time=None,
-                note="the observation ended before the fault was cleared",
-            )
-            m = dataclasses.replace(m, recovered=False, recovered_at=None, recovery_time=None)
-        out.faults.append(entry)
-        out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
+    out.timeline = evaluate_health(samples, policy_of(scenario), start, stop)
+    _measure_faults(out, scenario, ev, t0_ns, stop)
     if scenario.rollback is not None:
-        out.rollback = _measure_rollback(scenario, ev, timeline, samples, t0_ns, out.faults, start)
+        out.rollback = _measure_rollback(scenario, ev, out.timeline, samples, t0_ns, out.faults, start)
         out.verdicts.extend(judge_rollback(scenario.expect, ev.trial, out.rollback))
     return out
 
@@ -231,16 +288,14 @@ def _measure_rollback(
     timeline: HealthTimeline,
     samples: RequestSamples,
     t0_ns: int,
-    faults: list[dict[str, Any]],
+    faults: list[FaultResult],
     load_start: float,
 ) -> RollbackMeasurement | None:
     trig, done, confirmed = ev.rollback_triggered, ev.rollback_done, ev.rollback_confirmed
     if trig is None or scenario.rollback is None:
         return None
-    deploys = [f for f in faults if f["kind"] == "deploy"]
-    impact = (
-        deploys[0].get("impact_at") if deploys else timeline.first_unhealthy(load_start, timeline.judged_to)
-    )
+    deploys = [f for f in faults if f.kind == "deploy"]
+    impact = deploys[0].impact_at if deploys else timeline.first_unhealthy(load_start, timeline.judged_to)
     return measure_rollback(
         timeline,
         samples,
@@ -277,37 +332,93 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
     )
 
 
-def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
+def _trial_result(
+    run_dir: Path, record: RunRecord, scenario: Scenario, a: TrialAnalysis, errors: list[str]
+) -> TrialResult:
+    """A trial's figures; its consistency (and the data left after a rollback) judged here."""
+    rollback = None if a.rollback is None else RollbackResult(**dataclasses.asdict(a.rollback))
+    consistency = None
+    if record.started.consistency:
+        try:
+            c = consistency_of(run_dir, record, a.trial)
+        except (OSError, ValueError) as exc:
+            errors.append(f"reconciling trial {a.trial} failed: {exc}")
+            c = None
+        if c is not None:
+            consistency = ConsistencyResult(**dataclasses.asdict(c))
+            if rollback is not None:
+                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
+                data = DataAfterRollback(**damage, clean=not any(damage.values()))
+                rollback = rollback.model_copy(update={"data_after_rollback": data})
+        a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
+    failure = next(iter(record.trials[a.trial].harness_failures), None)
+    return TrialResult(
+        trial=a.trial,
+        load=a.load,
+        faults=a.faults,
+        rollback=rollback,
+        consistency=consistency,
+        harness_failure=None if failure is None else _harness_failure(failure, record.t0_ns),
+    )
+
+
+def _harness_failure(e: HarnessFailed, t0_ns: int) -> HarnessFailure:
+    at = e.t_ns if e.at_ns is None else e.at_ns
+    return HarnessFailure(component=e.component, detail=e.detail, at=(at - t0_ns) / 1e9)
+
+
+def escalation_of(scenario: Scenario, trials: list[TrialResult]) -> Escalation:
+    """DESIGN.md escalation: every recovery (or rollback) slower than its budget needs a human."""
+    budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
+    reasons: list[str] = []
+    for t in trials:
+        for f in t.faults:
+            if f.kind == "deploy":
+                continue  # judged through its rollback
+            if not f.recovered:
+                reasons.append(f"trial {t.trial}: {f.label} did not recover")
+            elif f.recovery_time is not None and f.recovery_time > budget:
+                reasons.append(f"trial {t.trial}: {f.label} took {f.recovery_time:.0f}s to recover")
+        rb = t.rollback
+        if scenario.rollback is not None and rb is None:
+            reasons.append(f"trial {t.trial}: the rollback never happened")
+        elif rb is not None and rb.escalated:
+            what = f"took {rb.rollback_duration:.0f}s" if rb.rollback_duration is not None else rb.note
+            reasons.append(f"trial {t.trial}: rollback {what}")
+    return Escalation(budget=budget, needs_human=bool(reasons), reasons=reasons)
+
+
+def as_run_of(record: RunRecord, scenario: Scenario) -> AsRun:
+    s = record.started
+    return AsRun(
+        mode=scenario.target.mode,
+        trials=scenario.trials,
+        seed=scenario.seed,
+        backend=scenario.backend,
+        load_workers=scenario.load.workers,
+        overrides=s.overrides,
+        env=s.env,
+        rollback=None if scenario.rollback is None else scenario.rollback.trigger,
+    )
+
+
+def analyse_run(run_dir: Path) -> tuple[Results, list[TrialAnalysis]]:
     """Results (the ``results.json`` document) and the per-trial analyses behind them."""
     record = read_run(run_dir)
     scenario = scenario_as_run(run_dir, record)
     analyses: list[TrialAnalysis] = []
-    trials_out: list[dict[str, Any]] = []
+    trials: list[TrialResult] = []
     errors = list(record.errors)
     for n in sorted(record.trials):
         try:
             a = analyse_trial(run_dir, scenario, record.t0_ns, record.trials[n])
         except Exception as exc:  # never lose the run over a measurement failure
             errors.append(f"measuring trial {n} failed: {type(exc).__name__}: {exc}")
-            trials_out.append({"trial": n, "faults": [], "measurement_error": f"{type(exc).__name__}: {exc}"})
+            trials.append(TrialResult(trial=n, measurement_error=f"{type(exc).__name__}: {exc}"))
             continue
         analyses.append(a)
-        entry: dict[str, Any] = {"trial": a.trial, "load": a.load, "faults": a.faults}
-        if scenario.rollback is not None:
-            entry["rollback"] = None if a.rollback is None else a.rollback.to_dict()
-        if record.started.consistency:
-            try:
-                c = consistency_of(run_dir, record, n)
-            except (OSError, ValueError) as exc:
-                errors.append(f"reconciling trial {n} failed: {exc}")
-                c = None
-            entry["consistency"] = None if c is None else c.to_dict()
-            if c is not None and entry.get("rollback"):
-                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
-                entry["rollback"]["data_after_rollback"] = {**damage, "clean": not any(damage.values())}
-            a.verdicts.extend(judge_consistency(scenario.expect, n, c))
-        trials_out.append(entry)
-    mttr = mttr_over_trials(trials_out)
+        trials.append(_trial_result(run_dir, record, scenario, a, errors))
+    mttr = mttr_over_trials(trials)
     verdicts = [v for a in analyses for v in a.verdicts] + judge_distribution(scenario.expect, mttr)
     complete = (
         record.finished is not None
@@ -316,52 +427,34 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         and not errors
         and len(analyses) == scenario.trials
     )
-    recovered_everywhere = all(f["recovered"] for t in trials_out for f in t["faults"])
+    recovered_everywhere = all(f.recovered for t in trials for f in t.faults)
     passed = (
         complete
         and all(v.passed for v in verdicts)
         and (recovered_everywhere or scenario.expect.recovery_time is None)
     )
-    budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
-    reasons: list[str] = []
-    for t in trials_out:
-        for f in t["faults"]:
-            if f["kind"] == "deploy":
-                continue  # judged through its rollback
-            if not f["recovered"]:
-                reasons.append(f"trial {t['trial']}: {f['label']} did not recover")
-            elif f["recovery_time"] is not None and f["recovery_time"] > budget:
-                reasons.append(f"trial {t['trial']}: {f['label']} took {f['recovery_time']:.0f}s to recover")
-        rb = t.get("rollback")
-        if scenario.rollback is not None and rb is None:
-            reasons.append(f"trial {t['trial']}: the rollback never happened")
-        elif rb is not None and rb["escalated"]:
-            what = (
-                f"took {rb['rollback_duration']:.0f}s" if rb["rollback_duration"] is not None else rb["note"]
-            )
-            reasons.append(f"trial {t['trial']}: rollback {what}")
-    results = {
-        "schema": SCHEMA,
-        "run_id": record.run_id,
-        "scenario": scenario.name,
-        "scenario_file": record.started.scenario_file,
-        "description": scenario.description,
-        "target": record.started.target,
-        "backend": scenario.backend,
-        "seed": scenario.seed,
-        "started_at": record.started.wallclock,
-        "clock": record.started.clock,
-        "t0_ns": record.t0_ns,
-        "complete": complete,
-        "interrupted": record.interrupted,
-        "error": "; ".join(errors) or None,
-        "passed": passed,
-        "slo": scenario.slo.model_dump(mode="json"),
-        "expect": scenario.expect.model_dump(mode="json", exclude_none=True),
-        "trials": trials_out,
-        "mttr": mttr,
-        "verdicts": [v.to_dict() for v in verdicts],
-        "escalation": {"budget": budget, "needs_human": bool(reasons), "reasons": reasons},
-        "environment": record.started.environment,
-    }
+    results = Results(
+        run_id=record.run_id,
+        scenario=scenario.name,
+        scenario_file=record.started.scenario_file,
+        description=scenario.description,
+        target=record.started.target,
+        backend=scenario.backend,
+        seed=scenario.seed,
+        started_at=record.started.wallclock,
+        clock=record.started.clock,
+        t0_ns=record.t0_ns,
+        complete=complete,
+        interrupted=record.interrupted,
+        error="; ".join(errors) or None,
+        passed=passed,
+        slo=Slo(**scenario.slo.model_dump()),
+        expect=Expect.model_validate(scenario.expect.model_dump(mode="json", exclude_none=True)),
+        trials=trials,
+        mttr=mttr,
+        verdicts=verdicts,
+        escalation=escalation_of(scenario, trials),
+        environment=record.started.environment,
+        as_run=as_run_of(record, scenario),
+    )
     return results, analyses

@@ -11,11 +11,15 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from harness import __version__
 from harness.errors import ExitCode, ScenarioError
+
+if TYPE_CHECKING:
+    from harness.results import Results
 
 
 def _echo(text: str = "", err: bool = False) -> None:
@@ -78,6 +82,7 @@ def run(
 ) -> None:
     """Run one or more scenarios; exit 0 only if every expectation is met."""
     from harness.report.console import verdict_table
+    from harness.report.headline import as_run_words
     from harness.run import Orchestrator, RunOptions
     from harness.scenario.loader import load_scenario
 
@@ -103,10 +108,11 @@ def run(
             item, RunOptions(out_dir, backend, trials, seed, mode, load_workers), progress=not quiet
         ).run()
         _echo("")
-        _echo(f"scenario {outcome.results['scenario']}  (run {outcome.run_id})")
+        _echo(f"scenario {outcome.results.scenario}  (run {outcome.run_id})")
+        _echo(f"as run: {as_run_words(outcome.results)}")
         _echo(verdict_table(outcome.results))
         if outcome.error is not None:
-            _echo(f"\n{type(outcome.error).__name__}: {outcome.results['error']}", err=True)
+            _echo(f"\n{type(outcome.error).__name__}: {outcome.results.error}", err=True)
         verdict = {
             ExitCode.OK: "PASSED",
             ExitCode.EXPECTATION_MISSED: "FAILED: an expectation was missed",
@@ -116,8 +122,7 @@ def run(
         _echo(f"results: {outcome.run_dir / 'results.json'}")
         _echo(f"report:  {outcome.run_dir / 'report.html'}")
         if outcome.exit_code != ExitCode.OK:
-            again = f" --mode {mode}" if mode else ""
-            _echo(f"repeat:  aftershock run {item.path} --seed {outcome.results['seed']}{again}")
+            _echo(f"repeat:  {repeat_command(item.path, outcome.results)}")
         if outcome.exit_code == ExitCode.INTERRUPTED:
             sys.exit(int(ExitCode.INTERRUPTED))
         worst = max(worst, outcome.exit_code, key=_severity)
@@ -128,6 +133,15 @@ def run(
     except Exception as exc:  # the runs' own reports stand; the index is a convenience
         _echo(f"aftershock: reports/index.html not written: {exc}", err=True)
     sys.exit(int(worst))
+
+
+def repeat_command(path: Path, results: Results) -> str:
+    """The one line that repeats a run as it ran: seed, mode, trials, backend, load workers."""
+    words = [f"aftershock run {path} --seed {results.seed}"]
+    run = results.as_run
+    if run is not None:
+        words += [f"--{k.replace('_', '-')} {v}" for k, v in run.overrides.items() if k != "seed"]
+    return " ".join(words)
 
 
 def _severity(code: ExitCode) -> int:
@@ -187,7 +201,7 @@ def report(run_dir: Path) -> None:
     from harness.analysis import analyse_run
     from harness.report import write_reports
     from harness.report.console import verdict_table
-    from harness.report.results import write_results
+    from harness.results import write_results
 
     try:
         results, analyses = analyse_run(run_dir)
@@ -205,7 +219,7 @@ def report(run_dir: Path) -> None:
     click.echo("")
     for path in [run_dir / "results.json", *paths]:
         click.echo(f"{path.name}: {path}")
-    sys.exit(int(ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED))
+    sys.exit(int(results.exit_code()))
 
 
 @main.command()
@@ -282,9 +296,15 @@ def explore(
 
 @main.command()
 @click.option("--write", "write_to", type=click.Path(path_type=Path), help="Write the schema to this file.")
-def schema(write_to: Path | None) -> None:
-    """Print the scenario JSON Schema (for editors and CI checks)."""
-    from harness.scenario.schema import schema_text
+@click.option(
+    "--results", "of_results", is_flag=True, help="The results.json schema instead of the scenario's."
+)
+def schema(write_to: Path | None, of_results: bool) -> None:
+    """Print the scenario (or results.json) JSON Schema, generated from the models."""
+    if of_results:
+        from harness.results import schema_text
+    else:
+        from harness.scenario.schema import schema_text
 
     text = schema_text()
     if write_to is None:

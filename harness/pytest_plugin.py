@@ -105,8 +105,8 @@ class ScenarioItem(pytest.Item):
 
             outcome = excinfo.value.outcome
             text = verdict_table(outcome.results)
-            if outcome.results.get("error"):
-                text += f"\n\nerror: {outcome.results['error']}"
+            if outcome.results.error:
+                text += f"\n\nerror: {outcome.results.error}"
             where = outcome.run_dir / "results.json"
             return f"rehearsal {self.name} {outcome.exit_code.name}:\n{text}\nresults: {where}"
         if isinstance(excinfo.value, ScenarioError):

@@ -55,7 +55,7 @@ from harness.load.runner import LoadProcess
 from harness.measure.live import LiveHealth, LoadTicker
 from harness.progress import Progress
 from harness.report import write_reports
-from harness.report.results import write_results
+from harness.results import Results, write_results
 from harness.rollback import RollbackController
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
@@ -91,20 +91,18 @@ class RunOptions:
 class RunOutcome:
     run_id: str
     run_dir: Path
-    results: dict[str, Any]
+    results: Results
     exit_code: ExitCode
     error: BaseException | None = None
 
 
-def exit_code(results: dict[str, Any], error: BaseException | None, interrupted: bool) -> ExitCode:
+def exit_code(results: Results, error: BaseException | None, interrupted: bool) -> ExitCode:
     """0 met, 1 missed, 3 harness/infrastructure, 130 interrupted (an error's own code wins)."""
     if interrupted:
         return ExitCode.INTERRUPTED
     if error is not None:
         return error.exit_code if isinstance(error, AftershockError) else ExitCode.INFRASTRUCTURE
-    if results["error"]:
-        return ExitCode.INFRASTRUCTURE
-    return ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED
+    return results.exit_code()
 
 
 def new_run_id() -> str:
@@ -200,7 +198,7 @@ class Orchestrator:
             },
         )
 
-    def _finish(self, journal: Journal, error: BaseException | None, interrupted: bool) -> dict[str, Any]:
+    def _finish(self, journal: Journal, error: BaseException | None, interrupted: bool) -> Results:
         """Journal the end, analyse the run dir, write results.json and the reports."""
         if error is not None and not interrupted:
             self.bus.publish(RunError(message=_flatten(error)))

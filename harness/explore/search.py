@@ -128,7 +128,7 @@ def explore(
             fatal.append(exc)
             reject()
         outcome = Orchestrator(item, RunOptions(out_dir=here / "runs"), progress=False).run()
-        failed = [v["expectation"] for v in outcome.results["verdicts"] if not v["passed"]]
+        failed = [v.expectation for v in outcome.results.verdicts if not v.passed]
         verdict = {ExitCode.OK: "passed", ExitCode.EXPECTATION_MISSED: "failed"}.get(
             outcome.exit_code, "error"
         )
@@ -141,7 +141,7 @@ def explore(
         if outcome.exit_code == ExitCode.INTERRUPTED:
             raise KeyboardInterrupt
         if verdict == "error":
-            fatal.append(InfrastructureError(f"example {n} could not run: {outcome.results.get('error')}"))
+            fatal.append(InfrastructureError(f"example {n} could not run: {outcome.results.error}"))
             reject()
         if verdict == "failed":
             raise ExampleFailed(", ".join(failed))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+
+from harness.results import MttrResult, TrialResult, TrialValue
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -30,35 +31,33 @@ def _json(value: float) -> float | None:
     return None if math.isinf(value) else value
 
 
-def mttr_over_trials(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def mttr_over_trials(trials: Sequence[TrialResult]) -> list[MttrResult]:
     """Per fault of the scenario (by index): the recovery time of every trial and their spread."""
-    groups: dict[int, dict[str, Any]] = {}
+    groups: dict[int, tuple[str, list[TrialValue]]] = {}
     for trial in trials:
-        for f in trial.get("faults", []):
-            g = groups.setdefault(
-                int(f["index"]), {"fault": f["label"], "index": int(f["index"]), "values": []}
+        for f in trial.faults:
+            label, values = groups.setdefault(f.index, (f.label, []))
+            values.append(
+                TrialValue(
+                    trial=trial.trial, recovery_time=f.recovery_time, resolution=f.resolution.recovery_time
+                )
             )
-            g["values"].append(
-                {
-                    "trial": trial["trial"],
-                    "recovery_time": f.get("recovery_time"),
-                    "resolution": (f.get("resolution") or {}).get("recovery_time"),
-                }
-            )
-    out = []
+    out: list[MttrResult] = []
     for index in sorted(groups):
-        g = groups[index]
-        ordered = sorted(
-            math.inf if v["recovery_time"] is None else float(v["recovery_time"]) for v in g["values"]
+        label, values = groups[index]
+        ordered = sorted(math.inf if v.recovery_time is None else float(v.recovery_time) for v in values)
+        resolutions = [v.resolution for v in values if v.resolution is not None]
+        out.append(
+            MttrResult(
+                fault=label,
+                index=index,
+                values=values,
+                trials=len(ordered),
+                median=_json(percentile(ordered, 50)),
+                p95=_json(percentile(ordered, 95)),
+                max=_json(ordered[-1]),
+                all_recovered=not math.isinf(ordered[-1]),
+                resolution=max(resolutions) if resolutions else None,
+            )
         )
-        resolutions = [v["resolution"] for v in g["values"] if v["resolution"] is not None]
-        g.update(
-            trials=len(ordered),
-            median=_json(percentile(ordered, 50)),
-            p95=_json(percentile(ordered, 95)),
-            max=_json(ordered[-1]),
-            all_recovered=not math.isinf(ordered[-1]),
-            resolution=max(resolutions) if resolutions else None,
-        )
-        out.append(g)
     return out

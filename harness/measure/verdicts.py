@@ -9,30 +9,37 @@ A missing measurement is judged as the worst case for the bound: "not recovered"
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from harness.measure.consistency import Consistency
 from harness.measure.recovery import FaultMeasurement
 from harness.measure.rollback import RollbackMeasurement
+from harness.results import MttrResult, Verdict
 from harness.scenario.durations import Bound, format_seconds
 from harness.scenario.models import Expectations, RecoveryDistribution
 
 
-@dataclass(frozen=True)
-class Verdict:
-    expectation: str
-    trial: int
-    fault: str
-    target: str
-    measured: float | bool | None
-    measured_text: str
-    passed: bool
-    margin: float | None
-    resolution: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def _verdict(
+    expectation: str,
+    trial: int,
+    fault: str,
+    target: str,
+    measured: float | bool | None,
+    measured_text: str,
+    passed: bool,
+    margin: float | None,
+    resolution: float | None = None,
+) -> Verdict:
+    return Verdict(
+        expectation=expectation,
+        trial=trial,
+        fault=fault,
+        target=target,
+        measured=measured,
+        measured_text=measured_text,
+        passed=bool(passed),
+        margin=margin,
+        resolution=resolution,
+    )
 
 
 def _judge(
@@ -84,10 +91,10 @@ def judge_fault(expect: Expectations, trial: int, fault: str, m: FaultMeasuremen
         if bound is None:
             continue
         passed, margin, text = _judge(name, bound, value, missing, missing_value, res)
-        out.append(Verdict(name, trial, fault, bound.text, value, text, passed, margin, res))
+        out.append(_verdict(name, trial, fault, bound.text, value, text, passed, margin, res))
     if expect.recovered is not None:
         out.append(
-            Verdict(
+            _verdict(
                 "recovered",
                 trial,
                 fault,
@@ -119,7 +126,7 @@ def judge_consistency(expect: Expectations, trial: int, consistency: Consistency
         if bound is None:
             continue
         if consistency is None:
-            out.append(Verdict(name, trial, "data", bound.text, None, "no audit", False, None))
+            out.append(_verdict(name, trial, "data", bound.text, None, "no audit", False, None))
             continue
         value = getattr(consistency, attr)
         if attr == "stuck":
@@ -127,7 +134,7 @@ def judge_consistency(expect: Expectations, trial: int, consistency: Consistency
         examples = consistency.examples.get(attr, [])
         text = str(value) + (f" (e.g. {examples[0]})" if value and examples else "")
         out.append(
-            Verdict(name, trial, "data", bound.text, value, text, bound.holds(value), bound.margin(value))
+            _verdict(name, trial, "data", bound.text, value, text, bound.holds(value), bound.margin(value))
         )
     return out
 
@@ -148,11 +155,11 @@ def judge_rollback(expect: Expectations, trial: int, rb: RollbackMeasurement | N
             continue
         if value is None:
             why = "no rollback happened" if rb is None else (rb.note or "not measured")
-            out.append(Verdict(name, trial, "rollback", bound.text, None, why, False, None))
+            out.append(_verdict(name, trial, "rollback", bound.text, None, why, False, None))
             continue
         res = rb.resolution if rb is not None else None
         out.append(
-            Verdict(
+            _verdict(
                 name,
                 trial,
                 "rollback",
@@ -167,7 +174,7 @@ def judge_rollback(expect: Expectations, trial: int, rb: RollbackMeasurement | N
     return out
 
 
-def judge_distribution(expect: Expectations, mttr: list[dict[str, Any]]) -> list[Verdict]:
+def judge_distribution(expect: Expectations, mttr: list[MttrResult]) -> list[Verdict]:
     """``recovery_time: {median|p95|max: bound}`` over all trials, per fault (trial 0 = all trials)."""
     dist = expect.recovery_time
     if not isinstance(dist, RecoveryDistribution):
@@ -178,14 +185,14 @@ def judge_distribution(expect: Expectations, mttr: list[dict[str, Any]]) -> list
             bound: Bound | None = getattr(dist, stat)
             if bound is None:
                 continue
-            value = fault[stat]
-            res = fault.get("resolution")
+            value: float | None = getattr(fault, stat)
+            res = fault.resolution
             if value is None:
                 out.append(
-                    Verdict(
+                    _verdict(
                         f"recovery_time.{stat}",
                         0,
-                        fault["fault"],
+                        fault.fault,
                         bound.text,
                         None,
                         "not recovered",
@@ -196,13 +203,13 @@ def judge_distribution(expect: Expectations, mttr: list[dict[str, Any]]) -> list
                 )
                 continue
             out.append(
-                Verdict(
+                _verdict(
                     f"recovery_time.{stat}",
                     0,
-                    fault["fault"],
+                    fault.fault,
                     bound.text,
                     value,
-                    format_seconds(value, res) + f" over {fault['trials']} trials",
+                    format_seconds(value, res) + f" over {fault.trials} trials",
                     bound.holds(value),
                     bound.margin(value),
                     res,

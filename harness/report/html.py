@@ -25,6 +25,7 @@ from harness.files import atomic_write_text
 from harness.report import (
     CONSISTENCY_PROBLEMS,
     EXPECTATION_WORDS,
+    as_run_words,
     bound_kind,
     consistency_rows,
     escalation_text,
@@ -42,6 +43,7 @@ from harness.report import (
     slo_sentence,
     status_word,
 )
+from harness.results import Results, RollbackResult, TrialResult, Verdict
 
 if TYPE_CHECKING:
     from harness.analysis import TrialAnalysis
@@ -111,29 +113,27 @@ def _td(text: str, cls: str = "", title: str = "") -> str:
 # -- sections -----------------------------------------------------------------------------------
 
 
-def _header(results: dict[str, Any]) -> str:
+def _header(results: Results) -> str:
     word = status_word(results)
     line = headline(results)
     rest = line.split(": ", 1)[1] if ": " in line else line
-    trials = len(results.get("trials") or [])
+    trials = len(results.trials)
     facts = [
-        f"scenario <strong>{_e(results.get('scenario'))}</strong>",
-        f"target {_e(results.get('target') or 'unknown')}",
+        f"scenario <strong>{_e(results.scenario)}</strong>",
+        f"target {_e(results.target or 'unknown')}",
         f"{trials} trial{'s' if trials != 1 else ''}",
-        f"run {_e(results.get('run_id'))}",
-        f"started {_e(results.get('started_at') or 'unknown')}",
+        f"run {_e(results.run_id)}",
+        f"started {_e(results.started_at or 'unknown')}",
     ]
-    desc = results.get("description") or ""
-    misses = [v for v in results.get("verdicts") or [] if not v.get("passed")]
+    desc = results.description
+    misses = [v for v in results.verdicts if not v.passed]
     listed = ""
     if len(misses) > 1:  # the headline names the first; an operations lead wants all of them
 
-        def which(v: dict[str, Any]) -> str:
-            return "all trials" if v.get("trial") == 0 else f"trial {v.get('trial')}"
+        def which(v: Verdict) -> str:
+            return "all trials" if v.trial == 0 else f"trial {v.trial}"
 
-        items = "".join(
-            f"<li>{_e(miss_sentence(v))} ({_e(which(v))}, {_e(v.get('fault'))})</li>" for v in misses
-        )
+        items = "".join(f"<li>{_e(miss_sentence(v))} ({_e(which(v))}, {_e(v.fault)})</li>" for v in misses)
         listed = f"<p>Every expectation missed:</p><ul>{items}</ul>"
     escalate = escalation_text(results)
     if escalate:
@@ -142,30 +142,31 @@ def _header(results: dict[str, Any]) -> str:
         f'<header class="headline {word}"><p class="status">{_e(word)}</p>'
         f"<h1>{_e(rest[:1].upper() + rest[1:])}</h1>{listed}"
         f'<p class="meta">{" · ".join(facts)}</p>'
+        f'<p class="meta">as run: {_e(as_run_words(results))}</p>'
         + (f'<p class="meta">{_e(desc)}</p>' if desc else "")
         + "</header>"
     )
 
 
-def _verdicts(results: dict[str, Any]) -> str:
-    verdicts = results.get("verdicts") or []
+def _verdicts(results: Results) -> str:
+    verdicts = results.verdicts
     out = ['<section id="verdicts"><h2>Expectations</h2>']
     if not verdicts:
         out.append(f"<p>{_e(no_verdict_sentence(results))}</p>")
         return "".join(out) + "</section>"
     rows = []
     for v in verdicts:
-        ok = bool(v.get("passed"))
+        ok = v.passed
         measured = measured_words(v)
         rows.append(
             [
                 _td("✔ PASS" if ok else "✘ FAIL", "pass" if ok else "fail"),
-                _td(str(v.get("expectation")), title=EXPECTATION_WORDS.get(str(v.get("expectation")), "")),
-                _td("all" if v.get("trial") == 0 else str(v.get("trial")), "num"),
-                _td(str(v.get("fault")), "label"),
+                _td(v.expectation, title=EXPECTATION_WORDS.get(v.expectation, "")),
+                _td("all" if v.trial == 0 else str(v.trial), "num"),
+                _td(v.fault, "label"),
                 _td(
-                    plain_bound(str(v.get("target", "")), bound_kind(str(v.get("expectation")))),
-                    title=f"as stated in the scenario: {v.get('target')}",
+                    plain_bound(v.target, bound_kind(v.expectation)),
+                    title=f"as stated in the scenario: {v.target}",
                 ),
                 _td(measured, "num"),
                 _td(margin_text(v), "num"),
@@ -182,15 +183,15 @@ def _verdicts(results: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def _budget(results: dict[str, Any]) -> float:
+def _budget(results: Results) -> float:
     """The automated-recovery budget the analysis judged escalation by (three minutes by default)."""
-    budget = (results.get("escalation") or {}).get("budget")
-    return float(budget) if isinstance(budget, int | float) else DEFAULT_AUTOMATED_RECOVERY_BUDGET
+    esc = results.escalation
+    return esc.budget if esc is not None else DEFAULT_AUTOMATED_RECOVERY_BUDGET
 
 
-def _recovery_target(results: dict[str, Any]) -> float | None:
+def _recovery_target(results: Results) -> float | None:
     """The stated ceiling on recovery_time in seconds (for the MTTR plot), if there is one."""
-    target = (results.get("expect") or {}).get("recovery_time")
+    target = results.expect.recovery_time
     if not isinstance(target, str):
         return None
     from harness.scenario.durations import parse_bound
@@ -202,39 +203,35 @@ def _recovery_target(results: dict[str, Any]) -> float | None:
     return bound.value if bound.op in ("<=", "<") else None
 
 
-def _recovery_table(results: dict[str, Any]) -> str:
+def _recovery_table(results: Results) -> str:
     rows = []
     budget = _budget(results)
-    for t in results.get("trials") or []:
-        for f in t.get("faults") or []:
-            res = f.get("resolution") or {}
-            rt = f.get("recovery_time")
-            if not f.get("recovered"):
-                recovery, human = "not recovered", "yes: not recovered"
-            else:
-                recovery = figure_text(rt, res.get("recovery_time"))
-                human = f"yes: over {budget:g} s" if rt is not None and rt > budget else "no"
-            tti = f.get("time_to_impact")
-            impact = "never" if tti is None else figure_text(tti, res.get("time_to_impact"))
-            err = f.get("error_rate_during_fault")
-            rows.append(
-                [
-                    _td(str(t.get("trial")), "num"),
-                    f'<td class="label">{_e(f.get("label"))}'
-                    + (f'<br><span class="wrap note">{_e(f["note"])}</span>' if f.get("note") else "")
-                    + "</td>",
-                    _td(seconds_text(f.get("injected_at"), 0.001), "num"),
-                    _td(seconds_text(f.get("cleared_at"), 0.001), "num"),
-                    _td(impact, "num"),
-                    _td(recovery, "num" if f.get("recovered") else "fail"),
-                    _td(
-                        figure_text(f.get("outage"), res.get("outage")),
-                        "num",
-                    ),
-                    _td("-" if err is None else f"{err * 100:.3g} %", "num"),
-                    _td(human),
-                ]
-            )
+    for trial, f in results.faults():
+        res = f.resolution
+        rt = f.recovery_time
+        if not f.recovered:
+            recovery, human = "not recovered", "yes: not recovered"
+        else:
+            recovery = figure_text(rt, res.recovery_time)
+            human = f"yes: over {budget:g} s" if rt is not None and rt > budget else "no"
+        tti = f.time_to_impact
+        impact = "never" if tti is None else figure_text(tti, res.time_to_impact)
+        err = f.error_rate_during_fault
+        rows.append(
+            [
+                _td(str(trial), "num"),
+                f'<td class="label">{_e(f.label)}'
+                + (f'<br><span class="wrap note">{_e(f.note)}</span>' if f.note else "")
+                + "</td>",
+                _td(seconds_text(f.injected_at, 0.001), "num"),
+                _td(seconds_text(f.cleared_at, 0.001), "num"),
+                _td(impact, "num"),
+                _td(recovery, "num" if f.recovered else "fail"),
+                _td(figure_text(f.outage, res.outage), "num"),
+                _td("-" if err is None else f"{err * 100:.3g} %", "num"),
+                _td(human),
+            ]
+        )
     if not rows:
         return "<p>No fault was measured in this run (see the headline for why).</p>"
     header = [
@@ -254,7 +251,7 @@ def _recovery_table(results: dict[str, Any]) -> str:
     )
 
 
-def _mttr(results: dict[str, Any]) -> str:
+def _mttr(results: Results) -> str:
     stats = mttr_stats(results)
     out = ['<section id="mttr"><h2>Recovery time over trials (MTTR)</h2>']
     if not stats:
@@ -277,7 +274,7 @@ def _mttr(results: dict[str, Any]) -> str:
             ]
         )
     out.append(_table(["fault", "trials", "median", "p95", "max", "resolution", "every trial"], rows))
-    if len(results.get("trials") or []) > 1:
+    if len(results.trials) > 1:
         from harness.report.plots import mttr_png
 
         png = mttr_png(stats, _recovery_target(results))
@@ -290,107 +287,102 @@ def _mttr(results: dict[str, Any]) -> str:
     return "".join(out) + "</section>"
 
 
-def _trial(results: dict[str, Any], trial: dict[str, Any], analysis: TrialAnalysis | None) -> str:
-    n = trial.get("trial")
+def _trial(results: Results, trial: TrialResult, analysis: TrialAnalysis | None) -> str:
+    n = trial.trial
     out = [f'<section id="trial-{_e(n)}"><h2>Trial {_e(n)}</h2>']
-    if trial.get("measurement_error"):
-        out.append(f"<p><strong>Could not be measured:</strong> {_e(trial['measurement_error'])}</p>")
-    load = trial.get("load") or {}
-    if load:
-        started, stopped = load.get("started_at"), load.get("stopped_at")
+    if trial.measurement_error:
+        out.append(f"<p><strong>Could not be measured:</strong> {_e(trial.measurement_error)}</p>")
+    if trial.harness_failure is not None:
+        hf = trial.harness_failure
         out.append(
-            f"<p>{_e(load.get('requests', 0))} requests: {_e(load.get('ok', 0))} succeeded, "
-            f"{_e(load.get('fail', 0))} were refused or rejected, {_e(load.get('indeterminate', 0))} "
-            f"got no clear answer. Load ran from {_e(seconds_text(started, 0.01))} to "
-            f"{_e(seconds_text(stopped, 0.01))}.</p>"
+            f"<p><strong>The harness failed ({_e(hf.component)}) at {_e(seconds_text(hf.at, 0.01))}:"
+            f"</strong> {_e(hf.detail)}. This trial says nothing about the target.</p>"
+        )
+    load = trial.load
+    if load is not None:
+        out.append(
+            f"<p>{_e(load.requests)} requests: {_e(load.ok)} succeeded, "
+            f"{_e(load.fail)} were refused or rejected, {_e(load.indeterminate)} "
+            f"got no clear answer. Load ran from {_e(seconds_text(load.started_at, 0.01))} to "
+            f"{_e(seconds_text(load.stopped_at, 0.01))}.</p>"
         )
     if analysis is not None:
-        from harness.report.plots import timeline_png
-
-        rb = trial.get("rollback")
-        png = timeline_png(
-            analysis,
-            trial.get("faults") or [],
-            results.get("slo") or {},
-            rb if isinstance(rb, dict) else None,
-        )
-        if png is None:
-            out.append("<p>No request was recorded in this trial: nothing to draw.</p>")
-        else:
-            labels = ", ".join(str(f.get("label")) for f in trial.get("faults") or []) or "no fault"
-            alt = f"timeline of trial {n}: throughput, failures and response times; {labels}"
-            out.append(
-                f"<figure>{_img(png, alt)}"
-                "<figcaption>Hatched orange: the fault was active. Dashed line: first moment users were "
-                "affected; solid line: recovered. The dotted band around each line is its resolution "
-                "(±): the true instant lies within it. Bottom strip: grey where the service missed its "
-                "target.</figcaption></figure>"
-            )
-    rollback = trial.get("rollback")
-    if isinstance(rollback, dict):
-        out.append(_rollback(rollback))
-    elif "rollback" in trial:
+        out.append(_trial_figure(results, trial, analysis))
+    if trial.rollback is not None:
+        out.append(_rollback(trial.rollback))
+    elif results.as_run is not None and results.as_run.rollback is not None:
         out.append("<h3>Rollback</h3><p><strong>No rollback happened in this trial.</strong></p>")
-    consistency = trial.get("consistency")
-    if consistency is not None:
-        out.append("<h3>Data consistency</h3>")
-        rows = consistency_rows(consistency)
-        if rows:
-            cells = []
-            for k, c, ex, meaning in rows:
-                bad = k in CONSISTENCY_PROBLEMS and c not in ("0", "-")  # data went wrong: say it loudly
-                cells.append(
-                    [
-                        _td(k, "fail" if bad else ""),
-                        _td(c, "num fail" if bad else "num"),
-                        _td(", ".join(ex) or "-"),
-                        _td(meaning),
-                    ]
-                )
-            out.append(_table(["category", "count", "examples (ids)", "meaning"], cells, raw=True))
-            out.append(
-                '<p class="note">Writes are matched by idempotency key between what clients were told '
-                "(the ledger) and what the system kept (the audit, read after the drain wait). "
-                "Writes with no clear answer may be present or absent; they are never counted as lost.</p>"
-            )
-        else:
-            out.append(f"<pre>{_e(consistency)}</pre>")
+    if trial.consistency is not None:
+        out.append(_consistency(trial))
     return "".join(out) + "</section>"
 
 
-def _rollback(rb: dict[str, Any]) -> str:
+def _trial_figure(results: Results, trial: TrialResult, analysis: TrialAnalysis) -> str:
+    from harness.report.plots import timeline_png
+
+    png = timeline_png(analysis, trial.faults, results.slo, trial.rollback)
+    if png is None:
+        return "<p>No request was recorded in this trial: nothing to draw.</p>"
+    labels = ", ".join(f.label for f in trial.faults) or "no fault"
+    alt = f"timeline of trial {trial.trial}: throughput, failures and response times; {labels}"
+    return (
+        f"<figure>{_img(png, alt)}"
+        "<figcaption>Hatched orange: the fault was active. Dashed line: first moment users were "
+        "affected; solid line: recovered. The dotted band around each line is its resolution "
+        "(±): the true instant lies within it. Bottom strip: grey where the service missed its "
+        "target.</figcaption></figure>"
+    )
+
+
+def _consistency(trial: TrialResult) -> str:
+    out = ["<h3>Data consistency</h3>"]
+    cells = []
+    for k, c, ex, meaning in consistency_rows(trial.consistency):
+        bad = k in CONSISTENCY_PROBLEMS and c not in ("0", "-")  # data went wrong: say it loudly
+        cells.append(
+            [
+                _td(k, "fail" if bad else ""),
+                _td(c, "num fail" if bad else "num"),
+                _td(", ".join(ex) or "-"),
+                _td(meaning),
+            ]
+        )
+    out.append(_table(["category", "count", "examples (ids)", "meaning"], cells, raw=True))
+    out.append(
+        '<p class="note">Writes are matched by idempotency key between what clients were told '
+        "(the ledger) and what the system kept (the audit, read after the drain wait). "
+        "Writes with no clear answer may be present or absent; they are never counted as lost.</p>"
+    )
+    return "".join(out)
+
+
+def _rollback(rb: RollbackResult) -> str:
     """A trial's rollback (DESIGN.md: rollback_duration, detection_to_rollback, escalation)."""
-    res = rb.get("resolution")
+    res = rb.resolution
     rows = [
-        ["triggered at", seconds_text(rb.get("triggered_at"), 0.01), str(rb.get("reason") or "")],
-        ["action", str(rb.get("action")), "succeeded" if rb.get("action_ok") else "FAILED"],
-        ["action took", seconds_text(rb.get("action_duration"), 0.01), "from the trigger"],
-        ["old version confirmed at", seconds_text(rb.get("confirmed_at"), 0.01), ""],
-        ["healthy again at", figure_text(rb.get("recovered_at"), res), ""],
+        ["triggered at", seconds_text(rb.triggered_at, 0.01), rb.reason],
+        ["action", rb.action, "succeeded" if rb.action_ok else "FAILED"],
+        ["action took", seconds_text(rb.action_duration, 0.01), "from the trigger"],
+        ["old version confirmed at", seconds_text(rb.confirmed_at, 0.01), ""],
+        ["healthy again at", figure_text(rb.recovered_at, res), ""],
         [
             "rollback duration",
-            "did not roll back"
-            if rb.get("rollback_duration") is None
-            else figure_text(rb["rollback_duration"], res),
+            "did not roll back" if rb.rollback_duration is None else figure_text(rb.rollback_duration, res),
             "trigger until healthy at the old version",
         ],
         [
             "first impact to rollback",
-            figure_text(rb.get("detection_to_rollback"), res),
+            figure_text(rb.detection_to_rollback, res),
             "how long until someone (or something) pulled the lever",
         ],
-        [
-            "needs a human?",
-            "YES" if rb.get("escalated") else "no",
-            f"budget {rb['budget']:g} s" if isinstance(rb.get("budget"), int | float) else "",
-        ],
+        ["needs a human?", "YES" if rb.escalated else "no", f"budget {rb.budget:g} s"],
     ]
-    note = f'<p class="note">{_e(rb["note"])}</p>' if rb.get("note") else ""
+    note = f'<p class="note">{_e(rb.note)}</p>' if rb.note else ""
     return "<h3>Rollback</h3>" + _table(["", "value", "meaning"], rows) + note
 
 
-def _how_to_read(results: dict[str, Any]) -> str:
-    slo = results.get("slo") or {}
+def _how_to_read(results: Results) -> str:
+    slo = results.slo
     return (
         '<section id="definitions"><h2>How to read this</h2>'
         f"<p>{_e(slo_sentence(slo))}</p><dl class='defs'>"
@@ -408,7 +400,7 @@ def _how_to_read(results: dict[str, Any]) -> str:
     )
 
 
-def _scenario(run_dir: Path, results: dict[str, Any]) -> str:
+def _scenario(run_dir: Path, results: Results) -> str:
     path = run_dir / "scenario.yaml"
     try:
         text = path.read_text(encoding="utf-8")
@@ -416,24 +408,24 @@ def _scenario(run_dir: Path, results: dict[str, Any]) -> str:
         text = "(scenario.yaml is missing from the run directory)"
     return (
         '<section id="scenario"><h2>The scenario as run</h2>'
-        f"<p>From <code>{_e(results.get('scenario_file') or 'unknown file')}</code>; the run used "
-        f"seed {_e(results.get('seed'))} and backend {_e(results.get('backend'))} (command-line "
-        f"overrides included).</p><pre>{_e(text)}</pre></section>"
+        f"<p>From <code>{_e(results.scenario_file or 'unknown file')}</code>; the run used "
+        f"seed {_e(results.seed)} and backend {_e(results.backend)} (command-line "
+        f"overrides included).</p><p>As run: {_e(as_run_words(results))}.</p><pre>{_e(text)}</pre></section>"
     )
 
 
-def _environment(results: dict[str, Any]) -> str:
+def _environment(results: Results) -> str:
     import matplotlib
     import numpy
 
-    env = results.get("environment") or {}
+    env = results.environment
     rows: list[list[Any]] = [
-        ["backend", results.get("backend")],
-        ["clock", results.get("clock")],
-        ["run started (wall clock)", results.get("started_at")],
-        ["run clock at start (t0_ns)", results.get("t0_ns")],
-        ["seed", results.get("seed")],
-        ["results schema", results.get("schema")],
+        ["backend", results.backend],
+        ["clock", results.clock],
+        ["run started (wall clock)", results.started_at],
+        ["run clock at start (t0_ns)", results.t0_ns],
+        ["seed", results.seed],
+        ["results schema", results.schema_],
     ]
     rows += [[str(k), v] for k, v in env.items()]
     rows += [["report drawn with", f"numpy {numpy.__version__}, matplotlib {matplotlib.__version__}"]]
@@ -444,7 +436,7 @@ def _environment(results: dict[str, Any]) -> str:
     )
 
 
-def render_html(run_dir: Path, results: dict[str, Any], analyses: Sequence[TrialAnalysis]) -> str:
+def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysis]) -> str:
     """The whole page as a string (what :func:`write_html` writes)."""
     by_trial = {a.trial: a for a in analyses}
     word = status_word(results)
@@ -452,7 +444,7 @@ def render_html(run_dir: Path, results: dict[str, Any], analyses: Sequence[Trial
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(word)}: {_e(results.get('scenario'))} — aftershock {_e(results.get('run_id'))}</title>",
+        f"<title>{_e(word)}: {_e(results.scenario)} — aftershock {_e(results.run_id)}</title>",
         f"<style>{_CSS}</style></head><body>",
         _header(results),
         _verdicts(results),
@@ -461,18 +453,18 @@ def render_html(run_dir: Path, results: dict[str, Any], analyses: Sequence[Trial
         "</section>",
         _mttr(results),
     ]
-    for trial in results.get("trials") or []:
-        parts.append(_trial(results, trial, by_trial.get(int(trial.get("trial", -1)))))
+    for trial in results.trials:
+        parts.append(_trial(results, trial, by_trial.get(trial.trial)))
     parts += [_how_to_read(results), _scenario(run_dir, results), _environment(results)]
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     parts.append(
-        f'<footer class="note"><p>Generated by aftershock from {_e(results.get("schema"))} at {stamp}. '
+        f'<footer class="note"><p>Generated by aftershock from {_e(results.schema_)} at {stamp}. '
         "This page is self-contained: no network, no scripts.</p></footer></body></html>\n"
     )
     return "\n".join(parts)
 
 
-def write_html(run_dir: Path, results: dict[str, Any], analyses: Sequence[TrialAnalysis]) -> Path:
+def write_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysis]) -> Path:
     """Write ``run_dir/report.html`` atomically and return its path."""
     path = Path(run_dir) / REPORT_NAME
     atomic_write_text(path, render_html(Path(run_dir), results, analyses))

@@ -11,14 +11,15 @@ a base64 PNG, no network, no script.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from harness.files import atomic_write_text
-from harness.report import MttrStats, mttr_stats, mttr_text, plain_bound, resolution_text, status_word
+from harness.report.headline import status_word
+from harness.report.mttr import MttrStats, mttr_stats, mttr_text
+from harness.report.words import plain_bound, resolution_text
+from harness.results import Results, read_results
 
 INDEX_NAME = "index.html"
 
@@ -40,7 +41,7 @@ class IndexedRun:
     """One run directory as the index sees it."""
 
     run_dir: Path
-    results: dict[str, Any]
+    results: Results
     started: dt.datetime
 
     @property
@@ -48,17 +49,17 @@ class IndexedRun:
         return (self.run_dir / "report.html").exists()
 
 
-def _started(results: dict[str, Any], run_dir: Path) -> dt.datetime:
+def _started(results: Results, run_dir: Path) -> dt.datetime:
     """The run's start as naive UTC: ``started_at`` if present, else the run id's own stamp."""
-    text = results.get("started_at")
-    if isinstance(text, str):
+    text = results.started_at
+    if text is not None:
         try:
             when = dt.datetime.fromisoformat(text)
             return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
         except ValueError:
             pass
     try:  # run ids start with the local time they were made: 20261121-054128-d8a9
-        return dt.datetime.strptime(str(results.get("run_id") or run_dir.name)[:15], "%Y%m%d-%H%M%S")
+        return dt.datetime.strptime((results.run_id or run_dir.name)[:15], "%Y%m%d-%H%M%S")
     except ValueError:
         return dt.datetime.fromtimestamp(run_dir.stat().st_mtime, dt.UTC).replace(tzinfo=None)
 
@@ -72,15 +73,24 @@ def collect_runs(reports_dir: Path) -> tuple[list[IndexedRun], list[tuple[Path, 
         if not path.exists():
             continue
         try:
-            results = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(results, dict):
-                raise ValueError("not a JSON object")
+            results = read_results(path)
         except (OSError, ValueError) as exc:
             skipped.append((child, f"{type(exc).__name__}: {exc}"))
             continue
         runs.append(IndexedRun(child, results, _started(results, child)))
     runs.sort(key=lambda r: (r.started, r.run_dir.name))
     return runs, skipped
+
+
+def as_run_cell(results: Results) -> str:
+    """The index's "as run" column: what differed from the scenario as written, briefly."""
+    run = results.as_run
+    if run is None:
+        return f"{results.backend}, seed {results.seed}"
+    parts = [run.backend, f"mode {run.mode}" if run.mode else "default mode", f"seed {run.seed}"]
+    if run.load_workers > 1:
+        parts.append(f"{run.load_workers} load workers")
+    return ", ".join(parts)
 
 
 def render_index(reports_dir: Path) -> str:
@@ -93,13 +103,13 @@ def render_index(reports_dir: Path) -> str:
     faults_per_scenario: dict[str, set[str]] = {}
     for run in runs:
         for stat in mttr_stats(run.results):
-            faults_per_scenario.setdefault(str(run.results.get("scenario")), set()).add(stat.fault)
+            faults_per_scenario.setdefault(run.results.scenario, set()).add(stat.fault)
     for run in reversed(runs):  # newest first in the table
         r = run.results
-        scenario = str(r.get("scenario"))
+        scenario = r.scenario
         word = status_word(r)
         stats = mttr_stats(r)
-        target = (r.get("expect") or {}).get("recovery_time")
+        target = r.expect.recovery_time
         link = (
             f'<a href="{escape(run.run_dir.name)}/report.html">{escape(run.run_dir.name)}</a>'
             if run.has_report
@@ -111,13 +121,14 @@ def render_index(reports_dir: Path) -> str:
             cells = [
                 f'<td class="nw">{run.started.isoformat(sep=" ", timespec="minutes") if first else ""}</td>',
                 f"<td>{escape(scenario) if first else ''}</td>",
+                f"<td>{escape(as_run_cell(r)) if first else ''}</td>",
                 f'<td class="{word}">{word}</td>' if first else "<td></td>",
                 f"<td>{escape(s.fault) if s else '-'}</td>",
                 f'<td class="num">{escape(mttr_text(s.median, s.resolution)) if s else "-"}</td>',
                 f'<td class="num">{escape(mttr_text(s.max, s.resolution)) if s else "-"}</td>',
                 f'<td class="num">{escape(resolution_text(s.resolution)) if s else ""}</td>',
                 f"<td>{escape(plain_bound(target)) if isinstance(target, str) else '-'}</td>",
-                f'<td class="num">{len(s.values) if s else len(r.get("trials") or [])}</td>',
+                f'<td class="num">{len(s.values) if s else len(r.trials)}</td>',
                 f'<td class="nw">{link if first else ""}</td>',
             ]
             rows.append(f"<tr>{''.join(cells)}</tr>")
@@ -154,6 +165,7 @@ def render_index(reports_dir: Path) -> str:
     header = [
         "started (UTC)",
         "scenario",
+        "as run",
         "result",
         "fault",
         "MTTR (median)",

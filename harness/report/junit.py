@@ -21,32 +21,29 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
-from harness.report import atomic_write_bytes, escalation_text, headline, miss_sentence
+from harness.files import atomic_write_bytes
+from harness.report import as_run_words, escalation_text, headline, miss_sentence
+from harness.results import Results, Verdict
 
 JUNIT_NAME = "junit.xml"
 
 
-def testcase_name(v: dict[str, Any]) -> str:
+def testcase_name(v: Verdict) -> str:
     """``trial 1: recovery_time <= 4s (down@api->db)``: stable from run to run."""
-    which = "all trials" if v.get("trial") == 0 else f"trial {v.get('trial')}"  # 0: over the trials
-    return f"{which}: {v.get('expectation')} {v.get('target')} ({v.get('fault')})"
+    which = "all trials" if v.trial == 0 else f"trial {v.trial}"  # 0: over the trials
+    return f"{which}: {v.expectation} {v.target} ({v.fault})"
 
 
-def _run_seconds(results: dict[str, Any]) -> float:
+def _run_seconds(results: Results) -> float:
     """How long the rehearsal observed load: the last trial's stop, in run-relative seconds."""
-    ends = [
-        float(t["load"]["stopped_at"])
-        for t in results.get("trials") or []
-        if isinstance(t.get("load"), dict) and t["load"].get("stopped_at") is not None
-    ]
+    ends = [t.load.stopped_at for t in results.trials if t.load is not None and t.load.stopped_at is not None]
     return max(ends, default=0.0)
 
 
-def _timestamp(results: dict[str, Any]) -> str | None:
-    text = results.get("started_at")
-    if not isinstance(text, str):
+def _timestamp(results: Results) -> str | None:
+    text = results.started_at
+    if text is None:
         return None
     try:
         when = dt.datetime.fromisoformat(text)
@@ -57,11 +54,11 @@ def _timestamp(results: dict[str, Any]) -> str | None:
     return when.isoformat(timespec="seconds")
 
 
-def _problems(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+def _problems(results: Results) -> list[tuple[str, str, str, str]]:
     """``(name, type, message, details)`` of every reason the run's verdicts are incomplete."""
     out: list[tuple[str, str, str, str]] = []
-    error = str(results.get("error") or "").strip()
-    if results.get("interrupted"):
+    error = (results.error or "").strip()
+    if results.interrupted:
         out.append(
             (
                 "run: interrupted",
@@ -73,7 +70,7 @@ def _problems(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     if error:
         first = error.splitlines()[0]
         out.append(("run: error", "RunError", first, error))
-    if not out and not results.get("complete", True):
+    if not out and not results.complete:
         out.append(
             (
                 "run: incomplete",
@@ -85,12 +82,41 @@ def _problems(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def render_junit(results: dict[str, Any]) -> bytes:
+def _properties(props: ET.Element, results: Results) -> None:
+    """The run's facts as properties, the scenario as run among them (mode, workers, overrides)."""
+    facts: list[tuple[str, object]] = [
+        ("run_id", results.run_id),
+        ("scenario_file", results.scenario_file),
+        ("target", results.target),
+        ("backend", results.backend),
+        ("seed", results.seed),
+        ("clock", results.clock),
+        ("schema", results.schema_),
+    ]
+    for key, value in facts:
+        if value is not None:
+            ET.SubElement(props, "property", {"name": key, "value": str(value)})
+    if results.escalation is not None:
+        needs = "true" if results.escalation.needs_human else "false"
+        ET.SubElement(props, "property", {"name": "needs_human", "value": needs})
+    run = results.as_run
+    if run is not None:
+        added: list[tuple[str, object]] = [
+            ("mode", run.mode or "default"),
+            ("trials", run.trials),
+            ("load_workers", run.load_workers),
+            ("overrides", ", ".join(f"{k}={v}" for k, v in run.overrides.items())),
+        ]
+        for key, value in added:
+            ET.SubElement(props, "property", {"name": key, "value": str(value)})
+
+
+def render_junit(results: Results) -> bytes:
     """The JUnit XML document as UTF-8 bytes, with an XML declaration."""
-    scenario = str(results.get("scenario") or "aftershock")
-    verdicts: list[dict[str, Any]] = list(results.get("verdicts") or [])
+    scenario = results.scenario or "aftershock"
+    verdicts = results.verdicts
     problems = _problems(results)
-    failures = sum(1 for v in verdicts if not v.get("passed"))
+    failures = sum(1 for v in verdicts if not v.passed)
     placeholder = not verdicts and not problems
     tests = len(verdicts) + len(problems) + (1 if placeholder else 0)
     seconds = f"{_run_seconds(results):.3f}"
@@ -117,33 +143,23 @@ def render_junit(results: dict[str, Any]) -> bytes:
     if stamp:
         suite_attrs["timestamp"] = stamp
     suite = ET.SubElement(root, "testsuite", suite_attrs)
-    props = ET.SubElement(suite, "properties")
-    for key in ("run_id", "scenario_file", "target", "backend", "seed", "clock", "schema"):
-        if results.get(key) is not None:
-            ET.SubElement(props, "property", {"name": key, "value": str(results[key])})
-    escalation = results.get("escalation")
-    if isinstance(escalation, dict):
-        needs = "true" if escalation.get("needs_human") else "false"
-        ET.SubElement(props, "property", {"name": "needs_human", "value": needs})
+    _properties(ET.SubElement(suite, "properties"), results)
 
     for v in verdicts:
         case = ET.SubElement(
             suite, "testcase", {"classname": scenario, "name": testcase_name(v), "time": "0"}
         )
-        if not v.get("passed"):
+        if not v.passed:
             failure = ET.SubElement(
                 case,
                 "failure",
-                {
-                    "message": f"measured {v.get('measured_text')}, target {v.get('target')}",
-                    "type": "ExpectationMissed",
-                },
+                {"message": f"measured {v.measured_text}, target {v.target}", "type": "ExpectationMissed"},
             )
             lines = [miss_sentence(v)]
-            if v.get("margin") is not None:
-                lines.append(f"margin: {v['margin']:+.6g}")
-            if v.get("resolution") is not None:
-                lines.append(f"resolution: ±{v['resolution']:.3g}s")
+            if v.margin is not None:
+                lines.append(f"margin: {v.margin:+.6g}")
+            if v.resolution is not None:
+                lines.append(f"resolution: ±{v.resolution:.3g}s")
             failure.text = "\n".join(lines)
     for name, kind, message, details in problems:
         case = ET.SubElement(suite, "testcase", {"classname": scenario, "name": name, "time": "0"})
@@ -157,13 +173,17 @@ def render_junit(results: dict[str, Any]) -> bytes:
         )
     out = ET.SubElement(suite, "system-out")
     escalate = escalation_text(results)
-    out.text = headline(results) + (f"\nESCALATE: {escalate}" if escalate else "")
+    out.text = (
+        headline(results)
+        + f"\nas run: {as_run_words(results)}"
+        + (f"\nESCALATE: {escalate}" if escalate else "")
+    )
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"
 
 
-def write_junit(path: Path, results: dict[str, Any]) -> Path:
+def write_junit(path: Path, results: Results) -> Path:
     """Write the JUnit XML of ``results`` to ``path`` atomically and return ``path``."""
     path = Path(path)
     atomic_write_bytes(path, render_junit(results))

@@ -14,10 +14,10 @@ from typing import Any
 from harness.files import atomic_write_text
 from harness.report import (
     CONSISTENCY_PROBLEMS,
+    as_run_words,
     bound_kind,
     consistency_rows,
     escalation_text,
-    fault_rows,
     figure_text,
     headline,
     margin_text,
@@ -29,6 +29,7 @@ from harness.report import (
     seconds_text,
     status_word,
 )
+from harness.results import Results
 
 SUMMARY_NAME = "summary.md"
 
@@ -43,115 +44,132 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def render_summary(results: dict[str, Any]) -> str:
+def render_summary(results: Results) -> str:
     """The Markdown text (what :func:`write_summary` writes)."""
     word = status_word(results)
     line = headline(results)
     rest = line.split(": ", 1)[1] if ": " in line else ""
-    trials = results.get("trials") or []
+    trials = results.trials
     out = [
-        f"### aftershock: {_cell(results.get('scenario'))} — **{word}**",
+        f"### aftershock: {_cell(results.scenario)} — **{word}**",
         "",
         f"**{word}**" + (f": {rest}" if rest else ""),
         "",
-        f"Run `{results.get('run_id')}`, {len(trials)} trial{'s' if len(trials) != 1 else ''}, "
-        f"target {results.get('target') or 'unknown'}, backend {results.get('backend')}, "
-        f"seed {results.get('seed')}.",
+        f"Run `{results.run_id}`, {len(trials)} trial{'s' if len(trials) != 1 else ''}, "
+        f"target {results.target or 'unknown'}, backend {results.backend}, "
+        f"seed {results.seed}.",
+        "",
+        f"As run: {_cell(as_run_words(results))}.",
         "",
     ]
     escalate = escalation_text(results)
     if escalate:
         out += [f"**ESCALATE**: {_cell(escalate)}", ""]
-    verdicts = results.get("verdicts") or []
-    if verdicts:
-        rows = [
-            [
-                "✅ pass" if v.get("passed") else "❌ **FAIL**",
-                str(v.get("expectation")),
-                "all" if v.get("trial") == 0 else str(v.get("trial")),
-                str(v.get("fault")),
-                plain_bound(str(v.get("target", "")), bound_kind(str(v.get("expectation")))),
-                measured_words(v),
-                margin_text(v),
-            ]
-            for v in verdicts
-        ]
-        out += _table(["result", "expectation", "trial", "fault", "target", "measured", "margin"], rows)
-    else:
-        out.append(no_verdict_sentence(results))
-    faults = fault_rows(results)
-    if faults:
-        out += ["", "**Recovery** (seconds since the run started; ± is each figure's resolution)", ""]
-        rows = []
-        for trial, f in faults:
-            res = f.get("resolution") or {}
-            tti = f.get("time_to_impact")
-            rows.append(
-                [
-                    str(trial),
-                    str(f.get("label")),
-                    f"{seconds_text(f.get('injected_at'), 0.01)} → {seconds_text(f.get('cleared_at'), 0.01)}",
-                    "never" if tti is None else figure_text(tti, res.get("time_to_impact")),
-                    "not recovered"
-                    if not f.get("recovered")
-                    else figure_text(f.get("recovery_time"), res.get("recovery_time")),
-                    figure_text(f.get("outage"), res.get("outage")),
-                ]
-            )
-        out += _table(["trial", "fault", "fault active", "impact after", "recovery (MTTR)", "outage"], rows)
+    out += _verdict_lines(results)
+    out += _recovery_lines(results)
     if len(trials) > 1:
-        stats = mttr_stats(results)
-        if stats:
-            out += ["", "**MTTR over trials**", ""]
-            out += _table(
-                ["fault", "median", "p95", "max", "every trial"],
-                [
-                    [
-                        s.fault,
-                        mttr_text(s.median, s.resolution),
-                        mttr_text(s.p95, s.resolution),
-                        mttr_text(s.max, s.resolution),
-                        ", ".join(
-                            "not recovered" if v is None else seconds_text(v, r) for _, v, r in s.values
-                        ),
-                    ]
-                    for s in stats
-                ],
-            )
-    for t in trials:
-        rb = t.get("rollback")
-        if isinstance(rb, dict):
-            res = rb.get("resolution")
+        out += _mttr_lines(results)
+    out += _rollback_lines(results)
+    out += _data_lines(results)
+    out.append("")
+    return "\n".join(out)
+
+
+def _verdict_lines(results: Results) -> list[str]:
+    if not results.verdicts:
+        return [no_verdict_sentence(results)]
+    rows = [
+        [
+            "✅ pass" if v.passed else "❌ **FAIL**",
+            v.expectation,
+            "all" if v.trial == 0 else str(v.trial),
+            v.fault,
+            plain_bound(v.target, bound_kind(v.expectation)),
+            measured_words(v),
+            margin_text(v),
+        ]
+        for v in results.verdicts
+    ]
+    return _table(["result", "expectation", "trial", "fault", "target", "measured", "margin"], rows)
+
+
+def _recovery_lines(results: Results) -> list[str]:
+    faults = results.faults()
+    if not faults:
+        return []
+    out = ["", "**Recovery** (seconds since the run started; ± is each figure's resolution)", ""]
+    rows = []
+    for trial, f in faults:
+        res = f.resolution
+        tti = f.time_to_impact
+        rows.append(
+            [
+                str(trial),
+                f.label,
+                f"{seconds_text(f.injected_at, 0.01)} → {seconds_text(f.cleared_at, 0.01)}",
+                "never" if tti is None else figure_text(tti, res.time_to_impact),
+                "not recovered" if not f.recovered else figure_text(f.recovery_time, res.recovery_time),
+                figure_text(f.outage, res.outage),
+            ]
+        )
+    return out + _table(["trial", "fault", "fault active", "impact after", "recovery (MTTR)", "outage"], rows)
+
+
+def _mttr_lines(results: Results) -> list[str]:
+    stats = mttr_stats(results)
+    if not stats:
+        return []
+    rows = [
+        [
+            s.fault,
+            mttr_text(s.median, s.resolution),
+            mttr_text(s.p95, s.resolution),
+            mttr_text(s.max, s.resolution),
+            ", ".join("not recovered" if v is None else seconds_text(v, r) for _, v, r in s.values),
+        ]
+        for s in stats
+    ]
+    return ["", "**MTTR over trials**", "", *_table(["fault", "median", "p95", "max", "every trial"], rows)]
+
+
+def _rollback_lines(results: Results) -> list[str]:
+    out: list[str] = []
+    planned = results.as_run is not None and results.as_run.rollback is not None
+    for t in results.trials:
+        rb = t.rollback
+        if rb is not None:
+            res = rb.resolution
             took = (
-                figure_text(rb["rollback_duration"], res)
-                if rb.get("rollback_duration") is not None
-                else f"did not complete ({rb.get('note') or 'not measured'})"
+                figure_text(rb.rollback_duration, res)
+                if rb.rollback_duration is not None
+                else f"did not complete ({rb.note or 'not measured'})"
             )
             out += [
                 "",
-                f"**Rollback, trial {t.get('trial')}**: {rb.get('action')} ({rb.get('reason')}); "
-                f"took {took}; first impact to rollback {figure_text(rb.get('detection_to_rollback'), res)}"
-                + ("; **needs a human**" if rb.get("escalated") else ""),
+                f"**Rollback, trial {t.trial}**: {rb.action} ({rb.reason}); "
+                f"took {took}; first impact to rollback {figure_text(rb.detection_to_rollback, res)}"
+                + ("; **needs a human**" if rb.escalated else ""),
             ]
-        elif "rollback" in t:
-            out += ["", f"**Rollback, trial {t.get('trial')}**: none happened"]
+        elif planned:
+            out += ["", f"**Rollback, trial {t.trial}**: none happened"]
+    return out
+
+
+def _data_lines(results: Results) -> list[str]:
     data = []
-    for t in trials:  # one line per trial: the data problems only; report.html has the full table
-        rows_c = consistency_rows(t.get("consistency"))
+    for t in results.trials:  # one line per trial: the data problems only; report.html has the full table
+        rows_c = consistency_rows(t.consistency)
         if rows_c:
             parts = [
                 f"{k} {c}" + (f" (e.g. {', '.join(ex[:2])})" if ex else "")
                 for k, c, ex, _ in rows_c
                 if k in CONSISTENCY_PROBLEMS or k == "writes"
             ]
-            data.append(f"- trial {t.get('trial')}: " + "; ".join(parts))
-    if data:
-        out += ["", "**Data consistency**", "", *data]
-    out.append("")
-    return "\n".join(out)
+            data.append(f"- trial {t.trial}: " + "; ".join(parts))
+    return ["", "**Data consistency**", "", *data] if data else []
 
 
-def write_summary(path: Path, results: dict[str, Any]) -> Path:
+def write_summary(path: Path, results: Results) -> Path:
     """Write ``summary.md`` atomically and return its path."""
     path = Path(path)
     atomic_write_text(path, render_summary(results))

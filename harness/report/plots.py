@@ -29,7 +29,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.measure.samples import FloatArray, RequestSamples
-from harness.report import MttrStats, resolution_text, seconds_text
+from harness.report.mttr import MttrStats
+from harness.report.words import resolution_text, seconds_text
+from harness.results import FaultResult, RollbackResult, Slo
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -170,20 +172,6 @@ def _seconds_formatter(value: float, _pos: object = None) -> str:
     return f"{value:g} s"
 
 
-def _bound_seconds(text: Any) -> float | None:
-    """``"0.5s"`` (how results.json serialises SLO durations) as seconds."""
-    if text is None:
-        return None
-    if isinstance(text, int | float):
-        return float(text)
-    from harness.scenario.durations import parse_duration
-
-    try:
-        return parse_duration(str(text))
-    except ValueError:
-        return None
-
-
 def _legend(ax: Axes) -> None:
     """Name the series beside the panel, never over the data: line styles tell them apart."""
     ax.legend(
@@ -201,9 +189,9 @@ def _legend(ax: Axes) -> None:
 
 def timeline_png(
     analysis: TrialAnalysis,
-    faults: Sequence[dict[str, Any]],
-    slo: dict[str, Any],
-    rollback: dict[str, Any] | None = None,
+    faults: Sequence[FaultResult],
+    slo: Slo,
+    rollback: RollbackResult | None = None,
 ) -> bytes | None:
     """The trial's timeline as PNG bytes, or None if the trial recorded no load to draw.
 
@@ -219,7 +207,7 @@ def timeline_png(
         t_from, t_to = float(samples.end[0]), float(samples.end[-1])
         if t_to <= t_from:
             return None
-    window = _bound_seconds(slo.get("window"))
+    window = slo.window
     in_view = int(
         np.searchsorted(samples.end, t_to, side="right") - np.searchsorted(samples.end, t_from, side="right")
     )
@@ -228,7 +216,7 @@ def timeline_png(
 
     # The lane above the plots gives every fault its own three rows (name, impact, recovery), so
     # the labels of faults close in time cannot run into each other.
-    drawn = sum(1 for f in faults if f.get("injected_at") is not None) + (rollback is not None)
+    drawn = len(faults) + (rollback is not None)
     lanes = min(max(drawn, 1), 6)
     fig = _new_figure(12, 7.4 + 1.2 * lanes)
     axes = fig.subplots(5, 1, sharex=True, gridspec_kw={"height_ratios": [1.25 * lanes, 2, 1.7, 2, 0.45]})
@@ -267,8 +255,8 @@ def timeline_png(
     # Error share.
     share = series.error_share * 100
     ax_err.stairs(share, edges, baseline=None, color="#b71c1c", linewidth=1.4, label="failing")
-    rate = slo.get("success_rate")
-    if isinstance(rate, int | float) and rate < 1:
+    rate = slo.success_rate
+    if rate < 1:
         allowed = (1 - float(rate)) * 100
         ax_err.axhline(allowed, color=_INK, linestyle=":", linewidth=1.2, label=f"allowed: {allowed:g} %")
     _legend(ax_err)
@@ -286,8 +274,7 @@ def timeline_png(
             values, edges, baseline=None, linestyle=ls, color=colour, linewidth=lw, label=names[name]
         )
         lat_max = max(lat_max, float(np.nanmax(values, initial=0.0)))
-    for key, label in (("p95_latency", "allowed p95"), ("p99_latency", "allowed p99")):
-        bound = _bound_seconds(slo.get(key))
+    for bound, label in ((slo.p95_latency, "allowed p95"), (slo.p99_latency, "allowed p99")):
         if bound is not None:
             lat_max = max(lat_max, bound)
             ax_lat.axhline(
@@ -333,17 +320,17 @@ def timeline_png(
 def _draw_faults(
     lane: Axes,
     panels: Sequence[Axes],
-    faults: Sequence[dict[str, Any]],
+    faults: Sequence[FaultResult],
     t_from: float,
     t_to: float,
-    rollback: dict[str, Any] | None = None,
+    rollback: RollbackResult | None = None,
 ) -> None:
     """Shade each fault window everywhere, and name it and its impact / recovery in the lane.
 
     Each fault gets a band of three rows in the lane (name, impact, recovery), the first fault
     on top; a rollback gets the bottom band (trigger, healthy at the old version).
     """
-    drawn = [f for f in faults if f.get("injected_at") is not None]
+    drawn = list(faults)
     bands = max(1, len(drawn) + (rollback is not None))
     lane.set_ylim(0, 3 * bands)
     lane.set_yticks([])
@@ -351,9 +338,9 @@ def _draw_faults(
         lane.spines[side].set_visible(False)
     span = t_to - t_from
     for n, f in enumerate(drawn):
-        inj = f["injected_at"]
+        inj = f.injected_at
         base = 3.0 * (bands - 1 - n)  # the first fault on top
-        clr = f.get("cleared_at")
+        clr = f.cleared_at
         cut = clr is None or float(clr) > t_to  # the observation ended while the fault was active
         end = t_to if clr is None else min(float(clr), t_to)
         for ax in panels[:-1]:  # not the judgement strip: its grey must stay readable
@@ -372,7 +359,7 @@ def _draw_faults(
             edgecolor="#a0522d",
             linewidth=0.8,
         )
-        what = f"fault: {f.get('label', f.get('kind', '?'))}"
+        what = f"fault: {f.label}"
         lasted = "still active when the run ended" if cut else seconds_text(end - float(inj), 0.1)
         lane.text(
             (float(inj) + end) / 2,
@@ -389,10 +376,10 @@ def _draw_faults(
                 "linewidth": 0.6,
             },
         )
-        res = f.get("resolution") or {}
-        impact_at = f.get("impact_at")
+        res = f.resolution
+        impact_at = f.impact_at
         if impact_at is not None:
-            r = float(res.get("time_to_impact") or 0.0)
+            r = float(res.time_to_impact or 0.0)
             _instant(
                 lane,
                 panels,
@@ -400,16 +387,15 @@ def _draw_faults(
                 r,
                 "--",
                 base + 1.35,
-                f"users affected {seconds_text(f.get('time_to_impact'), r)} after it started "
-                f"({resolution_text(r)})",
+                f"users affected {seconds_text(f.time_to_impact, r)} after it started ({resolution_text(r)})",
                 span,
                 t_from,
                 t_to,
                 prefer_left=True,
             )
-        rec_at = f.get("recovered_at")
-        if rec_at is not None and f.get("recovered"):
-            r = float(res.get("recovery_time") or 0.0)
+        rec_at = f.recovered_at
+        if rec_at is not None and f.recovered:
+            r = float(res.recovery_time or 0.0)
             _instant(
                 lane,
                 panels,
@@ -417,13 +403,12 @@ def _draw_faults(
                 r,
                 "-",
                 base + 0.5,
-                f"recovered {seconds_text(f.get('recovery_time'), r)} after the fault ended "
-                f"({resolution_text(r)})",
+                f"recovered {seconds_text(f.recovery_time, r)} after the fault ended ({resolution_text(r)})",
                 span,
                 t_from,
                 t_to,
             )
-        elif not f.get("recovered"):
+        elif not f.recovered:
             lane.text(
                 t_to,
                 base + 0.5,
@@ -438,14 +423,12 @@ def _draw_faults(
 
 
 def _draw_rollback(
-    lane: Axes, panels: Sequence[Axes], rb: dict[str, Any], t_from: float, t_to: float
+    lane: Axes, panels: Sequence[Axes], rb: RollbackResult, t_from: float, t_to: float
 ) -> None:
     """The rollback in the lane's bottom band: its trigger and when the old version was healthy."""
-    at = rb.get("triggered_at")
-    if not isinstance(at, int | float):
-        return
+    at = rb.triggered_at
     span = t_to - t_from
-    res = float(rb.get("resolution") or 0.0)
+    res = rb.resolution
     _instant(
         lane,
         panels,
@@ -453,14 +436,14 @@ def _draw_rollback(
         0.0,
         "-.",
         2.35,
-        f"rollback triggered: {rb.get('action', '?')}" + (f" ({rb['reason']})" if rb.get("reason") else ""),
+        f"rollback triggered: {rb.action}" + (f" ({rb.reason})" if rb.reason else ""),
         span,
         t_from,
         t_to,
         prefer_left=True,
     )
-    duration = rb.get("rollback_duration")
-    if isinstance(duration, int | float):
+    duration = rb.rollback_duration
+    if duration is not None:
         _instant(
             lane,
             panels,
@@ -478,7 +461,7 @@ def _draw_rollback(
         lane.text(
             t_to,
             1.2,
-            f"rollback did not complete: {rb.get('note') or 'not measured'} ▶",
+            f"rollback did not complete: {rb.note or 'not measured'} ▶",
             ha="right",
             va="center",
             fontsize=9,

@@ -43,19 +43,26 @@ from harness.report.index import write_index
 from harness.report.junit import render_junit, write_junit
 from harness.report.markdown import render_summary, write_summary
 from harness.report.plots import bin_samples, choose_bin_width
+from harness.results import ConsistencyResult, FaultResult, LoadResult, Results
 from harness.scenario.models import Expectations
+
+
+def typed(results: dict[str, Any]) -> Results:
+    """The results.json document as the model every reporter reads."""
+    return Results.model_validate(results)
+
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "docs" / "results-schema.json"
 FAULT_LABEL = "down@api->db"
 POLICY = HealthPolicy(window=1.0, step=0.1, success_rate=0.99, hold=3.0)
 SLO_JSON = {
-    "window": "1s",
-    "step": "0.1s",
+    "window": 1.0,
+    "step": 0.1,
     "success_rate": 0.99,
     "p95_latency": None,
     "p99_latency": None,
-    "hold": "3s",
+    "hold": 3.0,
 }
 
 
@@ -84,7 +91,16 @@ def synthetic_trial(
         "fail": len(samples) - n_ok,
         "indeterminate": 0,
     }
-    analysis = TrialAnalysis(trial, samples, timeline, start, stop, [fault], verdicts, load)
+    analysis = TrialAnalysis(
+        trial,
+        samples,
+        timeline,
+        start,
+        stop,
+        [FaultResult.model_validate(fault)],
+        verdicts,
+        LoadResult.model_validate(load),
+    )
     return {"trial": trial, "load": load, "faults": [fault]}, analysis
 
 
@@ -125,7 +141,7 @@ def synthetic_run(
         "slo": SLO_JSON,
         "expect": Expectations.model_validate(expect).model_dump(mode="json", exclude_none=True),
         "trials": trials_out,
-        "verdicts": [v.to_dict() for v in verdicts],
+        "verdicts": [v.model_dump() for v in verdicts],
         "escalation": {"budget": 180.0, "needs_human": bool(reasons), "reasons": reasons},
         "environment": {
             "aftershock": "0.1.0",
@@ -156,7 +172,7 @@ def junit_counts(xml: bytes) -> tuple[ET.Element, dict[str, int]]:
 
 def test_junit_passing_run_has_one_green_testcase_per_verdict(tmp_path: Path) -> None:
     results, _ = synthetic_run({"recovery_time": "<= 4s", "recovered": True})
-    path = write_junit(tmp_path / "junit.xml", results)
+    path = write_junit(tmp_path / "junit.xml", typed(results))
     root, counts = junit_counts(path.read_bytes())
     assert counts == {"tests": 2, "failures": 0, "errors": 0}
     assert root.tag == "testsuites" and root.get("tests") == "2"
@@ -172,7 +188,7 @@ def test_junit_passing_run_has_one_green_testcase_per_verdict(tmp_path: Path) ->
 def test_junit_failing_run_says_measured_and_target() -> None:
     results, _ = synthetic_run({"recovery_time": "<= 1s"}, trials=2)
     assert not results["passed"]
-    root, counts = junit_counts(render_junit(results))
+    root, counts = junit_counts(render_junit(typed(results)))
     assert counts == {"tests": 2, "failures": 2, "errors": 0}
     failure = root.find("testsuite/testcase/failure")
     assert failure is not None
@@ -182,7 +198,7 @@ def test_junit_failing_run_says_measured_and_target() -> None:
 
 def test_junit_interrupted_run_adds_an_error_testcase() -> None:
     results, _ = synthetic_run()
-    root, counts = junit_counts(render_junit(interrupted(results)))
+    root, counts = junit_counts(render_junit(typed(interrupted(results))))
     assert counts == {"tests": 2, "failures": 0, "errors": 1}
     errors = root.findall("testsuite/testcase/error")
     assert len(errors) == 1 and errors[0].get("type") == "Interrupted"
@@ -192,7 +208,7 @@ def test_junit_errored_run_without_verdicts_is_an_error_not_a_pass() -> None:
     results, _ = synthetic_run()
     broken = copy.deepcopy(results)
     broken.update(trials=[], verdicts=[], complete=False, passed=False, error="service 'db' exited\nlog...")
-    root, counts = junit_counts(render_junit(broken))
+    root, counts = junit_counts(render_junit(typed(broken)))
     assert counts == {"tests": 1, "failures": 0, "errors": 1}
     error = root.find("testsuite/testcase/error")
     assert error is not None and error.get("message") == "service 'db' exited"
@@ -200,14 +216,14 @@ def test_junit_errored_run_without_verdicts_is_an_error_not_a_pass() -> None:
 
 def test_junit_run_without_expectations_still_reports_a_test() -> None:
     results, _ = synthetic_run(expect={})
-    _, counts = junit_counts(render_junit(results))
+    _, counts = junit_counts(render_junit(typed(results)))
     assert counts == {"tests": 1, "failures": 0, "errors": 0}
 
 
 def test_junit_layout_is_the_common_ci_one() -> None:
     """testsuites > testsuite > (properties, testcase*, system-out); counts match the elements."""
     results, _ = synthetic_run({"recovery_time": "<= 1s", "recovered": True}, trials=2, delays=(2.0, 0.5))
-    root = ET.fromstring(render_junit(interrupted(results)))
+    root = ET.fromstring(render_junit(typed(interrupted(results))))
     suites = list(root)
     assert [s.tag for s in suites] == ["testsuite"]
     suite = suites[0]
@@ -301,8 +317,8 @@ def test_schema_documents_every_field() -> None:
 
 def test_summary_has_the_headline_and_every_verdict(tmp_path: Path) -> None:
     results, _ = synthetic_run({"recovery_time": "<= 1s", "recovered": True}, trials=2, delays=(2.0, 0.5))
-    text = write_summary(tmp_path / "summary.md", results).read_text(encoding="utf-8")
-    assert headline(results) in text.replace("**", "")
+    text = write_summary(tmp_path / "summary.md", typed(results)).read_text(encoding="utf-8")
+    assert headline(typed(results)) in text.replace("**", "")
     assert "FAILED: recovery took 2.0 s, the target was 1 s (trial 1, down@api->db)" in text.replace("**", "")
     rows = [line for line in text.splitlines() if "recovery_time" in line or "| recovered |" in line]
     assert len(rows) == len(results["verdicts"]) == 4
@@ -314,7 +330,7 @@ def test_summary_has_the_headline_and_every_verdict(tmp_path: Path) -> None:
 def test_summary_escapes_pipes_in_fault_labels() -> None:
     results, _ = synthetic_run()
     results["verdicts"][0]["fault"] = "partition@api|db"
-    assert "partition@api\\|db" in render_summary(results)
+    assert "partition@api\\|db" in render_summary(typed(results))
 
 
 # -- report.html ----------------------------------------------------------------------------------
@@ -323,7 +339,7 @@ def test_summary_escapes_pipes_in_fault_labels() -> None:
 def test_html_is_self_contained_with_verdicts_figures_and_fault_label(tmp_path: Path) -> None:
     results, analyses = synthetic_run({"recovery_time": "<= 1s"}, trials=2, delays=(2.0, 0.5))
     (tmp_path / "scenario.yaml").write_text("name: db-down\n", encoding="utf-8")
-    page = write_html(tmp_path, results, analyses).read_text(encoding="utf-8")
+    page = write_html(tmp_path, typed(results), analyses).read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
     assert "<script" not in page.lower() and "<link" not in page.lower()
     # one timeline per trial, plus the MTTR distribution (more than one trial)
@@ -345,13 +361,13 @@ def test_html_renders_consistency_when_present(tmp_path: Path) -> None:
         "effects": {"order": 118},
         "examples": {"lost": ["key-17", "key-42"]},
     }
-    page = render_html(tmp_path, results, analyses)
+    page = render_html(tmp_path, typed(results), analyses)
     assert "Data consistency" in page and "key-17, key-42" in page and "order 118" in page
 
 
 def test_html_without_analyses_still_renders(tmp_path: Path) -> None:
     results, _ = synthetic_run()
-    page = render_html(tmp_path, interrupted(results), [])
+    page = render_html(tmp_path, typed(interrupted(results)), [])
     assert "INTERRUPTED" in page and "data:image/png" not in page
     assert "scenario.yaml is missing" in page
 
@@ -378,15 +394,16 @@ def test_rollback_and_escalation_are_reported(tmp_path: Path, validator: Any) ->
     results, analyses = synthetic_run({"recovery_time": "<= 4s"}, trials=2, delays=(2.0, 30.0))
     results["trials"][0]["rollback"] = ROLLBACK
     results["trials"][1]["rollback"] = None
+    results["as_run"] = {"trials": 2, "seed": 1, "backend": "process", "rollback": "manual"}
     assert results["escalation"]["needs_human"]
     assert list(validator.iter_errors(results)) == []
-    page = render_html(tmp_path, results, analyses)
+    page = render_html(tmp_path, typed(results), analyses)
     assert "ESCALATE: needs a human (automated-recovery budget 180 s)" in page
     assert "<h3>Rollback</h3>" in page and "No rollback happened in this trial" in page
-    summary = render_summary(results)
+    summary = render_summary(typed(results))
     assert "**ESCALATE**" in summary and "Rollback, trial 1**: redeploy" in summary
     assert "Rollback, trial 2**: none happened" in summary
-    root = ET.fromstring(render_junit(results))
+    root = ET.fromstring(render_junit(typed(results)))
     assert root.find("testsuite/properties/property[@name='needs_human']").get("value") == "true"  # type: ignore[union-attr]
 
 
@@ -395,7 +412,7 @@ def test_rollback_and_escalation_are_reported(tmp_path: Path, validator: Any) ->
 
 def test_write_reports_writes_all_three(tmp_path: Path) -> None:
     results, analyses = synthetic_run()
-    paths = write_reports(tmp_path, results, analyses)
+    paths = write_reports(tmp_path, typed(results), analyses)
     assert sorted(p.name for p in paths) == sorted(REPORT_FILES)
     assert all(p.stat().st_size > 0 for p in paths)
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temp files behind
@@ -412,7 +429,7 @@ def test_one_failing_renderer_does_not_stop_the_others(
     monkeypatch.setattr(html_mod, "write_html", broken)
     results, analyses = synthetic_run()
     with pytest.raises(ExceptionGroup) as info:
-        write_reports(tmp_path, results, analyses)
+        write_reports(tmp_path, typed(results), analyses)
     assert [str(e) for e in info.value.exceptions] == ["matplotlib exploded"]
     assert (tmp_path / "junit.xml").exists() and (tmp_path / "summary.md").exists()
     assert not (tmp_path / "report.html").exists()
@@ -458,17 +475,17 @@ def test_bounds_in_plain_words(bound: str, kind: str, words: str) -> None:
 
 def test_headline_wording_by_state() -> None:
     passing, _ = synthetic_run()
-    assert headline(passing) == "PASSED: every expectation met"
-    assert headline(synthetic_run(expect={})[0]).startswith("PASSED: no expectation was stated")
+    assert headline(typed(passing)) == "PASSED: every expectation met"
+    assert headline(typed(synthetic_run(expect={})[0])).startswith("PASSED: no expectation was stated")
     failing, _ = synthetic_run({"recovery_time": "<= 1s"}, trials=3)
-    assert headline(failing) == (
+    assert headline(typed(failing)) == (
         "FAILED: recovery took 2.0 s, the target was 1 s (trial 1, down@api->db); 2 more expectations missed"
     )
-    assert headline(interrupted(passing)).startswith("INTERRUPTED: ")
+    assert headline(typed(interrupted(passing))).startswith("INTERRUPTED: ")
     errored = dict(passing, error="toxiproxy died\ndetails", complete=False, passed=False)
-    assert headline(errored) == "ERROR: the rehearsal could not complete: toxiproxy died"
+    assert headline(typed(errored)) == "ERROR: the rehearsal could not complete: toxiproxy died"
     unrecovered, _ = synthetic_run({"recovery_time": "<= 4s"}, delays=(30.0,))
-    assert headline(unrecovered) == (
+    assert headline(typed(unrecovered)) == (
         "FAILED: the service did not recover before the rehearsal ended, the target was 4 s "
         "(trial 1, down@api->db)"
     )
@@ -476,16 +493,20 @@ def test_headline_wording_by_state() -> None:
 
 def test_mttr_over_trials_counts_unrecovered_as_infinite() -> None:
     results, _ = synthetic_run(trials=3, delays=(2.0, 30.0, 1.0))
-    (stats,) = mttr_stats(results)
+    (stats,) = mttr_stats(typed(results))
     assert [v is None for _, v, _ in stats.values] == [False, True, False]
     assert stats.median == pytest.approx(2.0, abs=0.2)
     assert math.isinf(stats.p95) and math.isinf(stats.max) and stats.recovered == 2
 
 
 def test_consistency_rows_read_the_reconciler_shape() -> None:
-    rows = consistency_rows({"lost": 1, "writes": 5, "examples": {"lost": ["k9"]}, "future_thing": 3})
-    assert [r[0] for r in rows] == ["writes", "lost", "future_thing"]
-    assert rows[1][1:3] == ("1", ["k9"])
+    class Later(ConsistencyResult):  # a figure the model gains later is shown, after the known ones
+        unledgered: int = 0
+
+    rows = consistency_rows(Later(lost=1, writes=5, examples={"lost": ["k9"]}, unledgered=3))
+    keys = [r[0] for r in rows]
+    assert keys[:2] == ["writes", "acknowledged"] and keys[-1] == "unledgered"
+    assert {r[0]: r[1:3] for r in rows}["lost"] == ("1", ["k9"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -616,16 +637,16 @@ def test_reports_regenerate_from_a_run_directory(tmp_path: Path) -> None:
     run_dir = tmp_path / "20261121-120000-f1x7"
     make_run_dir(run_dir)
     results, analyses = analyse_run(run_dir)
-    assert results["passed"] and results["complete"]
-    (fault,) = results["trials"][0]["faults"]
-    assert fault["recovery_time"] == pytest.approx(2.0, abs=fault["resolution"]["recovery_time"])
+    assert results.passed and results.complete
+    (fault,) = results.trials[0].faults
+    assert fault.recovery_time == pytest.approx(2.0, abs=fault.resolution.recovery_time)
     try:  # the schema check runs where jsonschema is installed (the dev extra); the rest always
         jsonschema: Any = importlib.import_module("jsonschema")
     except ImportError:
         pass
     else:
         schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-        errors = jsonschema.Draft202012Validator(schema).iter_errors(json.loads(json.dumps(results)))
+        errors = jsonschema.Draft202012Validator(schema).iter_errors(json.loads(results.to_json()))
         assert [e.message for e in errors] == []
 
     paths = write_reports(run_dir, results, analyses)
@@ -638,5 +659,5 @@ def test_reports_regenerate_from_a_run_directory(tmp_path: Path) -> None:
     assert "PASSED: every expectation met" in (run_dir / "summary.md").read_text(encoding="utf-8").replace(
         "**", ""
     )
-    (run_dir / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    (run_dir / "results.json").write_text(results.to_json(), encoding="utf-8")
     assert run_dir.name in write_index(tmp_path).read_text(encoding="utf-8")

@@ -40,3 +40,11 @@ def test_broken_scenarios_are_rejected_by_the_schema_too(name: str) -> None:
     doc = yaml.safe_load((REPO / "tests" / "fixtures" / "scenarios" / "broken" / name).read_text())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, json.loads(schema_text()))
+
+
+def test_shipped_results_schema_is_generated_from_the_results_model() -> None:
+    from harness.results import schema_text as results_schema_text
+
+    assert (REPO / "docs" / "results-schema.json").read_text() == results_schema_text(), (
+        "run: aftershock schema --results --write docs/results-schema.json"
+    )

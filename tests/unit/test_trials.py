@@ -2,37 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.measure.trials import mttr_over_trials, percentile
 from harness.measure.verdicts import judge_distribution
+from harness.results import FaultResult, Resolution, TrialResult
 from harness.scenario.models import Expectations
 
 
-def trials(*recovery: float | None) -> list[dict[str, Any]]:
-    return [
-        {
-            "trial": n + 1,
-            "faults": [
-                {"index": 0, "label": "down@a->b", "recovery_time": r, "resolution": {"recovery_time": 0.1}}
-            ],
-        }
-        for n, r in enumerate(recovery)
-    ]
+def fault(recovery_time: float | None) -> FaultResult:
+    return FaultResult(
+        index=0,
+        kind="down",
+        target="a->b",
+        label="down@a->b",
+        injected_at=1.0,
+        cleared_at=2.0,
+        time_to_impact=0.1,
+        impact_at=1.1,
+        recovered_at=None if recovery_time is None else 2.0 + recovery_time,
+        recovery_time=recovery_time,
+        recovered=recovery_time is not None,
+        outage=1.0,
+        resolution=Resolution(recovery_time=0.1),
+        error_rate_during_fault=1.0,
+        requests_during_fault=10,
+    )
+
+
+def trials(*recovery: float | None) -> list[TrialResult]:
+    return [TrialResult(trial=n + 1, faults=[fault(r)]) for n, r in enumerate(recovery)]
 
 
 def test_median_p95_max_and_every_value() -> None:
     (m,) = mttr_over_trials(trials(1.0, 3.0, 2.0, 4.0, 5.0))
-    assert (m["median"], m["max"], m["trials"]) == (3.0, 5.0, 5)
-    assert m["p95"] == percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == 4.8
-    assert [v["recovery_time"] for v in m["values"]] == [1.0, 3.0, 2.0, 4.0, 5.0]
-    assert m["all_recovered"]
+    assert (m.median, m.max, m.trials) == (3.0, 5.0, 5)
+    assert m.p95 == percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == 4.8
+    assert [v.recovery_time for v in m.values] == [1.0, 3.0, 2.0, 4.0, 5.0]
+    assert m.all_recovered
 
 
 def test_a_trial_that_never_recovered_is_infinite() -> None:
     (m,) = mttr_over_trials(trials(1.0, None))
-    assert m["max"] is None and m["p95"] is None and not m["all_recovered"]
-    assert m["median"] is None  # linear interpolation towards infinity
+    assert m.max is None and m.p95 is None and not m.all_recovered
+    assert m.median is None  # linear interpolation towards infinity
 
 
 def test_distribution_verdicts() -> None:
