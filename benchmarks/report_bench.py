@@ -163,7 +163,8 @@ def child(run_dir: Path) -> None:
     t2 = time.perf_counter()
     cpu = time.process_time() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    fault = results["trials"][0]["faults"][0]
+    trial = results.trials[0]
+    fault = trial.faults[0]
     print(
         json.dumps(
             {
@@ -174,9 +175,9 @@ def child(run_dir: Path) -> None:
                 "cpu_s": cpu,
                 "peak_rss_bytes": peak,
                 "rss_after_imports_bytes": rss_imports,
-                "requests": results["trials"][0]["load"]["requests"],
-                "passed": results["passed"],
-                "recovery_time": fault["recovery_time"],
+                "requests": trial.load.requests if trial.load is not None else 0,
+                "passed": results.passed,
+                "recovery_time": fault.recovery_time,
                 "report_bytes": {p.name: p.stat().st_size for p in paths},
             }
         )
