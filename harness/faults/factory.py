@@ -10,28 +10,24 @@ import itertools
 from contextlib import AbstractContextManager
 from typing import Any
 
-from harness.faults.link import LinkFault
-from harness.faults.partition import Partition
-from harness.faults.service import ServiceCrash, ServicePause
-from harness.scenario.loader import partition_links
-from harness.scenario.models import (
-    CrashFault,
-    DownFault,
-    LatencyFault,
-    PartitionFault,
-    PauseFault,
-    ResetFault,
-    ResponseLossFault,
-    TimeoutFault,
+from harness.faults.link import (
+    LinkEffect,
+    LinkFault,
+    latency_toxics,
+    reset_toxics,
+    response_loss_toxics,
+    timeout_toxics,
 )
+from harness.faults.partition import Partition, crossing_links
+from harness.faults.service import ServiceCrash, ServicePause
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
 from harness.toxiproxy.proxies import LinkProxies
 
-_HOLD = {"at": 0.0, "duration": 1.0}  # timing belongs to the caller's `with` block
-
 
 class FaultFactory:
+    """Only the effect is given here; the timing is the caller's ``with`` block."""
+
     def __init__(self, target: Target, proxies: LinkProxies, backend: Backend) -> None:
         self.target = target
         self.proxies = proxies
@@ -41,52 +37,37 @@ class FaultFactory:
     def _id(self) -> str:
         return f"manual{next(self._ids)}"
 
-    def _check_link(self, link: str) -> None:
+    def _link(self, link: str, effect: LinkEffect) -> AbstractContextManager[Any]:
         if link not in self.target.links:
             raise ValueError(
                 f"{link!r} is not a link of target {self.target.name!r}; links: {self.target.links}"
             )
+        return LinkFault(effect, self.proxies, self._id())
 
     def latency(
         self, link: str, ms: float, jitter_ms: float = 0, direction: str = "downstream", toxicity: float = 1.0
     ) -> AbstractContextManager[Any]:
-        self._check_link(link)
-        spec = LatencyFault(
-            kind="latency",
-            link=link,
-            latency=ms / 1000,
-            jitter=jitter_ms / 1000,
-            direction=direction,
-            toxicity=toxicity,
-            **_HOLD,
-        )
-        return LinkFault(spec, self.proxies, self._id())
+        toxics = latency_toxics(ms / 1000, jitter_ms / 1000, direction, toxicity)
+        return self._link(link, LinkEffect(link, toxics))
 
     def down(self, link: str) -> AbstractContextManager[Any]:
-        self._check_link(link)
-        return LinkFault(DownFault(kind="down", link=link, **_HOLD), self.proxies, self._id())
+        return self._link(link, LinkEffect(link, disable=True))
 
     def timeout(self, link: str, after_ms: float = 0) -> AbstractContextManager[Any]:
-        self._check_link(link)
-        spec = TimeoutFault(kind="timeout", link=link, timeout=after_ms / 1000, **_HOLD)
-        return LinkFault(spec, self.proxies, self._id())
+        return self._link(link, LinkEffect(link, timeout_toxics(after_ms / 1000)))
 
     def reset(self, link: str) -> AbstractContextManager[Any]:
-        self._check_link(link)
-        return LinkFault(ResetFault(kind="reset", link=link, **_HOLD), self.proxies, self._id())
+        return self._link(link, LinkEffect(link, reset_toxics()))
 
     def response_loss(self, link: str, toxicity: float = 1.0) -> AbstractContextManager[Any]:
-        self._check_link(link)
-        spec = ResponseLossFault(kind="response_loss", link=link, toxicity=toxicity, **_HOLD)
-        return LinkFault(spec, self.proxies, self._id())
+        return self._link(link, LinkEffect(link, response_loss_toxics(toxicity)))
 
     def partition(self, *groups: list[str]) -> AbstractContextManager[Any]:
-        spec = PartitionFault(kind="partition", groups=[list(g) for g in groups], **_HOLD)
-        return Partition(spec, partition_links(spec, self.target), self.proxies, self._id())
+        return Partition(crossing_links(groups, self.target), self.proxies, self._id())
 
     def crash(self, service: str, restart: bool = True) -> AbstractContextManager[Any]:
         """SIGKILL on enter; relaunched on exit (``restart``), without waiting for health."""
-        return ServiceCrash(CrashFault(kind="crash", service=service, restart=restart, at=0.0), self.backend)
+        return ServiceCrash(service, self.backend, restart=restart)
 
     def pause(self, service: str) -> AbstractContextManager[Any]:
-        return ServicePause(PauseFault(kind="pause", service=service, **_HOLD), self.backend)
+        return ServicePause(service, self.backend)

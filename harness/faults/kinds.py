@@ -1,15 +1,17 @@
-"""From a fault in a scenario to the context manager that injects and clears it."""
+"""From a fault in a scenario to the context manager that injects and clears it.
+
+Only the fault's effect reaches the injector (a link and its toxics, a service and an action);
+its ``at`` and ``duration`` stay with the timeline, which owns "when"."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from typing import Any
 
-from harness.faults.link import LinkFault
-from harness.faults.partition import Partition
+from harness.faults.link import LinkFault, link_effect
+from harness.faults.partition import Partition, crossing_links
 from harness.faults.service import ServiceCrash, ServiceDeploy, ServicePause
 from harness.load.control import DuplicateRequests, LoadControl
-from harness.scenario.loader import partition_links
 from harness.scenario.models import (
     CrashFault,
     DeployFault,
@@ -38,15 +40,15 @@ def build_fault(
     control: LoadControl,
 ) -> AbstractContextManager[Any]:
     if isinstance(fault, LatencyFault | DownFault | TimeoutFault | ResetFault | ResponseLossFault):
-        return LinkFault(fault, proxies, fault_id)
+        return LinkFault(link_effect(fault), proxies, fault_id)
     if isinstance(fault, DuplicateFault):
         return DuplicateRequests(fault, control)
     if isinstance(fault, CrashFault):
-        return ServiceCrash(fault, backend)
+        return ServiceCrash.of(fault, backend)
     if isinstance(fault, DeployFault):
-        return ServiceDeploy(fault, backend)
+        return ServiceDeploy(fault.service, fault.version, backend)
     if isinstance(fault, PauseFault):
-        return ServicePause(fault, backend)
+        return ServicePause(fault.service, backend)
     if isinstance(fault, PartitionFault):
-        return Partition(fault, partition_links(fault, target), proxies, fault_id)
+        return Partition(crossing_links(fault.groups, target), proxies, fault_id)
     raise TypeError(f"no injector for fault kind {fault.kind!r}")

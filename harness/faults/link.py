@@ -8,6 +8,7 @@ is restarted clean - a fault must never outlive its rehearsal.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -16,36 +17,83 @@ from harness.toxiproxy.client import ToxiproxyError
 from harness.toxiproxy.proxies import LinkProxies
 
 LinkFaultSpec = LatencyFault | DownFault | TimeoutFault | ResetFault | ResponseLossFault
+Direction = str  # "downstream", "upstream" or "both"
 
 
-def _streams(direction: str) -> list[str]:
+@dataclass(frozen=True)
+class Toxic:
+    """One Toxiproxy toxic: its type, the stream it acts on, toxicity and attributes."""
+
+    type: str
+    stream: str
+    toxicity: float = 1.0
+    attributes: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class LinkEffect:
+    """What a link fault does (never when: the timeline owns that): toxics, or the link disabled."""
+
+    link: str
+    toxics: tuple[Toxic, ...] = ()
+    disable: bool = False
+
+
+def _streams(direction: Direction) -> list[str]:
     return ["upstream", "downstream"] if direction == "both" else [direction]
 
 
-def toxics_for(spec: LinkFaultSpec) -> list[tuple[str, str, dict[str, Any]]]:
-    """(type, stream, attributes) of the Toxiproxy toxics that make up a link fault."""
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def latency_toxics(
+    latency: float, jitter: float = 0.0, direction: Direction = "downstream", toxicity: float = 1.0
+) -> tuple[Toxic, ...]:
+    attrs = (("latency", _ms(latency)), ("jitter", _ms(jitter)))
+    return tuple(Toxic("latency", s, toxicity, attrs) for s in _streams(direction))
+
+
+def timeout_toxics(
+    timeout: float = 0.0, direction: Direction = "both", toxicity: float = 1.0
+) -> tuple[Toxic, ...]:
+    """A black hole: data stops; the connection is closed after ``timeout`` (0: never)."""
+    return tuple(Toxic("timeout", s, toxicity, (("timeout", _ms(timeout)),)) for s in _streams(direction))
+
+
+def reset_toxics(
+    timeout: float = 0.0, direction: Direction = "both", toxicity: float = 1.0
+) -> tuple[Toxic, ...]:
+    return tuple(Toxic("reset_peer", s, toxicity, (("timeout", _ms(timeout)),)) for s in _streams(direction))
+
+
+def response_loss_toxics(toxicity: float = 1.0) -> tuple[Toxic, ...]:
+    """limit_data with 0 bytes downstream: the request goes through, the connection is closed on
+    the first byte of the answer, so the client never learns the request succeeded."""
+    return (Toxic("limit_data", "downstream", toxicity, (("bytes", 0),)),)
+
+
+def link_effect(spec: LinkFaultSpec) -> LinkEffect:
+    """The effect of a scenario's link fault (its ``at`` and ``duration`` are the timeline's)."""
+    if isinstance(spec, DownFault):
+        return LinkEffect(spec.link, disable=True)
     if isinstance(spec, LatencyFault):
-        attrs = {"latency": round(spec.latency * 1000), "jitter": round(spec.jitter * 1000)}
-        return [("latency", s, attrs) for s in _streams(spec.direction)]
+        return LinkEffect(spec.link, latency_toxics(spec.latency, spec.jitter, spec.direction, spec.toxicity))
     if isinstance(spec, TimeoutFault):
-        return [("timeout", s, {"timeout": round(spec.timeout * 1000)}) for s in _streams(spec.direction)]
-    if isinstance(spec, ResponseLossFault):
-        # limit_data with 0 bytes downstream: the request goes through, the connection is closed on
-        # the first byte of the answer, so the client never learns the request succeeded.
-        return [("limit_data", "downstream", {"bytes": 0})]
+        return LinkEffect(spec.link, timeout_toxics(spec.timeout, spec.direction, spec.toxicity))
     if isinstance(spec, ResetFault):
-        return [("reset_peer", s, {"timeout": round(spec.timeout * 1000)}) for s in _streams(spec.direction)]
-    return []
+        return LinkEffect(spec.link, reset_toxics(spec.timeout, spec.direction, spec.toxicity))
+    return LinkEffect(spec.link, response_loss_toxics(spec.toxicity))
 
 
 class LinkFault(AbstractContextManager["LinkFault"]):
     clears_itself = False
 
-    def __init__(self, spec: LinkFaultSpec, proxies: LinkProxies, fault_id: str) -> None:
-        self.spec = spec
+    def __init__(self, effect: LinkEffect, proxies: LinkProxies, fault_id: str) -> None:
+        self.effect = effect
         self.proxies = proxies
         self.fault_id = fault_id
-        self.proxy = proxies.name(spec.link)
+        self.proxy = proxies.name(effect.link)
         self._toxics: list[str] = []
         self._disabled = False
 
@@ -67,13 +115,13 @@ class LinkFault(AbstractContextManager["LinkFault"]):
         return self.proxies.server.client
 
     def inject(self) -> None:
-        if isinstance(self.spec, DownFault):
+        if self.effect.disable:
             self._disabled = True
             self.client.update_proxy(self.proxy, enabled=False)
-            return
-        for i, (kind, stream, attrs) in enumerate(toxics_for(self.spec)):
-            name = f"{self.fault_id}-{i}-{stream}"
-            self.client.add_toxic(self.proxy, name, kind, stream, self.spec.toxicity, attrs)
+        for i, toxic in enumerate(self.effect.toxics):
+            name = f"{self.fault_id}-{i}-{toxic.stream}"
+            attrs = dict(toxic.attributes)
+            self.client.add_toxic(self.proxy, name, toxic.type, toxic.stream, toxic.toxicity, attrs)
             self._toxics.append(name)
 
     def clear(self) -> None:

@@ -7,20 +7,31 @@ nothing arrives). Built from :class:`~harness.faults.link.LinkFault`, so clearin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 
-from harness.faults.link import LinkFault
-from harness.scenario.models import PartitionFault, TimeoutFault
+from harness.faults.link import LinkEffect, LinkFault, timeout_toxics
+from harness.scenario.target import Target
 from harness.teardown import Teardown
 from harness.toxiproxy.proxies import LinkProxies
+
+
+def crossing_links(groups: Sequence[Sequence[str]], target: Target) -> list[str]:
+    """The target's links whose two ends are in different groups of the partition."""
+    group_of = {name: g for g, group in enumerate(groups) for name in group}
+    crossing = []
+    for link in target.links:
+        client, server = target.link_ends(link)
+        if client in group_of and server in group_of and group_of[client] != group_of[server]:
+            crossing.append(link)
+    return crossing
 
 
 class Partition(AbstractContextManager["Partition"]):
     clears_itself = False
 
-    def __init__(self, spec: PartitionFault, links: list[str], proxies: LinkProxies, fault_id: str) -> None:
-        self.spec = spec
+    def __init__(self, links: list[str], proxies: LinkProxies, fault_id: str) -> None:
         self.links = links
         self.proxies = proxies
         self.fault_id = fault_id
@@ -29,14 +40,7 @@ class Partition(AbstractContextManager["Partition"]):
     def __enter__(self) -> Partition:
         try:
             for n, link in enumerate(self.links):
-                hole = TimeoutFault(
-                    kind="timeout",
-                    link=link,
-                    at=self.spec.at,
-                    duration=self.spec.duration,
-                    timeout=0.0,
-                    direction="both",
-                )
+                hole = LinkEffect(link, timeout_toxics(0.0, "both"))
                 self._stack.enter(
                     f"black hole on {link}", LinkFault(hole, self.proxies, f"{self.fault_id}-{n}")
                 )

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.clock import now_ns
-from harness.scenario.models import CrashFault, DeployFault, PauseFault
+from harness.scenario.models import CrashFault
 from harness.targets.backend import Backend
 
 
@@ -52,48 +52,62 @@ class ServiceCrash(AbstractContextManager["ServiceCrash"]):
     """SIGKILL on enter; relaunch on exit if ``restart``. Without restart the fault clears itself:
     ``cleared_at`` is the injection instant (the target's own supervisor must bring it back)."""
 
-    def __init__(self, spec: CrashFault, backend: Backend) -> None:
-        self.spec = spec
+    def __init__(
+        self,
+        service: str,
+        backend: Backend,
+        *,
+        restart: bool = True,
+        when_log: str | None = None,
+        within: float = 10.0,
+    ) -> None:
+        self.service = service
         self.backend = backend
-        self.clears_itself = not spec.restart
+        self.restart = restart
+        self.when_log = when_log
+        self.within = within
+        self.clears_itself = not restart
         self.trigger: str | None = None
 
+    @classmethod
+    def of(cls, spec: CrashFault, backend: Backend) -> ServiceCrash:
+        """The effect of a scenario's crash (its ``at`` and ``duration`` are the timeline's)."""
+        return cls(spec.service, backend, restart=spec.restart, when_log=spec.when_log, within=spec.within)
+
     def __enter__(self) -> ServiceCrash:
-        if self.spec.when_log:
-            self.trigger = wait_for_log(
-                self.backend.log_path(self.spec.service), self.spec.when_log, self.spec.within
-            )
-        self.backend.kill(self.spec.service)
+        if self.when_log:
+            self.trigger = wait_for_log(self.backend.log_path(self.service), self.when_log, self.within)
+        self.backend.kill(self.service)
         return self
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.spec.restart:
+        if self.restart:
             # Relaunch without waiting for health: the time it takes to come back is part of the
             # recovery being measured, not something the harness should hide.
-            self.backend.restart(self.spec.service, wait=False)
+            self.backend.restart(self.service, wait=False)
 
 
 class ServicePause(AbstractContextManager["ServicePause"]):
     clears_itself = False
 
-    def __init__(self, spec: PauseFault, backend: Backend) -> None:
-        self.spec = spec
+    def __init__(self, service: str, backend: Backend) -> None:
+        self.service = service
         self.backend = backend
 
     def __enter__(self) -> ServicePause:
         try:
-            self.backend.pause(self.spec.service)
+            self.backend.pause(self.service)
         except BaseException:
-            self.backend.resume(self.spec.service)
+            self.backend.resume(self.service)
             raise
         return self
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.backend.resume(self.spec.service)
+        self.backend.resume(self.service)
 
 
 class ServiceDeploy(AbstractContextManager["ServiceDeploy"]):
@@ -107,14 +121,15 @@ class ServiceDeploy(AbstractContextManager["ServiceDeploy"]):
 
     clears_itself = False
 
-    def __init__(self, spec: DeployFault, backend: Backend) -> None:
-        self.spec = spec
+    def __init__(self, service: str, version: str, backend: Backend) -> None:
+        self.service = service
+        self.version = version
         self.backend = backend
         self.effect_started_ns: int | None = None
 
     def __enter__(self) -> ServiceDeploy:
         self.effect_started_ns = now_ns()  # the backend journals deploy_started as its first step
-        self.backend.deploy(self.spec.service, self.spec.version)
+        self.backend.deploy(self.service, self.version)
         return self
 
     def __exit__(

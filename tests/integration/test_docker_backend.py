@@ -30,7 +30,7 @@ from harness.docker.backend import DockerBackend
 from harness.docker.engine import OWNER_LABEL, RUN_LABEL, docker_client, owner_running
 from harness.docker.sweep import sweep_docker
 from harness.errors import InfrastructureError, ScenarioError
-from harness.faults.link import LinkFault
+from harness.faults.link import LinkFault, link_effect
 from harness.reaper import owner_token
 from harness.scenario.loader import load_target
 from harness.scenario.models import DownFault, LatencyFault
@@ -146,11 +146,11 @@ def test_groundtruth_through_docker_toxiproxy_kill_and_restart(engine: DockerCli
 
         # a link fault through the Toxiproxy container is seen through the target
         down = DownFault(kind="down", link="app->dep", at=0, duration=1)
-        with LinkFault(down, s.proxies, "f-down"):
+        with LinkFault(link_effect(down), s.proxies, "f-down"):
             assert status(s.url("/work")) == 503
         eventually(s.url("/work"), 200, within=3)
         slow = LatencyFault(kind="latency", link="app->dep", at=0, duration=1, latency=0.3)
-        with LinkFault(slow, s.proxies, "f-slow"):
+        with LinkFault(link_effect(slow), s.proxies, "f-slow"):
             started = time.monotonic()
             assert status(s.url("/work")) == 503  # the app's probe gives up after 0.3 s
             assert time.monotonic() - started >= 0.28
@@ -182,7 +182,7 @@ def test_a_wedged_toxiproxy_container_is_replaced_with_the_same_proxies(
     with running(GROUNDTRUTH, tmp_path, env={"app": {"GT_RECOVERY_DELAY": "0"}}) as s:
         url, before = s.server.url, s.server.client.proxies()
         down = DownFault(kind="down", link="app->dep", at=0, duration=1)
-        with LinkFault(down, s.proxies, "f-wedge"):
+        with LinkFault(link_effect(down), s.proxies, "f-wedge"):
             assert status(s.url("/work")) == 503
             engine.containers.get(s.server.container_name).pause()  # Toxiproxy stops answering
         # clearing the fault could not reach it, so it was replaced: same API address, same proxies
@@ -226,7 +226,9 @@ def test_orders_on_docker_survives_a_database_crash(engine: DockerClient, tmp_pa
         order = s.url(f"/orders/{created.json()['id']}")
         assert status(order) == 200
 
-        with LinkFault(DownFault(kind="down", link="api->db", at=0, duration=1), s.proxies, "f-db"):
+        with LinkFault(
+            link_effect(DownFault(kind="down", link="api->db", at=0, duration=1)), s.proxies, "f-db"
+        ):
             eventually(s.url("/health"), 503, within=3)
         eventually(s.url("/health"), 200, within=5)
 

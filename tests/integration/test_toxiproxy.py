@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.faults.link import LinkFault
+from harness.faults.link import LinkFault, link_effect
 from harness.scenario.models import DownFault, LatencyFault, ResetFault, TimeoutFault
 from harness.toxiproxy.client import ToxiproxyError
 from harness.toxiproxy.proxies import LinkProxies
@@ -105,7 +105,9 @@ def test_restart_replaces_a_wedged_server_with_clean_proxies(proxies: LinkProxie
 
     server = proxies.server
     fault = LinkFault(
-        LatencyFault(kind="latency", link="app->dep", at=0, duration=1, latency=0.3), proxies, "f"
+        link_effect(LatencyFault(kind="latency", link="app->dep", at=0, duration=1, latency=0.3)),
+        proxies,
+        "f",
     )
     fault.__enter__()
     assert server.pid is not None
@@ -120,7 +122,9 @@ def test_latency_fault_adds_delay_and_clears(proxies: LinkProxies) -> None:
     addr = proxies.address("app->dep")
     assert roundtrip(addr) < 0.1
     with LinkFault(
-        LatencyFault(kind="latency", link="app->dep", at=0, duration=1, latency=0.3), proxies, "f"
+        link_effect(LatencyFault(kind="latency", link="app->dep", at=0, duration=1, latency=0.3)),
+        proxies,
+        "f",
     ):
         assert roundtrip(addr) >= 0.3
     assert roundtrip(addr) < 0.1
@@ -129,7 +133,7 @@ def test_latency_fault_adds_delay_and_clears(proxies: LinkProxies) -> None:
 def test_down_fault_refuses_connections_and_clears(proxies: LinkProxies) -> None:
     addr = proxies.address("app->dep")
     with (
-        LinkFault(DownFault(kind="down", link="app->dep", at=0, duration=1), proxies, "f"),
+        LinkFault(link_effect(DownFault(kind="down", link="app->dep", at=0, duration=1)), proxies, "f"),
         pytest.raises(ConnectionRefusedError),
     ):
         roundtrip(addr)
@@ -139,7 +143,7 @@ def test_down_fault_refuses_connections_and_clears(proxies: LinkProxies) -> None
 def test_timeout_fault_black_holes_and_clears(proxies: LinkProxies) -> None:
     addr = proxies.address("app->dep")
     with (
-        LinkFault(TimeoutFault(kind="timeout", link="app->dep", at=0, duration=1), proxies, "f"),
+        LinkFault(link_effect(TimeoutFault(kind="timeout", link="app->dep", at=0, duration=1)), proxies, "f"),
         pytest.raises(TimeoutError),
     ):
         roundtrip(addr, timeout=0.5)
@@ -149,7 +153,7 @@ def test_timeout_fault_black_holes_and_clears(proxies: LinkProxies) -> None:
 def test_reset_fault_resets_connections_and_clears(proxies: LinkProxies) -> None:
     addr = proxies.address("app->dep")
     with (
-        LinkFault(ResetFault(kind="reset", link="app->dep", at=0, duration=1), proxies, "f"),
+        LinkFault(link_effect(ResetFault(kind="reset", link="app->dep", at=0, duration=1)), proxies, "f"),
         pytest.raises((ConnectionResetError, AssertionError)),
     ):
         roundtrip(addr, timeout=1.0)
