@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -48,6 +49,12 @@ def test_explore_finds_shrinks_and_the_written_scenario_reproduces(tmp_path: Pat
     assert 1 <= len(minimal) <= 2
     assert len(minimal) == 1 or len(report["examples"]) >= 10  # shrunk to one fault unless the cap hit
     assert all(e["verdict"] in ("passed", "failed") for e in report["examples"])
+    # every rehearsal of the exploration wrote results that match the generated schema
+    schema = json.loads((REPO / "docs" / "results-schema.json").read_text())
+    written = sorted((tmp_path / "out").rglob("results.json"))
+    assert len(written) >= len(report["examples"])
+    for path in written:
+        jsonschema.validate(json.loads(path.read_text()), schema)
     assert "aftershock explore" in report["repeat"] and "--seed" in report["repeat"]
     # the written scenario is an ordinary one, and it reproduces the failure
     again = aftershock("run", report["minimal_scenario"], "--out", str(tmp_path / "again"), "--quiet")

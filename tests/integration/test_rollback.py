@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -18,7 +20,12 @@ def run(scenario: Path, tmp_path: Path) -> tuple[int, str, dict[str, Any]]:
     proc = aftershock("run", str(scenario), "--out", str(tmp_path / "out"), "--quiet")
     results = results_of(latest_run(tmp_path / "out"))
     assert leftovers(results["run_id"]) == []
+    jsonschema.validate(results, json.loads((REPO / "docs" / "results-schema.json").read_text()))
     return proc.returncode, proc.stdout + proc.stderr, results
+
+
+def journal(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
 
 
 @pytest.mark.parametrize("name", ["bad-deploy-rollback", "bad-flag-rollback"])
@@ -37,6 +44,13 @@ def test_shipped_rollback_scenarios_pass_and_show_the_damage_left(name: str, tmp
     # v2 wrote wrong amounts: the rollback restored service, not the data, and the report says so
     assert rb["data_after_rollback"]["corrupted"] > 0 and not rb["data_after_rollback"]["clean"]
     assert "data NOT" in output
+    if name == "bad-deploy-rollback":  # DESIGN "Deploy window": the fault starts at deploy_started
+        events = journal(latest_run(tmp_path / "out"))
+        started = next(e for e in events if e["event"] == "deploy_started" and e["version"] == "v2")
+        returned = next(e for e in events if e["event"] == "fault_injected")
+        assert deploy["injected_at"] == pytest.approx(started["t"], abs=0.005)
+        assert returned["t"] - deploy["injected_at"] > 0.1  # the new version answered later
+        assert rb["detection_to_rollback"] >= rb["triggered_at"] - returned["t"]
 
 
 def scenario_with(tmp_path: Path, rollback: dict[str, Any], expect: dict[str, Any]) -> Path:
