@@ -318,7 +318,7 @@ def _trial(results: Results, trial: TrialResult, analysis: TrialAnalysis | None)
 
 
 def _trial_figure(results: Results, trial: TrialResult, analysis: TrialAnalysis) -> str:
-    from harness.report.plots import timeline_png
+    from harness.report.timeline_plot import timeline_png
 
     png = timeline_png(analysis, trial.faults, results.slo, trial.rollback)
     if png is None:
