@@ -185,6 +185,54 @@ def _legend(ax: Axes) -> None:
 # -- MTTR across trials -------------------------------------------------------------------------
 
 
+def _mttr_row(ax: Axes, row: int, s: MttrStats, top: float) -> None:
+    """One fault's trials: a dot each, unrecovered ones as crosses at the edge, median and p95."""
+    vals = [v for _, v, _ in s.values if v is not None]
+    missing = len(s.values) - len(vals)
+    jitter = np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else np.zeros(len(vals))
+    ax.plot(
+        vals,
+        row + jitter,
+        linestyle="none",
+        marker="o",
+        markersize=6,
+        markerfacecolor="white",
+        markeredgecolor=_INK,
+    )
+    if missing:
+        ax.plot([top] * missing, [row] * missing, linestyle="none", marker="x", markersize=9, color=_INK)
+        ax.annotate(
+            f"{missing} not recovered",
+            (top, row),
+            xytext=(0, 10),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8.5,
+        )
+    for value, mark, name in ((s.median, "|", "median"), (s.p95, "|", "p95")):
+        if math.isfinite(value):
+            ax.plot(
+                [value],
+                [row],
+                marker=mark,
+                markersize=22 if name == "median" else 14,
+                color=_INK,
+                markeredgewidth=2 if name == "median" else 1.2,
+            )
+            # median named below its bar, p95 above: they often coincide on a few trials
+            below = name == "median"
+            ax.annotate(
+                f"{name} {seconds_text(value, s.resolution)}",
+                (value, row),
+                xytext=(0, -19 if below else 15),
+                textcoords="offset points",
+                ha="center",
+                va="top" if below else "bottom",
+                fontsize=8,
+            )
+
+
 def mttr_png(stats: Sequence[MttrStats], target: float | None = None) -> bytes:
     """Every trial's recovery time as a dot per fault, with median and p95 marked.
 
@@ -196,50 +244,7 @@ def mttr_png(stats: Sequence[MttrStats], target: float | None = None) -> bytes:
     finite = [v for s in stats for _, v, _ in s.values if v is not None]
     top = max([*finite, target or 0.0, 0.1]) * 1.25
     for row, s in enumerate(stats):
-        vals = [v for _, v, _ in s.values if v is not None]
-        missing = len(s.values) - len(vals)
-        jitter = np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else np.zeros(len(vals))
-        ax.plot(
-            vals,
-            row + jitter,
-            linestyle="none",
-            marker="o",
-            markersize=6,
-            markerfacecolor="white",
-            markeredgecolor=_INK,
-        )
-        if missing:
-            ax.plot([top] * missing, [row] * missing, linestyle="none", marker="x", markersize=9, color=_INK)
-            ax.annotate(
-                f"{missing} not recovered",
-                (top, row),
-                xytext=(0, 10),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=8.5,
-            )
-        for value, mark, name in ((s.median, "|", "median"), (s.p95, "|", "p95")):
-            if math.isfinite(value):
-                ax.plot(
-                    [value],
-                    [row],
-                    marker=mark,
-                    markersize=22 if name == "median" else 14,
-                    color=_INK,
-                    markeredgewidth=2 if name == "median" else 1.2,
-                )
-                # median named below its bar, p95 above: they often coincide on a few trials
-                below = name == "median"
-                ax.annotate(
-                    f"{name} {seconds_text(value, s.resolution)}",
-                    (value, row),
-                    xytext=(0, -19 if below else 15),
-                    textcoords="offset points",
-                    ha="center",
-                    va="top" if below else "bottom",
-                    fontsize=8,
-                )
+        _mttr_row(ax, row, s, top)
     if target is not None:
         ax.axvline(target, color=_INK, linestyle="--", linewidth=1)
         ax.annotate(
