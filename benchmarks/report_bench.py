@@ -81,6 +81,7 @@ def make_run_dir(run_dir: Path, requests: int, shards: int = 2) -> None:
     def at(seconds: float) -> int:
         return t0 + round(seconds * ns)
 
+    fault = {"fault": 0, "trial": 1, "kind": "down", "target": "app->dep", "label": "down@app->dep"}
     events: list[tuple[int, str, dict[str, Any]]] = [
         (
             at(0.001),
@@ -101,8 +102,8 @@ def make_run_dir(run_dir: Path, requests: int, shards: int = 2) -> None:
         ),
         (at(0.002), "trial_started", {"trial": 1, "target": "groundtruth"}),
         (at(load_start), "load_started", {"trial": 1, "users": 167, "duration": duration}),
-        (at(inject), "fault_injected", {"fault": 0, "trial": 1, "kind": "down", "label": "down@app->dep"}),
-        (at(clear), "fault_cleared", {"fault": 0, "trial": 1, "kind": "down", "label": "down@app->dep"}),
+        (at(inject), "fault_injected", {**fault, "scheduled_ns": at(inject)}),
+        (at(clear), "fault_cleared", {**fault, "scheduled_ns": at(clear)}),
         (at(load_start + duration), "load_stopped", {"trial": 1}),
         (at(load_start + duration + 0.5), "run_finished", {"complete": True, "trials_run": 1}),
     ]

@@ -9,28 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.as_run import apply_overrides
-from harness.errors import Problem, ScenarioError
+from harness.errors import InfrastructureError
 from harness.events import (
     FaultCleared,
     FaultInjected,
     HarnessFailed,
-    LoadStarted,
-    LoadStopped,
-    RollbackActionDone,
-    RollbackConfirmed,
-    RollbackTriggered,
-    RunError,
-    RunEvent,
-    RunFinished,
-    RunInterrupted,
-    RunStarted,
 )
-from harness.journal import JOURNAL_NAME, read_events
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.baseline import Baseline, measure_baseline
 from harness.measure.bracket import Bracket
@@ -66,99 +54,10 @@ from harness.results import (
     TrialResult,
     Verdict,
 )
-from harness.scenario.loader import parse_scenario
+from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Fault, Scenario
 
-SCENARIO_COPY = "scenario.yaml"
 AUDIT_FILE = "audit.json"
-
-
-@dataclass
-class TrialEvents:
-    """What the journal says happened in one trial."""
-
-    trial: int
-    load_started_ns: int | None = None
-    load_stopped_ns: int | None = None
-    injected: dict[int, FaultInjected] = field(default_factory=dict)
-    cleared: dict[int, FaultCleared] = field(default_factory=dict)
-    rollback_triggered: RollbackTriggered | None = None
-    rollback_done: RollbackActionDone | None = None
-    rollback_confirmed: RollbackConfirmed | None = None
-    harness_failures: list[HarnessFailed] = field(default_factory=list)
-
-
-@dataclass
-class RunRecord:
-    """The journal of a run, digested."""
-
-    run_id: str
-    t0_ns: int
-    started: RunStarted
-    finished: RunFinished | None
-    trials: dict[int, TrialEvents]
-    errors: list[str]
-    interrupted: bool
-
-
-def _digest(rec: TrialEvents, e: RunEvent) -> None:
-    """File one event of a trial where the analysis looks for it (the first rollback step wins)."""
-    match e:
-        case LoadStarted():
-            rec.load_started_ns = e.t_ns
-        case LoadStopped():
-            rec.load_stopped_ns = e.t_ns
-        case FaultInjected():
-            rec.injected[e.fault] = e
-        case FaultCleared():
-            rec.cleared[e.fault] = e
-        case RollbackTriggered() if rec.rollback_triggered is None:
-            rec.rollback_triggered = e
-        case RollbackActionDone() if rec.rollback_done is None:
-            rec.rollback_done = e
-        case RollbackConfirmed() if rec.rollback_confirmed is None:
-            rec.rollback_confirmed = e
-        case HarnessFailed():
-            rec.harness_failures.append(e)
-
-
-def read_run(run_dir: Path) -> RunRecord:
-    events = read_events(run_dir / JOURNAL_NAME)
-    started = next((e for e in events if isinstance(e, RunStarted)), None)
-    if started is None:
-        raise ScenarioError(
-            [Problem(str(run_dir / JOURNAL_NAME), "(journal)", "no run_started event: not a run dir")]
-        )
-    trials: dict[int, TrialEvents] = {}
-    errors: list[str] = []
-    interrupted = False
-    finished = None
-    for e in events:
-        trial = getattr(e, "trial", None)
-        if isinstance(trial, int):
-            _digest(trials.setdefault(trial, TrialEvents(trial)), e)
-        if isinstance(e, RunError):
-            errors.append(e.message)
-        elif isinstance(e, RunInterrupted):
-            interrupted = True
-        elif isinstance(e, RunFinished):
-            finished = e
-    return RunRecord(started.run_id, started.t0_ns, started, finished, trials, errors, interrupted)
-
-
-def scenario_as_run(run_dir: Path, record: RunRecord) -> Scenario:
-    """The scenario copy in the run dir, with the command-line overrides the run used.
-
-    Backend, trials and seed are journaled as run (also by harnesses that did not journal their
-    overrides); mode and load workers come from the journaled overrides.
-    """
-    scenario = parse_scenario(run_dir / SCENARIO_COPY)
-    s = record.started
-    overrides: dict[str, Any] = {"backend": s.backend, "trials": s.trials, "seed": s.seed}
-    overrides.update({k: v for k, v in s.overrides.items() if k in ("mode", "load_workers")})
-    if s.mode is not None:
-        overrides["mode"] = s.mode
-    return apply_overrides(scenario, overrides)
 
 
 def policy_of(scenario: Scenario) -> HealthPolicy:
@@ -386,32 +285,54 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
 def _trial_result(
     run_dir: Path, record: RunRecord, scenario: Scenario, a: TrialAnalysis, errors: list[str]
 ) -> TrialResult:
-    """A trial's figures; its consistency (and the data left after a rollback) judged here."""
+    """A trial's figures; its consistency (and the data left after a rollback) judged here.
+
+    A harness failure (a HarnessFailed event, an audit that does not match its schema, effects
+    the ledger never saw) voids the trial's verdicts about the target: they are dropped, the
+    failure is the run's error, and the exit code is 3.
+    """
     rollback = None if a.rollback is None else RollbackResult(**dataclasses.asdict(a.rollback))
     consistency = None
+    failures = [_harness_failure(e, record.t0_ns) for e in record.trials[a.trial].harness_failures]
     if record.started.consistency:
+        c: Consistency | None = None
         try:
             c = consistency_of(run_dir, record, a.trial)
+        except InfrastructureError as exc:  # e.g. the audit does not match its schema
+            failures.append(HarnessFailure(component="audit", detail=str(exc)))
         except (OSError, ValueError) as exc:
             errors.append(f"reconciling trial {a.trial} failed: {exc}")
-            c = None
         if c is not None:
             consistency = ConsistencyResult(**dataclasses.asdict(c))
-            if rollback is not None:
-                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
-                data = DataAfterRollback(**damage, clean=not any(damage.values()))
-                rollback = rollback.model_copy(update={"data_after_rollback": data})
-        a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
-    failure = next(iter(record.trials[a.trial].harness_failures), None)
+            rollback = _data_after(rollback, c)
+            unledgered = consistency.unledgered
+            if unledgered:
+                examples = ", ".join(consistency.examples.get("unledgered", [])[:3])
+                detail = f"{unledgered} effects in the audit that the ledger never saw (e.g. {examples})"
+                failures.append(HarnessFailure(component="ledger", detail=detail))
+        if not failures:
+            a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
+    if failures:
+        a.verdicts.clear()  # no verdict about the target from a trial the harness failed
+        errors.extend(f"trial {a.trial}: the harness failed ({f.component}): {f.detail}" for f in failures)
     return TrialResult(
         trial=a.trial,
         load=a.load,
         faults=a.faults,
         rollback=rollback,
         consistency=consistency,
-        harness_failure=None if failure is None else _harness_failure(failure, record.t0_ns),
+        harness_failure=failures[0] if failures else None,
         baseline=None if a.baseline is None else BaselineResult(**a.baseline.to_dict()),
     )
+
+
+def _data_after(rollback: RollbackResult | None, c: Consistency) -> RollbackResult | None:
+    """What the rollback did not undo: the data damage still there once service is restored."""
+    if rollback is None:
+        return None
+    damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
+    data = DataAfterRollback(**damage, clean=not any(damage.values()))
+    return rollback.model_copy(update={"data_after_rollback": data})
 
 
 def _harness_failure(e: HarnessFailed, t0_ns: int) -> HarnessFailure:

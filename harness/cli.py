@@ -20,6 +20,7 @@ from harness.errors import ExitCode, ScenarioError
 
 if TYPE_CHECKING:
     from harness.results import Results
+    from harness.run import RunOutcome
 
 
 def _echo(text: str = "", err: bool = False) -> None:
@@ -81,8 +82,6 @@ def run(
     quiet: bool,
 ) -> None:
     """Run one or more scenarios; exit 0 only if every expectation is met."""
-    from harness.report.console import verdict_table
-    from harness.report.headline import as_run_words
     from harness.run import Orchestrator, RunOptions
     from harness.scenario.loader import load_scenario
 
@@ -107,23 +106,7 @@ def run(
         outcome = Orchestrator(
             item, RunOptions(out_dir, backend, trials, seed, mode, load_workers), progress=not quiet
         ).run()
-        _echo("")
-        _echo(f"scenario {outcome.results.scenario}  (run {outcome.run_id})")
-        _echo(f"as run: {as_run_words(outcome.results)}")
-        _echo(verdict_table(outcome.results))
-        if outcome.error is not None:
-            _echo(f"\n{type(outcome.error).__name__}: {outcome.results.error}", err=True)
-        verdict = {
-            ExitCode.OK: "PASSED",
-            ExitCode.EXPECTATION_MISSED: "FAILED: an expectation was missed",
-            ExitCode.UNHEALTHY_BEFORE_FAULT: "NOT JUDGED: the target was unhealthy before any fault",
-            ExitCode.INTERRUPTED: "INTERRUPTED: partial results written",
-        }.get(outcome.exit_code, "ERROR: the rehearsal could not complete")
-        _echo(f"\n{verdict}")
-        _echo(f"results: {outcome.run_dir / 'results.json'}")
-        _echo(f"report:  {outcome.run_dir / 'report.html'}")
-        if outcome.exit_code != ExitCode.OK:
-            _echo(f"repeat:  {repeat_command(item.path, outcome.results)}")
+        _print_outcome(item.path, outcome)
         if outcome.exit_code == ExitCode.INTERRUPTED:
             sys.exit(int(ExitCode.INTERRUPTED))
         worst = max(worst, outcome.exit_code, key=_severity)
@@ -134,6 +117,30 @@ def run(
     except Exception as exc:  # the runs' own reports stand; the index is a convenience
         _echo(f"aftershock: reports/index.html not written: {exc}", err=True)
     sys.exit(int(worst))
+
+
+def _print_outcome(path: Path, outcome: RunOutcome) -> None:
+    """A run's end on the console: the scenario as run, the verdicts, where the reports are."""
+    from harness.report.console import verdict_table
+    from harness.report.headline import as_run_words
+
+    _echo("")
+    _echo(f"scenario {outcome.results.scenario}  (run {outcome.run_id})")
+    _echo(f"as run: {as_run_words(outcome.results)}")
+    _echo(verdict_table(outcome.results))
+    if outcome.error is not None:
+        _echo(f"\n{type(outcome.error).__name__}: {outcome.results.error}", err=True)
+    verdict = {
+        ExitCode.OK: "PASSED",
+        ExitCode.EXPECTATION_MISSED: "FAILED: an expectation was missed",
+        ExitCode.UNHEALTHY_BEFORE_FAULT: "NOT JUDGED: the target was unhealthy before any fault",
+        ExitCode.INTERRUPTED: "INTERRUPTED: partial results written",
+    }.get(outcome.exit_code, "ERROR: the rehearsal could not complete")
+    _echo(f"\n{verdict}")
+    _echo(f"results: {outcome.run_dir / 'results.json'}")
+    _echo(f"report:  {outcome.run_dir / 'report.html'}")
+    if outcome.exit_code != ExitCode.OK:
+        _echo(f"repeat:  {repeat_command(path, outcome.results)}")
 
 
 def repeat_command(path: Path, results: Results) -> str:

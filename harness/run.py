@@ -26,7 +26,7 @@ from typing import Any
 import requests
 
 from harness import __version__, reaper
-from harness.analysis import AUDIT_FILE, SCENARIO_COPY, analyse_run, policy_of
+from harness.analysis import AUDIT_FILE, analyse_run, policy_of
 from harness.as_run import apply_overrides
 from harness.clock import CLOCK_NAME, now_ns
 from harness.docker.sweep import sweep_docker
@@ -57,6 +57,7 @@ from harness.progress import Progress
 from harness.report import write_reports
 from harness.results import Results, write_results
 from harness.rollback import RollbackController
+from harness.run_record import SCENARIO_COPY
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
 from harness.session import TargetSession, mode_env

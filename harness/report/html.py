@@ -44,6 +44,7 @@ from harness.report import (
     status_word,
 )
 from harness.report.evidence import bracket_text, fidelity_text
+from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, RollbackResult, TrialResult, Verdict
 
 if TYPE_CHECKING:
@@ -52,39 +53,6 @@ if TYPE_CHECKING:
 REPORT_NAME = "report.html"
 #: DESIGN.md, "escalation": without a stated recovery target, automation gets three minutes.
 DEFAULT_AUTOMATED_RECOVERY_BUDGET = 180.0
-
-_CSS = """
-:root { --ink: #1b1b1b; --muted: #555; --line: #c8c8c8; --pass: #e7f4e8; --fail: #fbe4e4; }
-* { box-sizing: border-box; }
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       color: var(--ink); margin: 0 auto; max-width: 1240px; padding: 1.2rem 1.5rem 3rem; }
-h1 { font-size: 1.55rem; margin: .2rem 0 .5rem; }
-h2 { font-size: 1.2rem; margin: 2.2rem 0 .6rem; border-bottom: 2px solid var(--ink); padding-bottom: .2rem; }
-h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
-.headline { border: 3px solid var(--ink); padding: .8rem 1rem; margin: .5rem 0 1rem; }
-.headline.FAILED, .headline.ERROR, .headline.INTERRUPTED, .headline.INCOMPLETE, .headline.UNHEALTHY {
-  border-style: double; border-width: 6px; background: var(--fail); }
-.headline.PASSED { background: var(--pass); }
-.status { font-weight: 800; letter-spacing: .08em; font-size: 1.05rem; margin: 0; }
-.meta { color: var(--muted); margin: .2rem 0; }
-table { border-collapse: collapse; margin: .4rem 0 .8rem; font-size: .93rem; }
-th, td { border: 1px solid var(--line); padding: .3rem .55rem; text-align: left; vertical-align: top; }
-th { background: #f1f1f1; font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.label { white-space: nowrap; } .wrap { white-space: normal; }
-td.pass { background: var(--pass); font-weight: 700; white-space: nowrap; }
-td.fail { background: var(--fail); font-weight: 800; white-space: nowrap; text-decoration: underline; }
-figure { margin: .6rem 0 1rem; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
-figcaption { color: var(--muted); font-size: .9rem; margin-top: .3rem; }
-pre { background: #f6f6f6; border: 1px solid var(--line); padding: .7rem; overflow-x: auto;
-      font-size: .85rem; }
-.note { color: var(--muted); font-size: .9rem; }
-.escalate { font-weight: 800; border-left: 6px double var(--ink); padding-left: .6rem; }
-dl.defs dt { font-weight: 600; margin-top: .4rem; }
-dl.defs dd { margin-left: 1.2rem; }
-code { font-size: .9em; }
-"""
 
 
 def _e(value: Any) -> str:
@@ -328,7 +296,7 @@ def _trial(results: Results, trial: TrialResult, analysis: TrialAnalysis | None)
 
 
 def _trial_figure(results: Results, trial: TrialResult, analysis: TrialAnalysis) -> str:
-    from harness.report.plots import timeline_png
+    from harness.report.timeline_plot import timeline_png
 
     png = timeline_png(analysis, trial.faults, results.slo, trial.rollback)
     if png is None:

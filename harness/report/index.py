@@ -14,26 +14,19 @@ import datetime as dt
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.files import atomic_write_text
 from harness.report.headline import status_word
 from harness.report.mttr import MttrStats, mttr_stats, mttr_text
+from harness.report.style import INDEX_CSS as _CSS
 from harness.report.words import plain_bound, resolution_text
 from harness.results import Results, read_results
 
-INDEX_NAME = "index.html"
+if TYPE_CHECKING:
+    from harness.report.plots import RunPoint
 
-_CSS = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       color: #1b1b1b; margin: 0 auto; max-width: 1240px; padding: 1.2rem 1.5rem 3rem; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; border-bottom: 2px solid #1b1b1b; margin-top: 2rem; }
-table { border-collapse: collapse; font-size: .92rem; }
-th, td { border: 1px solid #c8c8c8; padding: .3rem .55rem; text-align: left; vertical-align: top; }
-th { background: #f1f1f1; } td.num, td.nw { white-space: nowrap; } td.num { text-align: right; }
-td.PASSED { background: #e7f4e8; font-weight: 700; }
-td.FAILED, td.ERROR, td.INTERRUPTED, td.INCOMPLETE { background: #fbe4e4; font-weight: 800; }
-img { max-width: 100%; border: 1px solid #c8c8c8; } .note { color: #555; font-size: .9rem; }
-"""
+INDEX_NAME = "index.html"
 
 
 @dataclass(frozen=True)
@@ -93,51 +86,91 @@ def as_run_cell(results: Results) -> str:
     return ", ".join(parts)
 
 
-def render_index(reports_dir: Path) -> str:
-    """The index page as a string (what :func:`write_index` writes)."""
-    from harness.report.plots import RunPoint, index_png
+_HEADER = (
+    "started (UTC)",
+    "scenario",
+    "as run",
+    "result",
+    "fault",
+    "MTTR (median)",
+    "max",
+    "resolution",
+    "target",
+    "trials",
+    "run",
+)
 
-    runs, skipped = collect_runs(reports_dir)
-    rows: list[str] = []
-    points: list[RunPoint] = []
+
+def _run_rows(run: IndexedRun) -> list[str]:
+    """One table row per fault of the run (one row if it measured none); facts on the first."""
+    r = run.results
+    word = status_word(r)
+    target = r.expect.recovery_time
+    name = escape(run.run_dir.name)
+    link = f'<a href="{name}/report.html">{name}</a>' if run.has_report else name
+    rows = []
+    stats: list[MttrStats | None] = list(mttr_stats(r)) or [None]
+    for n, s in enumerate(stats):
+        first = n == 0
+        cells = [
+            f'<td class="nw">{run.started.isoformat(sep=" ", timespec="minutes") if first else ""}</td>',
+            f"<td>{escape(r.scenario) if first else ''}</td>",
+            f"<td>{escape(as_run_cell(r)) if first else ''}</td>",
+            f'<td class="{word}">{word}</td>' if first else "<td></td>",
+            f"<td>{escape(s.fault) if s else '-'}</td>",
+            f'<td class="num">{escape(mttr_text(s.median, s.resolution)) if s else "-"}</td>',
+            f'<td class="num">{escape(mttr_text(s.max, s.resolution)) if s else "-"}</td>',
+            f'<td class="num">{escape(resolution_text(s.resolution)) if s else ""}</td>',
+            f"<td>{escape(plain_bound(target)) if isinstance(target, str) else '-'}</td>",
+            f'<td class="num">{len(s.values) if s else len(r.trials)}</td>',
+            f'<td class="nw">{link if first else ""}</td>',
+        ]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return rows
+
+
+def _points(runs: list[IndexedRun]) -> list[RunPoint]:
+    """The plot's points: one series per scenario, or per scenario and fault when it has several."""
+    from harness.report.plots import RunPoint
+
     faults_per_scenario: dict[str, set[str]] = {}
     for run in runs:
         for stat in mttr_stats(run.results):
             faults_per_scenario.setdefault(run.results.scenario, set()).add(stat.fault)
-    for run in reversed(runs):  # newest first in the table
-        r = run.results
-        scenario = r.scenario
-        word = status_word(r)
-        stats = mttr_stats(r)
-        target = r.expect.recovery_time
-        link = (
-            f'<a href="{escape(run.run_dir.name)}/report.html">{escape(run.run_dir.name)}</a>'
-            if run.has_report
-            else escape(run.run_dir.name)
+    points = []
+    for run in reversed(runs):
+        scenario, passed = run.results.scenario, status_word(run.results) == "PASSED"
+        for s in mttr_stats(run.results):
+            series = (
+                scenario if len(faults_per_scenario.get(scenario, ())) <= 1 else f"{scenario} / {s.fault}"
+            )
+            points.append(RunPoint(series, run.started, s.median, passed))
+    return points
+
+
+def _plot(runs: list[IndexedRun]) -> str:
+    from harness.report.plots import index_png
+
+    points = _points(runs)
+    if points:
+        import base64
+
+        png = base64.b64encode(index_png(points)).decode("ascii")
+        return (
+            f'<img src="data:image/png;base64,{png}" alt="recovery time per scenario over time">'
+            '<p class="note">One line per scenario (line style and marker tell them apart; the legend '
+            "names them). A filled marker is a run that did not pass; a point on the dotted top line "
+            "never recovered.</p>"
         )
-        first = True
-        entries: list[MttrStats | None] = list(stats) if stats else [None]
-        for s in entries:
-            cells = [
-                f'<td class="nw">{run.started.isoformat(sep=" ", timespec="minutes") if first else ""}</td>',
-                f"<td>{escape(scenario) if first else ''}</td>",
-                f"<td>{escape(as_run_cell(r)) if first else ''}</td>",
-                f'<td class="{word}">{word}</td>' if first else "<td></td>",
-                f"<td>{escape(s.fault) if s else '-'}</td>",
-                f'<td class="num">{escape(mttr_text(s.median, s.resolution)) if s else "-"}</td>',
-                f'<td class="num">{escape(mttr_text(s.max, s.resolution)) if s else "-"}</td>',
-                f'<td class="num">{escape(resolution_text(s.resolution)) if s else ""}</td>',
-                f"<td>{escape(plain_bound(target)) if isinstance(target, str) else '-'}</td>",
-                f'<td class="num">{len(s.values) if s else len(r.trials)}</td>',
-                f'<td class="nw">{link if first else ""}</td>',
-            ]
-            rows.append(f"<tr>{''.join(cells)}</tr>")
-            first = False
-            if s is not None:
-                series = (
-                    scenario if len(faults_per_scenario.get(scenario, ())) <= 1 else f"{scenario} / {s.fault}"
-                )
-                points.append(RunPoint(series, run.started, s.median, word == "PASSED"))
+    if runs:
+        return "<p>No run measured a fault yet: nothing to plot.</p>"
+    return "<p>No run directory with a results.json here yet.</p>"
+
+
+def render_index(reports_dir: Path) -> str:
+    """The index page as a string (what :func:`write_index` writes)."""
+    runs, skipped = collect_runs(reports_dir)
+    rows = [row for run in reversed(runs) for row in _run_rows(run)]  # newest first in the table
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -147,37 +180,11 @@ def render_index(reports_dir: Path) -> str:
         f'<p class="note">{len(runs)} runs under {escape(str(reports_dir))}. MTTR is the median over a '
         "run's trials of the time from a fault ending until the service met its target again and "
         "held it; ± is its resolution.</p>",
-    ]
-    if points:
-        import base64
-
-        png = base64.b64encode(index_png(points)).decode("ascii")
-        parts.append(
-            f'<img src="data:image/png;base64,{png}" alt="recovery time per scenario over time">'
-            '<p class="note">One line per scenario (line style and marker tell them apart; the legend '
-            "names them). A filled marker is a run that did not pass; a point on the dotted top line "
-            "never recovered.</p>"
-        )
-    elif runs:
-        parts.append("<p>No run measured a fault yet: nothing to plot.</p>")
-    else:
-        parts.append("<p>No run directory with a results.json here yet.</p>")
-    header = [
-        "started (UTC)",
-        "scenario",
-        "as run",
-        "result",
-        "fault",
-        "MTTR (median)",
-        "max",
-        "resolution",
-        "target",
-        "trials",
-        "run",
+        _plot(runs),
     ]
     if rows:
         parts.append("<h2>Runs, newest first</h2><table><thead><tr>")
-        parts.append("".join(f"<th>{escape(h)}</th>" for h in header))
+        parts.append("".join(f"<th>{escape(h)}</th>" for h in _HEADER))
         parts.append(f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
     if skipped:
         parts.append("<h2>Skipped</h2><ul>")

@@ -111,6 +111,24 @@ def _properties(props: ET.Element, results: Results) -> None:
             ET.SubElement(props, "property", {"name": key, "value": str(value)})
 
 
+def _verdict_case(suite: ET.Element, scenario: str, v: Verdict) -> None:
+    """One verdict as a test case; a missed one carries its sentence, margin and resolution."""
+    case = ET.SubElement(suite, "testcase", {"classname": scenario, "name": testcase_name(v), "time": "0"})
+    if v.passed:
+        return
+    failure = ET.SubElement(
+        case,
+        "failure",
+        {"message": f"measured {v.measured_text}, target {v.target}", "type": "ExpectationMissed"},
+    )
+    lines = [miss_sentence(v)]
+    if v.margin is not None:
+        lines.append(f"margin: {v.margin:+.6g}")
+    if v.resolution is not None:
+        lines.append(f"resolution: ±{v.resolution:.3g}s")
+    failure.text = "\n".join(lines)
+
+
 def render_junit(results: Results) -> bytes:
     """The JUnit XML document as UTF-8 bytes, with an XML declaration."""
     scenario = results.scenario or "aftershock"
@@ -146,21 +164,7 @@ def render_junit(results: Results) -> bytes:
     _properties(ET.SubElement(suite, "properties"), results)
 
     for v in verdicts:
-        case = ET.SubElement(
-            suite, "testcase", {"classname": scenario, "name": testcase_name(v), "time": "0"}
-        )
-        if not v.passed:
-            failure = ET.SubElement(
-                case,
-                "failure",
-                {"message": f"measured {v.measured_text}, target {v.target}", "type": "ExpectationMissed"},
-            )
-            lines = [miss_sentence(v)]
-            if v.margin is not None:
-                lines.append(f"margin: {v.margin:+.6g}")
-            if v.resolution is not None:
-                lines.append(f"resolution: ±{v.resolution:.3g}s")
-            failure.text = "\n".join(lines)
+        _verdict_case(suite, scenario, v)
     for name, kind, message, details in problems:
         case = ET.SubElement(suite, "testcase", {"classname": scenario, "name": name, "time": "0"})
         error = ET.SubElement(case, "error", {"message": message, "type": kind})
