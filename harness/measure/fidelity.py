@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from harness.measure.samples import RequestSamples
-from harness.scenario.models import LINK_FAULT_KINDS, Fault, LatencyFault
+from harness.scenario.models import Fault, LatencyFault
 
 ERROR_KINDS = ("down", "timeout", "reset", "response_loss")
 MIN_ERROR_RISE = 0.01
@@ -144,11 +144,10 @@ def measure_fidelity(
         )
         if not effect:
             note = f"no effect observed: {observed} (asked: {asked})"
-            if fault.kind in LINK_FAULT_KINDS:
-                note += (
-                    f"; if {fault.where} is off the users' request path (a worker's link), its effect "
-                    "shows in the data figures, not in the requests"
-                )
+            note += (
+                f"; if {fault.where} is off the users' request path (a worker or its links), its "
+                "effect shows in the data figures, not in the requests"
+            )
         elif asked_latency is not None:
             note = f"observed {shift * 1000:+.0f} ms against {asked_latency * 1000:+.0f} ms asked; {observed}"
         elif asked_errors is not None:
