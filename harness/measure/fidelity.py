@@ -23,7 +23,10 @@ What is compared, and against what was asked:
 
 **Thresholds** (an effect must stand out of the reference's own noise): the error share must
 rise by at least 1 percentage point and by three standard errors of the reference share; the
-median latency must rise by at least 5 ms and by a quarter of the reference median. A fault
+median latency during the fault must exceed the reference's 90th percentile (and its median by
+at least 5 ms): most requests slower than nearly all before. Latencies on a busy machine wander
+by tens of percent between two stretches; a threshold relative to the median alone would call
+that wander an effect and hide a mis-wired fault. A fault
 during which no request was sent cannot be judged (``effect_observed`` None), and says so.
 The ``duplicate`` fault acts on the load itself (resends), not on the target's answers: its
 effect is counted by the consistency figures (duplicated writes), so it is not judged here.
@@ -42,7 +45,7 @@ from harness.scenario.models import Fault, LatencyFault
 ERROR_KINDS = ("down", "timeout", "reset", "response_loss")
 MIN_ERROR_RISE = 0.01
 MIN_LATENCY_RISE = 0.005
-RELATIVE_LATENCY_RISE = 0.25
+REFERENCE_QUANTILE = 90.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ def measure_fidelity(
     n_d, n_b = int(lat_d.size), int(lat_b.size)
     med_d = float(np.median(lat_d)) if n_d else None
     med_b = float(np.median(lat_b)) if n_b else None
+    high_b = float(np.percentile(lat_b, REFERENCE_QUANTILE)) if n_b else None
     err_d = float(np.count_nonzero(~ok_d)) / n_d if n_d else None
     err_b = float(np.count_nonzero(~ok_b)) / n_b if n_b else None
     shift = None if med_d is None or med_b is None else med_d - med_b
@@ -130,13 +134,21 @@ def measure_fidelity(
     elif n_d == 0:
         effect = None
         note = f"not judged: no request was sent to {entrypoint} while the fault was active"
-    elif n_b == 0 or med_b is None or err_b is None or med_d is None or err_d is None or shift is None:
+    elif (
+        n_b == 0
+        or med_b is None
+        or high_b is None
+        or err_b is None
+        or med_d is None
+        or err_d is None
+        or shift is None
+    ):
         effect = None
         note = "not judged: no request was sent before the fault to compare with"
     else:
         noise = 3.0 * math.sqrt(max(err_b * (1.0 - err_b), 1e-12) / n_b)
         errors_rose = err_d - err_b >= max(MIN_ERROR_RISE, noise)
-        slower = shift >= max(MIN_LATENCY_RISE, RELATIVE_LATENCY_RISE * med_b)
+        slower = med_d >= max(high_b, med_b + MIN_LATENCY_RISE)
         effect = errors_rose or slower
         observed = (
             f"median latency {med_b * 1000:.0f} -> {med_d * 1000:.0f} ms, "
