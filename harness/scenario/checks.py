@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Problem
+from harness.scenario.lookup import is_file
 from harness.scenario.models import (
     CommandAction,
     DeployFault,
@@ -222,7 +223,7 @@ def explore_fits(ctx: ScenarioContext) -> Iterator[Problem]:
 
 def locustfile_exists(ctx: ScenarioContext) -> Iterator[Problem]:
     locustfile = ctx.scenario.load.locustfile
-    if locustfile is not None and not (ctx.target_dir / locustfile).is_file():
+    if locustfile is not None and not is_file(ctx.target_dir / locustfile):
         yield ctx.problem(
             ("load", "locustfile"),
             "no such file in the target directory",
@@ -255,21 +256,28 @@ def _missing_program(argv: list[str], cwd: Path) -> tuple[str, str, str] | None:
     if program == "{python}":
         script = argv[1] if len(argv) > 1 else ""
         is_script = script.endswith(".py") and not script.startswith("-") and not PLACEHOLDER.search(script)
-        if is_script and not (cwd / script).is_file():
+        if is_script and not is_file(cwd / script):
             return f"the script does not exist in {cwd}", script, f"create {cwd / script} or fix the path"
         return None
     if PLACEHOLDER.search(program):
         return None
     if "/" in program:
         path = cwd / program
-        if not path.is_file():
+        if not is_file(path):
             return f"no such program (looked at {path})", program, "fix the path or install it"
         if not os.access(path, os.X_OK):
             return "the program is not executable", program, f"chmod +x {path}"
         return None
-    if shutil.which(program) is None:
+    if _which(program) is None:
         return "no such program on PATH", program, "install it, or give its full path"
     return None
+
+
+def _which(program: str) -> str | None:
+    try:
+        return shutil.which(program)
+    except (OSError, ValueError):  # a name the OS refuses is no program
+        return None
 
 
 def docker_target_is_buildable(ctx: ScenarioContext) -> Iterator[Problem]:
@@ -277,7 +285,12 @@ def docker_target_is_buildable(ctx: ScenarioContext) -> Iterator[Problem]:
         return
     from harness.docker.backend import docker_problems  # no engine, no SDK: files only
 
-    yield from docker_problems(ctx.target, ctx.target_dir)
+    try:
+        problems = docker_problems(ctx.target, ctx.target_dir)
+    except (OSError, ValueError) as exc:  # a Dockerfile path the OS refuses (too long, a NUL)
+        file = str(ctx.target_dir / "target.yaml")
+        problems = [Problem(file, "services", f"a Docker file path is unusable: {exc}", fix="fix the path")]
+    yield from problems
 
 
 SCENARIO_RULES: tuple[ScenarioRule, ...] = (

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, Strict, WithJsonSchema
 
 from harness.scenario.durations import MAX_COUNT, MAX_SECONDS, Bound, parse_bound, parse_duration
+from harness.scenario.yamlsource import bad_character
 
 _DURATION_SCHEMA = {
     "anyOf": [
@@ -79,6 +80,9 @@ Number = Annotated[float, Strict()]
 
 def _safe_name(name: str) -> str:
     """A scenario name ends up in directory names, junit.xml and terminals."""
+    ch = bad_character(name)
+    if ch is not None:
+        raise ValueError(f"contains the control character U+{ord(ch):04X}; fix: remove it")
     if name.strip() in (".", "..") or "/" in name or "\\" in name:
         raise ValueError(
             "a name is used in directory names; fix: drop '/' and '\\' (and do not use '.' or '..')"

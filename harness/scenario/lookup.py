@@ -27,6 +27,21 @@ class TargetLookup:
     fix: str = ""
 
 
+def is_file(path: Path) -> bool:
+    """Like ``Path.is_file``, but a name the OS refuses (too long, a NUL) is simply not a file."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def is_path(name: str) -> bool:
     return "/" in name or name.startswith(".")
 
@@ -45,10 +60,10 @@ def search_roots(extra: Sequence[Path] = ()) -> list[Path]:
 def find_target(name: str, base: Path, roots: Sequence[Path] = ()) -> TargetLookup:
     """Resolve ``name``; see the module docstring for the rule."""
     if is_path(name):
-        directory = (base / name).resolve()
-        if (directory / TARGET_FILE).is_file():
-            return TargetLookup(directory)
-        if directory.is_dir():
+        directory = Path(os.path.abspath(base / name))  # no syscalls: the name may be hostile
+        if is_file(directory / TARGET_FILE):
+            return TargetLookup(directory.resolve())
+        if is_dir(directory):
             return TargetLookup(
                 None,
                 f"the directory {directory} has no {TARGET_FILE}",
@@ -59,7 +74,7 @@ def find_target(name: str, base: Path, roots: Sequence[Path] = ()) -> TargetLook
         )
     looked = search_roots(roots)
     for root in looked:
-        if (root / name / TARGET_FILE).is_file():
+        if is_file(root / name / TARGET_FILE):
             return TargetLookup((root / name).resolve())
     available = available_targets(looked)
     close = difflib.get_close_matches(name, available, n=1)
@@ -72,5 +87,5 @@ def find_target(name: str, base: Path, roots: Sequence[Path] = ()) -> TargetLook
 
 
 def available_targets(roots: Sequence[Path]) -> list[str]:
-    names = {p.parent.name for root in roots if root.is_dir() for p in root.glob(f"*/{TARGET_FILE}")}
+    names = {p.parent.name for root in roots if is_dir(root) for p in root.glob(f"*/{TARGET_FILE}")}
     return sorted(names)

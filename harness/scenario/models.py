@@ -40,7 +40,7 @@ class Model(BaseModel):
 class TargetRef(Model):
     """Which target to rehearse, with per-service environment overrides (e.g. a fragile mode)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=1000)
     mode: str | None = Field(None, description="a mode the target declares, e.g. fragile")
     env: dict[str, dict[str, str]] = Field(default_factory=dict)
 

@@ -95,6 +95,10 @@ def _explain(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, Any, str]:
             value,
             "use a value " + " and ".join(f"{op} {ctx[k]}" for k, op in _LIMITS.items() if k in ctx),
         )
+    if kind == "string_too_long":
+        return msg, value, f"shorten it to at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return msg, value, "give a value (it cannot be empty)"
     if kind in ("too_long", "too_short"):
         return msg, value, _length_fix(ctx)
     if kind == "literal_error":

@@ -168,6 +168,8 @@ def _check_bounds(text: str, file: str) -> None:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, yaml.CollectionStartEvent):
                 stack.append([event.anchor, 1, 0])
+                if event.anchor is not None:
+                    anchors.pop(event.anchor, None)  # redefined: not usable until it closes
                 if len(stack) - 1 > MAX_DEPTH:
                     raise _bound_problem(file, event, f"nested more than {MAX_DEPTH} levels deep")
                 continue
@@ -181,6 +183,10 @@ def _check_bounds(text: str, file: str) -> None:
                 if event.anchor is not None:
                     anchors[event.anchor] = size
             elif isinstance(event, yaml.AliasEvent):
+                if any(frame[0] == event.anchor for frame in stack):
+                    raise _bound_problem(
+                        file, event, f"refers to itself (alias *{event.anchor} inside &{event.anchor})"
+                    )
                 size = anchors.get(event.anchor or "", (1, 0))
             else:
                 continue
@@ -280,7 +286,8 @@ def _construct(loader: Any, node: yaml.Node | None, file: str) -> Any:
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 
 
-def _bad_character(text: str) -> str | None:
+def bad_character(text: str) -> str | None:
+    """The first character of ``text`` that XML 1.0 or a terminal cannot take as text, if any."""
     for ch in text:
         code = ord(ch)
         if ch in _ALLOWED_CONTROLS:
@@ -310,7 +317,7 @@ def _strings(data: Any, where: Path_) -> Iterator[tuple[Path_, str]]:
 
 def _unprintable(doc: YamlDocument) -> Iterator[Problem]:
     for where, text in _strings(doc.data, ()):
-        ch = _bad_character(text)
+        ch = bad_character(text)
         if ch is not None:
             yield Problem(
                 doc.file,

@@ -43,6 +43,13 @@ def test_the_659_byte_billion_laughs_is_refused_before_it_expands(tmp_path: Path
         _read(tmp_path, "\n".join(lines) + "\n")
 
 
+@pytest.mark.parametrize("text", ["loop: &l [*l]\n", "loop: &l {a: {b: *l}}\n"])
+def test_a_recursive_alias_is_refused(tmp_path: Path, text: str) -> None:
+    """Found by the fuzz test: YAML may nest an anchor inside itself; walking it never ended."""
+    with pytest.raises(ScenarioError, match="refers to itself"):
+        _read(tmp_path, text)
+
+
 def test_deep_nesting_through_aliases_is_refused(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x]"] + [f"a{i}: &a{i} [*a{i - 1}]" for i in range(1, 80)]
     with pytest.raises(ScenarioError, match="levels deep"):
