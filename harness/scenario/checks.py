@@ -9,6 +9,7 @@ exact: applying the fix makes the rule pass.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ class ScenarioContext:
     target: Target
     target_dir: Path
     backend: str
+    target_doc: YamlDocument
 
     def problem(self, where: Path_, message: str, value: object, fix: str) -> Problem:
         return Problem(self.doc.file, fmt_path(where), message, value, self.doc.line(where), fix)
@@ -235,12 +237,14 @@ def locustfile_exists(ctx: ScenarioContext) -> Iterator[Problem]:
 def programs_exist(ctx: ScenarioContext) -> Iterator[Problem]:
     """Every program the process backend starts, and the rollback command, can be found."""
     if ctx.backend == "process":
-        target_file = str(ctx.target_dir / "target.yaml")
         for name, svc in ctx.target.services.items():
             missing = _missing_program(svc.command, ctx.target_dir)
             if missing is not None:
+                where = ("services", name, "command")
                 what, value, fix = missing
-                yield Problem(target_file, f"services.{name}.command", what, value, None, fix)
+                yield Problem(
+                    ctx.target_doc.file, fmt_path(where), what, value, ctx.target_doc.line(where), fix
+                )
     rb = ctx.scenario.rollback
     command: CommandAction | None = rb.action.command if rb is not None else None
     if command is not None:
@@ -290,7 +294,18 @@ def docker_target_is_buildable(ctx: ScenarioContext) -> Iterator[Problem]:
     except (OSError, ValueError) as exc:  # a Dockerfile path the OS refuses (too long, a NUL)
         file = str(ctx.target_dir / "target.yaml")
         problems = [Problem(file, "services", f"a Docker file path is unusable: {exc}", fix="fix the path")]
-    yield from problems
+    for p in problems:  # docker_problems knows the field; the target's document knows its line
+        yield p if p.line else dataclasses.replace(p, line=ctx.target_doc.line(_parse_field(p.field)))
+
+
+def _parse_field(field: str) -> Path_:
+    """``services.api.docker.command[0]`` -> ``("services", "api", "docker", "command", 0)``."""
+    parts: list[str | int] = []
+    for name in field.split("."):
+        head, *indices = name.replace("]", "").split("[")
+        parts.append(head)
+        parts.extend(int(i) for i in indices if i.isdigit())
+    return tuple(parts)
 
 
 SCENARIO_RULES: tuple[ScenarioRule, ...] = (

@@ -53,8 +53,8 @@ def load_scenario(path: Path | str, backend: str | None = None) -> LoadedScenari
     path = Path(path)
     scenario, doc = _parse(path)
     target_dir = _target_dir(scenario, doc, path)
-    target = load_target(target_dir)
-    ctx = ScenarioContext(scenario, doc, target, target_dir, backend or scenario.backend)
+    target, target_doc = _load_target(target_dir)
+    ctx = ScenarioContext(scenario, doc, target, target_dir, backend or scenario.backend, target_doc)
     problems = check_scenario(ctx)
     if problems:
         raise ScenarioError(problems)
@@ -68,14 +68,7 @@ def parse_scenario(path: Path | str) -> Scenario:
 
 def load_target(target_dir: Path) -> Target:
     """The checked model of ``target_dir/target.yaml``."""
-    doc = read_yaml(target_dir / "target.yaml")
-    if isinstance(doc.data, dict) and "name" not in doc.data:
-        doc = YamlDocument(doc.file, {**doc.data, "name": target_dir.name}, doc.lines)
-    target = validate(Target, doc)
-    problems = check_target(target, doc)
-    if problems:
-        raise ScenarioError(problems)
-    return target
+    return _load_target(target_dir)[0]
 
 
 def find_target_dir(name: str, scenario_path: Path) -> Path | None:
@@ -88,6 +81,17 @@ def available_targets(scenario_path: Path | None = None) -> list[str]:
 
 
 # -- steps ---------------------------------------------------------------------------------
+def _load_target(target_dir: Path) -> tuple[Target, YamlDocument]:
+    doc = read_yaml(target_dir / "target.yaml")
+    if isinstance(doc.data, dict) and "name" not in doc.data:
+        doc = YamlDocument(doc.file, {**doc.data, "name": target_dir.name}, doc.lines)
+    target = validate(Target, doc)
+    problems = check_target(target, doc)
+    if problems:
+        raise ScenarioError(problems)
+    return target, doc
+
+
 def _parse(path: Path) -> tuple[Scenario, YamlDocument]:
     doc = read_yaml(path)
     if isinstance(doc.data, dict) and "name" not in doc.data:

@@ -141,23 +141,41 @@ def _decode(raw: bytes, file: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _yaml_problem(file: str, exc: yaml.YAMLError) -> ScenarioError:
+def _reader_problem(file: str, exc: yaml.reader.ReaderError, text: str) -> ScenarioError:
+    """A character YAML does not allow in a stream (a NUL, a raw escape)."""
+    char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+    return ScenarioError(
+        [
+            Problem(
+                file,
+                "(yaml)",
+                f"not valid YAML: the character {char} is not allowed in a YAML file",
+                line=text[: exc.position].count("\n") + 1,
+                fix="remove it: a scenario is text",
+            )
+        ]
+    )
+
+
+def _yaml_problem(file: str, exc: yaml.YAMLError, text: str = "") -> ScenarioError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return _reader_problem(file, exc, text)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
-    text = f"{context}, {problem}" if context else str(problem)
-    if "nesting depth" in text:
+    what = f"{context}, {problem}" if context else str(problem)
+    if "nesting depth" in what:
         fix = "write the scenario out plainly: a few levels of mappings and lists"
-    elif "constructor for the tag" in text:
+    elif "constructor for the tag" in what:
         fix = "remove the tag: scenario files are plain YAML (mappings, lists, strings, numbers)"
-    elif "single document" in text:
+    elif "single document" in what:
         fix = "keep one document per file: remove the second `---`"
-    elif "unhashable" in text:
+    elif "unhashable" in what:
         fix = "keys must be plain words, such as `name:`"
     else:
         fix = "fix the YAML syntax near that line (indentation, quotes, brackets, `key: value`)"
-    return ScenarioError([Problem(file, "(yaml)", f"not valid YAML: {text}", line=line, fix=fix)])
+    return ScenarioError([Problem(file, "(yaml)", f"not valid YAML: {what}", line=line, fix=fix)])
 
 
 def _check_bounds(text: str, file: str) -> None:
@@ -200,7 +218,7 @@ def _check_bounds(text: str, file: str) -> None:
                     file, event, f"nested more than {MAX_DEPTH} levels deep (through aliases)"
                 )
     except yaml.YAMLError as exc:
-        raise _yaml_problem(file, exc) from None
+        raise _yaml_problem(file, exc, text) from None
 
 
 def _bound_problem(file: str, event: yaml.Event, what: str) -> ScenarioError:

@@ -75,13 +75,13 @@ EXPECTED: dict[str, list[str]] = {
         "fix: start faults[1] at 11s or later",
     ],
     "missing-binary.yaml": [
-        "no-binary/target.yaml: services.api.command: no such program",
+        "no-binary/target.yaml:5: services.api.command: no such program",
         "'/opt/nowhere/bin/api-server'",
         "services.worker.command: the script does not exist",
         "'worker_missing.py'",
     ],
     "docker-no-dockerfiles.yaml": [
-        "no-dockerfiles/target.yaml: services.api: no image for the docker backend"
+        "no-dockerfiles/target.yaml:4: services.api: no image for the docker backend"
     ],
     "target-dir-without-yaml.yaml": [
         "target-dir-without-yaml.yaml:2",

@@ -337,6 +337,7 @@ def test_hostile_scenarios_exit_2_naming_the_file(family: str, tmp_path: Path) -
         assert info.value.problems
         for problem in info.value.problems:
             assert problem.file.endswith(".yaml") and problem.field and problem.fix, str(problem)
+            assert problem.line is not None or problem.field == "(file)", str(problem)
         path.unlink()
 
     case()

@@ -65,6 +65,7 @@ def test_deep_nesting_through_aliases_is_refused(tmp_path: Path) -> None:
         ('a: !!binary "AAA"\n', "fix:"),
         ('a: "\\ud800"\n', "not valid YAML"),
         ('a: "\\x1b[31m"\n', "control character U+001B"),
+        ("a: 1\nb: x\x00y\n", "x.yaml:2: (yaml): not valid YAML: the character U+0000"),
     ],
 )
 def test_odd_yaml_is_one_problem_with_a_fix(tmp_path: Path, text: str, expected: str) -> None:
