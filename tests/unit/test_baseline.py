@@ -87,3 +87,14 @@ def test_to_dict_is_plain_json() -> None:
     data = b.to_dict()
     assert data["outcome"] == "healthy" and data["rate_short"] is False
     assert isinstance(b, Baseline)
+
+
+def test_slo_baseline_defaults_to_hold_and_must_cover_a_window() -> None:
+    from pydantic import ValidationError
+
+    from harness.scenario.models import SLO
+
+    assert SLO().baseline is None  # the analysis then requires slo.hold
+    assert SLO(baseline=8.0).baseline == 8.0
+    with pytest.raises(ValidationError, match="baseline"):
+        SLO(window=2.0, hold=5.0, baseline=1.0)
