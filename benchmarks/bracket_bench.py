@@ -7,7 +7,8 @@ after its dependency has been back for ``D`` seconds). For each delay, one scena
 ``--trials`` trials (a fresh target per trial; de-phased users, 10 users at rate/10 req/s each)
 puts a ``down`` fault on its dependency link for 3 s and compares both measured recoveries with
 the truth: the window-based ``recovered_at`` (± its resolution) and the recovery bracket's
-midpoint (± its half-width). Writes ``benchmarks/results/bracket.json``. Loopback only.
+midpoint (± its half-width). Writes ``benchmarks/results/<name>.json`` (default ``bracket``).
+Loopback only.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--delays", type=float, nargs="+", default=[1.0, 3.0])
     ap.add_argument("--rate", type=float, default=100.0)
+    ap.add_argument("--name", default="bracket", help="results/<name>.json")
     args = ap.parse_args()
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     host = machine()
@@ -139,7 +141,7 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {"benchmark": "bracket", "when": started, "machine": host, **summary, "runs": rows}
-    (RESULTS / "bracket.json").write_text(json.dumps(data, indent=2) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(data, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
 
