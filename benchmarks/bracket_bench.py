@@ -81,6 +81,7 @@ def run(tmp: Path, delay: float, rate: float, trials: int, seed: int) -> list[di
             "rate": rate,
             "trial": trial["trial"],
             "measured": True,
+            "rate_achieved": (trial.get("baseline") or {}).get("rate_achieved"),
             "true_recovered_at": true_at,
             "window_recovered_at": fault["recovered_at"],
             "window_error": window_error,
@@ -138,6 +139,7 @@ def main() -> None:
         "window_abs_error_ms": spread([abs(r["window_error"]) * 1000 for r in measured]),
         "bracket_half_width_ms": spread([r["bracket_half_width"] * 1000 for r in bracketed]),
         "bracket_abs_error_ms": spread([abs(r["bracket_error"]) * 1000 for r in bracketed]),
+        "rate_achieved": spread([r["rate_achieved"] for r in measured if r.get("rate_achieved")]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {"benchmark": "bracket", "when": started, "machine": host, **summary, "runs": rows}
