@@ -16,7 +16,8 @@ from typing import Any
 from harness.errors import Problem, ScenarioError
 from harness.journal import JOURNAL_NAME, read_journal
 from harness.load.ledger import read_records, shard_paths
-from harness.measure.consistency import Consistency, Effect, reconcile
+from harness.measure.audit import AuditSchemaError, validate_audit
+from harness.measure.consistency import Consistency, effects_of, reconcile
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
@@ -220,17 +221,14 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
     if not contract or not audit_path.exists():
         return None
     docs = json.loads(audit_path.read_text(encoding="utf-8"))
-    effects = [
-        Effect.from_json(e) for d in docs.values() if isinstance(d, dict) for e in d.get("effects", [])
-    ]
-    pending = sum(int(d.get("pending", 0)) for d in docs.values() if isinstance(d, dict))
+    audits = {svc: validate_audit(doc, f"service {svc!r} ({audit_path})") for svc, doc in docs.items()}
     return reconcile(
         read_records(shard_paths(run_dir / f"trial-{trial}")),
-        effects,
+        effects_of(audits),
         write_ops=contract["write_ops"],
         primary=contract["primary"],
         final_status=contract.get("final_status"),
-        pending=pending,
+        pending=sum(a.pending for a in audits.values()),
     )
 
 
@@ -255,10 +253,17 @@ def analyse_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialAnalysis]]:
         if record.started.get("consistency"):
             try:
                 c = consistency_of(run_dir, record, n)
+            except AuditSchemaError as exc:  # no data verdict from an audit that was not understood
+                errors.append(f"trial {n}: {exc}")
+                entry["consistency"] = None
+                trials_out.append(entry)
+                continue
             except (OSError, ValueError) as exc:
                 errors.append(f"reconciling trial {n} failed: {exc}")
                 c = None
             entry["consistency"] = None if c is None else c.to_dict()
+            if c is not None and c.unledgered:  # the ledger missed requests: a harness error (exit 3)
+                errors.append(f"trial {n}: {c.unledgered} unledgered effects, keys {c.unledgered_keys}")
             if c is not None and entry.get("rollback"):
                 damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
                 entry["rollback"]["data_after_rollback"] = {**damage, "clean": not any(damage.values())}

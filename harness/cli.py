@@ -210,6 +210,8 @@ def report(run_dir: Path) -> None:
     click.echo("")
     for path in [run_dir / "results.json", *paths]:
         click.echo(f"{path.name}: {path}")
+    if results["error"]:  # as `run` does: a harness error (e.g. an audit not understood) is exit 3
+        _fail(f"aftershock: {results['error']}", ExitCode.INFRASTRUCTURE)
     sys.exit(int(ExitCode.OK if results["passed"] else ExitCode.EXPECTATION_MISSED))
 
 
