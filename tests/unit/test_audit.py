@@ -158,3 +158,27 @@ def test_aftershock_report_on_a_malformed_audit_exits_3_naming_the_audit(tmp_pat
     proc = aftershock("report", str(run_dir))
     assert proc.returncode == ExitCode.INFRASTRUCTURE, proc.stdout + proc.stderr
     assert "at effects[0].id: Field required" in proc.stderr
+
+
+def test_the_worked_example_in_the_docs_has_the_figures_the_docs_state() -> None:
+    from harness.load.ledger import LedgerRecord
+    from harness.measure.consistency import effects_of, reconcile
+
+    text = (REPO / "docs" / "audit.md").read_text()
+    example = re.findall(r"```json audit\n(.*?)```", text, flags=re.S)[-1]
+    audit = validate_audit(json.loads(example), "docs/audit.md")
+    outcomes = {"a": "ok", "b": "ok", "c": "ok", "d": "ok", "e": "indeterminate"}
+    records = [
+        LedgerRecord(k, "send_email", k, 0, 1, o, 202 if o == "ok" else 0, 1.0, 1, "", "")  # type: ignore[arg-type]
+        for k, o in outcomes.items()
+    ]
+    c = reconcile(
+        records,
+        effects_of({"api": audit}),
+        write_ops=["send_email"],
+        primary="email",
+        final_status="sent",
+        pending=audit.pending,
+    )
+    figures = (c.duplicated, c.stuck, c.pending, c.lost, c.indeterminate_present, c.corrupted, c.phantom)
+    assert figures == (1, 2, 1, 1, 1, 0, 0) and c.unledgered == 0
