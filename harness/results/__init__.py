@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field, field_serializer
 
 from harness.errors import ExitCode
 from harness.files import atomic_write_text
+from harness.results.abort import AbortResult
 from harness.results.base import Frozen, Seconds
 from harness.results.fault import FaultResult, LoadResult, Resolution
 from harness.results.scenario import AsRun, Expect, Slo
@@ -32,6 +33,7 @@ from harness.results.verdict import Escalation, MttrResult, TrialValue, Verdict
 
 __all__ = [
     "SCHEMA",
+    "AbortResult",
     "AsRun",
     "ConsistencyResult",
     "DataAfterRollback",
@@ -170,6 +172,13 @@ class Results(Frozen):
             "env); null in results written before it was recorded."
         ),
     )
+    aborted: AbortResult | None = Field(
+        None,
+        description=(
+            "The abort that ended the run early (exit code 4): every fault was cleared at once, the "
+            "load stopped, what was measured is reported; null if none."
+        ),
+    )
 
     @field_serializer("expect")
     def _stated_only(self, expect: Expect) -> dict[str, Any]:
@@ -181,11 +190,13 @@ class Results(Frozen):
 
     def exit_code(self) -> ExitCode:
         """From the results alone: 130 interrupted, 3 a harness or infrastructure error (or a
-        trial voided by a harness failure), else 0 met / 1 missed."""
+        trial voided by a harness failure), 4 aborted, else 0 met / 1 missed."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if self.error or any(t.harness_failure is not None for t in self.trials):
             return ExitCode.INFRASTRUCTURE
+        if self.aborted is not None:
+            return ExitCode.ABORTED
         return ExitCode.OK if self.passed else ExitCode.EXPECTATION_MISSED
 
     def to_json(self) -> str:

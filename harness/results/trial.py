@@ -102,6 +102,13 @@ class HarnessFailure(Frozen):
     component: str = Field(description="What failed: toxiproxy, locust, harness, audit, ledger...")
     detail: str = Field(description="What was seen, in words.")
     at: float | None = Field(None, description="When it failed (run-relative seconds), if known.")
+    last_alive: float | None = Field(
+        None,
+        description=(
+            "The watchdog's last look at which it was alive (run-relative seconds): it failed in "
+            "(last_alive, at]; null when not watched."
+        ),
+    )
 
 
 class TrialResult(Frozen):

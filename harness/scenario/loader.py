@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError
+from harness.scenario.abort import check_abort
 from harness.scenario.models import DeployFault, PartitionFault, Scenario
 from harness.scenario.target import LINK_RE, PLACEHOLDER, SIMPLE_PLACEHOLDERS, Target
 
@@ -539,6 +540,8 @@ def load_scenario(path: Path | str) -> LoadedScenario:
                 f"give a path relative to {target_dir}",
             )
         )
+    if scenario.abort is not None:
+        problems += check_abort(scenario.abort, target, file, lambda where: _line_for(lines, where))
     if problems:
         raise ScenarioError(problems)
     return LoadedScenario(scenario=scenario, path=path, target=target, target_dir=target_dir)
