@@ -48,6 +48,7 @@ from harness.results import (
     TrialResult,
     Verdict,
 )
+from harness.results.abort import ABORTED_NOTE
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Fault, Scenario
 
@@ -268,6 +269,13 @@ def _trial_result(
         a.faults, a.rollback, rollback = [], None, None
     if record.trials[a.trial].aborted is not None:  # the abort, not the target, ended the observation
         a.faults = [f if f.recovered else f.model_copy(update={"note": ABORTED_NOTE}) for f in a.faults]
+        cut = {f.label for f in a.faults if f.note == ABORTED_NOTE}
+        a.verdicts[:] = [  # still missed, but say why: the figure was never observed
+            v.model_copy(update={"measured_text": "not observed (aborted)"})
+            if v.fault in cut and v.measured is None
+            else v
+            for v in a.verdicts
+        ]
     return TrialResult(
         trial=a.trial,
         load=a.load,
@@ -291,9 +299,6 @@ def _harness_failure(e: HarnessFailed, t0_ns: int) -> HarnessFailure:
     at = e.t_ns if e.at_ns is None else e.at_ns
     alive = None if e.last_alive_ns is None else (e.last_alive_ns - t0_ns) / 1e9
     return HarnessFailure(component=e.component, detail=e.detail, at=(at - t0_ns) / 1e9, last_alive=alive)
-
-
-ABORTED_NOTE = "the rehearsal was aborted before a recovery could be observed"
 
 
 def _abort_result(record: RunRecord) -> AbortResult | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.results import Results, TrialResult
+from harness.results.abort import ABORTED_NOTE
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
@@ -52,7 +53,9 @@ def verdict_table(results: Results) -> str:
                 _secs(f.injected_at),
                 _secs(f.cleared_at),
                 _secs(f.time_to_impact),
-                "not recovered" if not f.recovered else _secs(f.recovery_time),
+                ("aborted" if f.note == ABORTED_NOTE else "not recovered")
+                if not f.recovered
+                else _secs(f.recovery_time),
                 _secs(f.outage),
                 f"±{f.resolution.recovery_time or 0:.2f}s",
             ]

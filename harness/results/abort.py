@@ -6,6 +6,9 @@ from pydantic import Field
 
 from harness.results.base import Frozen
 
+#: The note on a fault whose recovery the abort cut short (not observed, so not a miss of the target).
+ABORTED_NOTE = "the rehearsal was aborted before a recovery could be observed"
+
 
 class AbortResult(Frozen):
     """What was crossed, by how much, and when; every fault was cleared at ``at``."""

@@ -124,7 +124,7 @@ def test_a_death_between_two_looks_is_still_seen_after_a_clear_restarted_toxipro
     the death even when it happened after its last look (the 'silently restarted' case)."""
     from harness.errors import HarnessFailure
     from harness.events import EventBus, HarnessFailed
-    from harness.faults.link import LinkFault
+    from harness.faults.link import LinkFault, link_effect
     from harness.guards.watchdog import ToxiproxyWatch, Watchdog
     from harness.scenario.models import DownFault
     from harness.toxiproxy.proxies import LinkProxies
@@ -139,7 +139,8 @@ def test_a_death_between_two_looks_is_still_seen_after_a_clear_restarted_toxipro
         proxies.create("app->dep", "127.0.0.1:9")
         dog = Watchdog([ToxiproxyWatch(server, t0)], bus, trial=1, t0_ns=t0)
         dog.check(force=True)  # alive
-        fault = LinkFault(DownFault(kind="down", link="app->dep", at=0, duration=1), proxies, "f")
+        down = DownFault(kind="down", link="app->dep", at=0, duration=1)
+        fault = LinkFault(link_effect(down), proxies, "f")
         fault.__enter__()
         assert server.pid is not None
         os.kill(server.pid, signal.SIGKILL)

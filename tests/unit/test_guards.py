@@ -228,3 +228,88 @@ def test_a_wrong_abort_block_is_a_scenario_error_naming_the_field(
     assert raised.value.exit_code == ExitCode.USAGE
     assert field in text and says in text, text
     assert "s.yaml:" in text  # file:line
+
+
+# -- what the analysis makes of a guard's events (hand-built run directories) -------------------
+
+
+def _rewrite_journal(run_dir: Path, edit: Any) -> None:
+    """Apply ``edit(lines) -> lines`` to the journal of a hand-built run dir (dicts, in order)."""
+    import json
+
+    path = run_dir / "journal.jsonl"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(x) + "\n" for x in edit(lines)))
+
+
+def test_a_harness_failure_leaves_no_verdict_escalation_or_fault_figure(tmp_path: Path) -> None:
+    from harness.analysis import analyse_run
+    from tests.unit.test_reports import make_run_dir
+
+    run_dir = tmp_path / "20261121-120000-hf01"
+    make_run_dir(run_dir)
+    t0 = 5_000_000_000_000
+
+    def edit(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = [x for x in lines if x["event"] not in ("fault_cleared", "run_finished")]
+        died = {"trial": 1, "component": "toxiproxy", "detail": "killed by SIGKILL (exit status -9)"}
+        out.insert(-1, {"t_ns": t0 + 6 * S, "event": "harness_failed", **died, "last_alive_ns": t0 + 5 * S})
+        out.append({"t_ns": t0 + 7 * S, "event": "error", "message": "Toxiproxy died at t=6.00s"})
+        out.append({"t_ns": t0 + 7 * S, "event": "run_finished", "complete": False, "trials_run": 1})
+        return out
+
+    _rewrite_journal(run_dir, edit)
+    results, _ = analyse_run(run_dir)
+    (trial,) = results.trials
+    assert trial.harness_failure is not None and trial.harness_failure.component == "toxiproxy"
+    assert trial.harness_failure.at == 6.0 and trial.harness_failure.last_alive == 5.0
+    assert trial.faults == [] and results.verdicts == [] and not results.passed
+    assert results.escalation is not None and not results.escalation.needs_human  # no ESCALATE
+    assert results.exit_code() == ExitCode.INFRASTRUCTURE
+
+
+def test_an_abort_is_in_the_results_with_exit_4_and_no_escalation(tmp_path: Path) -> None:
+    from harness.analysis import analyse_run
+    from harness.report.console import verdict_table
+    from harness.report.headline import headline
+    from tests.unit.test_reports import make_run_dir
+
+    run_dir = tmp_path / "20261121-120000-ab01"
+    make_run_dir(run_dir)
+    t0 = 5_000_000_000_000
+
+    def edit(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for x in lines:
+            if x["event"] == "fault_cleared":
+                aborted = {
+                    "trial": 1,
+                    "bound": "error_rate",
+                    "reason": "error_rate above 0.5 for 1s: measured 1.00 failing",
+                    "measured": 1.0,
+                    "above": 0.5,
+                    "crossed_ns": t0 + round(6.6 * S),
+                    "since_ns": t0 + round(5.6 * S),
+                }
+                out.append({"t_ns": t0 + 7 * S, "event": "aborted", **aborted})
+                out.append({**x, "t_ns": t0 + round(7.01 * S), "forced": True})
+            elif x["event"] == "load_stopped":
+                out.append({**x, "t_ns": t0 + round(7.02 * S)})
+            elif x["event"] == "run_finished":
+                out.append({**x, "complete": False})
+            else:
+                out.append(x)
+        return out
+
+    _rewrite_journal(run_dir, edit)
+    results, _ = analyse_run(run_dir)
+    assert results.aborted is not None
+    assert results.aborted.bound == "error_rate" and results.aborted.measured == 1.0
+    assert results.aborted.crossed_at == pytest.approx(6.6) and results.aborted.since == pytest.approx(5.6)
+    assert results.exit_code() == ExitCode.ABORTED and results.error is None and not results.passed
+    (fault,) = results.trials[0].faults
+    assert not fault.recovered and fault.note is not None and "aborted" in fault.note
+    assert fault.time_to_impact is not None  # what was measured before the abort is kept
+    assert results.escalation is not None and not results.escalation.needs_human
+    assert headline(results).startswith("ABORTED at t=7.00s")
+    assert "not observed (aborted)" in verdict_table(results)
