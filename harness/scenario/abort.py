@@ -12,44 +12,20 @@ crossed in every window for ``for``. Checks (``http``, ``command``) are asked ev
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    WithJsonSchema,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import Problem
-from harness.scenario.durations import parse_duration
+from harness.scenario.fields import Seconds as Duration
 
-if TYPE_CHECKING:  # target.py imports models.py, which imports this module
-    from harness.scenario.target import Target
-
-# Like models.Seconds (not imported from there: models.py imports this module for its field).
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    PlainSerializer(lambda v: f"{v:g}s", return_type=str),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
-                {"type": "number", "minimum": 0},
-            ],
-            "examples": ["500ms", "3s"],
-        }
-    ),
-]
+if TYPE_CHECKING:  # checks.py imports models.py, which imports this module
+    from harness.scenario.checks import ScenarioContext
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class _Sustained(_Model):
@@ -117,22 +93,18 @@ class Abort(_Model):
         return self
 
 
-def check_abort(
-    abort: Abort, target: Target, file: str, line_of: Callable[[tuple[str, ...]], int | None]
-) -> list[Problem]:
-    """What the model alone cannot know: the HTTP check's service must be an HTTP service of the
-    target (one whose health is ``http:``; only those answer on the host, on every backend)."""
-    http = [name for name, svc in target.services.items() if svc.health.http]
-    if abort.http is None or abort.http.service in http:
-        return []
-    known = abort.http.service in target.services
-    return [
-        Problem(
-            file,
-            "abort.http.service",
+def abort_names_http_service(ctx: ScenarioContext) -> Iterator[Problem]:
+    """The HTTP check's service must be an HTTP service of the target (one whose health is
+    ``http:``; only those answer on the host, on every backend)."""
+    abort = ctx.scenario.abort
+    if abort is None or abort.http is None:
+        return
+    http = [name for name, svc in ctx.target.services.items() if svc.health.http]
+    if abort.http.service not in http:
+        known = abort.http.service in ctx.target.services
+        yield ctx.problem(
+            ("abort", "http", "service"),
             "not an HTTP service of the target" if known else "no such service in the target",
             abort.http.service,
-            line_of(("abort", "http", "service")),
             f"HTTP services are: {', '.join(http) or 'none'}",
         )
-    ]
