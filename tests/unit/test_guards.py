@@ -313,3 +313,28 @@ def test_an_abort_is_in_the_results_with_exit_4_and_no_escalation(tmp_path: Path
     assert results.escalation is not None and not results.escalation.needs_human
     assert headline(results).startswith("ABORTED at t=7.00s")
     assert "not observed (aborted)" in verdict_table(results)
+
+
+def test_an_error_inside_the_guards_is_named_for_the_part_that_died() -> None:
+    """A fault's call refused because Toxiproxy is dead must read as Toxiproxy's death (exit 3,
+    journaled), not as the refused call; with every part alive the error stays as it was."""
+    from harness.errors import InfrastructureError, Interrupted
+    from harness.guards.trial import TrialGuards
+
+    proxy = Part("toxiproxy")
+    events: list[RunEvent] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+
+    def guards() -> TrialGuards:
+        return TrialGuards(Watchdog([proxy], bus, trial=1, t0_ns=T0))
+
+    with pytest.raises(InfrastructureError, match="did not answer"), guards():
+        raise InfrastructureError("Toxiproxy did not answer POST /proxies/x/toxics")
+    proxy.dead = Death("killed by SIGKILL (exit status -9)")
+    with pytest.raises(HarnessFailure, match="Toxiproxy died") as raised, guards():
+        raise InfrastructureError("Toxiproxy did not answer POST /proxies/x/toxics")
+    assert isinstance(raised.value.__context__, InfrastructureError)
+    assert [e.component for e in events if isinstance(e, HarnessFailed)] == ["toxiproxy"]
+    with pytest.raises(Interrupted), guards():  # an interrupt stays an interrupt (exit 130)
+        raise Interrupted("interrupted by SIGINT")
