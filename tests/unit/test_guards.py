@@ -216,7 +216,7 @@ def test_abort_block_parses_durations_and_the_for_keyword(tmp_path: Path) -> Non
         ({"http": {"service": "nope"}}, "abort.http.service", "no such service"),
         ({"http": {"service": "dep"}}, "abort.http.service", "not an HTTP service"),
         ({"command": {"run": []}}, "abort.command.run", "at least 1"),
-        ({"p95_latency": {"above": 0.5, "forr": "1s"}}, "abort.p95_latency", "forr"),
+        ({"p95_latency": {"above": 0.5, "forr": "1s"}}, "abort.p95_latency.forr", "did you mean 'for'?"),
     ],
 )
 def test_a_wrong_abort_block_is_a_scenario_error_naming_the_field(
