@@ -36,6 +36,7 @@ from harness.measure.verdicts import (
     judge_rollback,
 )
 from harness.results import (
+    AbortResult,
     AsRun,
     BaselineResult,
     BracketResult,
@@ -54,6 +55,7 @@ from harness.results import (
     TrialResult,
     Verdict,
 )
+from harness.results.abort import ABORTED_NOTE
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Fault, Scenario
 
@@ -308,6 +310,17 @@ def _trial_result(
     if events:
         a.verdicts.clear()  # no verdict about the target from a trial the harness failed
         errors.extend(f"trial {a.trial}: the harness failed ({e.component}): {e.detail}" for e in events)
+    if record.trials[a.trial].harness_failures:  # a part died mid-play: the figures are the harness's
+        a.faults, a.rollback, rollback = [], None, None
+    if record.trials[a.trial].aborted is not None:  # the abort, not the target, ended the observation
+        a.faults = [f if f.recovered else f.model_copy(update={"note": ABORTED_NOTE}) for f in a.faults]
+        cut = {f.label for f in a.faults if f.note == ABORTED_NOTE}
+        a.verdicts[:] = [  # still missed, but say why: the figure was never observed
+            v.model_copy(update={"measured_text": "not observed (aborted)"})
+            if v.fault in cut and v.measured is None
+            else v
+            for v in a.verdicts
+        ]
     return TrialResult(
         trial=a.trial,
         load=a.load,
@@ -330,25 +343,57 @@ def _data_after(rollback: RollbackResult | None, c: Consistency) -> RollbackResu
 
 def _harness_failure(e: HarnessFailed, t0_ns: int) -> HarnessFailure:
     at = e.t_ns if e.at_ns is None else e.at_ns
-    return HarnessFailure(component=e.component, detail=e.detail, at=(at - t0_ns) / 1e9)
+    alive = None if e.last_alive_ns is None else (e.last_alive_ns - t0_ns) / 1e9
+    return HarnessFailure(component=e.component, detail=e.detail, at=(at - t0_ns) / 1e9, last_alive=alive)
 
 
-def escalation_of(scenario: Scenario, trials: list[TrialResult]) -> Escalation:
-    """DESIGN.md escalation: every recovery (or rollback) slower than its budget needs a human."""
+def _abort_result(record: RunRecord) -> AbortResult | None:
+    """The run's abort (at most one: no trial runs after it), in run-relative seconds."""
+    e = next((t.aborted for _, t in sorted(record.trials.items()) if t.aborted is not None), None)
+    if e is None:
+        return None
+
+    def rel(ns: int) -> float:
+        return round((ns - record.t0_ns) / 1e9, 6)
+
+    return AbortResult(
+        trial=e.trial,
+        at=rel(e.t_ns),
+        bound=e.bound,
+        reason=e.reason,
+        measured=e.measured,
+        above=e.above,
+        crossed_at=rel(e.crossed_ns),
+        since=None if e.since_ns is None else rel(e.since_ns),
+        requests=e.requests,
+        window=e.window,
+        step=e.step,
+    )
+
+
+def escalation_of(
+    scenario: Scenario, trials: list[TrialResult], aborted_trial: int | None = None
+) -> Escalation:
+    """DESIGN.md escalation: every recovery (or rollback) slower than its budget needs a human.
+
+    Not from a trial the harness failed (no verdict), nor what an abort cut short (not observed)."""
     budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
     reasons: list[str] = []
     for t in trials:
         if t.unhealthy_before_fault:
             continue  # never healthy: nothing recovered or failed to recover, nothing to escalate
+        if t.harness_failure is not None:
+            continue
+        aborted = t.trial == aborted_trial
         for f in t.faults:
-            if f.kind == "deploy":
-                continue  # judged through its rollback
+            if f.kind == "deploy" or f.note == ABORTED_NOTE:
+                continue  # judged through its rollback / not observed, not missed
             if not f.recovered:
                 reasons.append(f"trial {t.trial}: {f.label} did not recover")
             elif f.recovery_time is not None and f.recovery_time > budget:
                 reasons.append(f"trial {t.trial}: {f.label} took {f.recovery_time:.0f}s to recover")
         rb = t.rollback
-        if scenario.rollback is not None and rb is None:
+        if scenario.rollback is not None and rb is None and not aborted:
             reasons.append(f"trial {t.trial}: the rollback never happened")
         elif rb is not None and rb.escalated:
             what = f"took {rb.rollback_duration:.0f}s" if rb.rollback_duration is not None else rb.note
@@ -387,6 +432,7 @@ def analyse_run(run_dir: Path) -> tuple[Results, list[TrialAnalysis]]:
         analyses.append(a)
         trials.append(_trial_result(run_dir, record, scenario, a, errors))
     mttr = mttr_over_trials(trials)
+    abort = _abort_result(record)
     verdicts = [v for a in analyses for v in a.verdicts] + judge_distribution(scenario.expect, mttr)
     complete = (
         record.finished is not None
@@ -421,10 +467,11 @@ def analyse_run(run_dir: Path) -> tuple[Results, list[TrialAnalysis]]:
         trials=trials,
         mttr=mttr,
         verdicts=verdicts,
-        escalation=escalation_of(scenario, trials),
+        escalation=escalation_of(scenario, trials, None if abort is None else abort.trial),
         environment=record.started.environment,
         as_run=as_run_of(record, scenario),
         warnings=warnings_of(trials),
+        aborted=abort,
     )
     return results, analyses
 

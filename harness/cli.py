@@ -1,8 +1,8 @@
 """The ``aftershock`` command.
 
 Exit codes: 0 all expectations met, 1 an expectation missed, 2 usage or scenario error,
-3 harness or infrastructure error, 130 interrupted. click was chosen over typer: one small,
-stable dependency, and its usage errors already exit with 2.
+3 harness or infrastructure error, 4 aborted (an ``abort:`` bound was crossed), 130 interrupted.
+click was chosen over typer: one small, stable dependency, and its usage errors already exit with 2.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def run(
 def _print_outcome(path: Path, outcome: RunOutcome) -> None:
     """A run's end on the console: the scenario as run, the verdicts, where the reports are."""
     from harness.report.console import verdict_table
-    from harness.report.headline import as_run_words
+    from harness.report.headline import as_run_words, headline
 
     _echo("")
     _echo(f"scenario {outcome.results.scenario}  (run {outcome.run_id})")
@@ -135,6 +135,7 @@ def _print_outcome(path: Path, outcome: RunOutcome) -> None:
         ExitCode.EXPECTATION_MISSED: "FAILED: an expectation was missed",
         ExitCode.UNHEALTHY_BEFORE_FAULT: "NOT JUDGED: the target was unhealthy before any fault",
         ExitCode.INTERRUPTED: "INTERRUPTED: partial results written",
+        ExitCode.ABORTED: headline(outcome.results),
     }.get(outcome.exit_code, "ERROR: the rehearsal could not complete")
     _echo(f"\n{verdict}")
     _echo(f"results: {outcome.run_dir / 'results.json'}")
@@ -156,10 +157,11 @@ def _severity(code: ExitCode) -> int:
     return {
         ExitCode.OK: 0,
         ExitCode.EXPECTATION_MISSED: 1,
-        ExitCode.UNHEALTHY_BEFORE_FAULT: 1,
-        ExitCode.INFRASTRUCTURE: 2,
-        ExitCode.USAGE: 3,
-        ExitCode.INTERRUPTED: 4,
+        ExitCode.UNHEALTHY_BEFORE_FAULT: 2,
+        ExitCode.ABORTED: 3,
+        ExitCode.INFRASTRUCTURE: 4,
+        ExitCode.USAGE: 5,
+        ExitCode.INTERRUPTED: 6,
     }[code]
 
 

@@ -25,6 +25,7 @@ from harness.events import (
     RollbackConfirmed,
     RollbackTriggered,
     RollbackUnconfirmed,
+    RunAborted,
     RunError,
     RunEvent,
     RunInterrupted,
@@ -90,6 +91,8 @@ def describe(e: RunEvent) -> str | None:
             return f"interrupted: {e.reason}; clearing faults and tearing down"
         case HarnessFailed():
             return f"harness failure ({e.component}): {e.detail.splitlines()[0] if e.detail else ''}"
+        case RunAborted():
+            return f"ABORTED: {e.reason}; clearing every fault, stopping the load"
         case RunError():
             lines = e.message.splitlines()
             return f"error: {lines[0] if lines else ''}"

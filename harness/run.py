@@ -30,7 +30,7 @@ from harness.analysis import AUDIT_FILE, analyse_run, policy_of
 from harness.as_run import apply_overrides
 from harness.clock import CLOCK_NAME, now_ns
 from harness.docker.sweep import sweep_docker
-from harness.errors import AftershockError, ExitCode, InfrastructureError, Interrupted
+from harness.errors import Aborted, AftershockError, ExitCode, InfrastructureError, Interrupted
 from harness.events import (
     Audited,
     Drained,
@@ -49,6 +49,7 @@ from harness.events import (
 from harness.faults.kinds import build_fault
 from harness.faults.timeline import FaultTimeline
 from harness.files import atomic_write_text
+from harness.guards.trial import TrialGuards, trial_guards
 from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
@@ -99,7 +100,7 @@ class RunOutcome:
 
 
 def exit_code(results: Results, error: BaseException | None, interrupted: bool) -> ExitCode:
-    """0 met, 1 missed, 3 harness/infrastructure, 130 interrupted (an error's own code wins)."""
+    """0 met, 1 missed, 3 harness/infrastructure, 4 aborted, 130 interrupted (an error's own code wins)."""
     if interrupted:
         return ExitCode.INTERRUPTED
     if error is not None:
@@ -131,13 +132,14 @@ class Orchestrator:
         journal = self._open_run_dir()
         swept = self._sweep()
         error: BaseException | None = None
-        interrupted = False
+        interrupted = aborted = False
         try:
             with signals_as_interrupts():
                 self.bus.publish(self._run_started(swept))
                 binary = find_toxiproxy()
                 for trial in range(1, self.scenario.trials + 1):
-                    self._run_trial(trial, binary)
+                    if aborted := self._run_trial(trial, binary):
+                        break  # an abort ends the rehearsal: no later trial runs
         except (Interrupted, KeyboardInterrupt) as exc:
             interrupted = True
             error = exc if isinstance(exc, Interrupted) else Interrupted("interrupted by SIGINT")
@@ -146,7 +148,7 @@ class Orchestrator:
         except Exception as exc:  # a bug or an unexpected failure: still report what was measured
             error = exc
         with shielded():
-            results = self._finish(journal, error, interrupted)
+            results = self._finish(journal, error, interrupted, aborted)
         code = exit_code(results, error, interrupted)
         return RunOutcome(self.run_id, self.run_dir, results, code, error)
 
@@ -200,13 +202,14 @@ class Orchestrator:
             },
         )
 
-    def _finish(self, journal: Journal, error: BaseException | None, interrupted: bool) -> Results:
+    def _finish(
+        self, journal: Journal, error: BaseException | None, interrupted: bool, aborted: bool = False
+    ) -> Results:
         """Journal the end, analyse the run dir, write results.json and the reports."""
         if error is not None and not interrupted:
             self.bus.publish(RunError(message=_flatten(error)))
-        self.bus.publish(
-            RunFinished(complete=error is None and not interrupted, trials_run=self.trials_started)
-        )
+        complete = error is None and not interrupted and not aborted
+        self.bus.publish(RunFinished(complete=complete, trials_run=self.trials_started))
         journal.close()
         results, analyses = analyse_run(self.run_dir)
         write_results(self.run_dir / "results.json", results)
@@ -222,11 +225,13 @@ class Orchestrator:
         """The target mode's environment, then the scenario's own (which wins)."""
         return mode_env(self.loaded.target, self.scenario.target.mode, self.scenario.target.env)
 
-    def _run_trial(self, trial: int, binary: Path) -> None:
-        """One trial, in named steps: start target, start load, play, stop and audit.
+    def _run_trial(self, trial: int, binary: Path) -> bool:
+        """One trial, in named steps: start target, start load, play, stop and audit. True if an
+        abort bound ended it (the rehearsal stops there).
 
         Every resource goes on a :class:`Teardown` stack that runs newest first on every exit
-        path (faults cleared before load stops before services stop)."""
+        path (faults cleared before load stops before services stop). The trial's guards watch
+        from the first fault to the audit: a dead Toxiproxy or Locust raises HarnessFailure."""
         trial_dir = self.run_dir / f"trial-{trial}"
         trial_dir.mkdir(parents=True, exist_ok=True)
         self.trials_started += 1
@@ -236,10 +241,13 @@ class Orchestrator:
             session = self._start_target(td, trial, trial_dir, binary)
             load, ready_ns = self._start_load(td, trial, trial_dir, session)
             control = LoadControl(trial_dir)
-            self._play(td, trial, trial_dir, session, load, control, ready_ns)
-            self._stop_and_audit(trial, trial_dir, session, load)
+            guards = self._guards(trial, trial_dir, session, load, ready_ns)
+            with guards:
+                aborted = self._play(td, trial, trial_dir, session, load, control, ready_ns, guards)
+                self._stop_and_audit(trial, trial_dir, session, load, guards)
             td.close()  # the stack is empty after this; nothing runs twice
             self.bus.publish(TeardownDone(trial=trial))
+            return aborted
         except BaseException as exc:
             if isinstance(exc, Interrupted | KeyboardInterrupt):
                 self.bus.publish(RunInterrupted(reason=str(exc) or "SIGINT"))
@@ -302,8 +310,10 @@ class Orchestrator:
         load: LoadProcess,
         control: LoadControl,
         ready_ns: int,
-    ) -> None:
-        """The fault timeline (the trial's one scheduler), with the guards running while it plays."""
+        trial_guards: TrialGuards,
+    ) -> bool:
+        """The fault timeline (the trial's one scheduler), with the guards running while it plays.
+        True if an abort bound was crossed: every fault is then cleared at once."""
         s, target = self.scenario, self.loaded.target
         proxies, backend = session.proxies, session.backend
 
@@ -313,7 +323,7 @@ class Orchestrator:
             )
 
         timeline = td.enter("faults", FaultTimeline(s.faults, make, self.bus, trial))
-        guards: list[Guard] = [LocustAlive(load)]
+        guards: list[Guard] = [trial_guards.check]  # the watchdog, then the abort bounds
         if s.rollback is not None:
             rollback = RollbackController(
                 s.rollback,
@@ -328,7 +338,6 @@ class Orchestrator:
             )
             rollback.schedule(timeline)
             guards.append(lambda now: rollback.tick())
-        # Live guards (a watchdog on Toxiproxy and Locust, abort conditions) go on this list.
         guards.append(self._progress_guard(trial, trial_dir, timeline, ready_ns))
 
         def check() -> None:
@@ -336,7 +345,34 @@ class Orchestrator:
             for guard in guards:
                 guard(now)
 
-        timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
+        try:
+            timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
+        except Aborted:
+            timeline.clear_all()  # every fault at once; then the load stops
+            return True
+        return False
+
+    def _guards(
+        self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess, ready_ns: int
+    ) -> TrialGuards:
+        """The watchdog on this trial's Toxiproxy and Locust, and the scenario's abort bounds."""
+        return trial_guards(
+            self.scenario,
+            bus=self.bus,
+            trial=trial,
+            t0_ns=self.t0_ns,
+            server=session.server,
+            load=load,
+            trial_dir=trial_dir,
+            load_start_ns=ready_ns,
+            urls={  # every HTTP service (only those answer on the host, on every backend)
+                name: session.backend.entry_url(name)
+                for name, svc in self.loaded.target.services.items()
+                if svc.health.http
+            },
+            workdir=self.loaded.path.resolve().parent,
+            run_id=self.run_id,
+        )
 
     def _progress_guard(self, trial: int, trial_dir: Path, timeline: FaultTimeline, ready_ns: int) -> Guard:
         """The live load status (req/s, share failing, active faults) as a progress event."""
@@ -359,9 +395,19 @@ class Orchestrator:
 
         return tick
 
-    def _stop_and_audit(self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess) -> None:
+    def _stop_and_audit(
+        self,
+        trial: int,
+        trial_dir: Path,
+        session: TargetSession,
+        load: LoadProcess,
+        guards: TrialGuards,
+    ) -> None:
         """Stop the load, then drain and audit. No request starts after the journaled stop
-        instant, and every request sent is in the ledger before it closes."""
+        instant, and every request sent is in the ledger before it closes. The guards stop
+        watching Locust first: from here its exit is ours."""
+        guards.stop_aborting()
+        guards.release("locust")
         stop_ns = load.drain()
         self.bus.publish(LoadStopped(t_ns=stop_ns, trial=trial))
         if self.loaded.target.audit:
@@ -400,17 +446,6 @@ class Orchestrator:
 
 Guard = Callable[[int], None]
 """Run at least every 50 ms while the timeline plays, given the run clock; raises to stop the trial."""
-
-
-@dataclass(frozen=True)
-class LocustAlive:
-    """The load generator must outlive the load: a dead Locust is an infrastructure failure."""
-
-    load: LoadProcess
-
-    def __call__(self, now: int) -> None:
-        if not self.load.running():
-            raise InfrastructureError(f"Locust stopped during the run; see {self.load.log_path}")
 
 
 def _flatten(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.report.evidence import bracket_text, fidelity_text
 from harness.results import Results, TrialResult
+from harness.results.abort import ABORTED_NOTE
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
@@ -16,6 +17,19 @@ def _secs(value: float | None) -> str:
 
 def verdict_table(results: Results) -> str:
     lines: list[str] = []
+    for t in results.trials:
+        hf = t.harness_failure
+        if hf is not None:
+            when = "" if hf.at is None else f" at t={hf.at:.2f}s"
+            alive = "" if hf.last_alive is None else f" (last seen alive at t={hf.last_alive:.2f}s)"
+            first = hf.detail.splitlines()[0] if hf.detail else ""
+            lines.append(
+                f"trial {t.trial}: NO VERDICT: the harness failed ({hf.component}){when}{alive}: {first}"
+            )
+    if results.aborted is not None:
+        lines.append(f"ABORTED at t={results.aborted.at:.2f}s: {results.aborted.reason}")
+    if lines:
+        lines.append("")
     header = ["", "expectation", "trial", "fault", "target", "measured", "margin"]
     rows: list[list[str]] = []
     for v in results.verdicts:
@@ -40,7 +54,9 @@ def verdict_table(results: Results) -> str:
                 _secs(f.injected_at),
                 _secs(f.cleared_at),
                 _secs(f.time_to_impact),
-                "not recovered" if not f.recovered else _secs(f.recovery_time),
+                ("aborted" if f.note == ABORTED_NOTE else "not recovered")
+                if not f.recovered
+                else _secs(f.recovery_time),
                 _secs(f.outage),
                 f"±{f.resolution.recovery_time or 0:.2f}s",
                 bracket_text(f),
@@ -60,7 +76,7 @@ def verdict_table(results: Results) -> str:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines.append(_row(header, widths))
         lines.extend(_row(r, widths) for r in rows)
-    else:
+    elif not any(t.harness_failure is not None for t in results.trials):
         lines.append("(no expectations stated: figures measured, nothing asserted)")
     return "\n".join(lines)
 

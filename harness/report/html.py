@@ -46,6 +46,7 @@ from harness.report import (
 from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, RollbackResult, TrialResult, Verdict
+from harness.results.abort import ABORTED_NOTE
 
 if TYPE_CHECKING:
     from harness.analysis import TrialAnalysis
@@ -179,7 +180,9 @@ def _recovery_table(results: Results) -> str:
     for trial, f in results.faults():
         res = f.resolution
         rt = f.recovery_time
-        if not f.recovered:
+        if not f.recovered and f.note == ABORTED_NOTE:
+            recovery, human = "aborted", "no: not observed (the rehearsal was aborted)"
+        elif not f.recovered:
             recovery, human = "not recovered", "yes: not recovered"
         else:
             recovery = figure_text(rt, res.recovery_time)

@@ -31,6 +31,7 @@ from harness.report import (
 )
 from harness.report.evidence import bracket_text, fidelity_text
 from harness.results import Results
+from harness.results.abort import ABORTED_NOTE
 
 SUMMARY_NAME = "summary.md"
 
@@ -110,7 +111,9 @@ def _recovery_lines(results: Results) -> list[str]:
                 f.label,
                 f"{seconds_text(f.injected_at, 0.01)} → {seconds_text(f.cleared_at, 0.01)}",
                 "never" if tti is None else figure_text(tti, res.time_to_impact),
-                "not recovered" if not f.recovered else figure_text(f.recovery_time, res.recovery_time),
+                ("aborted" if f.note == ABORTED_NOTE else "not recovered")
+                if not f.recovered
+                else figure_text(f.recovery_time, res.recovery_time),
                 figure_text(f.outage, res.outage),
                 bracket_text(f),
                 fidelity_text(f),

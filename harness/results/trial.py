@@ -107,6 +107,13 @@ class HarnessFailure(Frozen):
     component: str = Field(description="What failed: toxiproxy, locust, harness, audit, ledger...")
     detail: str = Field(description="What was seen, in words.")
     at: float | None = Field(None, description="When it failed (run-relative seconds), if known.")
+    last_alive: float | None = Field(
+        None,
+        description=(
+            "The watchdog's last look at which it was alive (run-relative seconds): it failed in "
+            "(last_alive, at]; null when not watched."
+        ),
+    )
 
 
 class BaselineResult(Frozen):
@@ -116,7 +123,7 @@ class BaselineResult(Frozen):
     outcome: Literal["healthy", "unhealthy_before_fault", "not_judged"] = Field(
         description=(
             "unhealthy_before_fault: the SLO never held for the required time before the first "
-            "fault, so the trial has no recovery verdict (exit code 4)."
+            "fault, so the trial has no recovery verdict (exit code 5)."
         )
     )
     asked: float = Field(description="slo.baseline (or slo.hold), seconds.")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Problem
+from harness.scenario.abort import abort_names_http_service
 from harness.scenario.lookup import is_file
 from harness.scenario.models import (
     CommandAction,
@@ -320,6 +321,7 @@ SCENARIO_RULES: tuple[ScenarioRule, ...] = (
     locustfile_exists,
     programs_exist,
     docker_target_is_buildable,
+    abort_names_http_service,
 )
 
 

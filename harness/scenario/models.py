@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.scenario.abort import Abort
 from harness.scenario.fields import (
     MAX_FAULTS,
     Count,
@@ -415,6 +416,7 @@ class Scenario(Model):
     rollback: Rollback | None = None
     explore: Explore | None = Field(None, description="bounds for `aftershock explore` (ignored by `run`)")
     expect: Expectations = Field(default_factory=lambda: Expectations())
+    abort: Abort | None = Field(None, description="stop conditions: bounds that end the rehearsal early")
     startup_timeout: Seconds = 60.0
     drain_timeout: Seconds = 10.0
 

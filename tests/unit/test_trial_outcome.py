@@ -116,7 +116,7 @@ def test_unhealthy_before_any_fault_has_no_recovery_verdict(tmp_path: Path) -> N
     assert results.escalation is not None
     assert results.escalation.needs_human is False  # nothing to escalate: it never was healthy
     assert any("unhealthy before any fault" in w for w in results.warnings)
-    assert results.exit_code() == ExitCode.UNHEALTHY_BEFORE_FAULT == 4
+    assert results.exit_code() == ExitCode.UNHEALTHY_BEFORE_FAULT == 5
     assert headline(results).startswith("UNHEALTHY: the target did not meet its SLO for 3 s")
     assert "WARNING: trial 1: target unhealthy before any fault" in verdict_table(results)
 
