@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import Problem, ScenarioError
 from harness.scenario.models import DeployFault, PartitionFault, Scenario
+from harness.scenario.monitoring import monitoring_problems
 from harness.scenario.target import LINK_RE, PLACEHOLDER, SIMPLE_PLACEHOLDERS, Target
 
 Path_ = tuple[str | int, ...]
@@ -528,6 +529,18 @@ def load_scenario(path: Path | str) -> LoadedScenario:
                     f"set load.duration to at least {latest:g}s or narrow explore.start/duration",
                 )
             )
+    problems.extend(  # the operations view (harness/scenario/monitoring.py)
+        monitoring_problems(
+            scenario.monitoring,
+            services=list(target.services),
+            modes=target.modes,
+            target_dir=target_dir,
+            expects_detection=scenario.expect.time_to_detect is not None
+            or scenario.expect.alerts is not None,
+            file=file,
+            line_for=lambda where: _line_for(lines, where),
+        )
+    )
     if scenario.load.locustfile is not None and not (target_dir / scenario.load.locustfile).is_file():
         problems.append(
             Problem(

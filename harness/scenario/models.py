@@ -291,6 +291,14 @@ class Expectations(Model):
         None, description="rollback trigger to recovery with the version confirmed (DESIGN.md)"
     )
     detection_to_rollback: DurationBound | None = Field(None, description="first impact to rollback trigger")
+    backlog_recovery_time: DurationBound | None = Field(
+        None, description="clear to the backlog back within its baseline range for `hold`"
+    )
+    cycle_time_p95: DurationBound | None = Field(None, description="p95 cycle time of work, during and after")
+    time_to_detect: DurationBound | None = Field(
+        None, description="first impact to the first firing notification of the target's own alerting"
+    )
+    alerts: AlertExpectations | None = Field(None, description="{symptom, runbook, resolved}: true")
 
 
 class RedeployAction(Model):
@@ -403,6 +411,7 @@ class Scenario(Model):
     faults: list[Fault] = Field(default_factory=list)
     rollback: Rollback | None = None
     explore: Explore | None = Field(None, description="bounds for `aftershock explore` (ignored by `run`)")
+    monitoring: Monitoring | None = Field(None, description="the target's own Prometheus and Alertmanager")
     expect: Expectations = Field(default_factory=lambda: Expectations())
     startup_timeout: Seconds = 60.0
     drain_timeout: Seconds = 10.0
@@ -413,3 +422,10 @@ class Scenario(Model):
         if isinstance(data, dict) and isinstance(data.get("target"), str):
             data = {**data, "target": {"name": data["target"]}}
         return data
+
+
+# The monitoring models extend the scenario (harness/scenario/monitoring.py) and use its types.
+from harness.scenario.monitoring import AlertExpectations, Monitoring  # noqa: E402
+
+Expectations.model_rebuild()
+Scenario.model_rebuild()
