@@ -18,8 +18,10 @@ from harness.events import (
     HarnessFailed,
 )
 from harness.load.ledger import read_records, shard_paths
+from harness.measure.business import WorkLog
 from harness.measure.consistency import Consistency, Effect, reconcile
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
+from harness.measure.operations import operations_of
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
@@ -77,6 +79,7 @@ class TrialAnalysis:
     verdicts: list[Verdict]
     load: LoadResult
     rollback: RollbackMeasurement | None = None
+    work: WorkLog | None = None  # the audit's work items (backlog over time), if it reports them
 
 
 def _load_result(
@@ -173,6 +176,9 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
         return out
     out.timeline = evaluate_health(samples, policy_of(scenario), start, stop)
     _measure_faults(out, scenario, ev, t0_ns, stop)
+    ops = operations_of(run_dir, scenario, t0_ns, ev.trial, out.faults, start, stop)  # business, detection
+    out.faults, out.work = ops.faults, ops.log
+    out.verdicts.extend(ops.verdicts)
     if scenario.rollback is not None:
         out.rollback = _measure_rollback(scenario, ev, out.timeline, samples, t0_ns, out.faults, start)
         out.verdicts.extend(judge_rollback(scenario.expect, ev.trial, out.rollback))

@@ -53,6 +53,7 @@ from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
 from harness.measure.live import LiveHealth, LoadTicker
+from harness.monitoring.trial import TrialMonitoring
 from harness.progress import Progress
 from harness.report import write_reports
 from harness.results import Results, write_results
@@ -233,10 +234,13 @@ class Orchestrator:
         td = Teardown()
         try:
             session = self._start_target(td, trial, trial_dir, binary)
+            monitoring = self._start_monitoring(td, trial, trial_dir, session)
             load, ready_ns = self._start_load(td, trial, trial_dir, session)
             control = LoadControl(trial_dir)
-            self._play(td, trial, trial_dir, session, load, control, ready_ns)
+            self._play(td, trial, trial_dir, session, load, control, ready_ns, monitoring)
             self._stop_and_audit(trial, trial_dir, session, load, control)
+            if monitoring is not None:
+                monitoring.settle()  # alerts still firing get `resolve_wait` to resolve
             td.close()  # the stack is empty after this; nothing runs twice
             self.bus.publish(TeardownDone(trial=trial))
         except BaseException as exc:
@@ -265,6 +269,25 @@ class Orchestrator:
             toxiproxy_binary=binary,
         )
         return td.enter("target", session)
+
+    def _start_monitoring(
+        self, td: Teardown, trial: int, trial_dir: Path, session: TargetSession
+    ) -> TrialMonitoring | None:
+        """The target's own Prometheus and Alertmanager, when the scenario names them."""
+        s = self.scenario
+        if s.monitoring is None:
+            return None
+        monitoring = TrialMonitoring(
+            s.monitoring,
+            mode=s.target.mode,
+            target_dir=self.loaded.target_dir,
+            backend=session.backend,
+            run_id=self.run_id,
+            trial_dir=trial_dir,
+            bus=self.bus,
+            trial=trial,
+        )
+        return td.enter("monitoring", monitoring)
 
     def _start_load(
         self, td: Teardown, trial: int, trial_dir: Path, session: TargetSession
@@ -301,6 +324,7 @@ class Orchestrator:
         load: LoadProcess,
         control: LoadControl,
         ready_ns: int,
+        monitoring: TrialMonitoring | None = None,
     ) -> None:
         """The fault timeline (the trial's one scheduler), with the guards running while it plays."""
         s, target = self.scenario, self.loaded.target
@@ -329,6 +353,13 @@ class Orchestrator:
             guards.append(lambda now: rollback.tick())
         # Live guards (a watchdog on Toxiproxy and Locust, abort conditions) go on this list.
         guards.append(self._progress_guard(trial, trial_dir, timeline, ready_ns))
+        if monitoring is not None:  # alerts go into the journal as they arrive
+            pump = monitoring.pump
+
+            def journal_alerts(now: int) -> None:
+                pump()
+
+            guards.append(journal_alerts)
 
         def check() -> None:
             now = now_ns()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from harness.results.base import Frozen
+from harness.results.operations import BusinessResult, DetectionResult
 
 
 class LoadResult(Frozen):
@@ -131,4 +132,12 @@ class FaultResult(Frozen):
             "cleared_at minus the instant the clear was scheduled (for a clear forced at teardown or "
             "by a rollback: the instant it was asked), seconds; null if not journaled or not cleared."
         ),
+    )
+    business: BusinessResult | None = Field(
+        None,
+        description="Business recovery (backlog, cycle time) from the audit's work items; null without them.",
+    )
+    detection: DetectionResult | None = Field(
+        None,
+        description="Detection by the target's own Prometheus and Alertmanager; null without `monitoring:`.",
     )
