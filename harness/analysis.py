@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import InfrastructureError
 from harness.events import (
     FaultCleared,
     FaultInjected,
@@ -238,31 +239,53 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
 def _trial_result(
     run_dir: Path, record: RunRecord, scenario: Scenario, a: TrialAnalysis, errors: list[str]
 ) -> TrialResult:
-    """A trial's figures; its consistency (and the data left after a rollback) judged here."""
+    """A trial's figures; its consistency (and the data left after a rollback) judged here.
+
+    A harness failure (a HarnessFailed event, an audit that does not match its schema, effects
+    the ledger never saw) voids the trial's verdicts about the target: they are dropped, the
+    failure is the run's error, and the exit code is 3.
+    """
     rollback = None if a.rollback is None else RollbackResult(**dataclasses.asdict(a.rollback))
     consistency = None
+    failures = [_harness_failure(e, record.t0_ns) for e in record.trials[a.trial].harness_failures]
     if record.started.consistency:
+        c: Consistency | None = None
         try:
             c = consistency_of(run_dir, record, a.trial)
+        except InfrastructureError as exc:  # e.g. the audit does not match its schema
+            failures.append(HarnessFailure(component="audit", detail=str(exc)))
         except (OSError, ValueError) as exc:
             errors.append(f"reconciling trial {a.trial} failed: {exc}")
-            c = None
         if c is not None:
             consistency = ConsistencyResult(**dataclasses.asdict(c))
-            if rollback is not None:
-                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
-                data = DataAfterRollback(**damage, clean=not any(damage.values()))
-                rollback = rollback.model_copy(update={"data_after_rollback": data})
-        a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
-    failure = next(iter(record.trials[a.trial].harness_failures), None)
+            rollback = _data_after(rollback, c)
+            unledgered = consistency.unledgered
+            if unledgered:
+                examples = ", ".join(consistency.examples.get("unledgered", [])[:3])
+                detail = f"{unledgered} effects in the audit that the ledger never saw (e.g. {examples})"
+                failures.append(HarnessFailure(component="ledger", detail=detail))
+        if not failures:
+            a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
+    if failures:
+        a.verdicts.clear()  # no verdict about the target from a trial the harness failed
+        errors.extend(f"trial {a.trial}: the harness failed ({f.component}): {f.detail}" for f in failures)
     return TrialResult(
         trial=a.trial,
         load=a.load,
         faults=a.faults,
         rollback=rollback,
         consistency=consistency,
-        harness_failure=None if failure is None else _harness_failure(failure, record.t0_ns),
+        harness_failure=failures[0] if failures else None,
     )
+
+
+def _data_after(rollback: RollbackResult | None, c: Consistency) -> RollbackResult | None:
+    """What the rollback did not undo: the data damage still there once service is restored."""
+    if rollback is None:
+        return None
+    damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
+    data = DataAfterRollback(**damage, clean=not any(damage.values()))
+    return rollback.model_copy(update={"data_after_rollback": data})
 
 
 def _harness_failure(e: HarnessFailed, t0_ns: int) -> HarnessFailure:

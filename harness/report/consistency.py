@@ -20,10 +20,11 @@ CONSISTENCY_WORDS = {
     "phantom": "reported as failed, yet present",
     "stuck": "accepted but not finished after the drain wait",
     "pending": "work the target still reported as pending after the drain wait",
+    "unledgered": "in the final state, but the load never sent it: a harness error",
     "effects": "what the final state holds, by kind",
 }
 #: Categories that are data problems when non-zero (the rest are context).
-CONSISTENCY_PROBLEMS = frozenset({"lost", "duplicated", "corrupted", "phantom", "stuck"})
+CONSISTENCY_PROBLEMS = frozenset({"lost", "duplicated", "corrupted", "phantom", "stuck", "unledgered"})
 
 
 def _count_text(value: Any) -> str:

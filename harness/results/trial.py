@@ -24,6 +24,9 @@ class ConsistencyResult(Frozen):
     indeterminate_absent: int = Field(0, description="Indeterminate writes whose effect is absent.")
     stuck: int = Field(0, description="Primary effects not in the final status after the drain wait.")
     pending: int = Field(0, description="Work the target still reported pending after the drain wait.")
+    unledgered: int = Field(
+        0, description="Effects in the audit whose key the ledger never saw: a harness error (exit 3)."
+    )
     effects: dict[str, int] = Field(
         default_factory=dict, description="Effects found in the audit, counted by kind."
     )

@@ -129,7 +129,9 @@ def test_a_harness_failure_voids_the_trial(tmp_path: Path) -> None:
     results, _ = analyse_run(run.write())
     failure = results.trials[0].harness_failure
     assert failure is not None and failure.at == pytest.approx(11.5)
-    assert results.exit_code() == 3
+    assert results.exit_code() == 3 and not results.passed
+    assert results.verdicts == []  # no verdict about the target from a trial the harness failed
+    assert results.error is not None and "the harness failed (toxiproxy)" in results.error
     validate(results)
 
 

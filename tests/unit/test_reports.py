@@ -501,11 +501,11 @@ def test_mttr_over_trials_counts_unrecovered_as_infinite() -> None:
 
 def test_consistency_rows_read_the_reconciler_shape() -> None:
     class Later(ConsistencyResult):  # a figure the model gains later is shown, after the known ones
-        unledgered: int = 0
+        backlog: int = 0
 
-    rows = consistency_rows(Later(lost=1, writes=5, examples={"lost": ["k9"]}, unledgered=3))
+    rows = consistency_rows(Later(lost=1, writes=5, examples={"lost": ["k9"]}, backlog=3))
     keys = [r[0] for r in rows]
-    assert keys[:2] == ["writes", "acknowledged"] and keys[-1] == "unledgered"
+    assert keys[:2] == ["writes", "acknowledged"] and keys[-1] == "backlog"
     assert {r[0]: r[1:3] for r in rows}["lost"] == ("1", ["k9"])
 
 

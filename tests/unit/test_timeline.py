@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from harness.events import EventBus, FaultCleared, FaultInjected, RunEvent
 from harness.faults.timeline import FaultTimeline, Step
-from harness.scenario.models import CrashFault, DeployFault, DownFault, Fault, LatencyFault
+from harness.measure.health import HealthPolicy
+from harness.measure.live import LiveHealth
+from harness.rollback import RollbackController
+from harness.scenario.models import CrashFault, DeployFault, DownFault, Fault, LatencyFault, Rollback
+from harness.targets.backend import Backend
 
 S = 1_000_000_000
 
@@ -162,3 +167,28 @@ def test_latency_fault_labels_reach_the_events() -> None:
     assert {(e.kind, e.target, e.label) for e in events if isinstance(e, FaultInjected)} == {
         ("latency", "api->db", "latency@api->db")
     }
+
+
+def test_a_manual_rollback_is_scheduled_on_the_timeline(tmp_path: Path) -> None:
+    """One scheduler: the manual rollback's instant is an action of the timeline, not a poll."""
+    deploy = DeployFault(kind="deploy", service="api", version="v2", at=1)
+    timeline, clock, _, _ = play([deploy])
+    spec = Rollback.model_validate(
+        {"trigger": "manual", "at": "4s", "action": {"redeploy": {"service": "api", "version": "v1"}}}
+    )
+    rollback = RollbackController(
+        spec,
+        backend=cast(Backend, object()),
+        bus=timeline.bus,
+        live=LiveHealth(tmp_path, HealthPolicy()),
+        timeline=timeline,
+        workdir=tmp_path,
+        run_id="r",
+        trial=3,
+        services=["api"],
+    )
+    rollback.schedule(timeline)
+    calls = [a for a in timeline.actions(clock.now) if a.step is Step.CALL]
+    assert [a.at_ns - clock.now for a in calls] == [4 * S]
+    rollback.tick()  # the live guard leaves a manual rollback to the schedule
+    assert not rollback.done
