@@ -289,18 +289,23 @@ async def set_flags(request: web.Request) -> web.Response:
     return web.json_response({"flags": FLAGS})
 
 
-async def audit(request: web.Request) -> web.Response:
-    """The audit contract: every effect (an order per key) and the work still pending."""
-    store: Store = request.app["store"]
-
-    async def read(c: asyncpg.Connection) -> tuple[list[asyncpg.Record], int]:
+async def read_audit(c: asyncpg.Connection) -> tuple[list[asyncpg.Record], int]:
+    """The orders and the pending count from ONE snapshot (repeatable read). Read apart, a job
+    confirmed between the two queries shows its order unfinished beside "0 pending": the drain
+    stops on that answer and the order is reported stuck though it is done."""
+    async with c.transaction(isolation="repeatable_read", readonly=True):
         rows = await c.fetch(
             "SELECT o.*, j.attempts FROM orders o LEFT JOIN jobs j ON j.order_id = o.id ORDER BY o.created_at"
         )
         pending = await c.fetchval("SELECT count(*) FROM jobs WHERE NOT done")
-        return rows, int(pending)
+    return list(rows), int(pending)
 
-    rows, pending = await store.run(read, timeout=30)
+
+async def audit(request: web.Request) -> web.Response:
+    """The audit contract: every effect (an order per key) and the work still pending."""
+    store: Store = request.app["store"]
+
+    rows, pending = await store.run(read_audit, timeout=30)
     effects = [
         {
             "kind": "order",
