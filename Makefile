@@ -1,5 +1,6 @@
 # aftershock: `make demo` runs a real rehearsal, `make test` runs the whole test suite.
-# Both install what is missing first (a virtualenv in .venv, Toxiproxy built with Go and cached).
+# Both install what is missing first (a virtualenv in .venv, Toxiproxy built with Go and cached;
+# `test` also Debian's prometheus and prometheus-alertmanager, for the scenarios' monitoring).
 
 PYTHON ?= python3
 # The project's own runs never pull images: the Docker base image is built locally (debootstrap),
@@ -9,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install toxiproxy docker demo demo-docker test unit integration docker-test lint bench cleanup clean
+.PHONY: install toxiproxy docker monitoring demo demo-docker test unit integration docker-test lint bench cleanup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,9 @@ toxiproxy: install
 docker:
 	bash scripts/ensure-docker.sh
 
+monitoring:
+	bash scripts/ensure-monitoring.sh
+
 demo: toxiproxy
 	$(BIN)/aftershock run scenarios/db-latency.yaml
 
@@ -37,13 +41,13 @@ lint: install
 	$(BIN)/ruff format --check harness tests targets benchmarks
 	$(BIN)/mypy
 
-test: toxiproxy docker lint
+test: toxiproxy docker monitoring lint
 	$(BIN)/python -m pytest
 
-unit: install
+unit: install monitoring
 	$(BIN)/python -m pytest tests/unit
 
-integration: toxiproxy docker
+integration: toxiproxy docker monitoring
 	$(BIN)/python -m pytest tests/integration
 
 docker-test: toxiproxy docker

@@ -22,9 +22,11 @@ from harness.load.ledger import read_records, shard_paths
 from harness.measure.audit import AuditSchemaError, validate_audit
 from harness.measure.baseline import Baseline, measure_baseline
 from harness.measure.bracket import Bracket
+from harness.measure.business import WorkLog
 from harness.measure.consistency import Consistency, effects_of, reconcile
 from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
+from harness.measure.operations import operations_of
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
@@ -80,6 +82,7 @@ class TrialAnalysis:
     load: LoadResult
     rollback: RollbackMeasurement | None = None
     baseline: Baseline | None = None
+    work: WorkLog | None = None  # the audit's work items (backlog over time), if it reports them
 
 
 def _load_result(
@@ -205,6 +208,9 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     if never_healthy:
         out.verdicts.append(baseline_verdict(ev.trial, out.baseline))
     _measure_faults(out, scenario, ev, t0_ns, start, stop)
+    ops = operations_of(run_dir, scenario, t0_ns, ev.trial, out.faults, start, stop)  # business, detection
+    out.faults, out.work = ops.faults, ops.log
+    out.verdicts.extend(ops.verdicts)
     if scenario.rollback is not None:
         out.rollback = _measure_rollback(scenario, ev, out.timeline, samples, t0_ns, out.faults, start)
         if not never_healthy:

@@ -35,6 +35,7 @@ from harness.events import (
     ToxiproxyUp,
     TrialStarted,
 )
+from harness.monitoring.events import AlertReceived, MonitoringStarted
 
 
 def scenario_words(e: RunStarted) -> str:
@@ -96,6 +97,10 @@ def describe(e: RunEvent) -> str | None:
         case RunError():
             lines = e.message.splitlines()
             return f"error: {lines[0] if lines else ''}"
+        case MonitoringStarted():
+            return f"monitoring: prometheus {e.prometheus}, alertmanager {e.alertmanager}"
+        case AlertReceived():
+            return f"alert {e.status.upper()}: {e.alertname} ({'symptom' if e.symptom else 'cause'})"
     return None
 
 

@@ -55,6 +55,7 @@ from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
 from harness.measure.audit import Audit, AuditSchemaError, outstanding, validate_audit
 from harness.measure.live import LiveHealth, LoadTicker
+from harness.monitoring.trial import TrialMonitoring
 from harness.progress import Progress
 from harness.report import write_reports
 from harness.results import Results, write_results
@@ -239,12 +240,17 @@ class Orchestrator:
         td = Teardown()
         try:
             session = self._start_target(td, trial, trial_dir, binary)
+            monitoring = self._start_monitoring(td, trial, trial_dir, session)
             load, ready_ns = self._start_load(td, trial, trial_dir, session)
             control = LoadControl(trial_dir)
             guards = self._guards(trial, trial_dir, session, load, ready_ns)
             with guards:
-                aborted = self._play(td, trial, trial_dir, session, load, control, ready_ns, guards)
+                aborted = self._play(
+                    td, trial, trial_dir, session, load, control, ready_ns, guards, monitoring
+                )
                 self._stop_and_audit(trial, trial_dir, session, load, guards)
+            if monitoring is not None:
+                monitoring.settle()  # alerts still firing get `resolve_wait` to resolve
             td.close()  # the stack is empty after this; nothing runs twice
             self.bus.publish(TeardownDone(trial=trial))
             return aborted
@@ -274,6 +280,25 @@ class Orchestrator:
             toxiproxy_binary=binary,
         )
         return td.enter("target", session)
+
+    def _start_monitoring(
+        self, td: Teardown, trial: int, trial_dir: Path, session: TargetSession
+    ) -> TrialMonitoring | None:
+        """The target's own Prometheus and Alertmanager, when the scenario names them."""
+        s = self.scenario
+        if s.monitoring is None:
+            return None
+        monitoring = TrialMonitoring(
+            s.monitoring,
+            mode=s.target.mode,
+            target_dir=self.loaded.target_dir,
+            backend=session.backend,
+            run_id=self.run_id,
+            trial_dir=trial_dir,
+            bus=self.bus,
+            trial=trial,
+        )
+        return td.enter("monitoring", monitoring)
 
     def _start_load(
         self, td: Teardown, trial: int, trial_dir: Path, session: TargetSession
@@ -311,6 +336,7 @@ class Orchestrator:
         control: LoadControl,
         ready_ns: int,
         trial_guards: TrialGuards,
+        monitoring: TrialMonitoring | None = None,
     ) -> bool:
         """The fault timeline (the trial's one scheduler), with the guards running while it plays.
         True if an abort bound was crossed: every fault is then cleared at once."""
@@ -339,6 +365,13 @@ class Orchestrator:
             rollback.schedule(timeline)
             guards.append(lambda now: rollback.tick())
         guards.append(self._progress_guard(trial, trial_dir, timeline, ready_ns))
+        if monitoring is not None:  # alerts go into the journal as they arrive
+            pump = monitoring.pump
+
+            def journal_alerts(now: int) -> None:
+                pump()
+
+            guards.append(journal_alerts)
 
         def check() -> None:
             now = now_ns()

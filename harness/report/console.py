@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.report.evidence import bracket_text, fidelity_text
+from harness.report.operations import operations_lines
 from harness.results import Results, TrialResult
 from harness.results.abort import ABORTED_NOTE
 
@@ -71,6 +72,7 @@ def verdict_table(results: Results) -> str:
         lines.extend(_row(r, widths) for r in faults)
         lines.append("")
     lines += _data_lines(results.trials)
+    lines += operations_lines(results)  # HTTP vs business recovery, detection
     lines += _rollback_lines(results)
     if rows:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

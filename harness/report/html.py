@@ -312,6 +312,26 @@ def _trial_figure(results: Results, trial: TrialResult, analysis: TrialAnalysis)
         "affected; solid line: recovered. The dotted band around each line is its resolution "
         "(±): the true instant lies within it. Bottom strip: grey where the service missed its "
         "target.</figcaption></figure>"
+    ) + _operations_figure(trial, analysis)
+
+
+def _operations_figure(trial: TrialResult, analysis: TrialAnalysis) -> str:
+    """The work's timeline (backlog, both recoveries, detection), when the target reports work."""
+    from harness.report.operations_plot import operations_png
+
+    t_from, t_to = analysis.observe_from, analysis.observe_to
+    if analysis.work is None or t_from is None or t_to is None:
+        return ""
+    png = operations_png(analysis.work, trial.faults, t_from, t_to)
+    if png is None:
+        return ""
+    alt = f"operations timeline of trial {trial.trial}: backlog, HTTP and business recovery, detection"
+    return (
+        f"<figure>{_img(png, alt)}"
+        "<figcaption>The work behind the requests: the backlog of accepted, unfinished work and its"
+        " baseline range; HTTP recovery and backlog recovery on one axis, with the first alert, the"
+        " first symptom page and the alerts' resolution from the target's own monitoring."
+        "</figcaption></figure>"
     )
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from harness.results.base import Frozen
+from harness.results.operations import BusinessResult, DetectionResult
 
 
 class LoadResult(Frozen):
@@ -207,4 +208,12 @@ class FaultResult(Frozen):
     )
     fidelity: FidelityResult | None = Field(
         None, description="What the fault did to the requests against what it asked; null if not measured."
+    )
+    business: BusinessResult | None = Field(
+        None,
+        description="Business recovery (backlog, cycle time) from the audit's work items; null without them.",
+    )
+    detection: DetectionResult | None = Field(
+        None,
+        description="Detection by the target's own Prometheus and Alertmanager; null without `monitoring:`.",
     )

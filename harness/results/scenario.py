@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from harness.results.base import Frozen, Seconds
+from harness.results.operations import AlertsExpect
 
 
 class Slo(Frozen):
@@ -95,6 +96,16 @@ class Expect(Frozen):
     detection_to_rollback: Bound | None = Field(
         None, description="Bound on each trial's time from first impact to the rollback trigger, in seconds."
     )
+    backlog_recovery_time: Bound | None = Field(
+        None, description="Bound on each fault's backlog recovery time, in seconds."
+    )
+    cycle_time_p95: Bound | None = Field(
+        None, description="Bound on each fault's p95 cycle time during and after it, in seconds."
+    )
+    time_to_detect: Bound | None = Field(
+        None, description="Bound on each fault's time to detect by the target's own alerting, in seconds."
+    )
+    alerts: AlertsExpect | None = Field(None, description="What the target's alerting must do per fault.")
 
     def stated(self) -> bool:
         return any(v is not None for v in self.model_dump().values())

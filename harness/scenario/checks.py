@@ -25,6 +25,7 @@ from harness.scenario.models import (
     PartitionFault,
     Scenario,
 )
+from harness.scenario.monitoring import monitoring_problems
 from harness.scenario.overlap import overlaps, partition_links
 from harness.scenario.target import PLACEHOLDER, Target
 from harness.scenario.yamlsource import Path_, YamlDocument, fmt_path
@@ -309,6 +310,20 @@ def _parse_field(field: str) -> Path_:
     return tuple(parts)
 
 
+def monitoring_is_runnable(ctx: ScenarioContext) -> Iterator[Problem]:
+    """The operations view: services to scrape, rule files, modes, detection without monitoring."""
+    s = ctx.scenario
+    yield from monitoring_problems(
+        s.monitoring,
+        services=list(ctx.target.services),
+        modes=ctx.target.modes,
+        target_dir=ctx.target_dir,
+        expects_detection=s.expect.time_to_detect is not None or s.expect.alerts is not None,
+        file=ctx.doc.file,
+        line_for=ctx.doc.line,
+    )
+
+
 SCENARIO_RULES: tuple[ScenarioRule, ...] = (
     mode_is_declared,
     env_names_services,
@@ -322,6 +337,7 @@ SCENARIO_RULES: tuple[ScenarioRule, ...] = (
     programs_exist,
     docker_target_is_buildable,
     abort_names_http_service,
+    monitoring_is_runnable,
 )
 
 

@@ -29,6 +29,7 @@ from harness.scenario.fields import (
     SafeName,
     Seconds,
 )
+from harness.scenario.monitoring import AlertExpectations, Monitoring
 
 if TYPE_CHECKING:
     from harness.measure.health import HealthPolicy
@@ -288,6 +289,14 @@ class Expectations(Model):
         None, description="rollback trigger to recovery with the version confirmed (DESIGN.md)"
     )
     detection_to_rollback: DurationBound | None = Field(None, description="first impact to rollback trigger")
+    backlog_recovery_time: DurationBound | None = Field(
+        None, description="clear to the backlog back within its baseline range for `hold`"
+    )
+    cycle_time_p95: DurationBound | None = Field(None, description="p95 cycle time of work, during and after")
+    time_to_detect: DurationBound | None = Field(
+        None, description="first impact to the first firing notification of the target's own alerting"
+    )
+    alerts: AlertExpectations | None = Field(None, description="{symptom, runbook, resolved}: true")
 
 
 class RedeployAction(Model):
@@ -415,6 +424,7 @@ class Scenario(Model):
     faults: list[Fault] = Field(default_factory=list, max_length=MAX_FAULTS)
     rollback: Rollback | None = None
     explore: Explore | None = Field(None, description="bounds for `aftershock explore` (ignored by `run`)")
+    monitoring: Monitoring | None = Field(None, description="the target's own Prometheus and Alertmanager")
     expect: Expectations = Field(default_factory=lambda: Expectations())
     abort: Abort | None = Field(None, description="stop conditions: bounds that end the rehearsal early")
     startup_timeout: Seconds = 60.0
