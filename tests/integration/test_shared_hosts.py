@@ -1,0 +1,214 @@
+"""Runs sharing one host: ports, the load's master, signals at the edges of a run. Real processes."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.load.runner import LoadProcess
+from harness.scenario.loader import load_target
+from harness.targets.process import ProcessBackend
+from tests.conftest import REPO, leftovers
+
+pytestmark = pytest.mark.integration
+GROUNDTRUTH = REPO / "targets" / "groundtruth"
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def listening(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket in LISTEN that process ``pid`` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, width in (("tcp", 8), ("tcp6", 32)):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A: LISTEN
+                addr, port = local.split(":")
+                if width == 8:
+                    host = socket.inet_ntoa(bytes.fromhex(addr)[::-1])
+                else:
+                    host = "::" if set(addr) == {"0"} else addr
+                found.append((host, int(port, 16)))
+    return found
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2 :].split()[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture
+def http_target() -> Iterator[str]:
+    """A trivial HTTP service that answers 200 to everything (the load's target)."""
+
+    class Ok(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- the load's master -------------------------------------------------------------------------
+def test_two_distributed_loads_run_at_once_and_their_masters_listen_on_loopback_only(
+    http_target: str, tmp_path: Path
+) -> None:
+    loads = [
+        LoadProcess(
+            locustfile=GROUNDTRUTH / "locustfile.py",
+            host=http_target,
+            users=2,
+            spawn_rate=2.0,
+            rate_per_user=5.0,
+            request_timeout=1.0,
+            workers=2,
+            run_dir=tmp_path / name,
+            run_id=f"tload-{secrets.token_hex(3)}",
+            seed=1,
+        )
+        for name in ("a", "b")
+    ]
+    for load in loads:
+        (load.run_dir).mkdir()
+    with loads[0] as first, loads[1] as second:
+        first.wait_ready(120)
+        second.wait_ready(120)  # before: "Address already in use" on *:5557, exit 3
+        for load in (first, second):
+            assert load._proc is not None
+            bound = [addr for pid in group_pids(load._proc.pid) for addr in listening(pid)]
+            assert bound, "the Locust master listens for its workers"
+            assert {host for host, _port in bound} == {"127.0.0.1"}, bound
+            assert all(port != 5557 for _host, port in bound)
+
+
+# -- the free-port-then-bind race --------------------------------------------------------------
+def test_a_service_whose_port_was_taken_is_started_once_the_port_is_free(tmp_path: Path) -> None:
+    events: list[str] = []
+    backend = ProcessBackend(
+        load_target(GROUNDTRUTH),
+        GROUNDTRUTH,
+        tmp_path,
+        f"tport-{secrets.token_hex(3)}",
+        emit=lambda event, **fields: events.append(event),
+    )
+    port = backend.ports["dep"]
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    squatter.bind(("127.0.0.1", port))  # another process takes the port between choice and bind
+    squatter.listen()
+    outcome: list[BaseException | None] = []
+
+    def start() -> None:
+        try:
+            backend.start("dep", {})
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    starter = threading.Thread(target=start)
+    try:
+        starter.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not outcome and "service_port_busy" not in events:
+            time.sleep(0.05)
+        # before: the TCP health check reached the squatter and passed; the service had died
+        assert outcome == [], f"the start did not wait for its port: {outcome}"
+        squatter.close()  # the holder goes away; the start must now succeed on the same port
+        starter.join(timeout=60)
+        assert outcome == [None], outcome
+        pid = backend.pid("dep")
+        assert pid is not None and ("127.0.0.1", port) in listening(pid)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"ping\n")
+            assert conn.recv(16).startswith(b"pong")
+    finally:
+        squatter.close()
+        starter.join(timeout=60)
+        backend.stop_all()
+    assert leftovers(backend.run_id) == []
+
+
+# -- signals at the edges of a run -------------------------------------------------------------
+def test_sigterm_while_the_index_is_written_ends_with_130(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "zz-blocked").mkdir(parents=True)
+    os.mkfifo(out / "zz-blocked" / "results.json")  # the index blocks reading it: a slow disk, forever
+    scenario = tmp_path / "short.yaml"
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "short",
+                "target": {"name": str(GROUNDTRUTH), "env": {"app": {"GT_RECOVERY_DELAY": "0"}}},
+                "load": {"users": 2, "rate_per_user": 10, "duration": "4s", "request_timeout": "1s"},
+                "slo": {"window": "1s", "step": "100ms", "hold": "1s"},
+                "faults": [{"kind": "down", "link": "app->dep", "at": "1s", "duration": "1s"}],
+                "expect": {"recovered": True},
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", str(out), "--quiet"],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = ""
+        for line in proc.stdout:  # the last line before the index is written
+            seen += line
+            if line.startswith("report:"):
+                break
+        assert "report:" in seen, seen + (proc.stderr.read() if proc.stderr else "")
+        time.sleep(0.5)
+        assert proc.poll() is None, "the index must still be being written"
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (proc.returncode, seen + rest + err)
+    assert "Traceback" not in err
