@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import signal
@@ -212,3 +213,43 @@ def test_sigterm_while_the_index_is_written_ends_with_130(tmp_path: Path) -> Non
             proc.wait()
     assert proc.returncode == 130, (proc.returncode, seen + rest + err)
     assert "Traceback" not in err
+
+
+# -- the engine's launcher ---------------------------------------------------------------------
+def test_the_engine_is_launched_without_the_callers_descriptors(tmp_path: Path) -> None:
+    """A CI step holding a flock'd lock starts the engine; the lock must be free once the step ends."""
+    lock_path = tmp_path / "ci-step.lock"
+    report = tmp_path / "daemon.pid"
+    daemon = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        step = subprocess.run(
+            [
+                "bash",
+                "-c",
+                'source scripts/ensure-docker.sh && launch_detached "$1" "$2" -c "$3" "$4"',
+                "ensure-docker",
+                str(tmp_path / "daemon.log"),
+                sys.executable,
+                daemon,
+                str(report),
+            ],
+            cwd=REPO,
+            pass_fds=(lock.fileno(),),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert step.returncode == 0, step.stderr
+    # the step is over and has let go of its lock; the daemon runs on
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (report.exists() and report.read_text()):
+        time.sleep(0.05)
+    pid = int(report.read_text())
+    try:
+        assert sorted(int(fd.name) for fd in Path(f"/proc/{pid}/fd").iterdir()) == [0, 1, 2]
+        assert os.getsid(pid) == pid  # its own session: it outlives the step
+        with lock_path.open("w") as again:
+            fcntl.flock(again, fcntl.LOCK_EX | fcntl.LOCK_NB)  # before: BlockingIOError, held by the daemon
+    finally:
+        os.kill(pid, signal.SIGKILL)
