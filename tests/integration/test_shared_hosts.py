@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import secrets
@@ -11,9 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,6 +27,7 @@ from tests.conftest import REPO, leftovers
 
 pytestmark = pytest.mark.integration
 GROUNDTRUTH = REPO / "targets" / "groundtruth"
+ORDERS = REPO / "targets" / "orders"
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -253,3 +256,44 @@ def test_the_engine_is_launched_without_the_callers_descriptors(tmp_path: Path) 
             fcntl.flock(again, fcntl.LOCK_EX | fcntl.LOCK_NB)  # before: BlockingIOError, held by the daemon
     finally:
         os.kill(pid, signal.SIGKILL)
+
+
+# -- the embedded database -----------------------------------------------------------------------
+def test_the_orders_database_wants_the_runs_password(tmp_path: Path) -> None:
+    """Before: trust on 127.0.0.1, so any local user was superuser for the length of a run."""
+    import asyncpg
+
+    backend = ProcessBackend(load_target(ORDERS), ORDERS, tmp_path, f"tpg-{secrets.token_hex(3)}")
+    port = backend.ports["db"]
+
+    async def connect(password: str | None) -> str:
+        try:
+            conn = await asyncpg.connect(
+                host="127.0.0.1",
+                port=port,
+                user="postgres",
+                database="postgres",
+                password=password,
+                timeout=10,
+            )
+        except asyncpg.PostgresError as exc:  # password authentication failed / none supplied
+            return f"refused: {exc}"
+        try:
+            return str(await conn.fetchval("select current_user"))
+        finally:
+            await conn.close()
+
+    try:
+        backend.start("db", {})
+        assert (await_(connect(None))).startswith("refused"), "no password: no entry"
+        assert (await_(connect("guess"))).startswith("refused")
+        assert await_(connect(backend.secret)) == "postgres"
+        cmdline = Path(f"/proc/{backend.pid('db')}/cmdline").read_bytes()
+        assert backend.secret.encode() not in cmdline  # never on a command line (world-readable)
+    finally:
+        backend.stop_all()
+    assert leftovers(backend.run_id) == []
+
+
+def await_(coro: Coroutine[Any, Any, str]) -> str:
+    return asyncio.run(coro)
