@@ -297,3 +297,60 @@ def test_the_orders_database_wants_the_runs_password(tmp_path: Path) -> None:
 
 def await_(coro: Coroutine[Any, Any, str]) -> str:
     return asyncio.run(coro)
+
+
+# -- two sweeps at once, on a real engine --------------------------------------------------------
+@pytest.mark.docker
+def test_two_cleanups_at_once_both_succeed(tmp_path: Path) -> None:
+    """Before: one of them met Docker's 409 "removal already in progress" and died with an
+    ExceptionGroup traceback, exit 1."""
+    from harness.docker import images
+    from harness.docker.engine import run_labels
+    from harness.errors import InfrastructureError
+    from harness.reaper import owner_token
+    from harness.toxiproxy.provision import find_toxiproxy
+
+    try:
+        from harness.docker.engine import docker_client
+
+        client = docker_client()
+    except InfrastructureError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and no Docker engine answers:\n{exc}")
+        pytest.skip(f"no Docker engine: {str(exc).splitlines()[0]}")
+    image = images.toxiproxy_image(client, find_toxiproxy(), {})  # tiny, built once (scratch)
+    child = subprocess.Popen(["sleep", "30"])
+    dead = owner_token(child.pid)
+    child.kill()
+    child.wait()
+    run_id = f"trace{secrets.token_hex(3)}"
+    labels = run_labels(run_id, dead)
+    try:
+        network = client.networks.create(f"aftershock-{run_id}", labels=labels)
+        for n in range(8):
+            client.containers.create(
+                image, name=f"aftershock-{run_id}-{n}", labels=labels, network=network.name
+            )
+        cleanups = [
+            subprocess.Popen(
+                [sys.executable, "-m", "harness.cli", "cleanup", "--run", run_id],
+                cwd=REPO,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        outcomes = [(c.wait(timeout=120), *c.communicate()) for c in cleanups]
+        for code, out, err in outcomes:
+            assert code == 0, out + err
+            assert "Traceback" not in err
+        removed = sum(out.count(f"removed container aftershock-{run_id}") for _code, out, _err in outcomes)
+        assert removed <= 8  # each container removed by one of them, none reported twice as removed
+        left = client.containers.list(all=True, filters={"label": f"aftershock.run_id={run_id}"})
+        assert left == [] and client.networks.list(filters={"label": f"aftershock.run_id={run_id}"}) == []
+    finally:
+        from harness.docker.sweep import sweep_docker
+
+        sweep_docker(run_id=run_id, include_live=True)
+        client.close()
