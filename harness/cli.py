@@ -261,6 +261,7 @@ def index(reports_dir: Path) -> None:
 @click.option("--mode", help="Explore the target in one of its modes (e.g. fragile).")
 @click.option("--derandomize", is_flag=True, help="Deterministic search (for CI), ignores --seed.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@_interruptible
 def explore(
     scenario: Path,
     budget: int | None,
