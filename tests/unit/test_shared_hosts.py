@@ -174,3 +174,32 @@ def test_only_this_checkouts_unused_images_are_pruned() -> None:
     assert prunable([f"{repo}:old", f"{repo}:use-{other}"], {CHECKOUT_LABEL: mine}, repo, keep, mine) == []
     assert prunable([keep, f"{repo}:use-{mine}"], {CHECKOUT_LABEL: mine}, repo, keep, mine) == []
     assert prunable([f"{repo}:legacy"], {}, repo, keep, mine) == []  # built before labels: not ours
+
+
+def test_cleanup_reports_each_failure_on_one_line_and_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the ExceptionGroup escaped as a traceback and the exit code was 1 ("a missed
+    expectation" in CI)."""
+    from click.testing import CliRunner
+
+    import harness.docker.sweep
+    from harness.cli import main
+
+    def failing_sweep(**_: Any) -> list[str]:
+        errors = []
+        for name in ("c1", "c2"):
+            exc = docker_error(500, f"driver failed to remove {name}\nmore detail")
+            exc.add_note(f"while removing container {name} (run r1)")
+            errors.append(exc)
+        raise ExceptionGroup("removing 2 docker leftover(s) failed", errors)
+
+    monkeypatch.setattr(harness.docker.sweep, "sweep_docker", failing_sweep)
+    monkeypatch.setattr(reaper, "doomed_processes", lambda **_: [])  # touch nothing on this host
+    monkeypatch.setattr(reaper, "doomed_workdirs", lambda **_: [])
+    result = CliRunner().invoke(main, ["cleanup", "--run", "r1"])
+    assert result.exit_code == 3, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.startswith("cleanup: could not remove")]
+    assert lines == [
+        "cleanup: could not remove container c1 (run r1): driver failed to remove c1",
+        "cleanup: could not remove container c2 (run r1): driver failed to remove c2",
+    ]
