@@ -41,14 +41,18 @@ lint: install
 	$(BIN)/ruff format --check harness tests targets benchmarks
 	$(BIN)/mypy
 
+# Two test files at a time (pytest-xdist, whole files per worker so a file's order holds): a
+# rehearsal mostly waits on its load's wall clock, and every run has its own ports, directories,
+# network and proxies. The 30 slowest tests are listed at the end of the log.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 test: toxiproxy docker monitoring lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=30
 
 unit: install monitoring
 	$(BIN)/python -m pytest tests/unit
 
 integration: toxiproxy docker monitoring
-	$(BIN)/python -m pytest tests/integration
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/integration
 
 docker-test: toxiproxy docker
 	$(BIN)/python -m pytest -m docker

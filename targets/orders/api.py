@@ -124,6 +124,7 @@ class Store:
             timeout=DB_TIMEOUT,
             command_timeout=DB_TIMEOUT,
             max_inactive_connection_lifetime=30,
+            password=os.environ.get("AFTERSHOCK_SECRET"),  # the run's database password (db.py)
             reset=_no_reset,
         )
         await self.run(lambda c: c.execute(SCHEMA))

@@ -126,6 +126,7 @@ class Worker:
             self.dsn,
             min_size=0,
             max_size=CONCURRENCY + 2,
+            password=os.environ.get("AFTERSHOCK_SECRET"),  # the run's database password (db.py)
             timeout=DB_TIMEOUT,
             command_timeout=DB_TIMEOUT,
             reset=_no_reset,
