@@ -238,6 +238,8 @@ def programs_exist(ctx: ScenarioContext) -> Iterator[Problem]:
     """Every program the process backend starts, and the rollback command, can be found."""
     if ctx.backend == "process":
         for name, svc in ctx.target.services.items():
+            if svc.command is None:  # a Compose target's service: Compose starts it
+                continue
             missing = _missing_program(svc.command, ctx.target_dir)
             if missing is not None:
                 where = ("services", name, "command")
