@@ -50,7 +50,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--backend", type=click.Choice(["process", "docker"]), help="Override the scenario's backend.")
+@click.option(
+    "--backend", type=click.Choice(["process", "docker", "compose"]), help="Override the scenario's backend."
+)
 @click.option("--trials", type=click.IntRange(1, 100), help="Override the number of trials.")
 @click.option("--seed", type=int, help="Override the scenario's seed.")
 @click.option("--mode", help="Run the target in one of its modes (e.g. fragile; see `aftershock list`).")

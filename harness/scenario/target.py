@@ -141,7 +141,9 @@ class ConsistencyContract(Model):
 class Target(Model):
     name: str
     description: str = ""
-    services: dict[str, Service] = Field(min_length=1)
+    services: dict[str, Service] = Field(
+        default_factory=dict, description="a Compose target lists only what needs settings beyond Compose"
+    )
     links: list[str] = Field(default_factory=list)
     entrypoint: str = Field(description="the service the load generator talks to (HTTP)")
     audit: list[AuditSource] = Field(default_factory=list, description="where the final state is read")
@@ -161,6 +163,20 @@ class Target(Model):
         if isinstance(data, dict) and isinstance(data.get("audit"), str):
             data = {**data, "audit": [{"service": data.get("entrypoint"), "path": data["audit"]}]}
         return data
+
+    @model_validator(mode="after")
+    def _startable(self) -> Target:
+        """Without a Compose file, aftershock starts each service itself and must know when it is up."""
+        if self.compose is not None:
+            return self
+        if not self.services:
+            raise ValueError("a target needs `services:` (or `compose: compose.yaml`)")
+        for name, svc in self.services.items():
+            if svc.command is None:
+                raise ValueError(f"services.{name}: needs `command: [...]` (or the target a `compose:` file)")
+            if svc.health is None:
+                raise ValueError(f"services.{name}: needs `health:`, one of: " + ", ".join(HEALTH_KINDS))
+        return self
 
     def link_ends(self, link: str) -> tuple[str, str]:
         m = LINK_RE.match(link)
