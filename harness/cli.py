@@ -312,13 +312,14 @@ def _first_line(text: str) -> str:
 def cleanup(include_live: bool) -> None:
     """Remove what dead runs left behind (processes labelled with a run id)."""
     from harness import reaper
+    from harness.compose.sweep import sweep_compose
     from harness.docker.sweep import sweep_docker
 
     killed = reaper.sweep(include_live=include_live)
     for p in killed:
         click.echo(f"stopped pid {p.pid} of run {p.run_id}: {p.cmdline[:100]}")
     click.echo(f"cleanup: {len(killed)} leftover process(es) removed")
-    removed = sweep_docker(include_live=include_live)
+    removed = sweep_compose(include_live=include_live) + sweep_docker(include_live=include_live)
     for item in removed:
         click.echo(f"removed {item}")
     click.echo(f"cleanup: {len(removed)} leftover docker resource(s) removed")

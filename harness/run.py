@@ -30,6 +30,7 @@ import requests
 from harness import __version__, reaper
 from harness.analysis import AUDIT_FILE, SCENARIO_COPY, analyse_run, policy_of
 from harness.clock import CLOCK_NAME, now_ns
+from harness.compose.sweep import sweep_compose
 from harness.docker.sweep import sweep_docker
 from harness.errors import AftershockError, ExitCode, InfrastructureError, Interrupted
 from harness.events import EventBus, RunEvent
@@ -226,7 +227,7 @@ class Orchestrator:
         interrupted = False
         swept = reaper.sweep()
         try:
-            swept_docker = sweep_docker()
+            swept_docker = sweep_compose() + sweep_docker()  # whole Compose projects first
         except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
             swept_docker = []
             print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)

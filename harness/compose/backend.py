@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+STOP_GRACE = 2  # seconds between the stop signal and SIGKILL at teardown (the audit has been read)
 
 
 def declared_port(svc: dict[str, Any]) -> int | None:
@@ -455,6 +456,7 @@ class ComposeBackend(Backend):
         self.emit("deploy_started", service=service, version=version, previous=self._versions.get(service))
         self._versions[service] = version
         self.write_override()
+        self.cli.run("stop", "--timeout", "5", service)
         self._unfollow(service)
         self.cli.run("up", "--detach", "--no-build", "--no-deps", "--wait", service)
         offset = self._follow(service)
@@ -472,12 +474,14 @@ class ComposeBackend(Backend):
                 exc.add_note(f"while trying to {what}")
                 errors.append(exc)
 
+        if self._up:  # stopped first: a log follower ends when its container stops
+            step("stop the compose project", lambda: self.cli.run("stop", "--timeout", str(STOP_GRACE)))
         for service in list(self._logs):
             step(f"save the log of {service!r}", functools.partial(self._unfollow, service))
         if self._up or self.override_path.exists():
             step(
                 f"remove the compose project {self.project}",
-                lambda: self.cli.run("down", "--volumes", "--remove-orphans", "--timeout", "5"),
+                lambda: self.cli.run("down", "--volumes", "--remove-orphans", "--timeout", str(STOP_GRACE)),
             )
         for service in sorted(self._started):
             self.emit("service_stopped", service=service)

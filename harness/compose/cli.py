@@ -50,7 +50,14 @@ class ComposeCLI:
         env.pop("COMPOSE_PROJECT_NAME", None)  # the run's own name and files, never the shell's
         try:
             done = subprocess.run(
-                argv, cwd=self.workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False
+                argv,
+                cwd=self.workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                start_new_session=True,  # a Ctrl-C at the terminal is the harness's to handle, not Compose's
             )
         except subprocess.TimeoutExpired:
             raise InfrastructureError(
