@@ -382,11 +382,11 @@ class ComposeBackend(Backend):
     # -- lifecycle -----------------------------------------------------------------------
     def _follow(self, service: str) -> int:
         """Start streaming the service's output into its log; where this start's output begins."""
-        offset = log_size(self.log_path(service))
         cid = self.container_id(service)
         log = self._logs.get(service) or LiveLog(self.log_path(service), self.client)
         self._logs[service] = log
         log.marker(f"starting {service} (compose project {self.project})")
+        offset = log_size(self.log_path(service))
         if cid is not None:
             log.follow(cid)
         return offset

@@ -462,11 +462,11 @@ class DockerBackend(Backend):
                 f"could not create the container of service {service!r}: {exc}"
             ) from None
         self._containers[service] = container  # from here on stop_all() removes it
-        offset = log_size(self.log_path(service))
         log = self._logs[service] = LiveLog(self.log_path(service), self.client)
         at = f", version {version}" if version is not None else ""
         image = self.images[service]
         log.marker(f"starting {service} (container {container.name}, {image}{at}): {' '.join(command)}")
+        offset = log_size(self.log_path(service))  # after the marker, which quotes the command
         try:
             container.put_archive("/", _workdir_archive())
             if carried is not None:
@@ -610,8 +610,8 @@ class DockerBackend(Backend):
             self._call(service, "stop", lambda: container.stop(timeout=STOP_GRACE))
         log = self._logs[service]
         self._call(service, "read the log of", functools.partial(log.close, str(container.id)))
-        offset = log_size(self.log_path(service))
         log.marker(f"starting {service} again (container {container.name})")
+        offset = log_size(self.log_path(service))
         self._call(service, "start", container.start)
         log.follow(str(container.id))
         self.emit("service_starting", service=service, container=container.name, image=self.images[service])

@@ -25,7 +25,7 @@ from harness.net import free_port
 from harness.reaper import labelled_env
 from harness.scenario.target import Target
 from harness.targets.backend import Backend, needs_command_and_health, render
-from harness.targets.health import log_size, wait_healthy
+from harness.targets.health import wait_healthy
 from harness.toxiproxy.server import ToxiproxyServer
 
 Emit = Callable[..., Any]
@@ -165,10 +165,10 @@ class ProcessBackend(Backend):
             env["AFTERSHOCK_VERSION"] = version
         env.update(self.env_overrides.get(service, {}))
         env["AFTERSHOCK_SERVICE"] = service
-        offset = log_size(self.log_path(service))
         log = self.log_path(service).open("ab")
         log.write(f"--- aftershock: starting {service}: {' '.join(cmd)}\n".encode())
         log.flush()
+        offset = log.tell()  # this start's output begins after our marker (which quotes the command)
         try:
             proc = subprocess.Popen(
                 cmd,
