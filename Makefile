@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install toxiproxy docker demo demo-docker test unit integration docker-test lint bench cleanup clean
+.PHONY: install toxiproxy compose docker demo demo-docker test unit integration docker-test lint bench cleanup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ install: $(STAMP)
 
 toxiproxy: install
 	@$(BIN)/python -m harness.toxiproxy.provision >/dev/null
+
+# Docker Compose v2 for the compose backend, built from its Go module once (cached like Toxiproxy).
+compose: install
+	@$(BIN)/python -m harness.compose.provision >/dev/null
 
 docker:
 	bash scripts/ensure-docker.sh
@@ -37,16 +41,16 @@ lint: install
 	$(BIN)/ruff format --check harness tests targets benchmarks
 	$(BIN)/mypy
 
-test: toxiproxy docker lint
+test: toxiproxy compose docker lint
 	$(BIN)/python -m pytest
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
-integration: toxiproxy docker
+integration: toxiproxy compose docker
 	$(BIN)/python -m pytest tests/integration
 
-docker-test: toxiproxy docker
+docker-test: toxiproxy compose docker
 	$(BIN)/python -m pytest -m docker
 
 bench: toxiproxy docker
