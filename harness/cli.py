@@ -325,5 +325,52 @@ def cleanup(include_live: bool) -> None:
     click.echo(f"cleanup: {len(removed)} leftover docker resource(s) removed")
 
 
+@main.group()
+def target() -> None:
+    """Targets: check that one is ready to be rehearsed."""
+
+
+@target.command(name="check")
+@click.argument("name")
+@click.option(
+    "--backend",
+    type=click.Choice(["process", "docker", "compose"]),
+    help="Default: compose if the target has only a Compose file, else process.",
+)
+@click.option("--mode", help="A mode of the target (e.g. fragile).")
+def target_check(name: str, backend: str | None, mode: str | None) -> None:
+    """Start target NAME (a name under targets/ or a directory), wait for health, send one request of
+    each op of its locustfile, read and check its audit, print what it found, stop everything."""
+    from harness.check import check_target
+    from harness.errors import AftershockError
+    from harness.scenario.loader import find_target_dir, load_target
+
+    target_dir = find_target_dir(name, Path.cwd() / "scenarios" / "_")
+    if target_dir is None:
+        _fail(
+            f"aftershock: no target {name!r} (looked for targets/{name}/target.yaml, or a directory)",
+            ExitCode.USAGE,
+        )
+    assert target_dir is not None
+    try:
+        loaded = load_target(target_dir)
+        if backend is None:
+            only_compose = loaded.compose is not None and not any(s.command for s in loaded.services.values())
+            backend = "compose" if only_compose else "process"
+        if mode is not None and mode not in loaded.modes:
+            _fail(
+                f"aftershock: target {loaded.name!r} has no mode {mode!r}"
+                f" (modes: {', '.join(loaded.modes) or 'none'})",
+                ExitCode.USAGE,
+            )
+        found = check_target(loaded, target_dir, backend, mode)
+    except ScenarioError as exc:
+        _fail(f"aftershock: {exc}", ExitCode.USAGE)
+    except AftershockError as exc:
+        _fail(f"aftershock: {exc}", ExitCode(exc.exit_code))
+    _echo(found.render())
+    sys.exit(int(ExitCode.OK if found.ok else ExitCode.EXPECTATION_MISSED))
+
+
 if __name__ == "__main__":
     main()
