@@ -16,9 +16,9 @@ from harness.errors import InfrastructureError, Problem, ScenarioError
 from harness.scenario.target import Service, Target
 
 
-def resolved_project(compose_file: Path) -> dict[str, Any]:
+def resolved_project(compose_file: Path, binary: Path | None = None) -> dict[str, Any]:
     """``compose config`` of the application's file alone (nothing is started)."""
-    cli = ComposeCLI(find_compose(), "aftershock-check", [compose_file], compose_file.parent)
+    cli = ComposeCLI(binary or find_compose(), "aftershock-check", [compose_file], compose_file.parent)
     return cli.config()
 
 
@@ -44,8 +44,9 @@ def complete_target(target: Target, target_dir: Path) -> Target:
                 )
             ]
         )
+    binary = find_compose()  # a missing Compose is the machine's problem (exit 3), not the file's
     try:
-        project = resolved_project(path)
+        project = resolved_project(path, binary)
     except InfrastructureError as exc:
         raise ScenarioError(
             [

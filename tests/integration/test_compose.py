@@ -88,29 +88,44 @@ def verdicts(run_dir: Path) -> dict[str, bool]:
     return out
 
 
+def _rehearse(scenario: Path, out: Path, backend: str, mode: str | None = None) -> tuple[int, Path, str]:
+    args = ["run", str(scenario), "--backend", backend, "--out", str(out), "--quiet"]
+    proc = aftershock(*args, *(["--mode", mode] if mode else []), env=OFFLINE, timeout=600)
+    return proc.returncode, latest_run(out), proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
 def test_one_scenario_on_three_backends_side_by_side(engine: DockerClient, tmp_path: Path) -> None:
     scenario = tmp_path / "down-and-crash.yaml"
     scenario.write_text(DOWN_AND_CRASH.format(target="orders", backend="process"))
     table: dict[str, dict[str, bool]] = {}
-    for backend, mode in (("process", None), ("docker", None), ("compose", None), ("compose", "fragile")):
-        out = tmp_path / f"{backend}-{mode or 'resilient'}"
-        args = ["run", str(scenario), "--backend", backend, "--out", str(out), "--quiet"]
-        proc = aftershock(*args, *(["--mode", mode] if mode else []), env=OFFLINE, timeout=600)
-        run_dir = latest_run(out)
-        assert proc.returncode == (1 if mode else 0), proc.stdout[-3000:] + proc.stderr[-3000:]
-        table[f"{backend}/{mode or 'resilient'}"] = verdicts(run_dir)
-        if backend == "compose":
-            assert project_left(engine, run_dir.name) == []
-    columns = list(table)
-    lines = ["expectation".ljust(18) + "".join(c.ljust(20) for c in columns)]
-    for expectation in table[columns[0]]:
-        cells = ("PASS" if table[c].get(expectation) else "FAIL" for c in columns)
-        lines.append(expectation.ljust(18) + "".join(cell.ljust(20) for cell in cells))
+    for backend in ("process", "docker", "compose"):
+        code, run_dir, output = _rehearse(scenario, tmp_path / backend, backend)
+        assert code == 0, output
+        table[backend] = verdicts(run_dir)
+    assert project_left(engine, run_dir.name) == []
+    lines = ["expectation".ljust(18) + "".join(c.ljust(10) for c in table)]
+    for expectation in table["process"]:
+        cells = ("PASS" if table[c].get(expectation) else "FAIL" for c in table)
+        lines.append(expectation.ljust(18) + "".join(cell.ljust(10) for cell in cells))
     print("\n" + "\n".join(lines))
-    resilient = [table[c] for c in columns if c.endswith("resilient")]
-    assert all(v == resilient[0] for v in resilient), "the backends disagree"
-    assert all(resilient[0].values())
-    assert not table["compose/fragile"]["corrupted_writes"]  # the float-money bug bites on Compose too
+    assert table["docker"] == table["process"] == table["compose"], "the backends disagree"
+    assert set(table["process"]) == {
+        "recovery_time",
+        "recovered",
+        "lost_writes",
+        "duplicate_writes",
+        "corrupted_writes",
+        "stuck",
+    }
+
+
+def test_the_fragile_mode_fails_on_compose_as_on_the_others(engine: DockerClient, tmp_path: Path) -> None:
+    scenario = tmp_path / "down-and-crash.yaml"
+    scenario.write_text(DOWN_AND_CRASH.format(target="orders", backend="compose"))
+    code, run_dir, output = _rehearse(scenario, tmp_path / "fragile", "compose", "fragile")
+    assert code == 1, output
+    assert not verdicts(run_dir)["corrupted_writes"]  # the float-money bug, through the override's env
+    assert project_left(engine, run_dir.name) == []
 
 
 def _start(scenario: Path, out: Path) -> subprocess.Popen[str]:
@@ -169,3 +184,23 @@ def test_compose_only_target_leaves_nothing_normal_ctrl_c_sigkill(
     cleanup = aftershock("cleanup", env=OFFLINE, timeout=300)
     assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
     assert project_left(engine, run_dir.name) == []
+
+
+def test_a_compose_target_is_checked_before_anything_starts(engine: DockerClient, tmp_path: Path) -> None:
+    target = tmp_path / "shop"
+    target.mkdir()
+    (target / "compose.yaml").write_text(
+        "services:\n  web: {image: aftershock-base:bookworm, command: [sleep, '60']}\n"
+        "  db: {image: aftershock-base:bookworm, command: [sleep, '60']}\n"
+    )
+    (target / "target.yaml").write_text("compose: compose.yaml\nentrypoint: web\nlinks: [web->cache]\n")
+    (target / "locustfile.py").write_text("")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: s\ntarget: ./shop\nbackend: compose\nload: {users: 1, duration: 10s}\n"
+        "slo: {window: 1s, success_rate: 0.9, hold: 1s}\n"
+    )
+    proc = aftershock("validate", str(scenario), env=OFFLINE)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "links[0]: no service named 'cache'" in proc.stdout + proc.stderr
+    assert "services are: db, web" in proc.stdout + proc.stderr
