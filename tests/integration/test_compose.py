@@ -204,3 +204,25 @@ def test_a_compose_target_is_checked_before_anything_starts(engine: DockerClient
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "links[0]: no service named 'cache'" in proc.stdout + proc.stderr
     assert "services are: db, web" in proc.stdout + proc.stderr
+
+
+def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, tmp_path: Path) -> None:
+    from harness.scenario.loader import load_target
+    from harness.session import TargetSession
+
+    target_dir = REPO / "targets" / "orders-compose"
+    target = load_target(target_dir)
+    run_id = f"actions-{os.getpid()}-{int(time.time())}"
+    with TargetSession(target, target_dir, tmp_path / "run", run_id, backend="compose") as session:
+        backend = session.backend
+        for act, status in (
+            ("pause", "paused"),
+            ("resume", "running"),
+            ("kill", "exited"),
+            ("restart", "running"),
+        ):
+            getattr(backend, act)("worker")
+            assert backend.state("worker")["Status"] == status, act  # type: ignore[attr-defined]
+        log = backend.log_path("worker").read_text()
+        assert log.count("worker ready") == 2  # the restart waited for its own ready line
+    assert project_left(engine, run_id) == []
