@@ -345,7 +345,10 @@ def target_check(name: str, backend: str | None, mode: str | None) -> None:
     from harness.errors import AftershockError
     from harness.scenario.loader import find_target_dir, load_target
 
-    target_dir = find_target_dir(name, Path.cwd() / "scenarios" / "_")
+    given = Path(name)
+    target_dir = (
+        given if (given / "target.yaml").is_file() else find_target_dir(name, Path.cwd() / "scenarios" / "_")
+    )
     if target_dir is None:
         _fail(
             f"aftershock: no target {name!r} (looked for targets/{name}/target.yaml, or a directory)",

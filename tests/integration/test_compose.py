@@ -226,3 +226,23 @@ def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, t
         log = backend.log_path("worker").read_text()
         assert log.count("worker ready") == 2  # the restart waited for its own ready line
     assert project_left(engine, run_id) == []
+
+
+def test_a_compose_file_not_written_for_aftershock_is_rehearsed(engine: DockerClient, tmp_path: Path) -> None:
+    """examples/compose-shop: a store, a web front and a worker with no port, by service name; a down
+    on web->store and a crash of the worker; every acknowledged order stored and shipped."""
+    out_dir = tmp_path / "out"
+    proc = aftershock(
+        "run",
+        "examples/compose-shop/shop-store-down.yaml",
+        "--out",
+        str(out_dir),
+        "--quiet",
+        env=OFFLINE,
+        timeout=600,
+    )
+    run_dir = latest_run(out_dir)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    faults = {f["kind"] for t in results_of(run_dir)["trials"] for f in t["faults"]}
+    assert faults == {"down", "crash"}
+    assert project_left(engine, run_dir.name) == []
