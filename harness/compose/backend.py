@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.compose import override as ov
 from harness.compose.cli import BUILD_TIMEOUT, ComposeCLI, project_name
+from harness.compose.project import compose_problems, declared_port
 from harness.compose.provision import find_compose
 from harness.docker import images
 from harness.docker.engine import Emit, docker_client, run_labels
@@ -51,79 +52,6 @@ if TYPE_CHECKING:
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 STOP_GRACE = 2  # seconds between the stop signal and SIGKILL at teardown (the audit has been read)
-
-
-def declared_port(svc: dict[str, Any]) -> int | None:
-    """The one container port a resolved Compose service declares (``expose``, then ``ports``)."""
-    found: list[int] = []
-    for item in svc.get("expose") or []:
-        text = str(item).split("/")[0]
-        if text.isdigit():
-            found.append(int(text))
-    if not found:
-        for item in svc.get("ports") or []:
-            target = item.get("target") if isinstance(item, dict) else None
-            if isinstance(target, int):
-                found.append(target)
-    return found[0] if len(set(found)) == 1 else None
-
-
-def compose_problems(target: Target, target_dir: Path, project: dict[str, Any]) -> list[Problem]:
-    """What keeps ``target`` from running on its Compose file, found before anything starts."""
-    file = str(target_dir / "target.yaml")
-    names = set(project.get("services") or {})
-    problems: list[Problem] = []
-    for name in sorted(names - set(target.services)):
-        problems.append(
-            Problem(
-                file,
-                "services",
-                f"service {name!r} of {target.compose} is not in target.yaml, so nothing would start it",
-                name,
-                fix=f"add `{name}: {{}}` under services (or list no commands at all: Compose-only targets"
-                " take every service from Compose)",
-            )
-        )
-    for name in target.services:
-        if name not in names:
-            problems.append(
-                Problem(
-                    file,
-                    f"services.{name}",
-                    f"no such service in {target.compose}",
-                    name,
-                    fix=f"services there are: {', '.join(sorted(names))}",
-                )
-            )
-    for name in names:
-        if name.startswith("aftershock-"):
-            problems.append(
-                Problem(
-                    str(target_dir / str(target.compose)),
-                    f"services.{name}",
-                    "names starting with 'aftershock-' are the run's own",
-                    name,
-                    fix="rename it",
-                )
-            )
-    for i, link in enumerate(target.links):
-        for end in target.link_ends(link):
-            if end not in names:
-                problems.append(
-                    Problem(
-                        file,
-                        f"links[{i}]",
-                        f"no service {end!r} in {target.compose}",
-                        link,
-                        fix=f"services there are: {', '.join(sorted(names))}",
-                    )
-                )
-    for needed in [target.entrypoint, *(a.service for a in target.audit)]:
-        if needed not in names:
-            problems.append(
-                Problem(file, "entrypoint/audit", f"no service {needed!r} in {target.compose}", needed)
-            )
-    return problems
 
 
 class _Started:

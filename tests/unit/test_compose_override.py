@@ -7,8 +7,8 @@ from typing import Any
 import yaml
 
 from harness.compose import override as ov
-from harness.compose.backend import declared_port
 from harness.compose.cli import project_name
+from harness.compose.project import declared_port
 
 LABELS = {"aftershock.run_id": "r1", "aftershock.owner": "1:2", "aftershock.host": "h"}
 
