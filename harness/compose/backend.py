@@ -66,7 +66,7 @@ class _Started:
     def exited(self) -> str | None:
         state = self.backend.state(self.service)
         if state.get("Status") in ("exited", "dead"):
-            return f"exited with code {state.get('ExitCode')}"
+            return f"exited during start-up with code {state.get('ExitCode')}"
         return None
 
     def status(self) -> str:
@@ -342,7 +342,7 @@ class ComposeBackend(Backend):
         else:
             why = _Started(self, service, offset).exited()
             if why is not None:
-                raise InfrastructureError(f"service {service!r} {why} during start-up")
+                raise InfrastructureError(f"service {service!r} {why}")
         self.emit("service_up", service=service, project=self.project, address=self.ports.get(service))
 
     def kill(self, service: str) -> None:

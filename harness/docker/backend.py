@@ -199,10 +199,12 @@ class _Started:
         state = self.container.attrs.get("State", {})
         self.backend._save_logs_for_error(self.service)
         oom = " (out of memory)" if state.get("OOMKilled") else ""
-        return f"(container {self.container.name}) exited with code {state.get('ExitCode')}{oom}"
+        return (
+            f"(container {self.container.name}) exited during start-up with code {state.get('ExitCode')}{oom}"
+        )
 
     def status(self) -> str:
-        return f"container {self.container.name} status: {self.container.status}"
+        return f"container status: {self.container.status}"
 
     def http_base(self) -> str | None:
         """Through the published port: the path the harness will use."""

@@ -45,7 +45,7 @@ class Subject(Protocol):
     log_offset: int  # where this start's output begins in ``log_path``
 
     def exited(self) -> str | None:
-        """Why the service is not running (e.g. ``exited with code 1``); None while it runs."""
+        """Why the service is not running (``exited during start-up with code 1``); None while it runs."""
 
     def status(self) -> str:
         """A few words for a timeout message (``process running``, ``container status: running``)."""
@@ -124,7 +124,7 @@ def wait_healthy(subject: Subject, health: Health, timeout: float, hint: str = "
         why = subject.exited()
         if why is not None:
             raise InfrastructureError(
-                f"service {name!r} {why} during start-up.\n"
+                f"service {name!r} {why}.\n"
                 f"  last log lines ({subject.log_path}):\n{log_tail(subject.log_path)}"
                 + (f"\n  hint: {hint}" if hint else "")
             )

@@ -46,7 +46,7 @@ class _Started:
 
     def exited(self) -> str | None:
         code = self.proc.poll()
-        return None if code is None else f"exited with code {code}"
+        return None if code is None else f"exited during start-up with code {code}"
 
     def status(self) -> str:
         code = self.proc.poll()

@@ -64,7 +64,7 @@ def test_process_health_passes_when_alive_and_fails_when_it_exits(tmp_path: Path
         backend.start("worker", {})
     with (
         _backend(tmp_path, {"process": True, "alive_for": "2s"}, CRASHER) as backend,
-        pytest.raises(InfrastructureError, match="exited with code 3"),
+        pytest.raises(InfrastructureError, match="exited during start-up with code 3"),
     ):
         backend.start("worker", {})
 
