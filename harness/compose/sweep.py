@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 PROJECT_LABEL = "com.docker.compose.project"
 
 
+def removal_in_progress(exc: BaseException) -> bool:
+    """True for the engine's 409 "removal ... is already in progress": another sweeper on the same
+    engine (a concurrent run's start, another ``aftershock cleanup``) is removing it. Not a failure."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status == 409 and "already in progress" in str(exc)
+
+
 def sweep_compose(
     *, run_id: str | None = None, include_live: bool = False, client: DockerClient | None = None
 ) -> list[str]:
@@ -67,6 +74,8 @@ def sweep_compose(
         except NotFound:
             pass
         except Exception as exc:
+            if removal_in_progress(exc):
+                return
             exc.add_note(f"while removing {what}")
             errors.append(exc)
 
