@@ -146,7 +146,7 @@ def _severity(code: ExitCode) -> int:
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--backend",
-    type=click.Choice(["process", "docker"]),
+    type=click.Choice(["process", "docker", "compose"]),
     help="Check for this backend (as `run --backend` would run it).",
 )
 def validate(scenarios: tuple[Path, ...], backend: str | None) -> None:
