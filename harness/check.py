@@ -21,11 +21,11 @@ from typing import Any
 from harness.errors import InfrastructureError
 from harness.events import EventBus
 from harness.load.ledger import read_records, shard_paths
+from harness.measure.audit import AuditSchemaError, validate_audit
 from harness.run import fetch_audit
 from harness.scenario.target import Target
 from harness.session import TargetSession, mode_env
 
-EFFECT_FIELDS = ("kind", "key", "value", "status", "id")
 OPS_TIMEOUT = 120.0
 
 
@@ -62,26 +62,13 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def audit_problems(service: str, doc: Any) -> list[str]:
-    """Why ``doc`` is not an audit: ``{"effects": [{kind, key, value, status, id}], "pending": n}``."""
-    where = f"audit of {service}"
-    if not isinstance(doc, dict):
-        return [f"{where}: not a JSON object (got {type(doc).__name__})"]
-    problems: list[str] = []
-    effects = doc.get("effects")
-    if not isinstance(effects, list):
-        problems.append(f"{where}: `effects` must be a list (got {effects!r:.60})")
-        effects = []
-    if not isinstance(doc.get("pending", 0), int):
-        problems.append(f"{where}: `pending` must be an integer (got {doc.get('pending')!r:.60})")
-    for i, effect in enumerate(effects):
-        missing = [f for f in EFFECT_FIELDS if not isinstance(effect, dict) or f not in effect]
-        if missing:
-            problems.append(
-                f"{where}: effects[{i}] lacks {', '.join(missing)} (fields: {', '.join(EFFECT_FIELDS)})"
-            )
-            break
-    return problems
+def audit_problems(endpoint: str, doc: Any) -> list[str]:
+    """Why ``doc`` does not fit the audit contract (:mod:`harness.measure.audit`, docs/audit.md)."""
+    try:
+        validate_audit(doc, endpoint)
+    except AuditSchemaError as exc:
+        return [str(exc)]
+    return []
 
 
 def check_target(
@@ -118,8 +105,9 @@ def check_target(
             )
         _send_ops(s.url(), target_dir / target.locustfile, work / "ops", report)
         for source in target.audit:
-            doc = fetch_audit(s.backend.entry_url(source.service) + source.path, timeout=10.0)
-            report.problems += audit_problems(source.service, doc)
+            endpoint = s.backend.entry_url(source.service) + source.path
+            doc = fetch_audit(endpoint, timeout=10.0)
+            report.problems += audit_problems(endpoint, doc)
             kinds: dict[str, int] = {}
             for effect in doc.get("effects", []) if isinstance(doc, dict) else []:
                 if isinstance(effect, dict):
