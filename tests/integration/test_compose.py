@@ -207,7 +207,7 @@ def test_a_compose_target_is_checked_before_anything_starts(engine: DockerClient
     proc = aftershock("validate", str(scenario), env=OFFLINE)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "links[0]: no service named 'cache'" in proc.stdout + proc.stderr
-    assert "services are: db, web" in proc.stdout + proc.stderr
+    assert "use one of: db, web" in proc.stdout + proc.stderr  # the services Compose resolved
 
 
 def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, tmp_path: Path) -> None:
