@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install toxiproxy docker monitoring demo demo-docker test unit integration docker-test lint bench cleanup clean
+.PHONY: install toxiproxy compose docker monitoring demo demo-docker test unit integration docker-test lint bench cleanup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ install: $(STAMP)
 
 toxiproxy: install
 	@$(BIN)/python -m harness.toxiproxy.provision >/dev/null
+
+# Docker Compose v2 for the compose backend, built from its Go module once (cached like Toxiproxy).
+compose: install
+	@$(BIN)/python -m harness.compose.provision >/dev/null
 
 docker:
 	bash scripts/ensure-docker.sh
@@ -45,16 +49,16 @@ lint: install
 # rehearsal mostly waits on its load's wall clock, and every run has its own ports, directories,
 # network and proxies. The 30 slowest tests are listed at the end of the log.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
-test: toxiproxy docker monitoring lint
+test: toxiproxy compose docker monitoring lint
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=30
 
 unit: install monitoring
 	$(BIN)/python -m pytest tests/unit
 
-integration: toxiproxy docker monitoring
+integration: toxiproxy compose docker monitoring
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/integration
 
-docker-test: toxiproxy docker
+docker-test: toxiproxy compose docker
 	$(BIN)/python -m pytest -m docker
 
 bench: toxiproxy docker

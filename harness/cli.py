@@ -80,7 +80,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--backend", type=click.Choice(["process", "docker"]), help="Override the scenario's backend.")
+@click.option(
+    "--backend", type=click.Choice(["process", "docker", "compose"]), help="Override the scenario's backend."
+)
 @click.option("--trials", type=click.IntRange(1, 100), help="Override the number of trials.")
 @click.option("--seed", type=int, help="Override the scenario's seed.")
 @click.option("--mode", help="Run the target in one of its modes (e.g. fragile; see `aftershock list`).")
@@ -195,7 +197,7 @@ def _severity(code: ExitCode) -> int:
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--backend",
-    type=click.Choice(["process", "docker"]),
+    type=click.Choice(["process", "docker", "compose"]),
     help="Check for this backend (as `run --backend` would run it).",
 )
 def validate(scenarios: tuple[Path, ...], backend: str | None) -> None:
@@ -386,6 +388,7 @@ def cleanup(run_id: str | None, include_live: bool, dry_run: bool) -> None:
     not be removed (one line each).
     """
     from harness import reaper
+    from harness.compose.sweep import sweep_compose
     from harness.docker.sweep import sweep_docker
 
     verb = "would remove" if dry_run else "removed"
@@ -412,7 +415,8 @@ def cleanup(run_id: str | None, include_live: bool, dry_run: bool) -> None:
     except OSError as exc:
         errors.append(f"processes and directories: {exc}")
     try:
-        removed = sweep_docker(run_id=run_id, include_live=include_live, dry_run=dry_run)
+        removed = [] if dry_run else sweep_compose(run_id=run_id, include_live=include_live)
+        removed += sweep_docker(run_id=run_id, include_live=include_live, dry_run=dry_run)
     except ExceptionGroup as group:
         removed = []
         errors += [_one_line(exc) for exc in group.exceptions]
@@ -433,6 +437,56 @@ def _one_line(exc: BaseException) -> str:
     explanation = getattr(exc, "explanation", None)  # the engine's own words (docker APIError)
     text = str(explanation if isinstance(explanation, str) and explanation else exc).strip().splitlines()
     return f"{notes[0] + ': ' if notes else ''}{text[0] if text else type(exc).__name__}"
+
+
+@main.group()
+def target() -> None:
+    """Targets: check that one is ready to be rehearsed."""
+
+
+@target.command(name="check")
+@click.argument("name")
+@click.option(
+    "--backend",
+    type=click.Choice(["process", "docker", "compose"]),
+    help="Default: compose if the target has only a Compose file, else process.",
+)
+@click.option("--mode", help="A mode of the target (e.g. fragile).")
+def target_check(name: str, backend: str | None, mode: str | None) -> None:
+    """Start target NAME (a name under targets/ or a directory), wait for health, send one request of
+    each op of its locustfile, read and check its audit, print what it found, stop everything."""
+    from harness.check import check_target
+    from harness.errors import AftershockError
+    from harness.scenario.loader import find_target_dir, load_target
+
+    given = Path(name)
+    target_dir = (
+        given if (given / "target.yaml").is_file() else find_target_dir(name, Path.cwd() / "scenarios" / "_")
+    )
+    if target_dir is None:
+        _fail(
+            f"aftershock: no target {name!r} (looked for targets/{name}/target.yaml, or a directory)",
+            ExitCode.USAGE,
+        )
+    assert target_dir is not None
+    try:
+        loaded = load_target(target_dir)
+        if backend is None:
+            only_compose = loaded.compose is not None and not any(s.command for s in loaded.services.values())
+            backend = "compose" if only_compose else "process"
+        if mode is not None and mode not in loaded.modes:
+            _fail(
+                f"aftershock: target {loaded.name!r} has no mode {mode!r}"
+                f" (modes: {', '.join(loaded.modes) or 'none'})",
+                ExitCode.USAGE,
+            )
+        found = check_target(loaded, target_dir, backend, mode)
+    except ScenarioError as exc:
+        _fail(f"aftershock: {exc}", ExitCode.USAGE)
+    except AftershockError as exc:
+        _fail(f"aftershock: {exc}", ExitCode(exc.exit_code))
+    _echo(found.render())
+    sys.exit(int(ExitCode.OK if found.ok else ExitCode.EXPECTATION_MISSED))
 
 
 if __name__ == "__main__":

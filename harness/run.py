@@ -29,6 +29,7 @@ from harness import __version__, reaper
 from harness.analysis import AUDIT_FILE, analyse_run, policy_of
 from harness.as_run import apply_overrides
 from harness.clock import CLOCK_NAME, now_ns
+from harness.compose.sweep import sweep_compose
 from harness.docker.sweep import sweep_docker
 from harness.errors import Aborted, AftershockError, ExitCode, InfrastructureError, Interrupted
 from harness.events import (
@@ -169,7 +170,7 @@ class Orchestrator:
         """Remove what dead runs left behind; how many leftovers there were."""
         swept = len(reaper.sweep())
         try:
-            swept += len(sweep_docker())
+            swept += len(sweep_compose()) + len(sweep_docker())  # whole Compose projects first
         except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
             print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)
         return swept
@@ -401,7 +402,7 @@ class Orchestrator:
             urls={  # every HTTP service (only those answer on the host, on every backend)
                 name: session.backend.entry_url(name)
                 for name, svc in self.loaded.target.services.items()
-                if svc.health.http
+                if svc.health is not None and svc.health.http
             },
             workdir=self.loaded.path.resolve().parent,
             run_id=self.run_id,

@@ -18,7 +18,7 @@ from harness.clock import now_ns
 from harness.errors import HarnessFailure
 from harness.events import EventBus, HarnessFailed
 from harness.load.runner import LoadProcess
-from harness.targets.process import log_tail
+from harness.targets.health import log_tail
 from harness.toxiproxy.server import ToxiproxyServer
 
 

@@ -23,7 +23,8 @@ from harness.files import atomic_write_text
 from harness.load.control import STOP_FILE, done_marker
 from harness.load.ledger import shard_paths
 from harness.reaper import labelled_env
-from harness.targets.process import log_tail, service_port
+from harness.targets.health import log_tail
+from harness.targets.process import service_port
 
 READY_FILE = "load.ready"
 

@@ -119,7 +119,7 @@ class AsRun(Frozen):
     )
     trials: int = Field(description="Trials planned.")
     seed: int = Field(description="Seed of every random choice.")
-    backend: str = Field(description="process or docker.")
+    backend: str = Field(description="process, docker or compose.")
     load_workers: int = Field(1, description="Locust worker processes (1: no distributed mode).")
     overrides: dict[str, str | int] = Field(
         default_factory=dict,

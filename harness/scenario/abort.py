@@ -99,7 +99,7 @@ def abort_names_http_service(ctx: ScenarioContext) -> Iterator[Problem]:
     abort = ctx.scenario.abort
     if abort is None or abort.http is None:
         return
-    http = [name for name, svc in ctx.target.services.items() if svc.health.http]
+    http = [name for name, svc in ctx.target.services.items() if svc.health is not None and svc.health.http]
     if abort.http.service not in http:
         known = abort.http.service in ctx.target.services
         yield ctx.problem(

@@ -416,7 +416,7 @@ class Scenario(Model):
     name: SafeName = Field(description="used in directory names: no '/' or '\\', at most 100 characters")
     description: str = Field("", max_length=10_000)
     target: TargetRef
-    backend: Literal["process", "docker"] = "process"
+    backend: Literal["process", "docker", "compose"] = "process"
     seed: Count = Field(1, ge=0, le=2**63 - 1)
     trials: Count = Field(1, ge=1, le=100)
     load: Load = Field(default_factory=lambda: Load())

@@ -25,16 +25,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, ScenarioError
 from harness.net import free_port
 from harness.reaper import labelled_env, make_workdir
-from harness.scenario.target import Service, Target
-from harness.targets.backend import Backend, render
+from harness.scenario.target import Target
+from harness.targets.backend import Backend, needs_command_and_health, render
+from harness.targets.health import log_tail, wait_healthy
 from harness.toxiproxy.server import ToxiproxyServer
 
 Emit = Callable[..., Any]
@@ -78,12 +78,45 @@ def service_port(host: str = "127.0.0.1", taken: frozenset[int] = frozenset()) -
     return free_port(host)  # an unusual range: fall back to the kernel's choice
 
 
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join("    | " + line for line in text.splitlines()[-lines:]) or "    | (empty log)"
+@dataclass
+class _Started:
+    """A started service process as the health probes see it (see :mod:`harness.targets.health`)."""
+
+    service: str
+    proc: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log_path: Path
+    log_offset: int
+    cwd: Path
+    env: dict[str, str]
+
+    def exited(self) -> str | None:
+        code = self.proc.poll()
+        return None if code is None else f"exited during start-up with code {code}"
+
+    def status(self) -> str:
+        code = self.proc.poll()
+        return "process running" if code is None else f"process exited {code}"
+
+    def http_base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def tcp_address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    def run(self, argv: list[str], timeout: float) -> int:
+        try:
+            done = subprocess.run(
+                argv, cwd=self.cwd, env=self.env, capture_output=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return -1
+        except OSError as exc:
+            raise InfrastructureError(
+                f"service {self.service!r}: health command {argv[0]!r}: {exc}"
+            ) from None
+        return done.returncode
 
 
 class ProcessBackend(Backend):
@@ -99,6 +132,12 @@ class ProcessBackend(Backend):
         emit: Emit | None = None,
         host: str = "127.0.0.1",
     ) -> None:
+        file = str(target_dir / "target.yaml")
+        problems = [
+            p for n, s in target.services.items() for p in needs_command_and_health(file, n, s, "process")
+        ]
+        if problems:
+            raise ScenarioError(problems)
         self.target = target
         self.target_dir = target_dir
         self.run_dir = run_dir
@@ -193,6 +232,8 @@ class ProcessBackend(Backend):
         spec = self.target.services[service]
         self._links[service] = dict(links)
         values = self._values(service)
+        if spec.command is None or spec.health is None:
+            raise InfrastructureError(f"service {service!r} has no command/health for the process backend")
         cmd = [render(part, values) for part in spec.command]
         env = labelled_env(self.run_id)
         env.update({k: render(v, values) for k, v in spec.env.items()})
@@ -204,9 +245,9 @@ class ProcessBackend(Backend):
         env["AFTERSHOCK_SERVICE"] = service
         env[SECRET_VAR] = self.secret
         log = self.log_path(service).open("ab")
-        log_start = log.tell()
         log.write(f"--- aftershock: starting {service}: {' '.join(cmd)}\n".encode())
         log.flush()
+        offset = log.tell()  # this start's output begins after our marker (which quotes the command)
         try:
             proc = subprocess.Popen(
                 cmd,
@@ -224,42 +265,27 @@ class ProcessBackend(Backend):
         self._procs[service] = proc
         self.emit("service_starting", service=service, pid=proc.pid)
         if wait:
-            self._wait_healthy(service, spec, proc, log_start)
-            self.emit("service_up", service=service, pid=proc.pid, address=self.upstream_address(service))
-
-    def _wait_healthy(
-        self, service: str, spec: Service, proc: subprocess.Popen[bytes], log_start: int = 0
-    ) -> None:
-        deadline = time.monotonic() + spec.startup_timeout
-        port = self.ports[service]
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                if self._port_was_taken(service, log_start):
-                    raise _PortTaken(log_tail(self.log_path(service)))
-                raise InfrastructureError(
-                    f"service {service!r} exited during start-up with code {proc.returncode}.\n"
-                    f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}"
-                )
+            health_cmd = spec.health.command
+            started = _Started(
+                service,
+                proc,
+                self.host,
+                self.ports[service],
+                self.log_path(service),
+                offset,
+                self.target_dir,
+                env,
+            )
+            health = spec.health
+            if health_cmd is not None:  # placeholders as in the command
+                health = health.model_copy(update={"command": [render(p, values) for p in health_cmd]})
             try:
-                if spec.health.http:
-                    resp = requests.get(f"http://{self.host}:{port}{spec.health.http}", timeout=1.0)
-                    if 200 <= resp.status_code < 300:
-                        return
-                    last = f"HTTP {resp.status_code}"
-                else:
-                    with socket.create_connection((self.host, port), timeout=1.0):
-                        return
-            except (requests.RequestException, OSError) as exc:
-                last = type(exc).__name__
-            time.sleep(0.1)
-        status = "running" if proc.poll() is None else f"exited {proc.returncode}"
-        raise InfrastructureError(
-            f"service {service!r} did not become healthy within {spec.startup_timeout:g}s "
-            f"(process {status}, last check: {last}).\n"
-            f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}\n"
-            f"  hint: raise services.{service}.startup_timeout in target.yaml if it is just slow"
-        )
+                wait_healthy(started, health, spec.startup_timeout)
+            except InfrastructureError:
+                if proc.poll() is not None and self._port_was_taken(service, offset):
+                    raise _PortTaken(log_tail(self.log_path(service))) from None
+                raise
+            self.emit("service_up", service=service, pid=proc.pid, address=self.upstream_address(service))
 
     def _port_was_taken(self, service: str, log_start: int) -> bool:
         """Whether the service's own log (since this start) says its port was in use."""

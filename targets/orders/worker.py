@@ -389,6 +389,7 @@ async def serve(args: argparse.Namespace) -> None:
             if attempt == 49:
                 raise
             await asyncio.sleep(0.2)
+    print("worker ready: database connected", flush=True)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response(
