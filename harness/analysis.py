@@ -33,6 +33,7 @@ from harness.measure.samples import RequestSamples, load_samples_counted
 from harness.measure.trials import mttr_over_trials
 from harness.measure.verdicts import (
     judge_consistency,
+    judge_data_restored,
     judge_distribution,
     judge_fault,
     judge_rollback,
@@ -313,6 +314,11 @@ def _trial_result(
                 failures.append(HarnessFailure(component="ledger", detail=detail))
         if judge:
             a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
+            if c is not None:  # a rollback restores the service, not the data (on by default)
+                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
+                a.verdicts.extend(
+                    judge_data_restored(scenario.expect, a.trial, scenario.rollback is not None, damage)
+                )
     if events:
         a.verdicts.clear()  # no verdict about the target from a trial the harness failed
         errors.extend(f"trial {a.trial}: the harness failed ({e.component}): {e.detail}" for e in events)

@@ -96,6 +96,13 @@ class Expect(Frozen):
     detection_to_rollback: Bound | None = Field(
         None, description="Bound on each trial's time from first impact to the rollback trigger, in seconds."
     )
+    data_restored: bool | None = Field(
+        None,
+        description=(
+            "Whether no lost, duplicated or corrupted write may remain after a rollback (stated; "
+            "unstated means true for a scenario with a rollback)."
+        ),
+    )
     backlog_recovery_time: Bound | None = Field(
         None, description="Bound on each fault's backlog recovery time, in seconds."
     )

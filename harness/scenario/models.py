@@ -289,6 +289,14 @@ class Expectations(Model):
         None, description="rollback trigger to recovery with the version confirmed (DESIGN.md)"
     )
     detection_to_rollback: DurationBound | None = Field(None, description="first impact to rollback trigger")
+    data_restored: bool | None = Field(
+        None,
+        description=(
+            "after a rollback, no lost, duplicated or corrupted write may remain. Default: true when "
+            "the scenario has a rollback (a restored service with damaged data is not a recovery); "
+            "false reports the damage without failing on it"
+        ),
+    )
     backlog_recovery_time: DurationBound | None = Field(
         None, description="clear to the backlog back within its baseline range for `hold`"
     )
