@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from harness.analysis import effect_on_the_work
-from harness.report.evidence import fidelity_text
 from harness.results import FaultResult, FidelityResult
 from harness.results.operations import BusinessResult
 
