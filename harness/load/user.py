@@ -1,5 +1,8 @@
 """Base class for locustfiles: every request is timed, classified and written to the ledger.
 
+Requests go through geventhttpclient, the client of Locust's ``FastHttpUser``, one attempt per
+ledger row (:mod:`harness.load.fastclient`).
+
 Imported only inside the Locust process (it imports Locust, which monkey-patches with gevent).
 A locustfile subclasses :class:`LedgerUser` and calls :meth:`LedgerUser.call`::
 
@@ -34,10 +37,10 @@ from typing import Any
 
 import gevent
 import gevent.event
-import requests
 from locust import User, events
 
 from harness.load.control import CONTROL_FILE, STOP_FILE, done_marker
+from harness.load.fastclient import Answer, FastClient
 from harness.load.ledger import LedgerRecord, LedgerWriter
 from harness.load.outcome import classify
 
@@ -168,7 +171,7 @@ class LedgerUser(User):
         self.user_no = next(_users)
         self.random = random.Random(SEED * 100_003 + self.user_no)
         self._dup_random = random.Random(SEED * 7_919 + self.user_no)
-        self.session = requests.Session()
+        self.http = self._client()
         self._keys = itertools.count(1)
         # De-phased pacing: each user keeps its own seeded offset within the period, so users
         # do not fire in step and the gaps between requests (MTTR's resolution) stay small.
@@ -181,6 +184,9 @@ class LedgerUser(User):
         now = time.monotonic()
         self._next = max(self._next + self._period, now)
         return self._next - now
+
+    def _client(self) -> FastClient:
+        return FastClient(self.host or "http://127.0.0.1", CONNECT_TIMEOUT, REQUEST_TIMEOUT)
 
     def new_key(self) -> str:
         """A fresh idempotency key, unique across users and load processes."""
@@ -196,7 +202,7 @@ class LedgerUser(User):
         json: Any = None,
         value: str = "",
         headers: dict[str, str] | None = None,
-    ) -> requests.Response | None:
+    ) -> Answer | None:
         """Send one request (and, under a duplicate fault, maybe its resend); record every attempt.
 
         Never raises for HTTP trouble: the outcome is in the ledger. Returns the first answer, or
@@ -229,33 +235,32 @@ class LedgerUser(User):
         value: str,
         headers: dict[str, str] | None,
         attempt: int,
-    ) -> requests.Response | None:
+    ) -> Answer | None:
         global _inflight
         hdrs = dict(headers or {})
         if key:
             hdrs["Idempotency-Key"] = key
-        url = (self.host or "") + path
         start = time.monotonic_ns()
         if stop_seen():  # after the start stamp, so a request sent is one that started before the stop
             return None
         _inflight += 1  # no yield since the check: the stop watcher cannot miss this request
         _idle.clear()
-        resp: requests.Response | None = None
+        resp: Answer | None = None
         exc: BaseException | None = None
+        http = self.http  # a resend in its own greenlet keeps its client even if this one is replaced
         try:
             with gevent.Timeout(REQUEST_DEADLINE, RequestDeadline(f"no answer within {REQUEST_DEADLINE:g}s")):
-                resp = self.session.request(
-                    method, url, json=json, headers=hdrs, timeout=(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
-                )
-        except (requests.RequestException, RequestDeadline) as e:
+                resp = http.request(method, path, json=json, headers=hdrs)
+        except Exception as e:  # transport trouble, RequestDeadline included
             exc = e
         except BaseException as e:  # Locust killed this user mid-request: still a row, then go
             exc = e
             raise
         finally:
             end = time.monotonic_ns()
+            sent = http.sent()
             status = resp.status_code if resp is not None else 0
-            outcome = classify(status, exc)
+            outcome = classify(status, exc, sent)
             latency_ms = (end - start) / 1e6
             error = "" if exc is None else type(exc).__name__
             if exc is None and outcome != "ok":
@@ -290,6 +295,7 @@ class LedgerUser(User):
             context={},
         )
         if exc is not None:
-            self.session.close()  # drop a connection that may be half-dead
-            self.session = requests.Session()
+            http.close()  # drop connections that may be half-dead
+            if self.http is http:
+                self.http = self._client()
         return resp

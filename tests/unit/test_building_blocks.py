@@ -102,17 +102,16 @@ def test_owner_tokens() -> None:
 
 
 def test_request_classification() -> None:
-    import requests
-
     from harness.load.outcome import classify
 
-    assert classify(201, None) == "ok"
-    assert classify(409, None) == "fail"
-    assert classify(503, None) == "indeterminate"
-    assert classify(0, requests.ConnectTimeout()) == "fail"
-    assert classify(0, requests.ConnectionError("NewConnectionError: Connection refused")) == "fail"
-    assert classify(0, requests.ReadTimeout()) == "indeterminate"
-    assert classify(0, requests.ConnectionError("Connection reset by peer")) == "indeterminate"
+    assert classify(201, None, True) == "ok"
+    assert classify(409, None, True) == "fail"
+    assert classify(503, None, True) == "indeterminate"
+    assert classify(302, None, True) == "indeterminate"
+    assert classify(0, ConnectionRefusedError(), False) == "fail"  # nothing sent
+    assert classify(0, TimeoutError(), False) == "fail"  # connect timeout: nothing sent
+    assert classify(0, TimeoutError(), True) == "indeterminate"  # read timeout after sending
+    assert classify(0, ConnectionResetError(), True) == "indeterminate"
 
 
 def test_a_zombie_owner_is_dead() -> None:
