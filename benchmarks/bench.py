@@ -1,6 +1,6 @@
 """aftershock's benchmarks: does the harness disturb what it measures, and how finely does it measure?
 
-    python benchmarks/bench.py [overhead|workers|accuracy|toxiproxy|startup|all]
+    python benchmarks/bench.py [overhead|clients|workers|accuracy|toxiproxy|startup|all]
 
 Every benchmark is bounded in count and time and talks only to loopback (and, for ``startup``,
 to containers of its own). Results go to ``benchmarks/results/<name>.json``; the README next to
@@ -95,6 +95,99 @@ def locust_rps(
         aggregated = next(line.split(",") for line in stats if ",Aggregated," in line)
         count = int(aggregated[header.index("Request Count")])
         return count / ((stop - ready) / 1e9)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def locust_side(locustfile: Path, url: str, users: int, seconds: float) -> dict[str, float]:
+    """One side of a client comparison: requests per second and the load process's CPU per request.
+
+    Both are taken between "all users running" and the stop, the requests from Locust's own
+    statistics (every side fires Locust's request event alike). CPU per request is the figure a
+    busy machine disturbs least; ``per_core_rps`` is its inverse, what one fully used core gives."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp)
+        load = LoadProcess(
+            locustfile=locustfile,
+            host=url,
+            users=users,
+            spawn_rate=float(users),
+            rate_per_user=10_000.0,
+            request_timeout=2.0,
+            run_dir=run_dir,
+            run_id="bench-" + secrets.token_hex(2),
+            seed=1,
+        )
+        with load:
+            ready = load.wait_ready(60)
+            assert load._proc is not None
+            cpu0 = cpu_seconds(load._proc.pid)
+            time.sleep(seconds)
+            cpu1 = cpu_seconds(load._proc.pid)
+            stop = time.monotonic_ns()
+            load.stop()
+        stats = (run_dir / "locust_stats.csv").read_text().splitlines()
+        header = stats[0].split(",")
+        aggregated = next(line.split(",") for line in stats if ",Aggregated," in line)
+        count = int(aggregated[header.index("Request Count")])
+        cpu_us = (cpu1 - cpu0) * 1e6 / count
+        return {
+            "rps": count / ((stop - ready) / 1e9),
+            "cpu_us_per_request": cpu_us,
+            "per_core_rps": 1e6 / cpu_us,
+        }
+
+
+CLIENTS = {
+    "aftershock LedgerUser": "locustfile.py",
+    "Locust FastHttpUser": "locust_fast_locustfile.py",
+    "Locust HttpUser": "locust_http_locustfile.py",
+}
+
+
+def bench_clients(rounds: int = 5, seconds: float = 10.0, users: int = 40) -> None:
+    """aftershock's recording user against Locust's own FastHttpUser and HttpUser, same target, same
+    users, the three sides alternated in every round; medians over rounds."""
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp, fast_target(Path(tmp)) as target:
+        for r in range(rounds):
+            for name, file in CLIENTS.items():
+                side = locust_side(FAST / file, target.url(), users, seconds)
+                runs.append({"round": r, "client": name, **side})
+                print(
+                    f"  {name}: {side['rps']:.0f} req/s, {side['cpu_us_per_request']:.0f} us CPU/request,"
+                    f" {side['per_core_rps']:.0f} req/s per core"
+                )
+    figures = {
+        name: {
+            k: spread([x[k] for x in runs if x["client"] == name])
+            for k in ("rps", "cpu_us_per_request", "per_core_rps")
+        }
+        for name in CLIENTS
+    }
+    ours = [x for x in runs if x["client"] == "aftershock LedgerUser"]
+    fast = [x for x in runs if x["client"] == "Locust FastHttpUser"]
+    save(
+        "clients",
+        {
+            "goal": "aftershock LedgerUser >= 0.9x Locust FastHttpUser req/s per core",
+            "users": users,
+            "seconds_per_side": seconds,
+            "rounds": rounds,
+            "per_core_ratio_vs_fasthttpuser": spread(
+                [a["per_core_rps"] / b["per_core_rps"] for a, b in zip(ours, fast, strict=True)]
+            ),
+            "rps_ratio_vs_fasthttpuser": spread(
+                [a["rps"] / b["rps"] for a, b in zip(ours, fast, strict=True)]
+            ),
+            "clients": figures,
+            "runs": runs,
+        },
+    )
 
 
 def fast_target(tmp: Path) -> TargetSession:
@@ -326,6 +419,7 @@ def bench_startup(reps: int = 3, docker: bool = True) -> None:
 def main() -> None:
     benches = {
         "overhead": bench_overhead,
+        "clients": bench_clients,
         "workers": bench_workers,
         "accuracy": bench_accuracy,
         "toxiproxy": bench_toxiproxy,

@@ -14,6 +14,7 @@ from typing import Any
 from harness.events import EventBus
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
+from harness.targets.parallel_start import start_in_parallel
 from harness.teardown import Teardown
 from harness.toxiproxy.client import ToxiproxyClient
 from harness.toxiproxy.provision import TOXIPROXY_VERSION, find_toxiproxy
@@ -118,8 +119,13 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         for link in self.target.links:
             client, server = self.target.link_ends(link)
             links[client][link] = self.proxies.create(link, self.backend.upstream_address(server))
-        for service in self.target.start_order():
-            self.backend.start(service, links[service])
+        if getattr(self.backend, "parallel_start", False):
+            start_in_parallel(
+                self.target.needs(), lambda service: self.backend.start(service, links[service])
+            )
+        else:
+            for service in self.target.start_order():
+                self.backend.start(service, links[service])
 
     def enter(self, name: str, cm: AbstractContextManager[Any]) -> Any:
         """Tie another resource (load, faults) to this session's teardown, newest first."""

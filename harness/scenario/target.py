@@ -184,12 +184,18 @@ class Target(Model):
             raise ValueError(f"{link!r} is not of the form 'client->server'")
         return m.group(1), m.group(2)
 
-    def start_order(self) -> list[str]:
-        """Services ordered so that each starts after what it depends on (and what it links to)."""
+    def needs(self) -> dict[str, set[str]]:
+        """What each service must find healthy before it starts: its ``depends_on`` and the
+        servers of its links. Services that need nothing of each other may start together."""
         needs: dict[str, set[str]] = {name: set(svc.depends_on) for name, svc in self.services.items()}
         for link in self.links:
             client, server = self.link_ends(link)
             needs[client].add(server)
+        return needs
+
+    def start_order(self) -> list[str]:
+        """Services ordered so that each starts after what it depends on (and what it links to)."""
+        needs = self.needs()
         order: list[str] = []
         done: set[str] = set()
         while len(order) < len(needs):

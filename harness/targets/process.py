@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,6 +122,9 @@ class _Started:
 
 class ProcessBackend(Backend):
     name = "process"
+    #: Services may start concurrently (:mod:`harness.targets.parallel_start`): ``start`` touches
+    #: only its own service's entries, and events are emitted under a lock.
+    parallel_start = True
 
     def __init__(
         self,
@@ -143,7 +147,8 @@ class ProcessBackend(Backend):
         self.run_dir = run_dir
         self.run_id = run_id
         self.env_overrides = env_overrides or {}
-        self.emit: Emit = emit or (lambda *a, **k: None)
+        self._emit_lock = threading.Lock()
+        self._emit_to: Emit = emit or (lambda *a, **k: None)
         self.host = host
         self.ports: dict[str, int] = {}
         for name in target.services:
@@ -158,6 +163,11 @@ class ProcessBackend(Backend):
             name: svc.version or next(iter(svc.versions), None) for name, svc in target.services.items()
         }
         (run_dir / "services").mkdir(parents=True, exist_ok=True)
+
+    def emit(self, *args: Any, **kwargs: Any) -> Any:
+        """Emit a run event; services starting in parallel threads take turns."""
+        with self._emit_lock:
+            return self._emit_to(*args, **kwargs)
 
     def __enter__(self) -> ProcessBackend:
         return self
