@@ -14,14 +14,13 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from harness.faults.link import LinkFault
+from harness.faults.link import LinkFault, LinkFaultSpec, link_effect
 from harness.load.ledger import LedgerRecord, read_records, shard_paths
 from harness.scenario.models import DownFault, ResetFault, ResponseLossFault, TimeoutFault
 from harness.toxiproxy.proxies import LinkProxies
@@ -123,7 +122,7 @@ def one_call(proxies: LinkProxies, tmp_path: Path, method: str, path: str, key: 
     return row
 
 
-def fault(kind: str) -> AbstractContextManager[Any]:
+def fault(kind: str) -> LinkFaultSpec:
     specs = {
         "down": DownFault(kind="down", link="load->app", at=0, duration=1),
         "timeout": TimeoutFault(kind="timeout", link="load->app", at=0, duration=1),
@@ -152,7 +151,7 @@ def test_status_classes(proxies: LinkProxies, tmp_path: Path, path: str, outcome
 
 
 def test_refused_before_sending_is_a_definite_failure(proxies: LinkProxies, tmp_path: Path) -> None:
-    with LinkFault(fault("down"), proxies, "f"):
+    with LinkFault(link_effect(fault("down")), proxies, "f"):
         row = one_call(proxies, tmp_path, "PUT", "/status/200", "k1")
     assert (row.outcome, row.status) == ("fail", 0)
     assert "Refused" in row.error, row.error
@@ -166,7 +165,7 @@ def test_trouble_after_sending_is_indeterminate_and_never_resent(
 ) -> None:
     """geventhttpclient resends an idempotent request (GET, PUT) after a broken connection; the
     ledger would hold one row for two arrivals. One call is one attempt, whatever the method."""
-    with LinkFault(fault(kind), proxies, "f"):
+    with LinkFault(link_effect(fault(kind)), proxies, "f"):
         row = one_call(proxies, tmp_path, method, "/status/200", "k1")
     assert (row.outcome, row.status, row.attempt) == ("indeterminate", 0, 1), row
     arrivals = Counting.seen[(method, "k1")]
