@@ -173,15 +173,28 @@ class ServiceStarting(RunEvent):
     pid: int | None = None
     container: str | None = None
     image: str | None = None
+    project: str | None = None  # the Compose project the service belongs to
 
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceUp(RunEvent):
     TAG: ClassVar[str] = "service_up"
     service: str
-    address: str = ""
+    address: str | None = ""
     pid: int | None = None
     container: str | None = None
+    project: str | None = None  # the Compose project the service belongs to
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServicePortBusy(RunEvent):
+    """Another process held the service's port when it tried to bind: it is started again once the
+    port is free (the free-port-then-bind race on a shared host)."""
+
+    TAG: ClassVar[str] = "service_port_busy"
+    service: str
+    port: int
+    attempt: int
 
 
 @dataclass(frozen=True, kw_only=True)
