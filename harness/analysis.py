@@ -54,15 +54,7 @@ AUDIT_FILE = "audit.json"
 
 
 def policy_of(scenario: Scenario) -> HealthPolicy:
-    slo = scenario.slo
-    return HealthPolicy(
-        window=slo.window,
-        step=slo.step,
-        success_rate=slo.success_rate,
-        p95_latency=slo.p95_latency,
-        p99_latency=slo.p99_latency,
-        hold=slo.hold,
-    )
+    return scenario.slo.policy()
 
 
 @dataclass

@@ -89,7 +89,7 @@ def run(
     problems: list[str] = []
     for path in scenarios:  # validate everything before starting anything
         try:
-            item = load_scenario(path)
+            item = load_scenario(path, backend=backend)
         except ScenarioError as exc:
             problems.append(str(exc))
             continue
@@ -163,14 +163,19 @@ def _severity(code: ExitCode) -> int:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(scenarios: tuple[Path, ...]) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(["process", "docker"]),
+    help="Check for this backend (as `run --backend` would run it).",
+)
+def validate(scenarios: tuple[Path, ...], backend: str | None) -> None:
     """Check scenarios and their targets without starting anything."""
     from harness.scenario.loader import load_scenario
 
     bad = 0
     for path in scenarios:
         try:
-            item = load_scenario(path)
+            item = load_scenario(path, backend=backend)
             click.echo(f"ok  {path}  (target {item.target.name}, {len(item.scenario.faults)} fault(s))")
         except ScenarioError as exc:
             bad += 1

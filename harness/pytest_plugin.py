@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,25 +117,15 @@ class ScenarioItem(pytest.Item):
 
 
 def _find_target(name: str, config: pytest.Config) -> Path:
+    """The loader's lookup (:mod:`harness.scenario.lookup`): a path is relative to the working
+    directory, a name is searched under ``<rootdir>/targets`` first."""
     from harness.errors import Problem, ScenarioError
+    from harness.scenario.lookup import find_target
 
-    candidates = [Path(name)] if ("/" in name or name.startswith(".")) else []
-    candidates += [config.rootpath / "targets" / name, Path.cwd() / "targets" / name]
-    candidates += [Path(p) / name for p in os.environ.get("AFTERSHOCK_TARGETS", "").split(os.pathsep) if p]
-    for c in candidates:
-        if (c / "target.yaml").is_file():
-            return c.resolve()
-    raise ScenarioError(
-        [
-            Problem(
-                "aftershock_target",
-                "name",
-                "no such target",
-                name,
-                fix="give a directory with target.yaml, or a name under targets/",
-            )
-        ]
-    )
+    found = find_target(name, Path.cwd(), [config.rootpath / "targets"])
+    if found.directory is None:
+        raise ScenarioError([Problem("aftershock_target", "name", found.problem, name, fix=found.fix)])
+    return found.directory
 
 
 @pytest.fixture

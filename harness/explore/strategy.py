@@ -3,7 +3,10 @@
 Schedules are lists of plain fault mappings, exactly as a scenario file holds them, so a failing
 one can be written out and run with ``aftershock run``. Times and magnitudes are drawn as whole
 tenths of a second (hundredths for shares), so hypothesis shrinks towards fewer faults, earlier
-starts, shorter durations and smaller magnitudes.
+starts, shorter durations and smaller magnitudes. The ``explore:`` model guarantees every range
+holds at least one such value. A fault that would overlap an earlier one on the same link or
+service is dropped (the scenario loader rejects overlapping faults; see
+:mod:`harness.scenario.overlap`), so every schedule is a valid scenario.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
-from harness.scenario.models import LINK_FAULT_KINDS, Explore
+from harness.scenario.models import LINK_FAULT_KINDS, Explore, Fault
+from harness.scenario.overlap import overlaps
 from harness.scenario.target import Target
 
 SERVICE_KINDS = ("crash", "pause")
@@ -53,10 +58,25 @@ def fault(draw: st.DrawFn, ex: Explore, target: Target) -> dict[str, Any]:
     return spec
 
 
+_FAULT: TypeAdapter[Any] = TypeAdapter(Fault)
+
+
+def without_overlaps(schedule: list[dict[str, Any]], target: Target) -> list[dict[str, Any]]:
+    """``schedule`` minus each fault that repeats or overlaps one kept before it (the first stays)."""
+    kept: list[dict[str, Any]] = []
+    for spec in schedule:
+        if spec in kept:
+            continue
+        candidate = [*kept, spec]
+        if not overlaps([_FAULT.validate_python(f) for f in candidate], target):
+            kept = candidate
+    return kept
+
+
 def schedules(ex: Explore, target: Target) -> st.SearchStrategy[list[dict[str, Any]]]:
-    """Between one and ``max_faults`` faults, sorted by start."""
+    """Between one and ``max_faults`` faults, sorted by start, none overlapping another."""
     return st.lists(fault(ex, target), min_size=1, max_size=ex.max_faults).map(
-        lambda faults: sorted(faults, key=lambda f: f["at"])
+        lambda faults: without_overlaps(sorted(faults, key=lambda f: f["at"]), target)
     )
 
 

@@ -7,102 +7,89 @@ test, never because of a typo.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
-    WithJsonSchema,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
-from harness.scenario.durations import Bound, parse_bound, parse_duration
+from harness.scenario.fields import (
+    MAX_FAULTS,
+    Count,
+    CountBound,
+    DurationBound,
+    Number,
+    RateBound,
+    SafeName,
+    Seconds,
+)
 
-_DURATION_SCHEMA = {
-    "anyOf": [
-        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
-        {"type": "number", "minimum": 0},
-    ],
-    "examples": ["500ms", "10s", "2m"],
-}
-_BOUND_SCHEMA = {
-    "anyOf": [{"type": "string", "pattern": r"^\s*(<=|<|>=|>|==)?\s*\S+"}, {"type": "number", "minimum": 0}],
-}
-
-Seconds = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    PlainSerializer(lambda v: f"{v:g}s", return_type=str),
-    WithJsonSchema(_DURATION_SCHEMA),
-]
-
-
-def _duration_bound(value: object) -> Bound:
-    return value if isinstance(value, Bound) else parse_bound(value, duration=True)
-
-
-def _number_bound(value: object) -> Bound:
-    return value if isinstance(value, Bound) else parse_bound(value, duration=False)
-
-
-DurationBound = Annotated[
-    Bound,
-    BeforeValidator(_duration_bound),
-    PlainSerializer(lambda b: b.text, return_type=str),
-    WithJsonSchema({**_BOUND_SCHEMA, "examples": ["<= 10s", "< 2m", ">= 1s"]}),
-]
-NumberBound = Annotated[
-    Bound,
-    BeforeValidator(_number_bound),
-    PlainSerializer(lambda b: b.text, return_type=str),
-    WithJsonSchema({**_BOUND_SCHEMA, "examples": ["<= 0.05", 0]}),
-]
+if TYPE_CHECKING:
+    from harness.measure.health import HealthPolicy
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 class TargetRef(Model):
     """Which target to rehearse, with per-service environment overrides (e.g. a fragile mode)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=1000)
     mode: str | None = Field(None, description="a mode the target declares, e.g. fragile")
     env: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 class Load(Model):
-    users: int = Field(10, ge=1, le=10_000)
-    spawn_rate: float | None = Field(None, gt=0, description="users started per second; default all at once")
-    rate_per_user: float = Field(10.0, gt=0, le=1000, description="requests per second each user aims for")
+    users: Count = Field(10, ge=1, le=10_000)
+    spawn_rate: Number | None = Field(
+        None, gt=0, le=10_000, description="users started per second; default all at once"
+    )
+    rate_per_user: Number = Field(10.0, gt=0, le=1000, description="requests per second each user aims for")
     duration: Seconds = Field(30.0, gt=0, le=6 * 3600)
     request_timeout: Seconds = Field(2.0, gt=0, le=600)
     locustfile: str | None = Field(None, description="path relative to the target directory")
-    workers: int = Field(
+    workers: Count = Field(
         1, ge=1, le=64, description="Locust worker processes (master + workers, one ledger shard each)"
     )
 
 
 class SLO(Model):
+    """What "healthy" means. Its rules (hold >= window, step <= window, ...) are those of
+    :class:`~harness.measure.health.HealthPolicy`, checked once there: see :meth:`policy`."""
+
     window: Seconds = Field(1.0, gt=0)
     step: Seconds = Field(0.1, gt=0)
-    success_rate: float = Field(0.99, ge=0, le=1)
-    p95_latency: Seconds | None = None
-    p99_latency: Seconds | None = None
+    success_rate: Number = Field(0.99, ge=0, le=1)
+    p95_latency: Seconds | None = Field(None, gt=0)
+    p99_latency: Seconds | None = Field(None, gt=0)
     hold: Seconds = Field(5.0, gt=0)
+
+    def policy(self) -> HealthPolicy:
+        """The health policy the measurement uses; raises ValueError when the rules do not hold."""
+        from harness.measure.health import HealthPolicy
+
+        return HealthPolicy(
+            window=self.window,
+            step=self.step,
+            success_rate=self.success_rate,
+            p95_latency=self.p95_latency,
+            p99_latency=self.p99_latency,
+            hold=self.hold,
+        )
 
     @model_validator(mode="after")
     def _coherent(self) -> SLO:
-        if self.hold < self.window:
-            raise ValueError(
-                f"hold ({self.hold:g}s) must be at least window ({self.window:g}s): "
-                "recovery is a whole window of health held for `hold`"
-            )
-        if self.step > self.window:
-            raise ValueError(f"step ({self.step:g}s) must not exceed window ({self.window:g}s)")
+        try:
+            self.policy()
+        except ValueError as exc:
+            rules = str(exc).removeprefix("invalid health policy: ")
+            raise ValueError(f"{rules}; fix: change slo so that step <= window <= hold") from None
         return self
 
 
@@ -122,7 +109,7 @@ class _FaultBase(Model):
 
 class _LinkFault(_FaultBase):
     link: str = Field(description="a link of the target, 'client->server'")
-    toxicity: float = Field(1.0, gt=0, le=1, description="share of connections affected")
+    toxicity: Number = Field(1.0, gt=0, le=1, description="share of connections affected")
 
 
 class LatencyFault(_LinkFault):
@@ -210,7 +197,7 @@ class DuplicateFault(_FaultBase):
     at-least-once delivery), ``delay`` after the first send."""
 
     kind: Literal["duplicate"]
-    fraction: float = Field(gt=0, le=1)
+    fraction: Number = Field(gt=0, le=1)
     delay: Seconds = 0.0
 
     @property
@@ -258,6 +245,7 @@ FAULT_MODELS: dict[str, type[_FaultBase]] = {
     "pause": PauseFault,
     "partition": PartitionFault,
     "duplicate": DuplicateFault,
+    "deploy": DeployFault,
 }
 LINK_FAULT_KINDS = ("latency", "down", "timeout", "reset", "response_loss")
 
@@ -278,15 +266,15 @@ class Expectations(Model):
     )
     time_to_impact: DurationBound | None = None
     outage: DurationBound | None = None
-    error_rate_during_fault: NumberBound | None = None
+    error_rate_during_fault: RateBound | None = None
     recovered: bool | None = Field(None, description="true: every fault must be recovered from")
-    lost_writes: NumberBound | None = Field(None, description="acknowledged writes absent from the audit")
-    duplicate_writes: NumberBound | None = Field(None, description="writes applied more than once")
-    corrupted_writes: NumberBound | None = Field(
+    lost_writes: CountBound | None = Field(None, description="acknowledged writes absent from the audit")
+    duplicate_writes: CountBound | None = Field(None, description="writes applied more than once")
+    corrupted_writes: CountBound | None = Field(
         None, description="effects whose value differs from the request"
     )
-    phantom_writes: NumberBound | None = Field(None, description="effects of definitely failed writes")
-    stuck: NumberBound | None = Field(None, description="work accepted but unfinished after the drain")
+    phantom_writes: CountBound | None = Field(None, description="effects of definitely failed writes")
+    stuck: CountBound | None = Field(None, description="work accepted but unfinished after the drain")
     rollback_duration: DurationBound | None = Field(
         None, description="rollback trigger to recovery with the version confirmed (DESIGN.md)"
     )
@@ -369,38 +357,53 @@ class Explore(Model):
     services: list[str] = Field(
         default_factory=list, description="services crash/pause may hit (default: all)"
     )
-    max_faults: int = Field(2, ge=1, le=10)
+    max_faults: Count = Field(2, ge=1, le=10)
     start: tuple[Seconds, Seconds] = Field(description="range of `at`, e.g. [2s, 12s]")
     duration: tuple[Seconds, Seconds] = Field((1.0, 5.0), description="range of fault durations")
     latency: tuple[Seconds, Seconds] = Field((0.1, 2.0), description="range of latency faults' delay")
-    fraction: tuple[float, float] = Field((0.05, 0.5), description="range of duplicate faults' resend share")
-    budget: int = Field(10, ge=1, le=1000, description="examples to try (each one is a real rehearsal)")
+    fraction: tuple[Number, Number] = Field(
+        (0.05, 0.5), description="range of duplicate faults' resend share, within [0.01, 1]"
+    )
+    budget: Count = Field(10, ge=1, le=1000, description="examples to try (each one is a real rehearsal)")
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Explore:
-        for name in ("start", "duration", "latency", "fraction"):
-            lo, hi = getattr(self, name)
-            if lo > hi:
-                raise ValueError(f"{name}: the range [{lo:g}, {hi:g}] is empty; write [low, high]")
-        unknown = sorted(set(self.kinds) - set(EXPLORABLE_KINDS))
+    @field_validator("start", "duration", "latency", "fraction")
+    @classmethod
+    def _range(cls, value: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
+        name, (lo, hi) = info.field_name, value
+        if lo > hi:
+            raise ValueError(f"the range [{lo:g}, {hi:g}] is empty; fix: write [low, high]")
+        step = {"duration": 0.1, "latency": 0.1, "fraction": 0.01}.get(str(name))
+        if step is not None and hi < step:
+            raise ValueError(
+                f"the range [{lo:g}, {hi:g}] holds nothing to draw (values are drawn in steps of"
+                f" {step:g}); fix: raise its upper end to at least {step:g}"
+            )
+        if name == "fraction" and not 0 <= lo <= hi <= 1:
+            raise ValueError(f"[{lo:g}, {hi:g}] is not a share; fix: give a range within [0.01, 1]")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, kinds: list[str]) -> list[str]:
+        unknown = sorted(set(kinds) - set(EXPLORABLE_KINDS))
         if unknown:
-            raise ValueError(f"kinds {unknown} cannot be explored; use: {', '.join(EXPLORABLE_KINDS)}")
-        return self
+            raise ValueError(f"kinds {unknown} cannot be explored; fix: use {', '.join(EXPLORABLE_KINDS)}")
+        return kinds
 
 
 EXPLORABLE_KINDS = ("latency", "down", "timeout", "reset", "response_loss", "crash", "pause", "duplicate")
 
 
 class Scenario(Model):
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: SafeName = Field(description="used in directory names: no '/' or '\\', at most 100 characters")
+    description: str = Field("", max_length=10_000)
     target: TargetRef
     backend: Literal["process", "docker"] = "process"
-    seed: int = 1
-    trials: int = Field(1, ge=1, le=100)
+    seed: Count = Field(1, ge=0, le=2**63 - 1)
+    trials: Count = Field(1, ge=1, le=100)
     load: Load = Field(default_factory=lambda: Load())
     slo: SLO = Field(default_factory=lambda: SLO())
-    faults: list[Fault] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list, max_length=MAX_FAULTS)
     rollback: Rollback | None = None
     explore: Explore | None = Field(None, description="bounds for `aftershock explore` (ignored by `run`)")
     expect: Expectations = Field(default_factory=lambda: Expectations())

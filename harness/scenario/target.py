@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.models import Model, Seconds
+from harness.scenario.fields import Seconds
+from harness.scenario.models import Model
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([^}]*))?\}")
 SIMPLE_PLACEHOLDERS = ("python", "port", "host", "target_dir", "workdir", "run_id")

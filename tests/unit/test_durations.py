@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.scenario.durations import format_seconds, parse_bound, parse_duration
+from harness.scenario.durations import MAX_SECONDS, format_seconds, parse_bound, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,12 @@ def test_parse_duration_rejects(bad: object) -> None:
 def test_duration_round_trip(value: float, unit: str) -> None:
     text = f"{value:.6f}{unit}"
     factor = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-    assert parse_duration(text) == pytest.approx(float(f"{value:.6f}") * factor)
+    seconds = float(f"{value:.6f}") * factor
+    if seconds > MAX_SECONDS:  # longer than a day is not a rehearsal: refused, with the limit
+        with pytest.raises(ValueError, match="at most 24h"):
+            parse_duration(text)
+    else:
+        assert parse_duration(text) == pytest.approx(seconds)
 
 
 def test_bounds() -> None:
