@@ -122,24 +122,28 @@ def run(
 def _print_outcome(path: Path, outcome: RunOutcome) -> None:
     """A run's end on the console: the scenario as run, the verdicts, where the reports are."""
     from harness.report.console import verdict_table
-    from harness.report.headline import as_run_words
+    from harness.report.headline import as_run_words, headline
+    from harness.report.lead import lead
 
     _echo("")
+    _echo(lead(outcome.results))
     _echo(f"scenario {outcome.results.scenario}  (run {outcome.run_id})")
     _echo(f"as run: {as_run_words(outcome.results)}")
     _echo(verdict_table(outcome.results))
     if outcome.error is not None:
-        _echo(f"\n{type(outcome.error).__name__}: {outcome.results.error}", err=True)
-    verdict = {
-        ExitCode.OK: "PASSED",
-        ExitCode.EXPECTATION_MISSED: "FAILED: an expectation was missed",
-        ExitCode.INTERRUPTED: "INTERRUPTED: partial results written",
-    }.get(outcome.exit_code, "ERROR: the rehearsal could not complete")
-    _echo(f"\n{verdict}")
+        _echo(f"\n{error_line(outcome.error, outcome.results.error)}", err=True)
+    _echo(f"\n{headline(outcome.results)}")
     _echo(f"results: {outcome.run_dir / 'results.json'}")
     _echo(f"report:  {outcome.run_dir / 'report.html'}")
     if outcome.exit_code != ExitCode.OK:
         _echo(f"repeat:  {repeat_command(path, outcome.results)}")
+
+
+def error_line(error: BaseException, recorded: str | None) -> str:
+    """``Interrupted: interrupted by SIGINT``: the error's own words when the results recorded none
+    (an interrupt is not an error of the results, and ``Interrupted: None`` says nothing)."""
+    text = recorded or str(error) or "no detail recorded"
+    return f"{type(error).__name__}: {text}"
 
 
 def repeat_command(path: Path, results: Results) -> str:

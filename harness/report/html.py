@@ -43,6 +43,7 @@ from harness.report import (
     slo_sentence,
     status_word,
 )
+from harness.report.lead import lead
 from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, RollbackResult, TrialResult, Verdict
 
@@ -108,7 +109,8 @@ def _header(results: Results) -> str:
         listed += f'<p class="escalate">ESCALATE: {_e(escalate)}</p>'
     return (
         f'<header class="headline {word}"><p class="status">{_e(word)}</p>'
-        f"<h1>{_e(rest[:1].upper() + rest[1:])}</h1>{listed}"
+        f'<h1 class="lead">{_e(lead(results))}</h1>'
+        f'<p class="why">{_e(rest[:1].upper() + rest[1:])}</p>{listed}'
         f'<p class="meta">{" · ".join(facts)}</p>'
         f'<p class="meta">as run: {_e(as_run_words(results))}</p>'
         + (f'<p class="meta">{_e(desc)}</p>' if desc else "")

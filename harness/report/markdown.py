@@ -29,6 +29,7 @@ from harness.report import (
     seconds_text,
     status_word,
 )
+from harness.report.lead import lead
 from harness.results import Results
 
 SUMMARY_NAME = "summary.md"
@@ -53,7 +54,9 @@ def render_summary(results: Results) -> str:
     out = [
         f"### aftershock: {_cell(results.scenario)} — **{word}**",
         "",
-        f"**{word}**" + (f": {rest}" if rest else ""),
+        f"**{_cell(lead(results))}**",
+        "",
+        f"{word}" + (f": {rest}" if rest else ""),
         "",
         f"Run `{results.run_id}`, {len(trials)} trial{'s' if len(trials) != 1 else ''}, "
         f"target {results.target or 'unknown'}, backend {results.backend}, "
