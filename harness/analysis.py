@@ -311,6 +311,8 @@ def as_run_of(record: RunRecord, scenario: Scenario) -> AsRun:
         overrides=s.overrides,
         env=s.env,
         rollback=None if scenario.rollback is None else scenario.rollback.trigger,
+        owner=scenario.owner,
+        runbook=scenario.runbook,
     )
 
 

@@ -409,6 +409,14 @@ class Scenario(Model):
     expect: Expectations = Field(default_factory=lambda: Expectations())
     startup_timeout: Seconds = 60.0
     drain_timeout: Seconds = 10.0
+    owner: str | None = Field(
+        None, max_length=200, description="who owns the action items of this rehearsal (in postmortem.md)"
+    )
+    runbook: str | None = Field(
+        None,
+        max_length=2000,
+        description="URL or path of the runbook for this failure (linked from postmortem.md)",
+    )
 
     @model_validator(mode="before")
     @classmethod
