@@ -20,6 +20,7 @@ from harness.events import (
 )
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.consistency import Consistency, Effect, reconcile
+from harness.measure.failures import failure_breakdown
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
@@ -47,6 +48,7 @@ from harness.results import (
     TrialResult,
     Verdict,
 )
+from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Fault, Scenario
 
@@ -262,7 +264,14 @@ def _trial_result(
         rollback=rollback,
         consistency=consistency,
         harness_failure=failures[0] if failures else None,
+        failures=failures_of(run_dir, record.t0_ns, a),
     )
+
+
+def failures_of(run_dir: Path, t0_ns: int, a: TrialAnalysis) -> FailureBreakdown:
+    """The trial's failed requests broken down (read again from the ledger: one pass, no samples)."""
+    windows = [(f.label, f.injected_at, f.cleared_at) for f in a.faults]
+    return failure_breakdown(read_records(shard_paths(run_dir / f"trial-{a.trial}")), t0_ns, windows)
 
 
 def _data_after(rollback: RollbackResult | None, c: Consistency) -> RollbackResult | None:

@@ -406,6 +406,26 @@ def _environment(results: Results) -> str:
     )
 
 
+def _failures(results: Results) -> str:
+    from harness.report.failures import FAILURE_HEADER, failure_rows, measured, top_errors
+
+    if not measured(results):
+        return ""
+    rows = failure_rows(results)
+    out = ['<section id="failures"><h2>Failed requests, by operation and status</h2>']
+    if not rows:
+        return "".join(out) + "<p>No request failed.</p></section>"
+    out.append("<p>Times in seconds since the run started; share of all requests of that operation.</p>")
+    out.append(_table(FAILURE_HEADER, rows))
+    errors = top_errors(results)
+    if errors:
+        items = "".join(
+            f"<li>trial {n}: {count:,} × <code>{_e(text)}</code></li>" for n, text, count in errors
+        )
+        out.append(f"<p>Most common error texts:</p><ul>{items}</ul>")
+    return "".join(out) + "</section>"
+
+
 def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysis]) -> str:
     """The whole page as a string (what :func:`write_html` writes)."""
     by_trial = {a.trial: a for a in analyses}
@@ -422,6 +442,7 @@ def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysi
         _recovery_table(results),
         "</section>",
         _mttr(results),
+        _failures(results),
     ]
     for trial in results.trials:
         parts.append(_trial(results, trial, by_trial.get(trial.trial)))

@@ -73,6 +73,7 @@ def render_summary(results: Results) -> str:
     if len(trials) > 1:
         out += _mttr_lines(results)
     out += _rollback_lines(results)
+    out += _failure_lines(results)
     out += _data_lines(results)
     out.append("")
     return "\n".join(out)
@@ -116,6 +117,28 @@ def _recovery_lines(results: Results) -> list[str]:
             ]
         )
     return out + _table(["trial", "fault", "fault active", "impact after", "recovery (MTTR)", "outage"], rows)
+
+
+def _code(text: str) -> str:
+    """Text for an inline code span: no backtick can close it early."""
+    return _cell(text).replace("`", "'")
+
+
+def _failure_lines(results: Results) -> list[str]:
+    from harness.report.failures import FAILURE_HEADER, failure_rows, measured, top_errors
+
+    if not measured(results):
+        return []
+    rows = failure_rows(results)
+    if not rows:
+        return ["", "**Failed requests**: none."]
+    out = ["", "**Failed requests** by operation and status (times in seconds since the run started)", ""]
+    out += _table(FAILURE_HEADER, rows)
+    errors = top_errors(results)
+    if errors:
+        out += ["", "Most common error texts:", ""]
+        out += [f"- trial {n}: {count:,} × `{_code(text)}`" for n, text, count in errors]
+    return out
 
 
 def _mttr_lines(results: Results) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from harness.results.base import Frozen
+from harness.results.failures import FailureBreakdown
 from harness.results.fault import FaultResult, LoadResult
 
 
@@ -134,4 +135,11 @@ class TrialResult(Frozen):
     harness_failure: HarnessFailure | None = Field(
         None,
         description="The harness failure that voids this trial's verdict about the target; null if none.",
+    )
+    failures: FailureBreakdown | None = Field(
+        None,
+        description=(
+            "Failed requests per operation and status / error class (count, share, first and last seen,"
+            " during which fault) and the three most common error texts; null if not measured."
+        ),
     )
