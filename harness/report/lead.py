@@ -156,8 +156,22 @@ def figures(results: Results) -> list[str]:
     return out
 
 
+def run_as(results: Results) -> str:
+    """`` [mode fragile; --trials 3]``: how this run differs from the scenario as written, if it does."""
+    run = results.as_run
+    if run is None:
+        return ""
+    parts = [f"mode {run.mode}"] if run.mode else []
+    parts += [f"--{k.replace('_', '-')} {v}" for k, v in run.overrides.items() if k != "mode"]
+    return f" [{'; '.join(parts)}]" if parts else ""
+
+
 def lead(results: Results) -> str:
-    """The first line of every report: the verdict word and the run's figures."""
+    """The first line of every report: the verdict word, the run's figures and its mode/overrides."""
+    return _lead(results) + run_as(results)
+
+
+def _lead(results: Results) -> str:
     word = status_word(results)
     if word == "ERROR" and not results.faults():
         lines = (results.error or "").strip().splitlines()

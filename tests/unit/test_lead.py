@@ -124,3 +124,19 @@ def test_console_does_not_say_no_expectations_stated_when_an_error_stopped_the_r
 
 def test_an_interrupt_is_not_printed_as_none() -> None:
     assert error_line(Interrupted("interrupted by SIGINT"), None) == "Interrupted: interrupted by SIGINT"
+
+
+def test_lead_names_the_mode_and_every_override() -> None:
+    passing, _ = synthetic_run()
+    doc = copy.deepcopy(passing)
+    doc["as_run"] = {
+        "mode": "fragile",
+        "trials": 1,
+        "seed": 9,
+        "backend": "docker",
+        "overrides": {"mode": "fragile", "seed": 9, "backend": "docker"},
+    }
+    assert lead(typed(doc)).endswith(
+        "; data not checked (the target states no consistency contract)"
+        " [mode fragile; --seed 9; --backend docker]"
+    )
