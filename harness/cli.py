@@ -110,12 +110,11 @@ def run(
         if outcome.exit_code == ExitCode.INTERRUPTED:
             sys.exit(int(ExitCode.INTERRUPTED))
         worst = max(worst, outcome.exit_code, key=_severity)
-    try:
-        from harness.report.index import write_index
+    from harness.report.index import refresh_index
 
-        write_index(out_dir)
-    except Exception as exc:  # the runs' own reports stand; the index is a convenience
-        _echo(f"aftershock: reports/index.html not written: {exc}", err=True)
+    problem = refresh_index(out_dir)  # the runs' own reports stand; the index is a convenience
+    if problem:
+        _echo(f"aftershock: {problem}", err=True)
     sys.exit(int(worst))
 
 

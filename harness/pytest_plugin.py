@@ -93,6 +93,11 @@ class ScenarioItem(pytest.Item):
         )
         outcome = Orchestrator(loaded, options, progress=False).run()
         self.user_properties.append(("run_dir", str(outcome.run_dir)))
+        from harness.report.index import refresh_index
+
+        problem = refresh_index(options.out_dir)  # as `aftershock run` does
+        if problem:
+            self.user_properties.append(("index", problem))
         if outcome.exit_code != 0:
             raise RehearsalFailed(outcome)
 

@@ -38,6 +38,8 @@ def test_a_scenario_file_is_a_test_item_and_junit_works(pytester: pytest.Pyteste
     case = suite.find("testcase")
     assert case is not None and case.get("name") == "gt"
     assert "run_dir" in ET.tostring(case, encoding="unicode")  # the run directory is a property
+    index = pytester.path / "reports" / "index.html"  # the plugin refreshes the index, as `run` does
+    assert index.exists() and ">gt<" in index.read_text()
 
 
 def test_a_missed_expectation_fails_with_the_verdict_table(pytester: pytest.Pytester) -> None:
