@@ -426,6 +426,39 @@ def _failures(results: Results) -> str:
     return "".join(out) + "</section>"
 
 
+def _trials_side_by_side(results: Results, analyses: Sequence[TrialAnalysis]) -> str:
+    from harness.report.trials_plot import trials_png
+
+    png = trials_png(results.trials, analyses, results.slo)
+    if png is None:
+        return ""
+    return (
+        '<section id="trials"><h2>The trials side by side</h2><figure>'
+        + _img(png, "every trial's share of failing requests and p95 response time, on shared axes")
+        + "<figcaption>One column per trial, on shared axes, time counted from the trial's first "
+        "fault. Solid line: share of requests failing; dashed: p95 response time; hatched: the fault "
+        "was active; vertical line: recovered. Each trial's full timeline is below, folded."
+        "</figcaption></figure></section>"
+    )
+
+
+def _folded(trial: TrialResult, section: str) -> str:
+    """A trial's detail behind a one-line summary (a 3-trial page was 7,500 px long unfolded)."""
+    rts = [f.recovery_time for f in trial.faults]
+    if trial.measurement_error or trial.harness_failure:
+        what = "not measured" if trial.measurement_error else "harness failure"
+    elif not rts:
+        what = "no fault measured"
+    elif all(r is not None for r in rts):
+        what = "recovered in " + ", ".join(
+            seconds_text(f.recovery_time, f.resolution.recovery_time) for f in trial.faults
+        )
+    else:
+        what = "NOT recovered"
+    summary = f"Trial {_e(trial.trial)}: {_e(what)} (timeline and detail)"
+    return f"<details><summary>{summary}</summary>{section}</details>"
+
+
 def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysis]) -> str:
     """The whole page as a string (what :func:`write_html` writes)."""
     by_trial = {a.trial: a for a in analyses}
@@ -444,8 +477,12 @@ def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysi
         _mttr(results),
         _failures(results),
     ]
+    several = len(results.trials) > 1
+    if several:
+        parts.append(_trials_side_by_side(results, analyses))
     for trial in results.trials:
-        parts.append(_trial(results, trial, by_trial.get(trial.trial)))
+        section = _trial(results, trial, by_trial.get(trial.trial))
+        parts.append(_folded(trial, section) if several else section)
     parts += [_how_to_read(results), _scenario(run_dir, results), _environment(results)]
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     parts.append(

@@ -25,7 +25,8 @@ figure { margin: .6rem 0 1rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: .9rem; margin-top: .3rem; }
 pre { background: #f6f6f6; border: 1px solid var(--line); padding: .7rem; overflow-x: auto;
-      font-size: .85rem; }
+      font-size: .85rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+details > summary { cursor: pointer; font-weight: 600; font-size: 1.1rem; margin: .8rem 0 .3rem; }
 .note { color: var(--muted); font-size: .9rem; }
 .escalate { font-weight: 800; border-left: 6px double var(--ink); padding-left: .6rem; }
 dl.defs dt { font-weight: 600; margin-top: .4rem; }
