@@ -38,6 +38,7 @@ from harness.events import (
     LoadProgress,
     LoadStarted,
     LoadStopped,
+    PhaseStarted,
     ReportWriting,
     RunError,
     RunFinished,
@@ -207,6 +208,8 @@ class Orchestrator:
             RunFinished(complete=error is None and not interrupted, trials_run=self.trials_started)
         )
         journal.close()
+        if self.progress:
+            self.bus.publish(PhaseStarted(what="analysing the journal and the ledgers"))
         results, analyses = analyse_run(self.run_dir)
         write_results(self.run_dir / "results.json", results)
         if self.progress:
@@ -286,6 +289,13 @@ class Orchestrator:
                 seed=s.seed + trial,
             ),
         )
+        self.bus.publish(
+            PhaseStarted(
+                trial=trial,
+                what=f"starting the load generator ({s.load.users} users, {s.load.workers} worker(s)); "
+                f"waiting until every user runs (up to {s.startup_timeout:g} s)",
+            )
+        )
         ready_ns = load.wait_ready(timeout=s.startup_timeout)
         self.bus.publish(
             LoadStarted(t_ns=ready_ns, trial=trial, users=s.load.users, duration=s.load.duration)
@@ -363,10 +373,20 @@ class Orchestrator:
     ) -> None:
         """Stop the load (no request starts after the journaled instant), then drain and audit."""
         stop_ns = now_ns()
+        self.bus.publish(
+            PhaseStarted(trial=trial, what="stopping the load: waiting for the requests in flight to land")
+        )
         load.drain(control)
         load.stop()
         self.bus.publish(LoadStopped(t_ns=stop_ns, trial=trial))
         if self.loaded.target.audit:
+            self.bus.publish(
+                PhaseStarted(
+                    trial=trial,
+                    what=f"draining the target's queued work (up to {self.scenario.drain_timeout:g} s), "
+                    "then reading its audit",
+                )
+            )
             self._drain_and_audit(session.backend, trial, trial_dir)
 
     def _drain_and_audit(self, backend: Backend, trial: int, trial_dir: Path) -> None:

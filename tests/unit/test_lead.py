@@ -140,3 +140,15 @@ def test_lead_names_the_mode_and_every_override() -> None:
         "; data not checked (the target states no consistency contract)"
         " [mode fragile; --seed 9; --backend docker]"
     )
+
+
+def test_every_long_phase_says_what_it_does() -> None:
+    from harness.events import PhaseStarted
+    from harness.progress import describe
+
+    assert describe(PhaseStarted(trial=2, what="draining the target's queued work (up to 10 s)")) == (
+        "trial 2: draining the target's queued work (up to 10 s)"
+    )
+    assert describe(PhaseStarted(what="analysing the journal and the ledgers")) == (
+        "analysing the journal and the ledgers"
+    )
