@@ -9,12 +9,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install toxiproxy docker demo demo-docker test unit integration docker-test lint bench cleanup clean
+.PHONY: install toxiproxy docker chromium demo demo-docker test unit integration docker-test lint bench cleanup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	@echo "installing aftershock and its dependencies into $(VENV) (a few minutes the first time)..."
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +26,9 @@ toxiproxy: install
 
 docker:
 	bash scripts/ensure-docker.sh
+
+chromium:
+	bash scripts/ensure-chromium.sh
 
 demo: toxiproxy
 	$(BIN)/aftershock run scenarios/db-latency.yaml
@@ -37,13 +41,13 @@ lint: install
 	$(BIN)/ruff format --check harness tests targets benchmarks
 	$(BIN)/mypy
 
-test: toxiproxy docker lint
+test: toxiproxy docker chromium lint
 	$(BIN)/python -m pytest
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
-integration: toxiproxy docker
+integration: toxiproxy docker chromium
 	$(BIN)/python -m pytest tests/integration
 
 docker-test: toxiproxy docker

@@ -108,14 +108,23 @@ def _header(results: Results) -> str:
     if escalate:
         listed += f'<p class="escalate">ESCALATE: {_e(escalate)}</p>'
     return (
-        f'<header class="headline {word}"><p class="status">{_e(word)}</p>'
-        f'<h1 class="lead">{_e(lead(results))}</h1>'
+        f'<header class="headline {word}">'
+        f'<h1 class="lead">{_lead_html(results)}</h1>'
         f'<p class="why">{_e(rest[:1].upper() + rest[1:])}</p>{listed}'
         f'<p class="meta">{" · ".join(facts)}</p>'
         f'<p class="meta">as run: {_e(as_run_words(results))}</p>'
         + (f'<p class="meta">{_e(desc)}</p>' if desc else "")
         + "</header>"
     )
+
+
+def _lead_html(results: Results) -> str:
+    """The lead line with its verdict word set as the badge (the word is said once, not twice)."""
+    text = lead(results)
+    word = status_word(results)
+    if text.startswith(word):
+        return f'<span class="status">{_e(word)}</span>{_e(text[len(word) :])}'
+    return _e(text)
 
 
 def _verdicts(results: Results) -> str:

@@ -81,7 +81,7 @@ def as_run_cell(results: Results) -> str:
     run = results.as_run
     if run is None:
         return f"{results.backend}, seed {results.seed}"
-    parts = [run.backend, f"mode {run.mode}" if run.mode else "default mode", f"seed {run.seed}"]
+    parts = [run.backend, f"seed {run.seed}"]  # the mode has its own column
     if run.load_workers > 1:
         parts.append(f"{run.load_workers} load workers")
     return ", ".join(parts)
@@ -134,7 +134,7 @@ def _run_rows(run: IndexedRun) -> list[str]:
             f'<td class="num">{escape(resolution_text(s.resolution)) if s else ""}</td>',
             f"<td>{escape(plain_bound(target)) if isinstance(target, str) else '-'}</td>",
             f'<td class="num">{len(s.values) if s else len(r.trials)}</td>',
-            f'<td class="nw">{link if first else ""}</td>',
+            f'<td class="run">{link if first else ""}</td>',
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return rows

@@ -152,8 +152,9 @@ def figures(results: Results) -> list[str]:
     for phrase in (outage_phrase(results), requests_phrase(results)):
         if phrase:
             out.append(phrase)
-    out.append(data_phrase(results.trials))
-    return out
+    data = data_phrase(results.trials)
+    damaged = any(t.consistency is not None and damage(t.consistency) for t in results.trials)
+    return [data, *out] if damaged else [*out, data]  # data damage is the news when there is any
 
 
 def run_as(results: Results) -> str:
@@ -180,6 +181,7 @@ def _lead(results: Results) -> str:
     restored = restored_not_data(results)
     if word in ("INTERRUPTED", "ERROR", "INCOMPLETE"):
         return f"{word} — partial figures: " + "; ".join(phrases)
-    if restored:
-        return f"{word}: {restored} — " + "; ".join(phrases)
+    if restored:  # the damage is already the news: not said twice
+        rest = [p for p in phrases if p != data_phrase(results.trials)]
+        return f"{word}: {restored} — " + "; ".join(rest)
     return f"{word} — " + "; ".join(phrases)

@@ -30,7 +30,7 @@ def test_lead_carries_verdict_recovery_outage_requests_and_data() -> None:
     assert "600 of 3,000 requests failed" in line
     assert line.endswith("no data lost")
     damaged = lead(_with_consistency(passing, corrupted=182, lost=3))
-    assert damaged.endswith("3 acknowledged writes lost, 182 corrupted writes")
+    assert damaged.startswith("PASSED — 3 acknowledged writes lost, 182 corrupted writes; recovered 2.0 s")
 
 
 def test_lead_of_several_trials_gives_the_mttr_distribution() -> None:
