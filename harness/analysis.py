@@ -12,14 +12,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InfrastructureError
 from harness.events import (
     FaultCleared,
     FaultInjected,
     HarnessFailed,
 )
 from harness.load.ledger import read_records, shard_paths
-from harness.measure.consistency import Consistency, Effect, reconcile
+from harness.measure.audit import AuditSchemaError, validate_audit
+from harness.measure.consistency import Consistency, effects_of, reconcile
 from harness.measure.failures import failure_breakdown
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.recovery import FaultMeasurement, measure_fault
@@ -210,17 +210,14 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
     if not contract or not audit_path.exists():
         return None
     docs = json.loads(audit_path.read_text(encoding="utf-8"))
-    effects = [
-        Effect.from_json(e) for d in docs.values() if isinstance(d, dict) for e in d.get("effects", [])
-    ]
-    pending = sum(int(d.get("pending", 0)) for d in docs.values() if isinstance(d, dict))
+    audits = {svc: validate_audit(doc, f"service {svc!r} ({audit_path})") for svc, doc in docs.items()}
     return reconcile(
         read_records(shard_paths(run_dir / f"trial-{trial}")),
-        effects,
+        effects_of(audits),
         write_ops=contract["write_ops"],
         primary=contract["primary"],
         final_status=contract.get("final_status"),
-        pending=pending,
+        pending=sum(a.pending for a in audits.values()),
     )
 
 
@@ -229,34 +226,38 @@ def _trial_result(
 ) -> TrialResult:
     """A trial's figures; its consistency (and the data left after a rollback) judged here.
 
-    A harness failure (a HarnessFailed event, an audit that does not match its schema, effects
-    the ledger never saw) voids the trial's verdicts about the target: they are dropped, the
-    failure is the run's error, and the exit code is 3.
+    Harness failures are the run's error (exit 3) and the trial's ``harness_failure``: an audit
+    that does not match its schema gives no data verdict (never "everything lost"); unledgered
+    effects mean the ledger missed requests; a HarnessFailed event (Toxiproxy, Locust or the
+    harness died during the trial) voids every verdict of the trial about the target.
     """
     rollback = None if a.rollback is None else RollbackResult(**dataclasses.asdict(a.rollback))
+    events = record.trials[a.trial].harness_failures
+    failures = [_harness_failure(e, record.t0_ns) for e in events]
     consistency = None
-    failures = [_harness_failure(e, record.t0_ns) for e in record.trials[a.trial].harness_failures]
     if record.started.consistency:
         c: Consistency | None = None
+        judge = True
         try:
             c = consistency_of(run_dir, record, a.trial)
-        except InfrastructureError as exc:  # e.g. the audit does not match its schema
+        except AuditSchemaError as exc:  # no data verdict from an audit that was not understood
+            errors.append(f"trial {a.trial}: {exc}")
             failures.append(HarnessFailure(component="audit", detail=str(exc)))
+            judge = False
         except (OSError, ValueError) as exc:
             errors.append(f"reconciling trial {a.trial} failed: {exc}")
         if c is not None:
             consistency = ConsistencyResult(**dataclasses.asdict(c))
             rollback = _data_after(rollback, c)
-            unledgered = consistency.unledgered
-            if unledgered:
-                examples = ", ".join(consistency.examples.get("unledgered", [])[:3])
-                detail = f"{unledgered} effects in the audit that the ledger never saw (e.g. {examples})"
+            if c.unledgered:  # the ledger missed requests: a harness error (exit 3)
+                detail = f"{c.unledgered} unledgered effects, keys {c.unledgered_keys}"
+                errors.append(f"trial {a.trial}: {detail}")
                 failures.append(HarnessFailure(component="ledger", detail=detail))
-        if not failures:
+        if judge:
             a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
-    if failures:
+    if events:
         a.verdicts.clear()  # no verdict about the target from a trial the harness failed
-        errors.extend(f"trial {a.trial}: the harness failed ({f.component}): {f.detail}" for f in failures)
+        errors.extend(f"trial {a.trial}: the harness failed ({e.component}): {e.detail}" for e in events)
     return TrialResult(
         trial=a.trial,
         load=a.load,

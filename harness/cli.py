@@ -234,6 +234,8 @@ def report(run_dir: Path) -> None:
     click.echo("")
     for path in [run_dir / "results.json", *paths]:
         click.echo(f"{path.name}: {path}")
+    if results.error:  # as `run` does: a harness error (e.g. an audit not understood) is exit 3
+        _echo(f"aftershock: {results.error}", err=True)
     sys.exit(int(results.exit_code()))
 
 

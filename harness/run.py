@@ -53,6 +53,7 @@ from harness.files import atomic_write_text
 from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
+from harness.measure.audit import Audit, AuditSchemaError, outstanding, validate_audit
 from harness.measure.live import LiveHealth, LoadTicker
 from harness.progress import Progress
 from harness.report import write_reports
@@ -239,7 +240,7 @@ class Orchestrator:
             load, ready_ns = self._start_load(td, trial, trial_dir, session)
             control = LoadControl(trial_dir)
             self._play(td, trial, trial_dir, session, load, control, ready_ns)
-            self._stop_and_audit(trial, trial_dir, session, load, control)
+            self._stop_and_audit(trial, trial_dir, session, load)
             td.close()  # the stack is empty after this; nothing runs twice
             self.bus.publish(TeardownDone(trial=trial))
         except BaseException as exc:
@@ -368,16 +369,13 @@ class Orchestrator:
 
         return tick
 
-    def _stop_and_audit(
-        self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess, control: LoadControl
-    ) -> None:
-        """Stop the load (no request starts after the journaled instant), then drain and audit."""
-        stop_ns = now_ns()
+    def _stop_and_audit(self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess) -> None:
+        """Stop the load, then drain and audit. No request starts after the journaled stop
+        instant, and every request sent is in the ledger before it closes."""
         self.bus.publish(
             PhaseStarted(trial=trial, what="stopping the load: waiting for the requests in flight to land")
         )
-        load.drain(control)
-        load.stop()
+        stop_ns = load.drain()
         self.bus.publish(LoadStopped(t_ns=stop_ns, trial=trial))
         if self.loaded.target.audit:
             self.bus.publish(
@@ -392,19 +390,30 @@ class Orchestrator:
     def _drain_and_audit(self, backend: Backend, trial: int, trial_dir: Path) -> None:
         """Wait (bounded) until the target reports no pending work, then keep its final state."""
         target, timeout = self.loaded.target, self.scenario.drain_timeout
+        contract = target.consistency
         started = now_ns()
         deadline = started + round(timeout * 1e9)
         while True:
             docs: dict[str, Any] = {}
+            audits: dict[str, Audit] = {}
             for source in target.audit:
                 url = backend.entry_url(source.service) + source.path
                 docs[source.service] = fetch_audit(url, timeout=max(1.0, min(timeout, 30.0)))
-            pending = sum(int(d.get("pending", 0)) for d in docs.values() if isinstance(d, dict))
+                try:  # validated before anything is computed from it (docs/audit.md)
+                    audits[source.service] = validate_audit(docs[source.service], url)
+                except AuditSchemaError:
+                    atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
+                    raise
+            pending = outstanding(  # work accepted and not finished, each unit once
+                audits,
+                contract.primary if contract else None,
+                contract.final_status if contract else None,
+            )
             if pending == 0 or now_ns() >= deadline:
                 break
             time.sleep(0.2)
         atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
-        effects = sum(len(d.get("effects", [])) for d in docs.values() if isinstance(d, dict))
+        effects = sum(len(a.effects) for a in audits.values())
         self.bus.publish(Drained(trial=trial, waited=(now_ns() - started) / 1e9, pending=pending))
         self.bus.publish(Audited(trial=trial, summary=f"{effects} effects, {pending} still pending"))
 

@@ -2,7 +2,13 @@
 
 Why a file: the load runs in its own process (gevent), and a file written atomically in the
 trial directory needs no extra port, works for every Locust worker on the machine, and leaves a
-trace. The harness journals the instant it wrote the file; the load process sees it within 50 ms.
+trace. The harness journals the instant it wrote the file; the load process sees it within 20 ms.
+
+Stopping uses two more files (see :mod:`harness.load.runner`): the harness creates
+:data:`STOP_FILE` and then takes the stop instant; each load process checks that file after
+stamping a request's start and before sending it, so no request starts after the stop instant.
+When a load process has seen the stop and its last request in flight is in the ledger, it closes
+its shard and writes :func:`done_marker` beside it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,15 @@ from harness.files import atomic_write_text
 from harness.scenario.models import DuplicateFault
 
 CONTROL_FILE = "load.control"
+#: Created by the harness at the stop instant; a request whose start is later is never sent.
+STOP_FILE = "load.stop"
+#: ``ledger-<pid>.done``: written by a load process once its last request is in its closed shard.
+DONE_SUFFIX = ".done"
+
+
+def done_marker(shard: Path) -> Path:
+    """The marker a load process writes beside its ledger shard when the shard is complete."""
+    return shard.with_suffix(DONE_SUFFIX)
 
 
 class LoadControl:

@@ -70,11 +70,20 @@ class LedgerRecord:
         ]
 
 
+class LedgerClosedError(RuntimeError):
+    """A row arrived after its shard was closed: the ledger would miss a request, so say so loudly."""
+
+
 class LedgerWriter:
-    """Appends records to one shard. Call :meth:`flush` often; rows are never rewritten."""
+    """Appends records to one shard. Call :meth:`flush` often; rows are never rewritten.
+
+    The load closes a shard only once no request is in flight (see :mod:`harness.load.user`);
+    a write after :meth:`close` is a harness bug and raises :class:`LedgerClosedError`.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.rows = 0
         new = not path.exists() or path.stat().st_size == 0
         self._file = path.open("a", newline="", encoding="utf-8", buffering=1 << 16)
         self._csv = csv.writer(self._file)
@@ -82,8 +91,15 @@ class LedgerWriter:
             self._csv.writerow(COLUMNS)
             self._file.flush()
 
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
     def write(self, record: LedgerRecord) -> None:
+        if self._file.closed:
+            raise LedgerClosedError(f"{self.path} is closed; request {record.id} ({record.key}) not recorded")
         self._csv.writerow(record.row())
+        self.rows += 1
 
     def flush(self) -> None:
         if not self._file.closed:

@@ -2,8 +2,9 @@
 
 Why a separate process: Locust monkey-patches the standard library with gevent at import, which
 must not touch the orchestrator, the Docker client or the Toxiproxy client. The load process
-writes its own ledger shard; the harness waits for its "ready" marker (all users spawned) and
-ends it with SIGTERM, on which Locust stops its users and flushes the ledger.
+writes its own ledger shard; the harness waits for its "ready" marker (all users spawned), stops
+the load through a stop file (:meth:`LoadProcess.drain`), waits until every shard is complete,
+and only then ends Locust with SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from harness.clock import now_ns
 from harness.errors import InfrastructureError
-from harness.load.control import LoadControl
+from harness.files import atomic_write_text
+from harness.load.control import STOP_FILE, done_marker
+from harness.load.ledger import shard_paths
 from harness.reaper import labelled_env
 from harness.targets.process import log_tail
 
@@ -68,7 +72,8 @@ class LoadProcess:
         self.stop()
 
     def start(self) -> None:
-        (self.run_dir / READY_FILE).unlink(missing_ok=True)
+        for stale in (READY_FILE, STOP_FILE):
+            (self.run_dir / stale).unlink(missing_ok=True)
         env = labelled_env(self.run_id)
         repo_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
@@ -134,18 +139,40 @@ class LoadProcess:
             time.sleep(0.02)
         raise InfrastructureError(f"Locust did not spawn its users within {timeout:g}s; see {self.log_path}")
 
-    def drain(self, control: LoadControl) -> None:
-        """Stop sending, then wait for requests in flight (at most one request timeout) to land."""
-        control.set("stop", {})
-        deadline = time.monotonic() + self.request_timeout + 1.0
-        sizes: tuple[int, ...] = ()
-        time.sleep(0.1)  # the load process looks at the control file every 50 ms
-        while time.monotonic() < deadline and self.running():
-            now = tuple(p.stat().st_size for p in sorted(self.run_dir.glob("ledger-*.csv")))
-            if now == sizes:  # nothing landed for 300 ms (ledgers flush every 200 ms)
-                return
-            sizes = now
-            time.sleep(0.3)
+    def drain(self) -> int:
+        """Stop the load and wait until every request sent is in the ledger; returns the stop instant.
+
+        The stop file is created first and the instant taken after: a load process checks the
+        file after stamping a request's start, so no request that starts after the returned
+        instant is sent. Each load process then closes its shard once its last request in flight
+        has landed and writes the shard's done marker; Locust is stopped as soon as every shard
+        is marked (not after a fixed timeout). Raises :class:`InfrastructureError` if a shard is
+        still unmarked after Locust has quit: its ledger may miss requests the target received.
+        """
+        atomic_write_text(self.run_dir / STOP_FILE, "")
+        stop_ns = now_ns()
+        deadline = time.monotonic() + self.request_deadline + 5.0
+        while time.monotonic() < deadline and self.running() and self.unfinished_shards():
+            time.sleep(0.02)
+        self.stop()
+        missing = self.unfinished_shards()
+        if missing:
+            raise InfrastructureError(
+                "the load did not close its ledger: "
+                + ", ".join(p.name for p in missing)
+                + " has no done marker, so requests the target received may be missing from it.\n"
+                f"  last lines of {self.log_path}:\n{log_tail(self.log_path)}"
+            )
+        return stop_ns
+
+    @property
+    def request_deadline(self) -> float:
+        """The longest a request can last in the load process (connect + read timeouts)."""
+        return min(1.0, self.request_timeout) + self.request_timeout
+
+    def unfinished_shards(self) -> list[Path]:
+        """Ledger shards whose load process has not yet closed them with a done marker."""
+        return [p for p in shard_paths(self.run_dir) if not done_marker(p).exists()]
 
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None

@@ -14,6 +14,12 @@ Configuration comes from the harness through the environment: ``AFTERSHOCK_LEDGE
 Load-layer faults (the ``duplicate`` fault: resend a share of writes under the same idempotency
 key, as double clicks and at-least-once delivery do) are switched on and off by the harness
 through a small JSON control file (:data:`harness.load.control.CONTROL_FILE`) polled here.
+
+Stopping (DESIGN.md, "Ledger completeness"): every request stamps its start and *then* checks
+the harness's stop file; once the file exists nothing more is sent, so no request starts after
+the stop instant the harness journals. Requests already in flight finish (or hit their total
+deadline) and are written; only when none is left is the shard closed and its done marker
+written. A user killed mid-request (Locust stopping it) still leaves an ``indeterminate`` row.
 """
 
 from __future__ import annotations
@@ -27,10 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import requests
 from locust import User, constant_throughput, events
 
-from harness.load.control import CONTROL_FILE
+from harness.load.control import CONTROL_FILE, STOP_FILE, done_marker
 from harness.load.ledger import LedgerRecord, LedgerWriter
 from harness.load.outcome import classify
 
@@ -39,12 +46,23 @@ READY_FILE = "load.ready"
 RATE_PER_USER = float(os.environ.get("AFTERSHOCK_RATE_PER_USER", "10"))
 REQUEST_TIMEOUT = float(os.environ.get("AFTERSHOCK_REQUEST_TIMEOUT", "2"))
 CONNECT_TIMEOUT = min(1.0, REQUEST_TIMEOUT)
+#: No request lasts longer than this, whatever trickles in: it bounds how long a stop waits.
+REQUEST_DEADLINE = CONNECT_TIMEOUT + REQUEST_TIMEOUT
 SEED = int(os.environ.get("AFTERSHOCK_SEED", "1"))
+STOP_PATH = str(LEDGER_DIR / STOP_FILE)
 
 _writer: LedgerWriter | None = None
 _ids = itertools.count(1)
 _users = itertools.count(1)
 _control: dict[str, Any] = {}
+_inflight = 0
+_idle = gevent.event.Event()  # set whenever no request is in flight
+_idle.set()
+_stopped = False  # the stop file was seen, or Locust is quitting: nothing more is sent
+
+
+class RequestDeadline(Exception):
+    """A request outlived :data:`REQUEST_DEADLINE` (e.g. a response trickling in): indeterminate."""
 
 
 def ledger() -> LedgerWriter:
@@ -58,17 +76,28 @@ def ledger() -> LedgerWriter:
 
 
 def _flush_forever() -> None:
-    while _writer is not None:
+    while _writer is not None and not _writer.closed:
         gevent.sleep(0.2)
         _writer.flush()
 
 
+def stop_seen() -> bool:
+    """True once the harness has stopped the load (or Locust is quitting). Costs one ``stat``."""
+    global _stopped
+    if not _stopped and os.path.exists(STOP_PATH):
+        _stopped = True
+    return _stopped
+
+
 def _watch_control() -> None:
-    """Follow the harness's control file (load-layer faults); 50 ms between looks."""
+    """Follow the harness's control file (load-layer faults) and its stop file; 20 ms between looks."""
     global _control
     path = LEDGER_DIR / CONTROL_FILE
     last = None
     while True:
+        if stop_seen():
+            _finish()
+            return
         try:
             stamp = path.stat().st_mtime_ns
             if stamp != last:
@@ -77,7 +106,24 @@ def _watch_control() -> None:
         except (OSError, ValueError):
             if last is not None and not path.exists():
                 _control, last = {}, None
-        gevent.sleep(0.05)
+        gevent.sleep(0.02)
+
+
+def _finish(timeout: float | None = None) -> None:
+    """After the stop: wait for the requests in flight to land, then close the shard and mark it done.
+
+    Nothing new starts once :func:`stop_seen` is true (checked with no yield before a request is
+    counted in flight), so when the count reaches zero the shard holds every request sent.
+    """
+    _idle.wait(timeout=REQUEST_DEADLINE + 1.0 if timeout is None else timeout)
+    if _writer is None or _writer.closed:
+        return
+    if _inflight:
+        # Only if a request outlived its own deadline: leave the shard unmarked, the harness says so.
+        _writer.flush()
+        return
+    _writer.close()
+    done_marker(_writer.path).write_text(f"{_writer.rows}\n")
 
 
 def _ready(user_count: int, **_: Any) -> None:
@@ -85,8 +131,11 @@ def _ready(user_count: int, **_: Any) -> None:
 
 
 def _close(**_: Any) -> None:
-    if _writer is not None:
-        _writer.close()
+    """Locust is quitting (it fires this *before* it stops the users): stop sending, let the
+    requests in flight land, then close."""
+    global _stopped
+    _stopped = True
+    _finish()
 
 
 def _flush(**_: Any) -> None:
@@ -94,10 +143,18 @@ def _flush(**_: Any) -> None:
         _writer.flush()
 
 
+def _last(**_: Any) -> None:
+    """Locust has stopped every user (a user killed mid-request wrote its row): close and mark."""
+    if _writer is not None and not _writer.closed:
+        _writer.close()
+        done_marker(_writer.path).write_text(f"{_writer.rows}\n")
+
+
 # Locust ships no type information for its event hooks.
 events.spawning_complete.add_listener(_ready)  # type: ignore[no-untyped-call]
 events.quitting.add_listener(_close)  # type: ignore[no-untyped-call]
 events.test_stop.add_listener(_flush)  # type: ignore[no-untyped-call]
+events.quit.add_listener(_last)  # type: ignore[no-untyped-call]
 
 
 class LedgerUser(User):
@@ -133,13 +190,9 @@ class LedgerUser(User):
     ) -> requests.Response | None:
         """Send one request (and, under a duplicate fault, maybe its resend); record every attempt.
 
-        Never raises for HTTP trouble: the outcome is in the ledger. Returns the first answer.
-        Once the harness has asked the load to stop, nothing new is sent (so every request that
-        reached the target is in the ledger before Locust exits).
+        Never raises for HTTP trouble: the outcome is in the ledger. Returns the first answer, or
+        None when nothing was sent because the harness has stopped the load.
         """
-        if _control.get("stop"):
-            gevent.sleep(0.5)
-            return None
         resp = self._send(op, method, path, key=key, json=json, value=value, headers=headers, attempt=1)
         dup = _control.get("duplicate")
         if key and dup and self._dup_random.random() < float(dup.get("fraction", 0)):
@@ -168,42 +221,57 @@ class LedgerUser(User):
         headers: dict[str, str] | None,
         attempt: int,
     ) -> requests.Response | None:
+        global _inflight
         hdrs = dict(headers or {})
         if key:
             hdrs["Idempotency-Key"] = key
         url = (self.host or "") + path
         start = time.monotonic_ns()
+        if stop_seen():  # after the start stamp, so a request sent is one that started before the stop
+            return None
+        _inflight += 1  # no yield since the check: the stop watcher cannot miss this request
+        _idle.clear()
         resp: requests.Response | None = None
         exc: BaseException | None = None
         try:
-            resp = self.session.request(
-                method, url, json=json, headers=hdrs, timeout=(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
-            )
-        except requests.RequestException as e:
-            exc = e
-        end = time.monotonic_ns()
-        status = resp.status_code if resp is not None else 0
-        outcome = classify(status, exc)
-        latency_ms = (end - start) / 1e6
-        error = "" if exc is None else type(exc).__name__
-        if exc is None and outcome != "ok":
-            error = f"HTTP {status}"
-        if self.record:
-            ledger().write(
-                LedgerRecord(
-                    id=f"{os.getpid():x}-{next(_ids)}",
-                    op=op,
-                    key=key,
-                    start_ns=start,
-                    end_ns=end,
-                    outcome=outcome,
-                    status=status,
-                    latency_ms=latency_ms,
-                    attempt=attempt,
-                    error=error,
-                    value=value,
+            with gevent.Timeout(REQUEST_DEADLINE, RequestDeadline(f"no answer within {REQUEST_DEADLINE:g}s")):
+                resp = self.session.request(
+                    method, url, json=json, headers=hdrs, timeout=(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
                 )
-            )
+        except (requests.RequestException, RequestDeadline) as e:
+            exc = e
+        except BaseException as e:  # Locust killed this user mid-request: still a row, then go
+            exc = e
+            raise
+        finally:
+            end = time.monotonic_ns()
+            status = resp.status_code if resp is not None else 0
+            outcome = classify(status, exc)
+            latency_ms = (end - start) / 1e6
+            error = "" if exc is None else type(exc).__name__
+            if exc is None and outcome != "ok":
+                error = f"HTTP {status}"
+            try:
+                if self.record:
+                    ledger().write(
+                        LedgerRecord(
+                            id=f"{os.getpid():x}-{next(_ids)}",
+                            op=op,
+                            key=key,
+                            start_ns=start,
+                            end_ns=end,
+                            outcome=outcome,
+                            status=status,
+                            latency_ms=latency_ms,
+                            attempt=attempt,
+                            error=error,
+                            value=value,
+                        )
+                    )
+            finally:
+                _inflight -= 1
+                if not _inflight:
+                    _idle.set()
         self.environment.events.request.fire(
             request_type=method,
             name=op if attempt == 1 else f"{op} (resend)",

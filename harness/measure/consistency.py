@@ -10,8 +10,12 @@ Definitions, from DESIGN.md (binding):
 * **corrupted** = effects present with a value different from what was acknowledged;
 * **phantom** = effects of definitely-failed ops that are present;
 * indeterminate ops are counted as present or absent, never as lost;
-* **stuck** = primary effects not in the final status after the drain (work accepted, not finished),
-  plus work the target still reports pending.
+* **stuck** = work accepted and not finished after the drain, each unit once: keys whose primary
+  effects are none in the final status, plus ``pending`` (work the target reports as a count
+  because it has no effect to list yet; the audit contract forbids counting an effect there too);
+* **unledgered** = effects whose key the ledger never saw: the ledger missed a request the target
+  received (or the target invented a key). A harness error, never silently ignored: with it, the
+  other figures cannot be trusted.
 
 Keys are idempotency keys: every attempt of an op (a client retry, a duplicate resend) carries the
 same key, so the key is the op's identity on both sides.
@@ -25,33 +29,34 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.load.ledger import LedgerRecord
+from harness.measure.audit import Audit, AuditEffect
 
 EXAMPLES = 5
+UNLEDGERED_KEYS = 20  # keys listed with the unledgered figure, to go and look for
 
 
 @dataclass(frozen=True)
 class Effect:
     kind: str
     key: str
-    value: str
-    status: str
+    value: str | None  # None: the target does not record it; never compared
+    status: str | None
     id: str
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> Effect:
-        return cls(
-            str(doc.get("kind", "")),
-            str(doc.get("key", "")),
-            _norm(doc.get("value")),
-            str(doc.get("status", "")),
-            str(doc.get("id", "")),
-        )
+    def from_audit(cls, e: AuditEffect) -> Effect:
+        return cls(e.kind, e.key, _norm(e.value), e.status, str(e.id))
 
 
-def _norm(value: object) -> str:
+def effects_of(audits: Mapping[str, Audit]) -> list[Effect]:
+    """Every effect of every (validated) audit source."""
+    return [Effect.from_audit(e) for a in audits.values() for e in a.effects]
+
+
+def _norm(value: object) -> str | None:
     """Values compare as text; 12 and "12" and 12.0 are the same amount."""
     if value is None:
-        return ""
+        return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -69,8 +74,10 @@ class Consistency:
     phantom: int = 0
     indeterminate_present: int = 0
     indeterminate_absent: int = 0
-    stuck: int = 0
-    pending: int = 0
+    stuck: int = 0  # includes `pending`
+    pending: int = 0  # of stuck: work the target reported only as a count
+    unledgered: int = 0  # effects whose key the ledger never saw: a harness error
+    unledgered_keys: list[str] = field(default_factory=list)
     effects: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
@@ -94,16 +101,27 @@ def reconcile(
 ) -> Consistency:
     ops = set(write_ops)
     attempts: dict[str, list[LedgerRecord]] = defaultdict(list)
+    seen: set[str] = set()
     for r in records:
-        if r.op in ops and r.key:
-            attempts[r.key].append(r)
+        if r.key:
+            seen.add(r.key)
+            if r.op in ops:
+                attempts[r.key].append(r)
     by_kind_key: dict[tuple[str, str], list[Effect]] = defaultdict(list)
     kinds: dict[str, int] = defaultdict(int)
+    unledgered: set[str] = set()
+    c = Consistency(pending=pending)
     for e in effects:
         by_kind_key[(e.kind, e.key)].append(e)
         kinds[e.kind] += 1
+        if e.key not in seen:
+            c.unledgered += 1
+            unledgered.add(e.key)
+    c.writes, c.effects = len(attempts), dict(kinds)
+    c.unledgered_keys = sorted(unledgered)[:UNLEDGERED_KEYS]
+    for key in c.unledgered_keys[:EXAMPLES]:
+        c._example("unledgered", key)
 
-    c = Consistency(writes=len(attempts), pending=pending, effects=dict(kinds))
     for key, tries in sorted(attempts.items()):
         outcomes = {t.outcome for t in tries}
         primary_effects = by_kind_key.get((primary, key), [])
@@ -129,15 +147,17 @@ def reconcile(
             c._example("duplicated", f"{key}: {len(found)} {kind}s ({', '.join(e.id for e in found[:3])})")
         asked = next((t.value for t in attempts.get(key, []) if t.value), "")
         if asked:
-            wrong = [e for e in found if e.value != asked]
+            wrong = [e for e in found if e.value is not None and e.value != asked]
             if wrong:
                 c.corrupted += 1
                 c._example(
                     "corrupted", f"{key}: {kind} {wrong[0].id} has {wrong[0].value}, client sent {asked}"
                 )
-        if kind == primary and final_status is not None:
-            unfinished = [e for e in found if e.status != final_status]
-            if unfinished and len(unfinished) == len(found):
-                c.stuck += 1
-                c._example("stuck", f"{key}: {kind} {unfinished[0].id} is {unfinished[0].status!r}")
+        # each key once: stuck unless one of its primary effects reached the final status
+        if kind == primary and final_status is not None and all(e.status != final_status for e in found):
+            c.stuck += 1
+            c._example("stuck", f"{key}: {kind} {found[0].id} is {found[0].status!r}")
+    if pending:
+        c.stuck += pending
+        c._example("stuck", f"{pending} more reported pending by the target (not yet an effect)")
     return c

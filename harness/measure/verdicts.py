@@ -128,9 +128,7 @@ def judge_consistency(expect: Expectations, trial: int, consistency: Consistency
         if consistency is None:
             out.append(_verdict(name, trial, "data", bound.text, None, "no audit", False, None))
             continue
-        value = getattr(consistency, attr)
-        if attr == "stuck":
-            value += consistency.pending
+        value = getattr(consistency, attr)  # stuck already counts pending work, each unit once
         examples = consistency.examples.get(attr, [])
         text = str(value) + (f" (e.g. {examples[0]})" if value and examples else "")
         out.append(

@@ -45,6 +45,7 @@ def consistency_rows(consistency: ConsistencyResult | None) -> list[tuple[str, s
         return []
     figures = consistency.model_dump()
     examples_of: dict[str, list[str]] = figures.pop("examples")
+    examples_of.setdefault("unledgered", figures.pop("unledgered_keys", []))
     keys = [k for k in CONSISTENCY_WORDS if k in figures]
     keys += [k for k in figures if k not in CONSISTENCY_WORDS]
     rows: list[tuple[str, str, list[str], str]] = []

@@ -28,6 +28,9 @@ class ConsistencyResult(Frozen):
     unledgered: int = Field(
         0, description="Effects in the audit whose key the ledger never saw: a harness error (exit 3)."
     )
+    unledgered_keys: list[str] = Field(
+        default_factory=list, description="The keys of the unledgered effects (up to a few)."
+    )
     effects: dict[str, int] = Field(
         default_factory=dict, description="Effects found in the audit, counted by kind."
     )

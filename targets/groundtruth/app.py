@@ -8,11 +8,18 @@ can compare the harness's measured recovery against the truth:
 
     GT dependency_back <ns>
     GT recovered <ns>
+
+It also counts every ``/work`` request it receives per ``Idempotency-Key`` (at receipt, before
+answering) and lists them at ``GET /audit`` in the audit contract (docs/audit.md), one effect
+``{"kind": "request", "key": <key>}`` per receipt: the target-side count the ledger must equal,
+key for key. ``GT_WORK_DELAY`` (seconds, default 0) holds every ``/work`` answer that long, so that
+requests are in flight when the load stops.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -22,6 +29,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DELAY_NS = int(float(os.environ.get("GT_RECOVERY_DELAY", "3")) * 1e9)
 PROBE_TIMEOUT = float(os.environ.get("GT_PROBE_TIMEOUT", "0.3"))
+WORK_DELAY = float(os.environ.get("GT_WORK_DELAY", "0"))
+
+
+class Received:
+    """Every keyed request received, in arrival order: the target's own count per key."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.keys: list[str] = []
+
+    def add(self, key: str) -> None:
+        with self.lock:
+            self.keys.append(key)
+
+    def audit(self) -> dict[str, object]:
+        with self.lock:
+            keys = list(self.keys)
+        effects = [
+            {"kind": "request", "key": k, "id": str(n), "value": None, "status": "received"}
+            for n, k in enumerate(keys, 1)
+        ]
+        return {"effects": effects, "pending": 0}
 
 
 class State:
@@ -59,7 +88,7 @@ class State:
             return False
 
 
-def handler_for(state: State) -> type[BaseHTTPRequestHandler]:
+def handler_for(state: State, received: Received) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -70,12 +99,23 @@ def handler_for(state: State) -> type[BaseHTTPRequestHandler]:
             if self.path == "/health":
                 ok = True
             elif self.path == "/work":
+                key = self.headers.get("Idempotency-Key")
+                if key:
+                    received.add(key)
+                if WORK_DELAY:
+                    time.sleep(WORK_DELAY)
                 ok = state.serve()
+            elif self.path == "/audit":
+                self.answer(200, json.dumps(received.audit()).encode(), "application/json")
+                return
             else:
                 self.send_error(404)
                 return
-            body = b"ok\n" if ok else b"unavailable\n"
-            self.send_response(200 if ok else 503)
+            self.answer(200 if ok else 503, b"ok\n" if ok else b"unavailable\n", "text/plain")
+
+        def answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -90,7 +130,7 @@ def main() -> None:
     ap.add_argument("--dep", required=True, help="host:port of the dependency (the link's proxy)")
     a = ap.parse_args()
     host, _, port = a.dep.rpartition(":")
-    server = ThreadingHTTPServer((a.host, a.port), handler_for(State((host, int(port)))))
+    server = ThreadingHTTPServer((a.host, a.port), handler_for(State((host, int(port))), Received()))
     server.daemon_threads = True
     print(f"GT delay_ns {DELAY_NS}", file=sys.stdout, flush=True)
     server.serve_forever()

@@ -74,8 +74,45 @@ def test_a_retry_that_succeeded_makes_the_op_acknowledged() -> None:
 
 
 def test_unfinished_primary_effects_are_stuck() -> None:
-    c = run([rec("a", "ok"), rec("b", "ok")], [order("a", status="pending"), order("b")], pending=3)
-    assert c.stuck == 1 and c.pending == 3
+    c = run([rec("a", "ok"), rec("b", "ok")], [order("a", status="pending"), order("b")])
+    assert c.stuck == 1 and c.examples["stuck"] == ["a: order o-a-1 is 'pending'"]
+
+
+def test_stuck_counts_each_unit_of_work_once_effects_and_pending_together() -> None:
+    """One figure (DESIGN.md): an unfinished effect is one unit, and `pending` adds the units the
+    target reports only as a count (no effect yet); the verdict judges that same figure."""
+    from harness.measure.verdicts import judge_consistency
+    from harness.scenario.models import Expectations
+
+    records = [rec("a", "ok"), rec("b", "ok"), rec("c", "ok")]
+    c = run(records, [order("a", status="pending"), order("b")], pending=1)
+    assert (c.stuck, c.pending) == (2, 1)  # a (an unfinished effect) and one queued message
+    (verdict,) = judge_consistency(Expectations.model_validate({"stuck": "== 0"}), 1, c)
+    assert verdict.measured == 2  # not 3: pending is not added a second time
+
+
+def test_a_key_with_two_unfinished_effects_is_one_stuck_unit() -> None:
+    c = run([rec("a", "ok")], [order("a", status="pending"), order("a", status="reserved", n=2)])
+    assert c.stuck == 1 and c.duplicated == 1
+
+
+def test_an_effect_whose_key_the_ledger_never_saw_is_unledgered() -> None:
+    """Never silently ignored: the figure, and the keys to go and look for."""
+    charge = Effect("charge", "zz", "100", "captured", "c1")
+    c = run([rec("a", "ok")], [order("a"), order("zz"), order("yy"), charge])
+    assert c.unledgered == 3 and c.unledgered_keys == ["yy", "zz"]
+    assert c.examples["unledgered"] == ["yy", "zz"]
+    assert (c.lost, c.writes) == (0, 1)
+
+
+def test_a_key_seen_on_any_ledger_row_is_ledgered() -> None:
+    c = run([rec("a", "ok", op="read")], [order("a")])
+    assert c.unledgered == 0
+
+
+def test_a_value_the_target_does_not_record_is_not_compared() -> None:
+    c = run([rec("a", "ok", value="100")], [Effect("order", "a", None, "confirmed", "o1")])
+    assert c.corrupted == 0
 
 
 def test_other_ops_are_ignored() -> None:
