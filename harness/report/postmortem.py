@@ -147,14 +147,22 @@ def _impact(trial: TrialResult) -> list[str]:
     return out
 
 
+def _met(v: Verdict) -> str:
+    """A met expectation in words: ``recovery took 0.4 s (target 5 s)``."""
+    from harness.report.words import EXPECTATION_WORDS, measured_words
+
+    where = "all trials" if v.trial == 0 else f"trial {v.trial}"
+    if v.expectation == "recovered":
+        did = "recovered" if v.measured else "did not recover"
+        return f"- {where.capitalize()}: the service {did} from {v.fault}, as the scenario expected."
+    what = EXPECTATION_WORDS.get(v.expectation, v.expectation).split(":")[0]
+    subject = "" if v.fault in ("data", "rollback") else f" ({v.fault})"
+    bound = plain_bound(v.target, _kind(v))
+    return f"- {where.capitalize()}: {what}{subject}: {measured_words(v)}, target {bound}."
+
+
 def _well(results: Results) -> list[str]:
-    out = []
-    for v in results.verdicts:
-        if v.passed:
-            out.append(
-                f"- {_cell(v.fault)}, trial {v.trial or 'all'}: {v.expectation} measured "
-                f"{v.measured_text}, within {plain_bound(v.target, _kind(v))}."
-            )
+    out = [_met(v) for v in results.verdicts if v.passed]
     for trial, f in results.faults():
         if f.recovered and f.time_to_impact is None:
             out.append(f"- Trial {trial}: users were not affected by {f.label}.")
@@ -209,6 +217,11 @@ def _faults_of(results: Results, trial: int) -> list[FaultResult]:
     return [f for t in results.trials if t.trial == trial or trial == 0 for f in t.faults]
 
 
+def _count(v: Verdict) -> str:
+    m = v.measured
+    return count_text(m) if isinstance(m, int) and not isinstance(m, bool) else v.measured_text
+
+
 def _action_measured(results: Results, v: Verdict, trials: list[int]) -> str:
     """What the measurement shows for a missed expectation, in the words of the miss."""
     which = (
@@ -226,7 +239,7 @@ def _action_measured(results: Results, v: Verdict, trials: list[int]) -> str:
     ex = _examples(c, example_kind) if c else ""
     words = dict(_DAMAGE).get(example_kind, example_kind)
     return (
-        f"{v.measured_text} {words} under {during} ({which})"
+        f"{_count(v)} {words} under {during} ({which})"
         + (f", e.g. {ex}" if ex else "")
         + f"; the target was {plain_bound(v.target, 'count')}"
     )
