@@ -44,6 +44,8 @@ CHROMIUM_FLAGS = [
     "--force-device-scale-factor=1",
 ]
 WIDTH, HEIGHT = 1280, 1100
+#: Taller where what matters sits lower (the trials side by side).
+HEIGHTS = {"three-trials": 1500}
 
 
 def chromium() -> str:
@@ -106,7 +108,7 @@ def shoot(runs: Path, out: Path) -> list[Path]:
         if not reports:
             continue
         png = out / f"{kind}.png"
-        shoot_page(reports[-1], png)
+        shoot_page(reports[-1], png, height=HEIGHTS.get(kind, HEIGHT))
         written.append(png)
         leads.append(f"{kind}: {lead_of(reports[-1])}")
     for index in (runs / "all" / "index.html", runs / "index.html"):

@@ -480,15 +480,17 @@ def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysi
         f"<style>{_CSS}</style></head><body>",
         _header(results),
         _verdicts(results),
+    ]
+    several = len(results.trials) > 1
+    if several:  # the trials at a glance, before the tables
+        parts.append(_trials_side_by_side(results, analyses))
+    parts += [
         '<section id="recovery"><h2>Recovery, fault by fault</h2>',
         _recovery_table(results),
         "</section>",
         _mttr(results),
         _failures(results),
     ]
-    several = len(results.trials) > 1
-    if several:
-        parts.append(_trials_side_by_side(results, analyses))
     for trial in results.trials:
         section = _trial(results, trial, by_trial.get(trial.trial))
         parts.append(_folded(trial, section) if several else section)
