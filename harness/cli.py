@@ -230,6 +230,9 @@ def report(run_dir: Path) -> None:
             f"aftershock: {exc}\n" + "\n".join(f"  {type(e).__name__}: {e}" for e in exc.exceptions),
             ExitCode.INFRASTRUCTURE,
         )
+    from harness.report.lead import lead
+
+    click.echo(lead(results))
     click.echo(verdict_table(results))
     click.echo("")
     for path in [run_dir / "results.json", *paths]:
