@@ -1,6 +1,6 @@
 """The lead line of every report: the verdict WITH its numbers, for someone who reads one line.
 
-``PASSED — recovered 0.4 s (±0.4 s) after down@api->db ended; users saw errors for 7.8 s;
+``PASSED — recovered 0.4 s (±0.4 s) after db came back (down@api->db); users saw errors for 7.8 s;
 12 of 2,900 requests failed; no data lost``. A rollback that restored the service but left data
 damage opens with ``SERVICE RESTORED, DATA NOT: 182 corrupted writes remain``. The console,
 summary.md, the junit suite's system-out and report.html print the same line (then the verdict
@@ -42,7 +42,21 @@ def _recovery_phrase(f: FaultResult) -> str:
     if not f.recovered:
         return f"NOT recovered after {f.label}"
     res = f.resolution.recovery_time
-    return f"recovered {seconds_text(f.recovery_time, res)}{plus_minus(res)} after {f.label} ended"
+    return f"recovered {seconds_text(f.recovery_time, res)}{plus_minus(res)} {after(f)}"
+
+
+#: Faults that take a dependency away: it "comes back" when they are cleared.
+_GONE = frozenset({"down", "timeout", "reset", "partition", "crash", "pause"})
+
+
+def after(f: FaultResult) -> str:
+    """``after db came back (down@api->db)``: the instant the recovery is counted from, in words."""
+    if f.kind == "deploy":
+        return f"after the rollback of {f.label} finished"
+    if f.kind in _GONE and "|" not in f.target:
+        what = f.target.split("->")[-1]
+        return f"after {what} came back ({f.label})"
+    return f"after {f.label} ended"
 
 
 def _mttr_phrase(results: Results) -> list[str]:
