@@ -1,5 +1,6 @@
 # aftershock: `make demo` runs a real rehearsal, `make test` runs the whole test suite.
-# Both install what is missing first (a virtualenv in .venv, Toxiproxy built with Go and cached).
+# Both install what is missing first (a virtualenv in .venv, Toxiproxy built with Go and cached;
+# `test` also Debian's prometheus and prometheus-alertmanager, for the scenarios' monitoring).
 
 PYTHON ?= python3
 # The project's own runs never pull images: the Docker base image is built locally (debootstrap),
@@ -9,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install toxiproxy docker chromium demo demo-docker test unit integration docker-test lint bench cleanup clean
+.PHONY: install toxiproxy compose docker monitoring chromium demo demo-docker test unit integration docker-test lint bench cleanup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +25,15 @@ install: $(STAMP)
 toxiproxy: install
 	@$(BIN)/python -m harness.toxiproxy.provision >/dev/null
 
+# Docker Compose v2 for the compose backend, built from its Go module once (cached like Toxiproxy).
+compose: install
+	@$(BIN)/python -m harness.compose.provision >/dev/null
+
 docker:
 	bash scripts/ensure-docker.sh
+
+monitoring:
+	bash scripts/ensure-monitoring.sh
 
 chromium:
 	bash scripts/ensure-chromium.sh
@@ -41,16 +49,20 @@ lint: install
 	$(BIN)/ruff format --check harness tests targets benchmarks
 	$(BIN)/mypy
 
-test: toxiproxy docker chromium lint
-	$(BIN)/python -m pytest
+# Two test files at a time (pytest-xdist, whole files per worker so a file's order holds): a
+# rehearsal mostly waits on its load's wall clock, and every run has its own ports, directories,
+# network and proxies. The 30 slowest tests are listed at the end of the log.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+test: toxiproxy compose docker monitoring chromium lint
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=30
 
-unit: install
+unit: install monitoring
 	$(BIN)/python -m pytest tests/unit
 
-integration: toxiproxy docker chromium
-	$(BIN)/python -m pytest tests/integration
+integration: toxiproxy compose docker monitoring chromium
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/integration
 
-docker-test: toxiproxy docker
+docker-test: toxiproxy compose docker
 	$(BIN)/python -m pytest -m docker
 
 bench: toxiproxy docker

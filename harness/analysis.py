@@ -11,6 +11,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.events import (
     FaultCleared,
@@ -19,26 +20,36 @@ from harness.events import (
 )
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.audit import AuditSchemaError, validate_audit
+from harness.measure.baseline import Baseline, measure_baseline
+from harness.measure.bracket import Bracket
+from harness.measure.business import WorkLog
 from harness.measure.consistency import Consistency, effects_of, reconcile
 from harness.measure.failures import failure_breakdown
+from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
+from harness.measure.operations import operations_of
 from harness.measure.recovery import FaultMeasurement, measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
 from harness.measure.trials import mttr_over_trials
 from harness.measure.verdicts import (
     judge_consistency,
+    judge_data_restored,
     judge_distribution,
     judge_fault,
     judge_rollback,
 )
 from harness.results import (
+    AbortResult,
     AsRun,
+    BaselineResult,
+    BracketResult,
     ConsistencyResult,
     DataAfterRollback,
     Escalation,
     Expect,
     FaultResult,
+    FidelityResult,
     HarnessFailure,
     LoadResult,
     Resolution,
@@ -48,6 +59,7 @@ from harness.results import (
     TrialResult,
     Verdict,
 )
+from harness.results.abort import ABORTED_NOTE
 from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Fault, Scenario
@@ -72,6 +84,8 @@ class TrialAnalysis:
     verdicts: list[Verdict]
     load: LoadResult
     rollback: RollbackMeasurement | None = None
+    baseline: Baseline | None = None
+    work: WorkLog | None = None  # the audit's work items (backlog over time), if it reports them
 
 
 def _load_result(
@@ -118,13 +132,23 @@ def _fault_result(
         scheduled_at=scheduled,
         injection_lag=(injected.injected_ns - injected.scheduled_ns) / 1e9,
         clear_lag=None if cleared is None else cleared.lag_ns / 1e9,
+        impact_bracket=_bracket(m.impact_bracket),
+        recovery_bracket=_bracket(m.recovery_bracket),
+        recovery_time_bracketed=m.recovery_time_bracketed,
     )
 
 
-def _measure_faults(out: TrialAnalysis, scenario: Scenario, ev: TrialEvents, t0_ns: int, stop: float) -> None:
+def _bracket(b: Bracket | None) -> BracketResult | None:
+    return None if b is None else BracketResult(**b.to_dict())
+
+
+def _measure_faults(
+    out: TrialAnalysis, scenario: Scenario, ev: TrialEvents, t0_ns: int, start: float, stop: float
+) -> None:
     """Every fault injected while load was observed, in injection order, with its verdicts."""
     assert out.timeline is not None
     injected = sorted(ev.injected.values(), key=lambda e: e.injected_ns)
+    never_healthy = out.baseline is not None and out.baseline.healthy is False
     for n, inj_event in enumerate(injected):
         index = inj_event.fault
         fault = scenario.faults[index]
@@ -138,14 +162,21 @@ def _measure_faults(out: TrialAnalysis, scenario: Scenario, ev: TrialEvents, t0_
         clear_seen = stop if cut or clr is None else clr
         m = measure_fault(out.timeline, out.samples, inj, clear_seen, impact_until=min(until, stop))
         if cut:
-            m = dataclasses.replace(m, recovered=False, recovered_at=None, recovery_time=None)
+            m = dataclasses.replace(
+                m, recovered=False, recovered_at=None, recovery_time=None, recovery_bracket=None
+            )
         result = _fault_result(
             fault, index, m, inj_event, cleared, clr if cut else float(m.cleared_at), t0_ns
         )
+        fidelity = measure_fidelity(
+            out.samples, fault, injected_at=inj, cleared_at=clear_seen, load_started=start
+        )
+        update: dict[str, Any] = {"fidelity": FidelityResult(**fidelity.to_dict())}
         if cut:
-            result = result.model_copy(update={"note": "the observation ended before the fault was cleared"})
-        out.faults.append(result)
-        out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
+            update["note"] = "the observation ended before the fault was cleared"
+        out.faults.append(result.model_copy(update=update))
+        if not never_healthy:  # no recovery verdict against a system that was never healthy
+            out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))
 
 
 def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents) -> TrialAnalysis:
@@ -167,11 +198,41 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     if start is None or stop is None or stop - start < scenario.slo.window:
         return out
     out.timeline = evaluate_health(samples, policy_of(scenario), start, stop)
-    _measure_faults(out, scenario, ev, t0_ns, stop)
+    first = min((e.injected_ns for e in ev.injected.values()), default=None)
+    out.baseline = measure_baseline(
+        out.timeline,
+        samples,
+        load_started=start,
+        first_fault=rel(first),
+        baseline=scenario.slo.baseline or scenario.slo.hold,
+        rate_asked=scenario.load.users * scenario.load.rate_per_user,
+    )
+    never_healthy = out.baseline.healthy is False
+    if never_healthy:
+        out.verdicts.append(baseline_verdict(ev.trial, out.baseline))
+    _measure_faults(out, scenario, ev, t0_ns, start, stop)
+    ops = operations_of(run_dir, scenario, t0_ns, ev.trial, out.faults, start, stop)  # business, detection
+    out.faults, out.work = ops.faults, ops.log
+    out.verdicts.extend(ops.verdicts)
     if scenario.rollback is not None:
         out.rollback = _measure_rollback(scenario, ev, out.timeline, samples, t0_ns, out.faults, start)
-        out.verdicts.extend(judge_rollback(scenario.expect, ev.trial, out.rollback))
+        if not never_healthy:
+            out.verdicts.extend(judge_rollback(scenario.expect, ev.trial, out.rollback))
     return out
+
+
+def baseline_verdict(trial: int, baseline: Baseline) -> Verdict:
+    """The failed baseline as a verdict of its own: it stands in for the trial's recovery verdicts."""
+    return Verdict(
+        expectation="baseline",
+        trial=trial,
+        fault="baseline",
+        target=f"SLO held for {baseline.required:g}s before the first fault",
+        measured=False,
+        measured_text="unhealthy before any fault",
+        passed=False,
+        margin=None,
+    )
 
 
 def _measure_rollback(
@@ -255,9 +316,25 @@ def _trial_result(
                 failures.append(HarnessFailure(component="ledger", detail=detail))
         if judge:
             a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
+            if c is not None:  # a rollback restores the service, not the data (on by default)
+                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
+                a.verdicts.extend(
+                    judge_data_restored(scenario.expect, a.trial, scenario.rollback is not None, damage)
+                )
     if events:
         a.verdicts.clear()  # no verdict about the target from a trial the harness failed
         errors.extend(f"trial {a.trial}: the harness failed ({e.component}): {e.detail}" for e in events)
+    if record.trials[a.trial].harness_failures:  # a part died mid-play: the figures are the harness's
+        a.faults, a.rollback, rollback = [], None, None
+    if record.trials[a.trial].aborted is not None:  # the abort, not the target, ended the observation
+        a.faults = [f if f.recovered else f.model_copy(update={"note": ABORTED_NOTE}) for f in a.faults]
+        cut = {f.label for f in a.faults if f.note == ABORTED_NOTE}
+        a.verdicts[:] = [  # still missed, but say why: the figure was never observed
+            v.model_copy(update={"measured_text": "not observed (aborted)"})
+            if v.fault in cut and v.measured is None
+            else v
+            for v in a.verdicts
+        ]
     return TrialResult(
         trial=a.trial,
         load=a.load,
@@ -266,6 +343,7 @@ def _trial_result(
         consistency=consistency,
         harness_failure=failures[0] if failures else None,
         failures=failures_of(run_dir, record.t0_ns, a),
+        baseline=None if a.baseline is None else BaselineResult(**a.baseline.to_dict()),
     )
 
 
@@ -286,23 +364,57 @@ def _data_after(rollback: RollbackResult | None, c: Consistency) -> RollbackResu
 
 def _harness_failure(e: HarnessFailed, t0_ns: int) -> HarnessFailure:
     at = e.t_ns if e.at_ns is None else e.at_ns
-    return HarnessFailure(component=e.component, detail=e.detail, at=(at - t0_ns) / 1e9)
+    alive = None if e.last_alive_ns is None else (e.last_alive_ns - t0_ns) / 1e9
+    return HarnessFailure(component=e.component, detail=e.detail, at=(at - t0_ns) / 1e9, last_alive=alive)
 
 
-def escalation_of(scenario: Scenario, trials: list[TrialResult]) -> Escalation:
-    """DESIGN.md escalation: every recovery (or rollback) slower than its budget needs a human."""
+def _abort_result(record: RunRecord) -> AbortResult | None:
+    """The run's abort (at most one: no trial runs after it), in run-relative seconds."""
+    e = next((t.aborted for _, t in sorted(record.trials.items()) if t.aborted is not None), None)
+    if e is None:
+        return None
+
+    def rel(ns: int) -> float:
+        return round((ns - record.t0_ns) / 1e9, 6)
+
+    return AbortResult(
+        trial=e.trial,
+        at=rel(e.t_ns),
+        bound=e.bound,
+        reason=e.reason,
+        measured=e.measured,
+        above=e.above,
+        crossed_at=rel(e.crossed_ns),
+        since=None if e.since_ns is None else rel(e.since_ns),
+        requests=e.requests,
+        window=e.window,
+        step=e.step,
+    )
+
+
+def escalation_of(
+    scenario: Scenario, trials: list[TrialResult], aborted_trial: int | None = None
+) -> Escalation:
+    """DESIGN.md escalation: every recovery (or rollback) slower than its budget needs a human.
+
+    Not from a trial the harness failed (no verdict), nor what an abort cut short (not observed)."""
     budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
     reasons: list[str] = []
     for t in trials:
+        if t.unhealthy_before_fault:
+            continue  # never healthy: nothing recovered or failed to recover, nothing to escalate
+        if t.harness_failure is not None:
+            continue
+        aborted = t.trial == aborted_trial
         for f in t.faults:
-            if f.kind == "deploy":
-                continue  # judged through its rollback
+            if f.kind == "deploy" or f.note == ABORTED_NOTE:
+                continue  # judged through its rollback / not observed, not missed
             if not f.recovered:
                 reasons.append(f"trial {t.trial}: {f.label} did not recover")
             elif f.recovery_time is not None and f.recovery_time > budget:
                 reasons.append(f"trial {t.trial}: {f.label} took {f.recovery_time:.0f}s to recover")
         rb = t.rollback
-        if scenario.rollback is not None and rb is None:
+        if scenario.rollback is not None and rb is None and not aborted:
             reasons.append(f"trial {t.trial}: the rollback never happened")
         elif rb is not None and rb.escalated:
             what = f"took {rb.rollback_duration:.0f}s" if rb.rollback_duration is not None else rb.note
@@ -343,6 +455,7 @@ def analyse_run(run_dir: Path) -> tuple[Results, list[TrialAnalysis]]:
         analyses.append(a)
         trials.append(_trial_result(run_dir, record, scenario, a, errors))
     mttr = mttr_over_trials(trials)
+    abort = _abort_result(record)
     verdicts = [v for a in analyses for v in a.verdicts] + judge_distribution(scenario.expect, mttr)
     complete = (
         record.finished is not None
@@ -351,7 +464,7 @@ def analyse_run(run_dir: Path) -> tuple[Results, list[TrialAnalysis]]:
         and not errors
         and len(analyses) == scenario.trials
     )
-    recovered_everywhere = all(f.recovered for t in trials for f in t.faults)
+    recovered_everywhere = all(f.recovered for t in trials if not t.unhealthy_before_fault for f in t.faults)
     passed = (
         complete
         and all(v.passed for v in verdicts)
@@ -377,8 +490,30 @@ def analyse_run(run_dir: Path) -> tuple[Results, list[TrialAnalysis]]:
         trials=trials,
         mttr=mttr,
         verdicts=verdicts,
-        escalation=escalation_of(scenario, trials),
+        escalation=escalation_of(scenario, trials, None if abort is None else abort.trial),
         environment=record.started.environment,
         as_run=as_run_of(record, scenario),
+        warnings=warnings_of(trials),
+        aborted=abort,
     )
     return results, analyses
+
+
+def warnings_of(trials: list[TrialResult]) -> list[str]:
+    """What every report must say even when every expectation is met (DESIGN.md, Additions)."""
+    out: list[str] = []
+    for t in trials:
+        b = t.baseline
+        if b is not None:
+            if b.outcome == "unhealthy_before_fault":
+                out.append(
+                    f"trial {t.trial}: target unhealthy before any fault ({b.note or 'the SLO never held'})"
+                )
+            elif b.note:
+                out.append(f"trial {t.trial}: baseline {b.note}")
+            if b.rate_warning:
+                out.append(f"trial {t.trial}: {b.rate_warning}")
+        for f in t.faults:
+            if f.fidelity is not None and f.fidelity.no_effect:
+                out.append(f"trial {t.trial}: {f.label}: {f.fidelity.note}")
+    return out

@@ -1,17 +1,20 @@
 """The ``aftershock`` command.
 
 Exit codes: 0 all expectations met, 1 an expectation missed, 2 usage or scenario error,
-3 harness or infrastructure error, 130 interrupted. click was chosen over typer: one small,
-stable dependency, and its usage errors already exit with 2.
+3 harness or infrastructure error, 4 aborted (an ``abort:`` bound was crossed), 130 interrupted.
+click was chosen over typer: one small, stable dependency, and its usage errors already exit with 2.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -39,6 +42,28 @@ def _fail(message: str, code: ExitCode) -> None:
     sys.exit(int(code))
 
 
+def _interruptible(command: Callable[..., None]) -> Callable[..., None]:
+    """SIGTERM and SIGINT end the command with 130 wherever they arrive: before the run, between
+    runs, while the index is written (the orchestrator handles them during a run and restores
+    these after). Without this a SIGTERM there killed the process (143) and click turned a
+    Ctrl-C into "Aborted!" with 1, the code of a missed expectation."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not turn into a traceback
+                signal.signal(sig, signal.SIG_IGN)
+            _echo("\naftershock: interrupted", err=True)
+            sys.exit(int(ExitCode.INTERRUPTED))
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aftershock")
 def main() -> None:
@@ -55,7 +80,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--backend", type=click.Choice(["process", "docker"]), help="Override the scenario's backend.")
+@click.option(
+    "--backend", type=click.Choice(["process", "docker", "compose"]), help="Override the scenario's backend."
+)
 @click.option("--trials", type=click.IntRange(1, 100), help="Override the number of trials.")
 @click.option("--seed", type=int, help="Override the scenario's seed.")
 @click.option("--mode", help="Run the target in one of its modes (e.g. fragile; see `aftershock list`).")
@@ -71,6 +98,7 @@ def main() -> None:
     help="Directory that receives reports/<run-id>/.",
 )
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@_interruptible
 def run(
     scenarios: tuple[Path, ...],
     backend: str | None,
@@ -158,9 +186,11 @@ def _severity(code: ExitCode) -> int:
     return {
         ExitCode.OK: 0,
         ExitCode.EXPECTATION_MISSED: 1,
-        ExitCode.INFRASTRUCTURE: 2,
-        ExitCode.USAGE: 3,
-        ExitCode.INTERRUPTED: 4,
+        ExitCode.UNHEALTHY_BEFORE_FAULT: 2,
+        ExitCode.ABORTED: 3,
+        ExitCode.INFRASTRUCTURE: 4,
+        ExitCode.USAGE: 5,
+        ExitCode.INTERRUPTED: 6,
     }[code]
 
 
@@ -168,7 +198,7 @@ def _severity(code: ExitCode) -> int:
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--backend",
-    type=click.Choice(["process", "docker"]),
+    type=click.Choice(["process", "docker", "compose"]),
     help="Check for this backend (as `run --backend` would run it).",
 )
 def validate(scenarios: tuple[Path, ...], backend: str | None) -> None:
@@ -261,6 +291,7 @@ def index(reports_dir: Path) -> None:
 @click.option("--mode", help="Explore the target in one of its modes (e.g. fragile).")
 @click.option("--derandomize", is_flag=True, help="Deterministic search (for CI), ignores --seed.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@_interruptible
 def explore(
     scenario: Path,
     budget: int | None,
@@ -339,20 +370,127 @@ def _first_line(text: str) -> str:
 
 
 @main.command()
-@click.option("--all", "include_live", is_flag=True, help="Also stop processes of runs that are still alive.")
-def cleanup(include_live: bool) -> None:
-    """Remove what dead runs left behind (processes labelled with a run id)."""
+@click.option("--run", "run_id", metavar="RUN_ID", help="Only this run's leftovers (its reports/<run-id>).")
+@click.option(
+    "--all",
+    "include_live",
+    is_flag=True,
+    help="Also runs that are still alive (stops them!). With --run: that run even if it runs.",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be removed; change nothing.")
+def cleanup(run_id: str | None, include_live: bool, dry_run: bool) -> None:
+    """Remove what dead runs left behind: processes, scratch directories, containers.
+
+    \b
+    What each form touches (on this host; every form lists what it removes):
+      aftershock cleanup                  every DEAD run (its harness is gone), anyone's
+      aftershock cleanup --run ID         run ID only, if it is dead
+      aftershock cleanup --run ID --all   run ID, even while it runs (stops it)
+      aftershock cleanup --all            EVERY run on the machine, live ones too
+      ... --dry-run                       only lists what the same form would remove
+    Docker resources are taken only if this host labelled them. Exit 3 if anything could
+    not be removed (one line each).
+    """
     from harness import reaper
+    from harness.compose.sweep import sweep_compose
     from harness.docker.sweep import sweep_docker
 
-    killed = reaper.sweep(include_live=include_live)
-    for p in killed:
-        click.echo(f"stopped pid {p.pid} of run {p.run_id}: {p.cmdline[:100]}")
-    click.echo(f"cleanup: {len(killed)} leftover process(es) removed")
-    removed = sweep_docker(include_live=include_live)
+    verb = "would remove" if dry_run else "removed"
+    tally = "to remove (dry run)" if dry_run else "removed"
+    errors: list[str] = []
+    try:
+        victims = reaper.doomed_processes(run_id=run_id, include_live=include_live)
+        if not dry_run:
+            reaper.kill_processes(victims)
+        for p in victims:
+            _echo(
+                f"{'would stop' if dry_run else 'stopped'} pid {p.pid} of run {p.run_id}: {p.cmdline[:100]}"
+            )
+        _echo(f"cleanup: {len(victims)} leftover process(es) {tally}")
+        dirs = reaper.doomed_workdirs(run_id=run_id, include_live=include_live)
+        if dry_run:
+            gone = [w.path for w in dirs]
+        else:
+            removal = reaper.remove_workdirs(dirs)
+            gone, errors = removal.removed, errors + removal.errors
+        for path in gone:
+            _echo(f"{verb} directory {path}")
+        _echo(f"cleanup: {len(gone)} leftover director{'y' if len(gone) == 1 else 'ies'} {tally}")
+    except OSError as exc:
+        errors.append(f"processes and directories: {exc}")
+    try:
+        removed = [] if dry_run else sweep_compose(run_id=run_id, include_live=include_live)
+        removed += sweep_docker(run_id=run_id, include_live=include_live, dry_run=dry_run)
+    except ExceptionGroup as group:
+        removed = []
+        errors += [_one_line(exc) for exc in group.exceptions]
+    except Exception as exc:  # the engine itself failed (listing): one line, not a traceback
+        removed = []
+        errors.append(f"docker: {_one_line(exc)}")
     for item in removed:
-        click.echo(f"removed {item}")
-    click.echo(f"cleanup: {len(removed)} leftover docker resource(s) removed")
+        _echo(f"{verb} {item}")
+    _echo(f"cleanup: {len(removed)} leftover docker resource(s) {tally}")
+    for line in errors:
+        _echo(f"cleanup: could not remove {line}", err=True)
+    sys.exit(int(ExitCode.INFRASTRUCTURE if errors else ExitCode.OK))
+
+
+def _one_line(exc: BaseException) -> str:
+    """``<what>: <first line of the error>``, from the note ``sweep_docker`` attaches."""
+    notes = [n.removeprefix("while removing ") for n in getattr(exc, "__notes__", [])]
+    explanation = getattr(exc, "explanation", None)  # the engine's own words (docker APIError)
+    text = str(explanation if isinstance(explanation, str) and explanation else exc).strip().splitlines()
+    return f"{notes[0] + ': ' if notes else ''}{text[0] if text else type(exc).__name__}"
+
+
+@main.group()
+def target() -> None:
+    """Targets: check that one is ready to be rehearsed."""
+
+
+@target.command(name="check")
+@click.argument("name")
+@click.option(
+    "--backend",
+    type=click.Choice(["process", "docker", "compose"]),
+    help="Default: compose if the target has only a Compose file, else process.",
+)
+@click.option("--mode", help="A mode of the target (e.g. fragile).")
+def target_check(name: str, backend: str | None, mode: str | None) -> None:
+    """Start target NAME (a name under targets/ or a directory), wait for health, send one request of
+    each op of its locustfile, read and check its audit, print what it found, stop everything."""
+    from harness.check import check_target
+    from harness.errors import AftershockError
+    from harness.scenario.loader import find_target_dir, load_target
+
+    given = Path(name)
+    target_dir = (
+        given if (given / "target.yaml").is_file() else find_target_dir(name, Path.cwd() / "scenarios" / "_")
+    )
+    if target_dir is None:
+        _fail(
+            f"aftershock: no target {name!r} (looked for targets/{name}/target.yaml, or a directory)",
+            ExitCode.USAGE,
+        )
+    assert target_dir is not None
+    try:
+        loaded = load_target(target_dir)
+        if backend is None:
+            only_compose = loaded.compose is not None and not any(s.command for s in loaded.services.values())
+            backend = "compose" if only_compose else "process"
+        if mode is not None and mode not in loaded.modes:
+            _fail(
+                f"aftershock: target {loaded.name!r} has no mode {mode!r}"
+                f" (modes: {', '.join(loaded.modes) or 'none'})",
+                ExitCode.USAGE,
+            )
+        found = check_target(loaded, target_dir, backend, mode)
+    except ScenarioError as exc:
+        _fail(f"aftershock: {exc}", ExitCode.USAGE)
+    except AftershockError as exc:
+        _fail(f"aftershock: {exc}", ExitCode(exc.exit_code))
+    _echo(found.render())
+    sys.exit(int(ExitCode.OK if found.ok else ExitCode.EXPECTATION_MISSED))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 * :class:`ScenarioError` - the user's input is wrong (exit 2).
 * :class:`InfrastructureError` - Toxiproxy, Docker, a process or the target misbehaved (exit 3).
 * :class:`ExpectationMissed` - the system under test missed a stated target (exit 1).
+* :class:`HarnessFailure` - a part of the harness (Toxiproxy, Locust) died mid-trial (exit 3).
+* :class:`Aborted` - a scenario's ``abort:`` bound was crossed; the rehearsal stopped (exit 4).
 * :class:`Interrupted` - SIGINT/SIGTERM (exit 130).
 """
 
@@ -17,6 +19,8 @@ class ExitCode(enum.IntEnum):
     EXPECTATION_MISSED = 1
     USAGE = 2
     INFRASTRUCTURE = 3
+    ABORTED = 4  # an abort bound was crossed: faults cleared, load stopped, what was measured reported
+    UNHEALTHY_BEFORE_FAULT = 5  # the target never met its SLO before the first fault: no verdict
     INTERRUPTED = 130
 
 
@@ -71,3 +75,23 @@ class Interrupted(AftershockError):
     """SIGINT or SIGTERM arrived; teardown runs, what was measured is written."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+class HarnessFailure(InfrastructureError):
+    """A part of the harness died during a trial: that trial says nothing about the target."""
+
+    def __init__(self, component: str, label: str, at: float, detail: str) -> None:
+        self.component = component  # "toxiproxy", "locust": what the journal names
+        self.at = at  # when it was found dead, seconds since the run's start
+        self.detail = detail
+        super().__init__(f"{label} died at t={at:.2f}s: {detail}")
+
+
+class Aborted(AftershockError):
+    """A stated abort bound was crossed: faults cleared, load stopped, what was measured kept."""
+
+    exit_code = ExitCode.ABORTED
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"aborted: {reason}")

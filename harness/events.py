@@ -106,6 +106,26 @@ class HarnessFailed(RunEvent):
     component: str
     detail: str
     at_ns: int | None = None
+    #: the watchdog's last look at which the component was alive: it failed in (last_alive_ns, at]
+    last_alive_ns: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunAborted(RunEvent):
+    """A scenario's ``abort:`` bound was crossed: every fault is cleared at once, the load stops,
+    no later trial runs (exit 4). ``t_ns`` is when the guard decided."""
+
+    TAG: ClassVar[str] = "aborted"
+    trial: int
+    bound: str  # error_rate, p95_latency, p99_latency, http, command
+    reason: str  # the bound and the measured value, in words
+    measured: float | str  # a share, seconds, or a check's answer
+    crossed_ns: int  # live bounds: the end of the judged window; checks: when the answer came
+    above: float | None = None
+    since_ns: int | None = None  # live bounds: the end of the first window of the unbroken run
+    requests: int | None = None  # live bounds: requests completed in the deciding window
+    window: float | None = None
+    step: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

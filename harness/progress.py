@@ -26,6 +26,7 @@ from harness.events import (
     RollbackConfirmed,
     RollbackTriggered,
     RollbackUnconfirmed,
+    RunAborted,
     RunError,
     RunEvent,
     RunInterrupted,
@@ -35,6 +36,7 @@ from harness.events import (
     ToxiproxyUp,
     TrialStarted,
 )
+from harness.monitoring.events import AlertReceived, MonitoringStarted
 
 
 def scenario_words(e: RunStarted) -> str:
@@ -93,9 +95,15 @@ def describe(e: RunEvent) -> str | None:
             return f"interrupted: {e.reason}; clearing faults and tearing down"
         case HarnessFailed():
             return f"harness failure ({e.component}): {e.detail.splitlines()[0] if e.detail else ''}"
+        case RunAborted():
+            return f"ABORTED: {e.reason}; clearing every fault, stopping the load"
         case RunError():
             lines = e.message.splitlines()
             return f"error: {lines[0] if lines else ''}"
+        case MonitoringStarted():
+            return f"monitoring: prometheus {e.prometheus}, alertmanager {e.alertmanager}"
+        case AlertReceived():
+            return f"alert {e.status.upper()}: {e.alertname} ({'symptom' if e.symptom else 'cause'})"
     return None
 
 

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("aftershock", "failure rehearsals")
-    group.addoption("--aftershock-backend", choices=["process", "docker"], help="override scenarios' backend")
+    group.addoption(
+        "--aftershock-backend", choices=["process", "docker", "compose"], help="override scenarios' backend"
+    )
     group.addoption("--aftershock-mode", help="run targets in this mode (e.g. fragile)")
     group.addoption("--aftershock-out", default="reports", help="where run directories go (default: reports)")
     parser.addini(

@@ -29,8 +29,9 @@ from harness import __version__, reaper
 from harness.analysis import AUDIT_FILE, analyse_run, policy_of
 from harness.as_run import apply_overrides
 from harness.clock import CLOCK_NAME, now_ns
+from harness.compose.sweep import sweep_compose
 from harness.docker.sweep import sweep_docker
-from harness.errors import AftershockError, ExitCode, InfrastructureError, Interrupted
+from harness.errors import Aborted, AftershockError, ExitCode, InfrastructureError, Interrupted
 from harness.events import (
     Audited,
     Drained,
@@ -50,11 +51,13 @@ from harness.events import (
 from harness.faults.kinds import build_fault
 from harness.faults.timeline import FaultTimeline
 from harness.files import atomic_write_text
+from harness.guards.trial import TrialGuards, trial_guards
 from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
 from harness.measure.audit import Audit, AuditSchemaError, outstanding, validate_audit
 from harness.measure.live import LiveHealth, LoadTicker
+from harness.monitoring.trial import TrialMonitoring
 from harness.progress import Progress
 from harness.report import write_reports
 from harness.results import Results, write_results
@@ -100,7 +103,7 @@ class RunOutcome:
 
 
 def exit_code(results: Results, error: BaseException | None, interrupted: bool) -> ExitCode:
-    """0 met, 1 missed, 3 harness/infrastructure, 130 interrupted (an error's own code wins)."""
+    """0 met, 1 missed, 3 harness/infrastructure, 4 aborted, 130 interrupted (an error's own code wins)."""
     if interrupted:
         return ExitCode.INTERRUPTED
     if error is not None:
@@ -132,13 +135,14 @@ class Orchestrator:
         journal = self._open_run_dir()
         swept = self._sweep()
         error: BaseException | None = None
-        interrupted = False
+        interrupted = aborted = False
         try:
             with signals_as_interrupts():
                 self.bus.publish(self._run_started(swept))
                 binary = find_toxiproxy()
                 for trial in range(1, self.scenario.trials + 1):
-                    self._run_trial(trial, binary)
+                    if aborted := self._run_trial(trial, binary):
+                        break  # an abort ends the rehearsal: no later trial runs
         except (Interrupted, KeyboardInterrupt) as exc:
             interrupted = True
             error = exc if isinstance(exc, Interrupted) else Interrupted("interrupted by SIGINT")
@@ -147,7 +151,7 @@ class Orchestrator:
         except Exception as exc:  # a bug or an unexpected failure: still report what was measured
             error = exc
         with shielded():
-            results = self._finish(journal, error, interrupted)
+            results = self._finish(journal, error, interrupted, aborted)
         code = exit_code(results, error, interrupted)
         return RunOutcome(self.run_id, self.run_dir, results, code, error)
 
@@ -167,7 +171,7 @@ class Orchestrator:
         """Remove what dead runs left behind; how many leftovers there were."""
         swept = len(reaper.sweep())
         try:
-            swept += len(sweep_docker())
+            swept += len(sweep_compose()) + len(sweep_docker())  # whole Compose projects first
         except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
             print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)
         return swept
@@ -201,13 +205,14 @@ class Orchestrator:
             },
         )
 
-    def _finish(self, journal: Journal, error: BaseException | None, interrupted: bool) -> Results:
+    def _finish(
+        self, journal: Journal, error: BaseException | None, interrupted: bool, aborted: bool = False
+    ) -> Results:
         """Journal the end, analyse the run dir, write results.json and the reports."""
         if error is not None and not interrupted:
             self.bus.publish(RunError(message=_flatten(error)))
-        self.bus.publish(
-            RunFinished(complete=error is None and not interrupted, trials_run=self.trials_started)
-        )
+        complete = error is None and not interrupted and not aborted
+        self.bus.publish(RunFinished(complete=complete, trials_run=self.trials_started))
         journal.close()
         if self.progress:
             self.bus.publish(PhaseStarted(what="analysing the journal and the ledgers"))
@@ -225,11 +230,13 @@ class Orchestrator:
         """The target mode's environment, then the scenario's own (which wins)."""
         return mode_env(self.loaded.target, self.scenario.target.mode, self.scenario.target.env)
 
-    def _run_trial(self, trial: int, binary: Path) -> None:
-        """One trial, in named steps: start target, start load, play, stop and audit.
+    def _run_trial(self, trial: int, binary: Path) -> bool:
+        """One trial, in named steps: start target, start load, play, stop and audit. True if an
+        abort bound ended it (the rehearsal stops there).
 
         Every resource goes on a :class:`Teardown` stack that runs newest first on every exit
-        path (faults cleared before load stops before services stop)."""
+        path (faults cleared before load stops before services stop). The trial's guards watch
+        from the first fault to the audit: a dead Toxiproxy or Locust raises HarnessFailure."""
         trial_dir = self.run_dir / f"trial-{trial}"
         trial_dir.mkdir(parents=True, exist_ok=True)
         self.trials_started += 1
@@ -237,12 +244,20 @@ class Orchestrator:
         td = Teardown()
         try:
             session = self._start_target(td, trial, trial_dir, binary)
+            monitoring = self._start_monitoring(td, trial, trial_dir, session)
             load, ready_ns = self._start_load(td, trial, trial_dir, session)
             control = LoadControl(trial_dir)
-            self._play(td, trial, trial_dir, session, load, control, ready_ns)
-            self._stop_and_audit(trial, trial_dir, session, load)
+            guards = self._guards(trial, trial_dir, session, load, ready_ns)
+            with guards:
+                aborted = self._play(
+                    td, trial, trial_dir, session, load, control, ready_ns, guards, monitoring
+                )
+                self._stop_and_audit(trial, trial_dir, session, load, guards)
+            if monitoring is not None:
+                monitoring.settle()  # alerts still firing get `resolve_wait` to resolve
             td.close()  # the stack is empty after this; nothing runs twice
             self.bus.publish(TeardownDone(trial=trial))
+            return aborted
         except BaseException as exc:
             if isinstance(exc, Interrupted | KeyboardInterrupt):
                 self.bus.publish(RunInterrupted(reason=str(exc) or "SIGINT"))
@@ -269,6 +284,25 @@ class Orchestrator:
             toxiproxy_binary=binary,
         )
         return td.enter("target", session)
+
+    def _start_monitoring(
+        self, td: Teardown, trial: int, trial_dir: Path, session: TargetSession
+    ) -> TrialMonitoring | None:
+        """The target's own Prometheus and Alertmanager, when the scenario names them."""
+        s = self.scenario
+        if s.monitoring is None:
+            return None
+        monitoring = TrialMonitoring(
+            s.monitoring,
+            mode=s.target.mode,
+            target_dir=self.loaded.target_dir,
+            backend=session.backend,
+            run_id=self.run_id,
+            trial_dir=trial_dir,
+            bus=self.bus,
+            trial=trial,
+        )
+        return td.enter("monitoring", monitoring)
 
     def _start_load(
         self, td: Teardown, trial: int, trial_dir: Path, session: TargetSession
@@ -312,8 +346,11 @@ class Orchestrator:
         load: LoadProcess,
         control: LoadControl,
         ready_ns: int,
-    ) -> None:
-        """The fault timeline (the trial's one scheduler), with the guards running while it plays."""
+        trial_guards: TrialGuards,
+        monitoring: TrialMonitoring | None = None,
+    ) -> bool:
+        """The fault timeline (the trial's one scheduler), with the guards running while it plays.
+        True if an abort bound was crossed: every fault is then cleared at once."""
         s, target = self.scenario, self.loaded.target
         proxies, backend = session.proxies, session.backend
 
@@ -323,7 +360,7 @@ class Orchestrator:
             )
 
         timeline = td.enter("faults", FaultTimeline(s.faults, make, self.bus, trial))
-        guards: list[Guard] = [LocustAlive(load)]
+        guards: list[Guard] = [trial_guards.check]  # the watchdog, then the abort bounds
         if s.rollback is not None:
             rollback = RollbackController(
                 s.rollback,
@@ -338,15 +375,48 @@ class Orchestrator:
             )
             rollback.schedule(timeline)
             guards.append(lambda now: rollback.tick())
-        # Live guards (a watchdog on Toxiproxy and Locust, abort conditions) go on this list.
         guards.append(self._progress_guard(trial, trial_dir, timeline, ready_ns))
+        if monitoring is not None:  # alerts go into the journal as they arrive
+            pump = monitoring.pump
+
+            def journal_alerts(now: int) -> None:
+                pump()
+
+            guards.append(journal_alerts)
 
         def check() -> None:
             now = now_ns()
             for guard in guards:
                 guard(now)
 
-        timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
+        try:
+            timeline.run(ready_ns, ready_ns + round(s.load.duration * 1e9), check)
+        except Aborted:
+            timeline.clear_all()  # every fault at once; then the load stops
+            return True
+        return False
+
+    def _guards(
+        self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess, ready_ns: int
+    ) -> TrialGuards:
+        """The watchdog on this trial's Toxiproxy and Locust, and the scenario's abort bounds."""
+        return trial_guards(
+            self.scenario,
+            bus=self.bus,
+            trial=trial,
+            t0_ns=self.t0_ns,
+            server=session.server,
+            load=load,
+            trial_dir=trial_dir,
+            load_start_ns=ready_ns,
+            urls={  # every HTTP service (only those answer on the host, on every backend)
+                name: session.backend.entry_url(name)
+                for name, svc in self.loaded.target.services.items()
+                if svc.health is not None and svc.health.http
+            },
+            workdir=self.loaded.path.resolve().parent,
+            run_id=self.run_id,
+        )
 
     def _progress_guard(self, trial: int, trial_dir: Path, timeline: FaultTimeline, ready_ns: int) -> Guard:
         """The live load status (req/s, share failing, active faults) as a progress event."""
@@ -369,9 +439,19 @@ class Orchestrator:
 
         return tick
 
-    def _stop_and_audit(self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess) -> None:
+    def _stop_and_audit(
+        self,
+        trial: int,
+        trial_dir: Path,
+        session: TargetSession,
+        load: LoadProcess,
+        guards: TrialGuards,
+    ) -> None:
         """Stop the load, then drain and audit. No request starts after the journaled stop
-        instant, and every request sent is in the ledger before it closes."""
+        instant, and every request sent is in the ledger before it closes. The guards stop
+        watching Locust first: from here its exit is ours."""
+        guards.stop_aborting()
+        guards.release("locust")
         self.bus.publish(
             PhaseStarted(trial=trial, what="stopping the load: waiting for the requests in flight to land")
         )
@@ -420,17 +500,6 @@ class Orchestrator:
 
 Guard = Callable[[int], None]
 """Run at least every 50 ms while the timeline plays, given the run clock; raises to stop the trial."""
-
-
-@dataclass(frozen=True)
-class LocustAlive:
-    """The load generator must outlive the load: a dead Locust is an infrastructure failure."""
-
-    load: LoadProcess
-
-    def __call__(self, now: int) -> None:
-        if not self.load.running():
-            raise InfrastructureError(f"Locust stopped during the run; see {self.load.log_path}")
 
 
 def _flatten(exc: BaseException) -> str:

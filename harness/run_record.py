@@ -21,6 +21,7 @@ from harness.events import (
     RollbackActionDone,
     RollbackConfirmed,
     RollbackTriggered,
+    RunAborted,
     RunError,
     RunEvent,
     RunFinished,
@@ -47,6 +48,7 @@ class TrialEvents:
     rollback_done: RollbackActionDone | None = None
     rollback_confirmed: RollbackConfirmed | None = None
     harness_failures: list[HarnessFailed] = field(default_factory=list)
+    aborted: RunAborted | None = None  # a scenario's abort bound was crossed in this trial
 
 
 @dataclass
@@ -81,6 +83,8 @@ def _digest(rec: TrialEvents, e: RunEvent) -> None:
             rec.rollback_confirmed = e
         case HarnessFailed():
             rec.harness_failures.append(e)
+        case RunAborted() if rec.aborted is None:
+            rec.aborted = e
 
 
 def read_run(run_dir: Path) -> RunRecord:

@@ -29,6 +29,12 @@ def make_backend(
     env_overrides: dict[str, dict[str, str]],
     bus: EventBus,
 ) -> Backend:
+    if kind == "compose":
+        from harness.compose.backend import ComposeBackend
+
+        return ComposeBackend(
+            target, target_dir, work_dir, run_id, env_overrides=env_overrides, emit=bus.emit
+        )
     if kind == "docker":
         from harness.docker.backend import DockerBackend
 

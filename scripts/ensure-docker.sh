@@ -29,6 +29,28 @@ as_root() {
     fi
 }
 
+# Run "$@" detached: its own session, stdin from /dev/null, stdout and stderr appended to $1, and
+# none of the caller's other descriptors. A daemon keeps what it inherits for as long as it runs:
+# a CI step's flock'd lock or an output pipe held by dockerd would never be released.
+launch_detached() {
+    local log="$1"
+    shift
+    (
+        for path in /proc/"$BASHPID"/fd/*; do
+            fd="${path##*/}"
+            if [ "$fd" -gt 2 ] 2>/dev/null; then
+                eval "exec ${fd}>&-" 2>/dev/null || true
+            fi
+        done
+        exec setsid "$@" >>"$log" 2>&1 </dev/null
+    ) &
+}
+
+# Sourced (by the tests): define the functions, do nothing.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+    return 0
+fi
+
 if answers; then
     say "engine answers ($(timeout 10 docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
     exit 0
@@ -59,8 +81,12 @@ elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 else
     say "starting dockerd in the background (log: $DOCKERD_LOG)"
     as_root mkdir -p "$(dirname "$DOCKERD_LOG")"
-    # setsid + nohup: the engine outlives this script and the CI step that ran it.
-    as_root sh -c "setsid nohup dockerd >>'$DOCKERD_LOG' 2>&1 < /dev/null &"
+    # Its own session: the engine outlives this script and the CI step that ran it.
+    if [ "$(id -u)" = 0 ]; then
+        launch_detached "$DOCKERD_LOG" dockerd
+    else  # sudo closes every descriptor above 2 itself (closefrom)
+        as_root sh -c "setsid dockerd >>'$DOCKERD_LOG' 2>&1 < /dev/null &"
+    fi
 fi
 
 deadline=$((SECONDS + WAIT))

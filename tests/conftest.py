@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -13,6 +14,23 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the cache and the Toxiproxy binary for everything the suite starts.
+
+    ``pytester`` gives each test a temporary HOME; without this, aftershock inside it found no
+    cached Toxiproxy and rebuilt it from source (~90 s of Go on every CI run). ``make test``
+    builds the binary once before the suite (``make toxiproxy``).
+    """
+    from harness.errors import InfrastructureError
+    from harness.files import cache_dir
+    from harness.toxiproxy.provision import find_toxiproxy
+
+    os.environ.setdefault("AFTERSHOCK_CACHE", str(cache_dir()))
+    # not built yet: the first rehearsal builds it, into the real cache
+    with contextlib.suppress(InfrastructureError):
+        os.environ.setdefault("AFTERSHOCK_TOXIPROXY", str(find_toxiproxy(build=False)))
 
 
 def aftershock(

@@ -40,14 +40,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import socket
 import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import requests
 
 from harness.docker import images
 from harness.docker.engine import (
@@ -73,8 +70,8 @@ from harness.errors import InfrastructureError, Problem, ScenarioError
 from harness.net import free_port
 from harness.reaper import owner_token
 from harness.scenario.target import PLACEHOLDER, SIMPLE_PLACEHOLDERS, Service, Target
-from harness.targets.backend import Backend, render
-from harness.targets.process import log_tail
+from harness.targets.backend import Backend, needs_command_and_health, render
+from harness.targets.health import log_size, log_tail, wait_healthy
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -130,6 +127,7 @@ def docker_problems(target: Target, target_dir: Path) -> list[Problem]:
                     fix="rename the service",
                 )
             )
+        problems += needs_command_and_health(file, name, spec, "docker")
         docker = spec.docker
         if docker is None or not docker.image:
             path = dockerfile_for(target_dir, name, spec)
@@ -177,6 +175,55 @@ def docker_problems(target: Target, target_dir: Path) -> list[Problem]:
     return problems
 
 
+class _Started:
+    """A started service container as the health probes see it (see :mod:`harness.targets.health`)."""
+
+    def __init__(self, backend: DockerBackend, service: str, container: Container, log_offset: int) -> None:
+        self.backend = backend
+        self.service = service
+        self.container = container
+        self.log_path = backend.log_path(service)
+        self.log_offset = log_offset
+
+    def exited(self) -> str | None:
+        from docker.errors import DockerException
+
+        try:
+            self.container.reload()
+        except DockerException as exc:
+            raise InfrastructureError(
+                f"service {self.service!r}: the engine stopped answering: {exc}"
+            ) from None
+        if self.container.status not in ("exited", "dead"):
+            return None
+        state = self.container.attrs.get("State", {})
+        self.backend._save_logs_for_error(self.service)
+        oom = " (out of memory)" if state.get("OOMKilled") else ""
+        return (
+            f"(container {self.container.name}) exited during start-up with code {state.get('ExitCode')}{oom}"
+        )
+
+    def status(self) -> str:
+        return f"container status: {self.container.status}"
+
+    def http_base(self) -> str | None:
+        """Through the published port: the path the harness will use."""
+        return self.backend.entry_url(self.service) if self.service in self.backend.host_ports else None
+
+    def tcp_address(self) -> tuple[str, int] | None:
+        """At its address on the run network: docker-proxy accepts on a published port too early."""
+        ip = self.backend._ip(self.container)
+        return (ip, CONTAINER_PORT) if ip else None
+
+    def run(self, argv: list[str], timeout: float) -> int:
+        from docker.errors import DockerException
+
+        try:
+            return int(self.container.exec_run(argv).exit_code or 0)
+        except DockerException as exc:
+            raise InfrastructureError(f"service {self.service!r}: health command {argv!r}: {exc}") from None
+
+
 # -- live logs ----------------------------------------------------------------------------
 class DockerBackend(Backend):
     """Services as containers on a per-run network; see the module docstring for the conventions.
@@ -216,7 +263,7 @@ class DockerBackend(Backend):
         self.host_ports = {
             name: free_port("127.0.0.1")
             for name, svc in target.services.items()
-            if svc.health.http or name == target.entrypoint
+            if (svc.health is not None and svc.health.http) or name == target.entrypoint
         }
         self.images: dict[str, str] = {}
         self._network: Network | None = None
@@ -375,6 +422,7 @@ class DockerBackend(Backend):
             self.build_images()
         values = self._values(service, links)
         template = spec.docker.command if spec.docker is not None and spec.docker.command else spec.command
+        assert template is not None  # docker_problems() checked it
         command = [render(part, values) for part in template]
         env = {k: render(v, values) for k, v in spec.env.items()}
         if spec.docker is not None:
@@ -420,6 +468,7 @@ class DockerBackend(Backend):
         at = f", version {version}" if version is not None else ""
         image = self.images[service]
         log.marker(f"starting {service} (container {container.name}, {image}{at}): {' '.join(command)}")
+        offset = log_size(self.log_path(service))  # after the marker, which quotes the command
         try:
             container.put_archive("/", _workdir_archive())
             if carried is not None:
@@ -434,7 +483,7 @@ class DockerBackend(Backend):
             ) from None
         self.emit("service_starting", service=service, container=container.name, image=self.images[service])
         if wait:
-            self._wait_healthy(service, spec, container)
+            self._wait_healthy(service, spec, container, offset, values)
             self.emit(
                 "service_up",
                 service=service,
@@ -447,53 +496,25 @@ class DockerBackend(Backend):
         address = str((networks.get(self.network_name) or {}).get("IPAddress") or "")
         return address
 
-    def _wait_healthy(self, service: str, spec: Service, container: Container) -> None:
-        from docker.errors import DockerException
-
-        deadline = time.monotonic() + spec.startup_timeout
-        last = "no answer yet"
-        status = "unknown"
-        while time.monotonic() < deadline:
-            try:
-                container.reload()
-            except DockerException as exc:
-                raise InfrastructureError(
-                    f"service {service!r}: the engine stopped answering: {exc}"
-                ) from None
-            status = str(container.status)
-            if status in ("exited", "dead"):
-                state = container.attrs.get("State", {})
-                self._save_logs_for_error(service)
-                raise InfrastructureError(
-                    f"service {service!r} (container {container.name}) exited during start-up with code "
-                    f"{state.get('ExitCode')}{' (out of memory)' if state.get('OOMKilled') else ''}.\n"
-                    f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}\n"
-                    f"  hint: `docker run --rm -it {self.images[service]} bash` to try the command by hand"
-                )
-            try:
-                if spec.health.http:  # through the published port: the path the harness will use
-                    resp = requests.get(self.entry_url(service) + spec.health.http, timeout=1.0)
-                    if 200 <= resp.status_code < 300:
-                        return
-                    last = f"HTTP {resp.status_code}"
-                else:
-                    ip = self._ip(container)
-                    if not ip:
-                        last = "no address on the run network yet"
-                    else:
-                        with socket.create_connection((ip, CONTAINER_PORT), timeout=1.0):
-                            return
-            except (requests.RequestException, OSError) as exc:
-                last = type(exc).__name__
-            time.sleep(0.1)
-        self._save_logs_for_error(service)
-        raise InfrastructureError(
-            f"service {service!r} (container {container.name}) did not become healthy within "
-            f"{spec.startup_timeout:g}s (container status: {status}, last check: {last}).\n"
-            f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}\n"
-            f"  hint: raise services.{service}.startup_timeout in target.yaml if it is just slow; the service"
-            f" must listen on {CONTAINER_HOST}:{CONTAINER_PORT} ({{host}}:{{port}}) inside its container"
-        )
+    def _wait_healthy(
+        self, service: str, spec: Service, container: Container, offset: int, values: dict[str, str]
+    ) -> None:
+        health = spec.health
+        assert health is not None  # docker_problems() checked it
+        if health.command is not None:  # placeholders bound as in the container's command
+            health = health.model_copy(update={"command": [render(p, values) for p in health.command]})
+        try:
+            wait_healthy(
+                _Started(self, service, container, offset),
+                health,
+                spec.startup_timeout,
+                hint=f"`docker run --rm -it {self.images[service]} bash` to try the command by hand; the"
+                f" service must listen on {CONTAINER_HOST}:{CONTAINER_PORT} ({{host}}:{{port}}) inside its"
+                " container",
+            )
+        except InfrastructureError:
+            self._save_logs_for_error(service)
+            raise
 
     def _call(self, service: str, what: str, fn: Callable[[], object]) -> None:
         from docker.errors import DockerException
@@ -592,11 +613,13 @@ class DockerBackend(Backend):
         log = self._logs[service]
         self._call(service, "read the log of", functools.partial(log.close, str(container.id)))
         log.marker(f"starting {service} again (container {container.name})")
+        offset = log_size(self.log_path(service))
         self._call(service, "start", container.start)
         log.follow(str(container.id))
         self.emit("service_starting", service=service, container=container.name, image=self.images[service])
         if wait:
-            self._wait_healthy(service, self.target.services[service], container)
+            values = self._values(service, self._links.get(service, {}))
+            self._wait_healthy(service, self.target.services[service], container, offset, values)
             self.emit(
                 "service_up",
                 service=service,

@@ -12,6 +12,12 @@ Three kinds, each built at most once and then found by tag:
   rebuilt and a changed one always is.
 * **the Toxiproxy image** - the cached static ``toxiproxy-server`` binary on ``scratch``.
 
+Several checkouts may share one engine (CI runners, a developer's two clones). Every build is
+labelled with the identity of the checkout it came from (:data:`CHECKOUT_LABEL`: this host and
+the build context's directory), and each checkout pins the image it uses with a tag
+``<repository>:use-<checkout>``. After a build only images that *this* checkout built and that
+no checkout pins any more are pruned: two checkouts never rebuild each other's images in turn.
+
 Build contexts are assembled here (not by the SDK) so that they can carry the host's CA bundle
 as ``.aftershock/pip-ca.crt``: where TLS to the package index is intercepted by a local CA, pip
 inside a build only works with the host's bundle. Progress goes to stderr with build times.
@@ -25,6 +31,7 @@ import hashlib
 import io
 import os
 import shutil
+import socket
 import ssl
 import struct
 import subprocess
@@ -56,6 +63,9 @@ CA_IN_CONTEXT = ".aftershock/pip-ca.crt"
 # Bumped when the way images are built changes (context, hashing, labels), so old tags are not reused.
 CONTEXT_FORMAT = "aftershock-context-v2"
 IGNORED_NAMES = frozenset({"__pycache__", ".git", ".venv", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+
+CHECKOUT_LABEL = "aftershock.checkout"
+PIN_PREFIX = "use-"
 
 BUILD_TIMEOUT = 1200.0  # a build or import: debootstrap output, apt and pip downloads
 DEBOOTSTRAP_TIMEOUT = 1200.0
@@ -217,6 +227,7 @@ class Context:
 
     files: dict[str, tuple[bytes, int]]  # path -> (content, mode)
     dockerfile: str
+    source: str = ""  # the directory it was read from (its checkout); not part of the digest
 
     def digest(self, *extra: str) -> str:
         h = hashlib.sha256(CONTEXT_FORMAT.encode())
@@ -284,7 +295,14 @@ def directory_context(root: Path, dockerfile: Path) -> Context:
         raise InfrastructureError(
             f"the Dockerfile {dockerfile} must be inside the build context {root}"
         ) from None
-    return Context(files, rel_dockerfile)
+    return Context(files, rel_dockerfile, str(root.resolve()))
+
+
+def checkout_id(source: str = "") -> str:
+    """Who builds: this host and the directory the build context comes from (for contexts made
+    in memory, the harness's own checkout). Short enough for a tag."""
+    where = source or str(Path(__file__).resolve().parents[2])
+    return hashlib.sha256(f"{socket.gethostname()}\0{where}".encode()).hexdigest()[:12]
 
 
 def build(
@@ -296,16 +314,23 @@ def build(
     labels: dict[str, str],
     what: str,
 ) -> str:
-    """Build ``context`` as ``repository:<hash>`` unless that tag exists; return the tag."""
+    """Build ``context`` as ``repository:<hash>`` unless that tag exists; return the tag.
+
+    Either way this checkout's pin moves to it; after a build, what this checkout built before
+    and nobody pins any more is pruned.
+    """
     base_id = client.images.get(base).id if base else "none"
     tag = f"{repository}:{context.digest(f'base={base_id}')[:16]}"
+    checkout = checkout_id(context.source)
     if _has_image(client, tag):
+        _pin(client, repository, tag, checkout)
         return tag
     from docker.errors import BuildError, DockerException
     from requests import RequestException
 
     with _build_lock(tag.replace(":", "-").replace("/", "-")):
         if _has_image(client, tag):
+            _pin(client, repository, tag, checkout)
             return tag
         progress(f"building {what} image {tag}" + (f" on {base}" if base else ""))
         started = time.monotonic()
@@ -316,7 +341,7 @@ def build(
                 dockerfile=context.dockerfile,
                 tag=tag,
                 buildargs={"BASE": base} if base else {},
-                labels={**labels, "aftershock.image": what},
+                labels={**labels, "aftershock.image": what, CHECKOUT_LABEL: checkout},
                 rm=True,
                 forcerm=True,
                 pull=False,
@@ -331,24 +356,43 @@ def build(
         except (DockerException, RequestException) as exc:
             raise InfrastructureError(f"building {what} image {tag} failed: {first_line(exc)}") from None
         progress(f"built {tag} in {time.monotonic() - started:.1f}s")
-        _prune_older(client, repository, tag)
+        _pin(client, repository, tag, checkout)
+        _prune_older(client, repository, tag, checkout)
     return tag
 
 
-def _prune_older(client: DockerClient, repository: str, keep: str) -> None:
-    """Remove the earlier tags of ``repository`` (earlier contents of the same target).
+def _pin(client: DockerClient, repository: str, tag: str, checkout: str) -> None:
+    """Point ``repository:use-<checkout>`` at ``tag``: this checkout uses that image now."""
+    from docker.errors import DockerException
 
-    Best effort: a tag still used by a container (a run of another checkout) is left alone. Layers
-    shared with ``keep`` stay, so this mostly keeps ``docker images`` readable.
+    with contextlib.suppress(DockerException):
+        client.api.tag(tag, repository, f"{PIN_PREFIX}{checkout}", force=True)
+
+
+def prunable(tags: list[str], labels: dict[str, str], repository: str, keep: str, checkout: str) -> list[str]:
+    """The tags of one image that this checkout may remove: it built the image, it is not
+    ``keep``, and no checkout pins it (a pin of another checkout means that one still uses it)."""
+    mine = [t for t in tags if t.rpartition(":")[0] == repository]
+    if keep in mine or labels.get(CHECKOUT_LABEL) != checkout:
+        return []
+    if any(t.rpartition(":")[2].startswith(PIN_PREFIX) for t in mine):
+        return []
+    return mine
+
+
+def _prune_older(client: DockerClient, repository: str, keep: str, checkout: str) -> None:
+    """Remove what this checkout built of ``repository`` earlier and nobody uses any more.
+
+    Best effort: an image a container still uses is left alone (Docker refuses). Layers shared
+    with ``keep`` stay, so this mostly keeps ``docker images`` readable.
     """
     from docker.errors import DockerException
 
     with contextlib.suppress(DockerException):
         for image in client.images.list(name=repository):
-            for old in image.tags:
-                if old != keep and old.rpartition(":")[0] == repository:
-                    with contextlib.suppress(DockerException):
-                        client.images.remove(old)
+            for old in prunable(list(image.tags), dict(image.labels or {}), repository, keep, checkout):
+                with contextlib.suppress(DockerException):
+                    client.images.remove(old)
 
 
 # -- the Toxiproxy image -------------------------------------------------------------------

@@ -32,7 +32,7 @@ from harness.docker import images
 from harness.docker.engine import ROLE_LABEL, container_name, docker_client
 from harness.net import free_port
 from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
-from harness.toxiproxy.server import ToxiproxyServer
+from harness.toxiproxy.server import ToxiproxyServer, describe_exit
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -143,6 +143,27 @@ class DockerToxiproxy(ToxiproxyServer):
                         f" did not answer on {self.url} within {self.start_timeout:g}s; see {self.log_path}"
                     ) from None
                 time.sleep(0.05)
+
+    def exited(self) -> str | None:
+        """None while the container runs; otherwise what became of it (removed, exited, OOM-killed)."""
+        from docker.errors import DockerException, NotFound
+
+        if self._container is None:
+            return "its container was never started"
+        try:
+            self._container.reload()
+        except NotFound:
+            return f"its container {self.container_name} was removed"
+        except DockerException as exc:
+            return f"the engine could not say how its container is: {exc}"
+        if self._container.status == "running":
+            return None
+        if self._container.status not in ("exited", "dead"):
+            return f"its container {self.container_name} is {self._container.status}"
+        state = self._container.attrs.get("State", {})
+        how = describe_exit(int(state.get("ExitCode", 0)))
+        oom = ", out of memory" if state.get("OOMKilled") else ""
+        return f"its container {self.container_name} is {self._container.status}: {how}{oom}"
 
     def create_proxy(self, name: str, listen: str, upstream: str) -> str:
         """Create a proxy on the next free port of the container; return ``toxiproxy:<port>``."""

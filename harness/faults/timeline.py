@@ -159,6 +159,10 @@ class FaultTimeline(AbstractContextManager["FaultTimeline"]):
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.clear_all()
+
+    def clear_all(self) -> None:
+        """Clear every active fault now, newest first (an abort, the teardown); report every failure."""
         errors: list[Exception] = []
         for index in reversed(list(self._active)):  # newest first
             try:

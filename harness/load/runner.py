@@ -23,7 +23,8 @@ from harness.files import atomic_write_text
 from harness.load.control import STOP_FILE, done_marker
 from harness.load.ledger import shard_paths
 from harness.reaper import labelled_env
-from harness.targets.process import log_tail
+from harness.targets.health import log_tail
+from harness.targets.process import service_port
 
 READY_FILE = "load.ready"
 
@@ -103,7 +104,7 @@ class LoadProcess:
             "--only-summary",
             "--loglevel",
             "WARNING",
-            *(["--processes", str(self.workers)] if self.workers > 1 else []),
+            *(self._distributed() if self.workers > 1 else []),
             "--stop-timeout",
             f"{int(self.request_timeout) + 2}s",
         ]
@@ -120,6 +121,23 @@ class LoadProcess:
             )
         finally:
             log.close()
+
+    def _distributed(self) -> list[str]:
+        """Worker processes, and their master on a free loopback port (Locust's default is
+        ``*:5557``: every interface, and a second concurrent run could not start)."""
+        port = str(service_port("127.0.0.1"))
+        return [
+            "--processes",
+            str(self.workers),
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            port,
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            port,
+        ]
 
     def wait_ready(self, timeout: float = 60.0) -> int:
         """Block until every user is spawned; returns the ready instant on the run clock."""

@@ -35,7 +35,7 @@ from typing import Any
 import gevent
 import gevent.event
 import requests
-from locust import User, constant_throughput, events
+from locust import User, events
 
 from harness.load.control import CONTROL_FILE, STOP_FILE, done_marker
 from harness.load.ledger import LedgerRecord, LedgerWriter
@@ -161,7 +161,6 @@ class LedgerUser(User):
     """A Locust user whose every request lands in the ledger, with a definite or indeterminate outcome."""
 
     abstract = True
-    wait_time = constant_throughput(RATE_PER_USER)
     record = True  # False only in the overhead benchmark: the same user without its ledger
 
     def __init__(self, environment: Any) -> None:
@@ -171,7 +170,17 @@ class LedgerUser(User):
         self._dup_random = random.Random(SEED * 7_919 + self.user_no)
         self.session = requests.Session()
         self._keys = itertools.count(1)
+        # De-phased pacing: each user keeps its own seeded offset within the period, so users
+        # do not fire in step and the gaps between requests (MTTR's resolution) stay small.
+        self._period = 1.0 / RATE_PER_USER
+        self._next = time.monotonic() + random.Random(SEED * 31_337 + self.user_no).uniform(0, self._period)
         ledger()
+
+    def wait_time(self) -> float:
+        """Constant throughput at this user's phase; after an overrun, no burst to catch up."""
+        now = time.monotonic()
+        self._next = max(self._next + self._period, now)
+        return self._next - now
 
     def new_key(self) -> str:
         """A fresh idempotency key, unique across users and load processes."""

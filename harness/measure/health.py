@@ -1,6 +1,14 @@
 """The health timeline: is the target meeting its SLO, window by window and instant by instant.
 
-**Windows.** A window ending at ``s`` holds the requests that *completed* in ``(s - window, s]``.
+**Where a request counts.** Each request is placed where it tells the truth about the service
+(:func:`harness.measure.samples.judged`): a failure (or a request slower than the SLO's tightest
+latency bound) at its *start*, when the service was demonstrably still bad; a success at its
+*end*, by which the service was demonstrably good. A request that took 1 s to fail, sent 50 ms
+before the service recovered, therefore counts 50 ms before the recovery, not 950 ms after it.
+"Completed" below means "placed": every request counts once its outcome is known, at that
+instant.
+
+**Windows.** A window ending at ``s`` holds the requests *placed* in ``(s - window, s]``.
 Windows end on a fine grid ``s_k = observe_from + window + k * step`` (``s_k <= observe_to``), not
 just on whole-window boundaries, so edges are located to a step rather than to a window. A window
 is healthy iff it has at least one completed request, its success share is at least
@@ -52,7 +60,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.measure.samples import BoolArray, FloatArray, RequestSamples
+from harness.measure.samples import BoolArray, FloatArray, JudgedSamples, RequestSamples, judged
 
 #: Times closer than this (seconds) are the same instant: grid arithmetic is float.
 EPS = 1e-9
@@ -104,6 +112,15 @@ class HealthPolicy:
             raise ValueError("invalid health policy: " + "; ".join(problems))
 
     @property
+    def slow_above(self) -> float | None:
+        """The tightest latency bound: a request slower than this is evidence of a bad service.
+
+        Such a request is placed at its start, as a failure is (see the module docstring).
+        """
+        bounds = [b for b in (self.p95_latency, self.p99_latency) if b is not None]
+        return min(bounds) if bounds else None
+
+    @property
     def edge_slack(self) -> float:
         """How much of a window may be bad while the window still passes (seconds).
 
@@ -140,6 +157,7 @@ class HealthTimeline:
     p95: FloatArray
     p99: FloatArray
     healthy: BoolArray
+    judged: JudgedSamples
 
     @property
     def starts(self) -> FloatArray:
@@ -266,17 +284,18 @@ def evaluate_health(
         raise ValueError(f"observe_to ({observe_to!r}) is before observe_from ({observe_from!r})")
     ends = _grid(policy, observe_from, observe_to)
     n = ends.size
-    lo = np.searchsorted(samples.end, ends - policy.window, side="right")
-    hi = np.searchsorted(samples.end, ends, side="right")
+    placed = judged(samples, policy.slow_above)
+    lo = np.searchsorted(placed.at, ends - policy.window, side="right")
+    hi = np.searchsorted(placed.at, ends, side="right")
     count = (hi - lo).astype(np.int64)
-    cum_ok = np.concatenate(([0], np.cumsum(samples.ok, dtype=np.int64)))
+    cum_ok = np.concatenate(([0], np.cumsum(placed.ok, dtype=np.int64)))
     successes = cum_ok[hi] - cum_ok[lo]
     nonempty = count > 0
     rate = np.full(n, np.nan)
     rate[nonempty] = successes[nonempty] / count[nonempty]
 
     pct = np.full((n, 3), np.nan)
-    latency = samples.latency
+    latency = placed.latency
     prev: tuple[int, int] | None = None
     prev_k = -1
     for k in np.flatnonzero(nonempty):
@@ -308,4 +327,5 @@ def evaluate_health(
         p95=p95,
         p99=p99,
         healthy=healthy,
+        judged=placed,
     )

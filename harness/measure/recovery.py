@@ -20,8 +20,18 @@
 
 **Resolution.** Every figure carries its own uncertainty (DESIGN.md: never print more precision
 than you have). For a boundary instant ``b`` it is ``step + edge_slack`` plus the largest gap
-between request completions in ``[b - window, b + window]``, the ends of that range included, so
-silence around ``b`` widens it. ``step + edge_slack`` is how far the grid and the pass threshold
+between the instants where requests are placed (a failure at its start, a success at its end:
+see :mod:`harness.measure.health`) in ``[b - window, b + window]`` ("around the boundary" means
+this: one window either side), the ends of that range included, so silence around ``b`` widens
+it. That placement puts no request on the wrong side of a *recovery*, however slowly it
+failed. At an *impact* it can: a request in flight when the fault struck, which then failed, is
+placed at its start, before the fault, while the fault may have struck at any instant of its
+flight; so an impact's resolution also adds the largest latency of the bad requests placed
+within a window before ``b`` (or up to ``step + edge_slack`` after it, where the grid may put
+the edge) that were still in flight at ``b``. A black hole that hangs requests for the whole
+request timeout is honestly located at its impact only to within that timeout; the transition
+bracket (:mod:`harness.measure.bracket`) says the same from the requests alone.
+``step + edge_slack`` is how far the grid and the pass threshold
 can move an edge on dense traffic (see :mod:`harness.measure.health`): the design's floor is
 ``step``, and ``edge_slack`` is ``(1 - success_rate) * window``, 0.01 s by default, unless a
 latency bound is set. They add rather than take the larger because ``recovered_at`` may be
@@ -36,8 +46,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.measure.bracket import Bracket, bracket_transition
 from harness.measure.health import EPS, HealthPolicy, HealthTimeline
-from harness.measure.samples import RequestSamples
+from harness.measure.samples import RequestSamples, judged
 
 RESOLUTION_KEYS = ("time_to_impact", "recovered_at", "recovery_time", "outage")
 
@@ -49,6 +60,8 @@ class FaultMeasurement:
     ``resolution`` maps each of :data:`RESOLUTION_KEYS` to its uncertainty in seconds.
     ``error_rate_during_fault`` is the share of requests completed in
     ``[injected_at, cleared_at]`` that were not ok (None if none completed).
+    ``impact_bracket`` / ``recovery_bracket``: the same transitions bracketed by the requests
+    either side of them (:mod:`harness.measure.bracket`); None when not bracketable.
     """
 
     injected_at: float
@@ -62,6 +75,14 @@ class FaultMeasurement:
     resolution: dict[str, float]
     error_rate_during_fault: float | None
     requests_during_fault: int
+    impact_bracket: Bracket | None = None
+    recovery_bracket: Bracket | None = None
+
+    @property
+    def recovery_time_bracketed(self) -> float | None:
+        """MTTR from the recovery bracket: its midpoint minus ``cleared_at`` (± its half-width)."""
+        b = self.recovery_bracket
+        return None if b is None else b.at - self.cleared_at
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready values (Python floats, ints, bools and None)."""
@@ -77,6 +98,9 @@ class FaultMeasurement:
             "resolution": {k: float(v) for k, v in self.resolution.items()},
             "error_rate_during_fault": _opt(self.error_rate_during_fault),
             "requests_during_fault": int(self.requests_during_fault),
+            "impact_bracket": None if self.impact_bracket is None else self.impact_bracket.to_dict(),
+            "recovery_bracket": None if self.recovery_bracket is None else self.recovery_bracket.to_dict(),
+            "recovery_time_bracketed": _opt(self.recovery_time_bracketed),
         }
 
 
@@ -98,12 +122,28 @@ def _completed_between(samples: RequestSamples, start: float, end: float) -> tup
     return lo, hi
 
 
-def boundary_resolution(samples: RequestSamples, policy: HealthPolicy, at: float) -> float:
-    """Uncertainty (seconds) of an edge the timeline places at ``at``; see the module docstring."""
-    lo, hi = _completed_between(samples, at - policy.window, at + policy.window)
-    points = np.concatenate(([at - policy.window], samples.end[lo:hi], [at + policy.window]))
+def boundary_resolution(
+    samples: RequestSamples, policy: HealthPolicy, at: float, *, impact: bool = False
+) -> float:
+    """Uncertainty (seconds) of an edge the timeline places at ``at``; see the module docstring.
+
+    ``impact``: the edge is a healthy-to-unhealthy one, where requests in flight that failed
+    may be placed early.
+    """
+    placed = judged(samples, policy.slow_above)
+    lo = int(np.searchsorted(placed.at, at - policy.window, side="left"))
+    hi = int(np.searchsorted(placed.at, at + policy.window, side="right"))
+    points = np.concatenate(([at - policy.window], placed.at[lo:hi], [at + policy.window]))
     largest_gap = float(np.max(np.diff(points)))
-    return policy.step + policy.edge_slack + largest_gap
+    straddle = 0.0
+    if impact:
+        # the grid may put the edge up to step + edge_slack before the bad requests that made it
+        reach = at + policy.step + policy.edge_slack
+        before = slice(lo, int(np.searchsorted(placed.at, reach + EPS, side="right")))
+        early = placed.bad[before] & (placed.end[before] > at)
+        if early.any():
+            straddle = float(placed.latency[before][early].max())
+    return policy.step + policy.edge_slack + largest_gap + straddle
 
 
 def recovered_at(timeline: HealthTimeline, cleared_at: float) -> float | None:
@@ -112,16 +152,25 @@ def recovered_at(timeline: HealthTimeline, cleared_at: float) -> float | None:
     None if there is no such ``t`` with ``t + hold`` inside the observation. This is the bare
     definition; :func:`measure_fault` passes ``max(cleared_at, impact_at)`` as ``cleared_at``.
     """
-    policy = timeline.policy
+    return held_from(timeline, cleared_at, timeline.policy.hold, timeline.observe_to)
+
+
+def held_from(timeline: HealthTimeline, start: float, hold: float, until: float) -> float | None:
+    """The earliest ``t >= start`` with ``t + hold <= until`` whose windows in ``[t, t + hold]``
+    are all healthy (at least one of them); None if there is none.
+
+    :func:`recovered_at` is this with the SLO's ``hold`` up to the end of the observation; the
+    baseline (:mod:`harness.measure.baseline`) is this before the first fault.
+    """
     starts, ends = timeline.starts, timeline.ends
-    later = starts[starts >= cleared_at - EPS]
-    candidates = np.concatenate(([cleared_at], np.maximum(later, cleared_at)))
-    candidates = candidates[candidates + policy.hold <= timeline.observe_to + EPS]
+    later = starts[starts >= start - EPS]
+    candidates = np.concatenate(([start], np.maximum(later, start)))
+    candidates = candidates[candidates + hold <= until + EPS]
     if candidates.size == 0:
         return None
     bad = np.concatenate(([0], np.cumsum(~timeline.healthy, dtype=np.int64)))
     first = np.searchsorted(starts, candidates - EPS, side="left")  # span starts at or after t
-    stop = np.searchsorted(ends, candidates + policy.hold + EPS, side="right")  # ends by t + hold
+    stop = np.searchsorted(ends, candidates + hold + EPS, side="right")  # ends by t + hold
     valid = (stop > first) & (bad[stop] == bad[first])
     hits = np.flatnonzero(valid)
     return float(candidates[hits[0]]) if hits.size else None
@@ -164,9 +213,10 @@ def measure_fault(
         outage = timeline.unhealthy_time(injected_at, outage_end)
 
     base = policy.step + policy.edge_slack
-    res_impact = base if impact_at is None else boundary_resolution(samples, policy, impact_at)
+    res_impact = base if impact_at is None else boundary_resolution(samples, policy, impact_at, impact=True)
     res_recovered = base if recovered_time is None else boundary_resolution(samples, policy, recovered_time)
     lo, hi = _completed_between(samples, injected_at, cleared_at)
+    placed, radius = timeline.judged, policy.window
     return FaultMeasurement(
         injected_at=float(injected_at),
         cleared_at=float(cleared_at),
@@ -184,4 +234,10 @@ def measure_fault(
         },
         error_rate_during_fault=error_rate(samples, injected_at, cleared_at),
         requests_during_fault=hi - lo,
+        impact_bracket=None if impact_at is None else bracket_transition(placed, impact_at, radius, "impact"),
+        recovery_bracket=(
+            None
+            if impact_at is None or recovered_time is None
+            else bracket_transition(placed, recovered_time, radius, "recovery")
+        ),
     )

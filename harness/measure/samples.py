@@ -1,8 +1,13 @@
 """The ledger as columns: what the health maths needs from each request, and nothing else.
 
-Health is judged on *completed* requests, placed at their completion time (a request that hangs
-for 5 s says nothing about the system until it ends). So the arrays are sorted by ``end``; the
-window maths then finds any window's requests with two binary searches instead of a scan.
+:class:`RequestSamples` holds *completed* requests sorted by completion time (``end``): the
+reports draw them there. Health is judged on a second ordering, :class:`JudgedSamples`, which
+places each request where it tells the truth about the service (:func:`judged`): a request that
+failed (or was slower than the SLO's latency bound) proves the service was still bad when it was
+*sent*, so it is placed at its ``start``; a success proves the service was good by the time it
+*ended*, so it is placed at its ``end``. Placing a slow failure at its end instead (a 1 s connect
+timeout sent just before the service recovered) would move the recovery late by its latency,
+unseen. Both orderings let the window maths find any window's requests with two binary searches.
 
 A run can hold millions of requests, so :func:`load_samples` does not build a
 :class:`~harness.load.ledger.LedgerRecord` per row: it keeps three packed integer columns
@@ -20,7 +25,7 @@ from __future__ import annotations
 import csv
 from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -69,6 +74,9 @@ class RequestSamples:
     ok: BoolArray
     latency: FloatArray
     start: FloatArray
+    _judged: dict[float | None, JudgedSamples] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         end = _frozen(self.end, np.float64)
@@ -126,6 +134,58 @@ class RequestSamples:
             ends.append(rec.end_ns)
             oks.append(_CODES.get(rec.outcome, 2))
         return _from_ns_columns([(starts, ends, oks)], t0_ns)
+
+
+@dataclass(frozen=True, eq=False)
+class JudgedSamples:
+    """The same requests, each placed at the instant where it tells the truth; sorted by ``at``.
+
+    ``bad`` is "failed, or slower than ``slow_above``" (the SLO's tightest latency bound, None
+    if it has none); ``at`` is ``start`` for a bad request and ``end`` for a good one. ``ok``
+    and ``latency`` are the outcome and latency, in the same order (the windows count them).
+    """
+
+    at: FloatArray
+    start: FloatArray
+    end: FloatArray
+    ok: BoolArray
+    bad: BoolArray
+    latency: FloatArray
+    slow_above: float | None
+
+    def __len__(self) -> int:
+        return int(self.at.size)
+
+
+def judged(samples: RequestSamples, slow_above: float | None = None) -> JudgedSamples:
+    """``samples`` placed where each request tells the truth (see the module docstring); cached.
+
+    Why this placement: if the service is bad until ``R`` and good after, a request that failed
+    was answered by a bad service at some instant of ``[start, end]``, so ``start < R``; a
+    request that succeeded was answered by a good one, so ``end >= R``. Placed at those
+    instants, no request lands on the wrong side of a recovery, however slowly it failed.
+    """
+    cached = samples._judged.get(slow_above)
+    if cached is not None:
+        return cached
+    bad = ~samples.ok
+    if slow_above is not None:
+        bad = bad | (samples.latency > slow_above)
+    at = np.where(bad, samples.start, samples.end)
+    order = np.argsort(at, kind="stable")
+    out = JudgedSamples(
+        at=at[order],
+        start=samples.start[order],
+        end=samples.end[order],
+        ok=samples.ok[order],
+        bad=bad[order],
+        latency=samples.latency[order],
+        slow_above=slow_above,
+    )
+    for arr in (out.at, out.start, out.end, out.ok, out.bad, out.latency):
+        arr.setflags(write=False)
+    samples._judged[slow_above] = out
+    return out
 
 
 def _complete_lines(fh: TextIO) -> Iterator[str]:

@@ -214,3 +214,23 @@ def judge_distribution(expect: Expectations, mttr: list[MttrResult]) -> list[Ver
                 )
             )
     return out
+
+
+def judge_data_restored(
+    expect: Expectations, trial: int, has_rollback: bool, damage: dict[str, int] | None
+) -> list[Verdict]:
+    """``data_restored``: after a rollback, no lost, duplicated or corrupted write remains.
+
+    On by default for a scenario with a rollback: a rollback restores the service, not the data,
+    and a run that leaves damage behind must not read as a full recovery. No verdict without a
+    consistency contract (``damage`` None): there is nothing to judge the data by.
+    """
+    wanted = expect.data_restored if expect.data_restored is not None else has_rollback
+    if not wanted or damage is None:
+        return []
+    left = {kind: n for kind, n in damage.items() if n}
+    text = "clean" if not left else ", ".join(f"{n} {kind}" for kind, n in left.items()) + " remain"
+    total = sum(left.values())
+    return [
+        _verdict("data_restored", trial, "rollback", "no damage left", total, text, not left, -float(total))
+    ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.headline import no_verdict_sentence
+from harness.report.operations import operations_lines
 from harness.report.words import margin_text, resolution_text, seconds_text
 from harness.results import Results, TrialResult
+from harness.results.abort import ABORTED_NOTE
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
@@ -18,6 +21,19 @@ def _secs(value: float | None, resolution: float | None = None) -> str:
 
 def verdict_table(results: Results) -> str:
     lines: list[str] = []
+    for t in results.trials:
+        hf = t.harness_failure
+        if hf is not None:
+            when = "" if hf.at is None else f" at t={hf.at:.2f}s"
+            alive = "" if hf.last_alive is None else f" (last seen alive at t={hf.last_alive:.2f}s)"
+            first = hf.detail.splitlines()[0] if hf.detail else ""
+            lines.append(
+                f"trial {t.trial}: NO VERDICT: the harness failed ({hf.component}){when}{alive}: {first}"
+            )
+    if results.aborted is not None:
+        lines.append(f"ABORTED at t={results.aborted.at:.2f}s: {results.aborted.reason}")
+    if lines:
+        lines.append("")
     header = ["", "expectation", "trial", "fault", "target", "measured", "margin"]
     rows: list[list[str]] = []
     for v in results.verdicts:
@@ -42,24 +58,30 @@ def verdict_table(results: Results) -> str:
                 _secs(f.injected_at, 0.001),
                 _secs(f.cleared_at, 0.001),
                 _secs(f.time_to_impact, r.time_to_impact),
-                "not recovered" if not f.recovered else _secs(f.recovery_time, r.recovery_time),
+                ("aborted" if f.note == ABORTED_NOTE else "not recovered")
+                if not f.recovered
+                else _secs(f.recovery_time, r.recovery_time),
                 _secs(f.outage, r.outage),
                 resolution_text(r.recovery_time) or "-",
+                bracket_text(f),
+                fidelity_text(f),
             ]
         )
     if faults:
         fh = ["trial", "fault", "injected", "cleared", "impact after", "recovery", "outage", "resolution"]
+        fh += ["recovery (bracket)", "observed effect"]
         widths = [max(len(r[i]) for r in [fh, *faults]) for i in range(len(fh))]
         lines.append(_row(fh, widths))
         lines.extend(_row(r, widths) for r in faults)
         lines.append("")
     lines += _data_lines(results.trials)
+    lines += operations_lines(results)  # HTTP vs business recovery, detection
     lines += _rollback_lines(results)
     if rows:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines.append(_row(header, widths))
         lines.extend(_row(r, widths) for r in rows)
-    else:
+    elif not any(t.harness_failure is not None for t in results.trials):
         lines.append(no_verdict_sentence(results))
     return "\n".join(lines)
 
@@ -97,6 +119,7 @@ def _rollback_lines(results: Results) -> list[str]:
                 f"  service restored, data NOT: {data.corrupted} corrupted, {data.lost} lost,"
                 f" {data.duplicated} duplicated writes remain after the rollback (not a full recovery)"
             )
+    lines.extend(f"WARNING: {w}" for w in results.warnings)
     esc = results.escalation
     if esc and esc.needs_human:
         lines.append(

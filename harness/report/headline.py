@@ -25,13 +25,20 @@ def escalation_text(results: Results) -> str | None:
 
 
 def status_word(results: Results) -> str:
-    """PASSED, FAILED, ERROR, INTERRUPTED or INCOMPLETE: the one word a CI badge shows."""
+    """PASSED, FAILED, UNHEALTHY, ERROR, ABORTED, INTERRUPTED or INCOMPLETE: the one word a CI badge shows.
+
+    UNHEALTHY: a trial's target never met its SLO before the first fault (exit code 5).
+    """
     if results.interrupted:
         return "INTERRUPTED"
-    if results.error:
+    if results.error or any(t.harness_failure is not None for t in results.trials):
         return "ERROR"
+    if results.aborted is not None:
+        return "ABORTED"
     if not results.complete:
         return "INCOMPLETE"
+    if any(t.unhealthy_before_fault for t in results.trials):
+        return "UNHEALTHY"
     return "PASSED" if results.passed else "FAILED"
 
 
@@ -49,13 +56,31 @@ def headline(results: Results) -> str:
             "INTERRUPTED: the rehearsal was stopped before it finished; the figures cover what was measured"
         )
     if word == "ERROR":
+        failed = next((t for t in results.trials if t.harness_failure is not None), None)
+        if failed is not None and failed.harness_failure is not None:
+            hf = failed.harness_failure
+            when = "" if hf.at is None else f" at t={hf.at:.2f}s"
+            return (
+                f"ERROR: harness failure, no verdict about the target: {hf.component} failed{when}"
+                f" in trial {failed.trial} ({hf.detail.splitlines()[0] if hf.detail else 'no detail'})"
+            )
         lines = (results.error or "").strip().splitlines()
         return "ERROR: the rehearsal could not complete: " + (lines[0] if lines else "unknown error")
+    if word == "ABORTED" and results.aborted is not None:
+        ab = results.aborted
+        return (
+            f"ABORTED at t={ab.at:.2f}s (trial {ab.trial}): {ab.reason}; every fault was cleared and"
+            " the load stopped; the figures cover what was measured"
+        )
     if word == "INCOMPLETE":
         return (
             "INCOMPLETE: the run did not record its end or did not finish every trial; "
             "the figures cover what was measured"
         )
+    if word == "UNHEALTHY":
+        from harness.report.evidence import unhealthy_sentence
+
+        return unhealthy_sentence(results)
     if word == "PASSED":
         if not verdicts:
             return "PASSED: no expectation was stated; the figures were measured, nothing was asserted"
@@ -113,6 +138,10 @@ def slo_sentence(slo: Slo) -> str:
 
 def no_verdict_sentence(results: Results) -> str:
     """Why the verdict table is empty: the run stopped, nothing was asked, or nothing could be judged."""
+    failed = [t.trial for t in results.trials if t.harness_failure is not None]
+    if failed:
+        which = ", ".join(str(n) for n in failed)
+        return f"No verdict about the target: the harness itself failed during trial {which}."
     if results.interrupted:
         return "No expectation was judged: the rehearsal was interrupted before it measured a fault."
     if results.error:

@@ -43,9 +43,11 @@ from harness.report import (
     slo_sentence,
     status_word,
 )
+from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.lead import lead
 from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, RollbackResult, TrialResult, Verdict
+from harness.results.abort import ABORTED_NOTE
 
 if TYPE_CHECKING:
     from harness.analysis import TrialAnalysis
@@ -107,6 +109,7 @@ def _header(results: Results) -> str:
     escalate = escalation_text(results)
     if escalate:
         listed += f'<p class="escalate">ESCALATE: {_e(escalate)}</p>'
+    listed += "".join(f'<p class="escalate">WARNING: {_e(w)}</p>' for w in results.warnings)
     return (
         f'<header class="headline {word}">'
         f'<h1 class="lead">{_lead_html(results)}</h1>'
@@ -188,7 +191,9 @@ def _recovery_table(results: Results) -> str:
     for trial, f in results.faults():
         res = f.resolution
         rt = f.recovery_time
-        if not f.recovered:
+        if not f.recovered and f.note == ABORTED_NOTE:
+            recovery, human = "aborted", "no: not observed (the rehearsal was aborted)"
+        elif not f.recovered:
             recovery, human = "not recovered", "yes: not recovered"
         else:
             recovery = figure_text(rt, res.recovery_time)
@@ -208,6 +213,12 @@ def _recovery_table(results: Results) -> str:
                 _td(recovery, "num" if f.recovered else "fail"),
                 _td(figure_text(f.outage, res.outage), "num"),
                 _td("-" if err is None else f"{err * 100:.3g} %", "num"),
+                _td(bracket_text(f), "num"),
+                _td(
+                    fidelity_text(f),
+                    "fail" if f.fidelity is not None and f.fidelity.no_effect else "",
+                    "" if f.fidelity is None else f.fidelity.note,
+                ),
                 _td(human),
             ]
         )
@@ -222,6 +233,8 @@ def _recovery_table(results: Results) -> str:
         "recovered after the fault ended",
         "unhealthy time",
         "requests failing during the fault",
+        "recovered after (request bracket)",
+        "observed effect of the fault",
         "needs a human?",
     ]
     return _table(header, rows, raw=True) + (
@@ -310,6 +323,26 @@ def _trial_figure(results: Results, trial: TrialResult, analysis: TrialAnalysis)
         "affected; solid line: recovered. The dotted band around each line is its resolution "
         "(±): the true instant lies within it. Bottom strip: grey where the service missed its "
         "target.</figcaption></figure>"
+    ) + _operations_figure(trial, analysis)
+
+
+def _operations_figure(trial: TrialResult, analysis: TrialAnalysis) -> str:
+    """The work's timeline (backlog, both recoveries, detection), when the target reports work."""
+    from harness.report.operations_plot import operations_png
+
+    t_from, t_to = analysis.observe_from, analysis.observe_to
+    if analysis.work is None or t_from is None or t_to is None:
+        return ""
+    png = operations_png(analysis.work, trial.faults, t_from, t_to)
+    if png is None:
+        return ""
+    alt = f"operations timeline of trial {trial.trial}: backlog, HTTP and business recovery, detection"
+    return (
+        f"<figure>{_img(png, alt)}"
+        "<figcaption>The work behind the requests: the backlog of accepted, unfinished work and its"
+        " baseline range; HTTP recovery and backlog recovery on one axis, with the first alert, the"
+        " first symptom page and the alerts' resolution from the target's own monitoring."
+        "</figcaption></figure>"
     )
 
 
@@ -373,8 +406,17 @@ def _how_to_read(results: Results) -> str:
         "starting and the recovery.</dd>"
         "<dt>resolution (±)</dt><dd>the uncertainty of a figure: the evaluation step plus the largest gap "
         "between completed requests around the instant. Figures are never printed more precisely.</dd>"
-        "<dt>requests</dt><dd>counted when they completed; a request with no answer counts against the "
-        "service, and a stretch with no completed request at all is an outage, not a quiet moment.</dd>"
+        "<dt>requests</dt><dd>a failed (or too slow) request counts when it was sent, a good one when it "
+        "ended: each where it tells the truth, so a slow failure cannot move the recovery late. A request "
+        "with no answer counts against the service, and a stretch with no request at all is an outage, "
+        "not a quiet moment.</dd>"
+        "<dt>recovered after (request bracket)</dt><dd>the recovery located by the requests themselves: "
+        "after the start of the last failing request, no later than the end of the first good one; ± is "
+        "half that bracket.</dd>"
+        "<dt>observed effect of the fault</dt><dd>median latency and share failing of the requests sent "
+        "while the fault was active, against those sent just before it and what the fault asked for. "
+        "NO EFFECT OBSERVED marks a fault that changed nothing the users saw (a mis-wired fault, a link "
+        "the requests never cross).</dd>"
         "</dl></section>"
     )
 

@@ -184,6 +184,7 @@ def render_junit(results: Results) -> bytes:
         + headline(results)
         + f"\nas run: {as_run_words(results)}"
         + (f"\nESCALATE: {escalate}" if escalate else "")
+        + "".join(f"\nWARNING: {w}" for w in results.warnings)
     )
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -193,8 +193,10 @@ def _lead(results: Results) -> str:
         return f"ERROR — the rehearsal could not complete: {lines[0] if lines else 'unknown error'}"
     phrases = figures(results)
     restored = restored_not_data(results)
-    if word in ("INTERRUPTED", "ERROR", "INCOMPLETE"):
+    if word in ("INTERRUPTED", "ERROR", "INCOMPLETE", "ABORTED"):
         return f"{word} — partial figures: " + "; ".join(phrases)
+    if word == "UNHEALTHY":
+        return f"{word} before any fault, nothing judged — " + "; ".join(phrases)
     if restored:  # the damage is already the news: not said twice
         rest = [p for p in phrases if p != data_phrase(results.trials)]
         return f"{word}: {restored} — " + "; ".join(rest)

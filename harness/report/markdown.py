@@ -29,8 +29,10 @@ from harness.report import (
     seconds_text,
     status_word,
 )
+from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.lead import lead
 from harness.results import Results
+from harness.results.abort import ABORTED_NOTE
 
 SUMMARY_NAME = "summary.md"
 
@@ -68,6 +70,7 @@ def render_summary(results: Results) -> str:
     escalate = escalation_text(results)
     if escalate:
         out += [f"**ESCALATE**: {_cell(escalate)}", ""]
+    out += [f"**WARNING**: {_cell(w)}" for w in results.warnings] + ([""] if results.warnings else [])
     out += _verdict_lines(results)
     out += _recovery_lines(results)
     if len(trials) > 1:
@@ -112,11 +115,16 @@ def _recovery_lines(results: Results) -> list[str]:
                 f.label,
                 f"{seconds_text(f.injected_at, 0.01)} → {seconds_text(f.cleared_at, 0.01)}",
                 "never" if tti is None else figure_text(tti, res.time_to_impact),
-                "not recovered" if not f.recovered else figure_text(f.recovery_time, res.recovery_time),
+                ("aborted" if f.note == ABORTED_NOTE else "not recovered")
+                if not f.recovered
+                else figure_text(f.recovery_time, res.recovery_time),
                 figure_text(f.outage, res.outage),
+                bracket_text(f),
+                fidelity_text(f),
             ]
         )
-    return out + _table(["trial", "fault", "fault active", "impact after", "recovery (MTTR)", "outage"], rows)
+    header = ["trial", "fault", "fault active", "impact after", "recovery (MTTR)", "outage"]
+    return out + _table([*header, "recovery (bracket)", "observed effect"], rows)
 
 
 def _code(text: str) -> str:

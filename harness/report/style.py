@@ -9,7 +9,8 @@ h1 { font-size: 1.55rem; margin: .2rem 0 .5rem; }
 h2 { font-size: 1.2rem; margin: 2.2rem 0 .6rem; border-bottom: 2px solid var(--ink); padding-bottom: .2rem; }
 h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
 .headline { border: 3px solid var(--ink); padding: .8rem 1rem; margin: .5rem 0 1rem; }
-.headline.FAILED, .headline.ERROR, .headline.INTERRUPTED, .headline.INCOMPLETE {
+.headline.FAILED, .headline.ERROR, .headline.ABORTED, .headline.INTERRUPTED, .headline.INCOMPLETE,
+.headline.UNHEALTHY {
   border-style: double; border-width: 6px; background: var(--fail); }
 .headline.PASSED { background: var(--pass); }
 .status { font-weight: 800; letter-spacing: .08em; margin: 0; }

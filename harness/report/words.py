@@ -120,6 +120,8 @@ def miss_sentence(v: Verdict) -> str:
         what = "the rollback took" if name == "rollback_duration" else "rolling back started"
         after = "" if name == "rollback_duration" else " after the first impact"
         return f"{what} {_measured_plain(v)}{after}, the target was {plain_bound(target)}"
+    if name == "baseline":
+        return f"the target was unhealthy before any fault ({target})"
     if name == "recovered":
         if measured:
             return "the service recovered, but the scenario expected it not to"

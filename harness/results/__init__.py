@@ -18,10 +18,12 @@ from pydantic import ConfigDict, Field, field_serializer
 
 from harness.errors import ExitCode
 from harness.files import atomic_write_text
+from harness.results.abort import AbortResult
 from harness.results.base import Frozen, Seconds
-from harness.results.fault import FaultResult, LoadResult, Resolution
+from harness.results.fault import BracketResult, FaultResult, FidelityResult, LoadResult, Resolution
 from harness.results.scenario import AsRun, Expect, Slo
 from harness.results.trial import (
+    BaselineResult,
     ConsistencyResult,
     DataAfterRollback,
     HarnessFailure,
@@ -32,12 +34,16 @@ from harness.results.verdict import Escalation, MttrResult, TrialValue, Verdict
 
 __all__ = [
     "SCHEMA",
+    "AbortResult",
     "AsRun",
+    "BaselineResult",
+    "BracketResult",
     "ConsistencyResult",
     "DataAfterRollback",
     "Escalation",
     "Expect",
     "FaultResult",
+    "FidelityResult",
     "Frozen",
     "HarnessFailure",
     "LoadResult",
@@ -170,6 +176,21 @@ class Results(Frozen):
             "env); null in results written before it was recorded."
         ),
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description=(
+            "What every report states even when every expectation is met: a trial unhealthy before "
+            "any fault, a shortened baseline, a request rate short of the asked one, a fault with no "
+            "effect observed."
+        ),
+    )
+    aborted: AbortResult | None = Field(
+        None,
+        description=(
+            "The abort that ended the run early (exit code 4): every fault was cleared at once, the "
+            "load stopped, what was measured is reported; null if none."
+        ),
+    )
 
     @field_serializer("expect")
     def _stated_only(self, expect: Expect) -> dict[str, Any]:
@@ -181,11 +202,16 @@ class Results(Frozen):
 
     def exit_code(self) -> ExitCode:
         """From the results alone: 130 interrupted, 3 a harness or infrastructure error (or a
-        trial voided by a harness failure), else 0 met / 1 missed."""
+        trial voided by a harness failure), 4 aborted, 5 a trial whose target was unhealthy before
+        any fault, else 0 met / 1 missed."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if self.error or any(t.harness_failure is not None for t in self.trials):
             return ExitCode.INFRASTRUCTURE
+        if self.aborted is not None:
+            return ExitCode.ABORTED
+        if any(t.unhealthy_before_fault for t in self.trials):
+            return ExitCode.UNHEALTHY_BEFORE_FAULT
         return ExitCode.OK if self.passed else ExitCode.EXPECTATION_MISSED
 
     def to_json(self) -> str:

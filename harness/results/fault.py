@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from harness.results.base import Frozen
+from harness.results.operations import BusinessResult, DetectionResult
 
 
 class LoadResult(Frozen):
@@ -44,6 +47,64 @@ class Resolution(Frozen):
         None, description="Resolution of recovery_time (that of recovered_at: cleared_at is exact)."
     )
     outage: float | None = Field(None, description="Resolution of outage (both edges').")
+
+
+class BracketResult(Frozen):
+    """A healthy<->unhealthy transition bracketed by the requests either side of it (DESIGN.md,
+    Transition bracket): it lies in (lower, upper]."""
+
+    kind: Literal["impact", "recovery"] = Field(
+        description="impact (healthy -> unhealthy) or recovery (unhealthy -> healthy)."
+    )
+    at: float = Field(description="The bracketed instant: (lower + upper) / 2, run-relative seconds.")
+    half_width: float = Field(ge=0, description="The bracket's resolution: (upper - lower) / 2, seconds.")
+    lower: float = Field(description="Start of the last request that saw the old state.")
+    upper: float = Field(description="End of the first request that saw the new state.")
+    contradicting: int = Field(
+        ge=0, description="Nearby requests that disagree with the bracket (0 for a clean transition)."
+    )
+
+
+class FidelityResult(Frozen):
+    """DESIGN.md Fault fidelity, observed part: the requests sent while the fault was active against
+    those sent in an equally long stretch just before it, and what the fault asked for."""
+
+    asked: str = Field(description="What the fault asked for, in words.")
+    asked_latency: float | None = Field(
+        description=(
+            "Latency the fault adds to a request crossing the link once (twice for direction both), "
+            "seconds; null for other kinds."
+        )
+    )
+    asked_error_share: float | None = Field(
+        description=(
+            "Share of the link's connections the fault breaks (its toxicity) for down, timeout, "
+            "reset and response_loss; null otherwise."
+        )
+    )
+    requests_before: int = Field(ge=0, description="Requests sent in the reference stretch.")
+    requests_during: int = Field(ge=0, description="Requests sent while the fault was active.")
+    latency_before: float | None = Field(description="Median latency of the reference requests, seconds.")
+    latency_during: float | None = Field(
+        description="Median latency of the requests sent during the fault, seconds."
+    )
+    latency_shift: float | None = Field(description="latency_during - latency_before, seconds.")
+    error_share_before: float | None = Field(description="Share of the reference requests not ok.")
+    error_share_during: float | None = Field(
+        description="Share of the requests sent during the fault not ok."
+    )
+    effect_observed: bool | None = Field(
+        description=(
+            "Whether the error share or the latency rose beyond the reference's noise; null when not "
+            "judged (no request to compare, or a duplicate fault: see consistency)."
+        )
+    )
+    note: str = Field(
+        description="The observation in words; starts with 'no effect observed' when nothing moved."
+    )
+    no_effect: bool = Field(
+        description="effect_observed is false: the fault did nothing visible, flagged in every report."
+    )
 
 
 class FaultResult(Frozen):
@@ -131,4 +192,28 @@ class FaultResult(Frozen):
             "cleared_at minus the instant the clear was scheduled (for a clear forced at teardown or "
             "by a rollback: the instant it was asked), seconds; null if not journaled or not cleared."
         ),
+    )
+    impact_bracket: BracketResult | None = Field(
+        None, description="The impact bracketed by requests; null if never impacted or not bracketable."
+    )
+    recovery_bracket: BracketResult | None = Field(
+        None, description="The recovery bracketed by requests; null if not recovered or not bracketable."
+    )
+    recovery_time_bracketed: float | None = Field(
+        None,
+        description=(
+            "MTTR from the recovery bracket: recovery_bracket.at - cleared_at, within "
+            "recovery_bracket.half_width; null without a recovery bracket."
+        ),
+    )
+    fidelity: FidelityResult | None = Field(
+        None, description="What the fault did to the requests against what it asked; null if not measured."
+    )
+    business: BusinessResult | None = Field(
+        None,
+        description="Business recovery (backlog, cycle time) from the audit's work items; null without them.",
+    )
+    detection: DetectionResult | None = Field(
+        None,
+        description="Detection by the target's own Prometheus and Alertmanager; null without `monitoring:`.",
     )

@@ -7,13 +7,17 @@ from typing import Annotated
 from pydantic import Field
 
 from harness.results.base import Frozen, Seconds
+from harness.results.operations import AlertsExpect
 
 
 class Slo(Frozen):
     """What healthy meant in this run (DESIGN.md, Health). Durations in seconds."""
 
     window: Seconds = Field(
-        description="Length of a health window: a window holds the requests that completed in it."
+        description=(
+            "Length of a health window: a window holds the requests that count in it (a failed or too "
+            "slow request where it was sent, a good one where it ended)."
+        )
     )
     step: Seconds = Field(
         description="How often a window is evaluated (the grid step); part of every figure's resolution."
@@ -26,6 +30,9 @@ class Slo(Frozen):
         None, description="Bound on a window's 99th-percentile latency; null when not set."
     )
     hold: Seconds = Field(description="How long health must hold, without a break, to count as recovered.")
+    baseline: Seconds | None = Field(
+        None, description="How long the SLO must hold before the first fault; null means hold."
+    )
 
 
 Bound = Annotated[
@@ -89,6 +96,23 @@ class Expect(Frozen):
     detection_to_rollback: Bound | None = Field(
         None, description="Bound on each trial's time from first impact to the rollback trigger, in seconds."
     )
+    data_restored: bool | None = Field(
+        None,
+        description=(
+            "Whether no lost, duplicated or corrupted write may remain after a rollback (stated; "
+            "unstated means true for a scenario with a rollback)."
+        ),
+    )
+    backlog_recovery_time: Bound | None = Field(
+        None, description="Bound on each fault's backlog recovery time, in seconds."
+    )
+    cycle_time_p95: Bound | None = Field(
+        None, description="Bound on each fault's p95 cycle time during and after it, in seconds."
+    )
+    time_to_detect: Bound | None = Field(
+        None, description="Bound on each fault's time to detect by the target's own alerting, in seconds."
+    )
+    alerts: AlertsExpect | None = Field(None, description="What the target's alerting must do per fault.")
 
     def stated(self) -> bool:
         return any(v is not None for v in self.model_dump().values())
@@ -102,7 +126,7 @@ class AsRun(Frozen):
     )
     trials: int = Field(description="Trials planned.")
     seed: int = Field(description="Seed of every random choice.")
-    backend: str = Field(description="process or docker.")
+    backend: str = Field(description="process, docker or compose.")
     load_workers: int = Field(1, description="Locust worker processes (1: no distributed mode).")
     overrides: dict[str, str | int] = Field(
         default_factory=dict,

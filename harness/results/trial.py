@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from harness.results.base import Frozen
@@ -106,6 +108,55 @@ class HarnessFailure(Frozen):
     component: str = Field(description="What failed: toxiproxy, locust, harness, audit, ledger...")
     detail: str = Field(description="What was seen, in words.")
     at: float | None = Field(None, description="When it failed (run-relative seconds), if known.")
+    last_alive: float | None = Field(
+        None,
+        description=(
+            "The watchdog's last look at which it was alive (run-relative seconds): it failed in "
+            "(last_alive, at]; null when not watched."
+        ),
+    )
+
+
+class BaselineResult(Frozen):
+    """DESIGN.md Baseline: the SLO must hold for slo.baseline (default slo.hold) between the start
+    of load and the first injection; and the request rate achieved against the one asked."""
+
+    outcome: Literal["healthy", "unhealthy_before_fault", "not_judged"] = Field(
+        description=(
+            "unhealthy_before_fault: the SLO never held for the required time before the first "
+            "fault, so the trial has no recovery verdict (exit code 5)."
+        )
+    )
+    asked: float = Field(description="slo.baseline (or slo.hold), seconds.")
+    required: float = Field(
+        description=(
+            "Seconds of health required: slo.baseline, or the whole stretch before the first fault "
+            "when that is shorter (see note)."
+        )
+    )
+    judged_from: float = Field(description="Start of the judged stretch: the start of load.")
+    judged_to: float = Field(
+        description="End of the judged stretch: the first injection, or the end of load."
+    )
+    held_from: float | None = Field(
+        description="Earliest t with the SLO held over [t, t + required]; null if never."
+    )
+    healthy: bool | None = Field(
+        description=(
+            "Whether the baseline held; null when not judged (less than a window before the first fault)."
+        )
+    )
+    note: str = Field(
+        description=(
+            "Why the required time differs from the asked one, or why nothing was judged; empty otherwise."
+        )
+    )
+    rate_asked: float = Field(description="Requests per second asked: users * rate_per_user.")
+    rate_achieved: float | None = Field(description="Requests sent per second over the judged stretch.")
+    rate_short: bool = Field(
+        description="Achieved below 90 % of asked: the load generator, not the target, may be the bottleneck."
+    )
+    rate_warning: str | None = Field(description="The warning printed when rate_short; null otherwise.")
 
 
 class TrialResult(Frozen):
@@ -146,3 +197,11 @@ class TrialResult(Frozen):
             " during which fault) and the three most common error texts; null if not measured."
         ),
     )
+    baseline: BaselineResult | None = Field(
+        None, description="Health and request rate before the first fault; null if the load was not observed."
+    )
+
+    @property
+    def unhealthy_before_fault(self) -> bool:
+        """The target never met its SLO before the first fault: no recovery verdict for this trial."""
+        return self.baseline is not None and self.baseline.outcome == "unhealthy_before_fault"

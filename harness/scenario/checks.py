@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Problem
+from harness.scenario.abort import abort_names_http_service
 from harness.scenario.lookup import is_file
 from harness.scenario.models import (
     CommandAction,
@@ -24,6 +25,7 @@ from harness.scenario.models import (
     PartitionFault,
     Scenario,
 )
+from harness.scenario.monitoring import monitoring_problems
 from harness.scenario.overlap import overlaps, partition_links
 from harness.scenario.target import PLACEHOLDER, Target
 from harness.scenario.yamlsource import Path_, YamlDocument, fmt_path
@@ -238,6 +240,8 @@ def programs_exist(ctx: ScenarioContext) -> Iterator[Problem]:
     """Every program the process backend starts, and the rollback command, can be found."""
     if ctx.backend == "process":
         for name, svc in ctx.target.services.items():
+            if svc.command is None:  # a Compose target's service: Compose starts it
+                continue
             missing = _missing_program(svc.command, ctx.target_dir)
             if missing is not None:
                 where = ("services", name, "command")
@@ -308,6 +312,39 @@ def _parse_field(field: str) -> Path_:
     return tuple(parts)
 
 
+def monitoring_is_runnable(ctx: ScenarioContext) -> Iterator[Problem]:
+    """The operations view: services to scrape, rule files, modes, detection without monitoring."""
+    s = ctx.scenario
+    yield from monitoring_problems(
+        s.monitoring,
+        services=list(ctx.target.services),
+        modes=ctx.target.modes,
+        target_dir=ctx.target_dir,
+        expects_detection=s.expect.time_to_detect is not None or s.expect.alerts is not None,
+        file=ctx.doc.file,
+        line_for=ctx.doc.line,
+    )
+
+
+def backend_can_start_the_target(ctx: ScenarioContext) -> Iterator[Problem]:
+    """Compose needs a Compose file; processes and containers need each service's command and health."""
+    file = str(ctx.target_dir / "target.yaml")
+    if ctx.backend == "compose":
+        if ctx.target.compose is None:
+            yield Problem(
+                file,
+                "compose",
+                "the compose backend needs a Compose file",
+                fix="add `compose: compose.yaml` (relative to the target) or use --backend process/docker",
+            )
+        return
+    from harness.targets.backend import needs_command_and_health  # no import against the flow at load
+
+    for name, svc in ctx.target.services.items():
+        for p in needs_command_and_health(file, name, svc, ctx.backend):
+            yield dataclasses.replace(p, line=ctx.target_doc.line(_parse_field(p.field)))
+
+
 SCENARIO_RULES: tuple[ScenarioRule, ...] = (
     mode_is_declared,
     env_names_services,
@@ -318,8 +355,11 @@ SCENARIO_RULES: tuple[ScenarioRule, ...] = (
     rollback_fits,
     explore_fits,
     locustfile_exists,
+    backend_can_start_the_target,
     programs_exist,
     docker_target_is_buildable,
+    abort_names_http_service,
+    monitoring_is_runnable,
 )
 
 

@@ -86,6 +86,10 @@ def _load_target(target_dir: Path) -> tuple[Target, YamlDocument]:
     if isinstance(doc.data, dict) and "name" not in doc.data:
         doc = YamlDocument(doc.file, {**doc.data, "name": target_dir.name}, doc.lines)
     target = validate(Target, doc)
+    if target.compose is not None and not any(s.command for s in target.services.values()):
+        from harness.compose.project import complete_target  # a Compose-only target: services from Compose
+
+        target = complete_target(target, target_dir)
     problems = check_target(target, doc)
     if problems:
         raise ScenarioError(problems)

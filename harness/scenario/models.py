@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.scenario.abort import Abort
 from harness.scenario.fields import (
     MAX_FAULTS,
     Count,
@@ -28,6 +29,7 @@ from harness.scenario.fields import (
     SafeName,
     Seconds,
 )
+from harness.scenario.monitoring import AlertExpectations, Monitoring
 
 if TYPE_CHECKING:
     from harness.measure.health import HealthPolicy
@@ -69,6 +71,9 @@ class SLO(Model):
     p95_latency: Seconds | None = Field(None, gt=0)
     p99_latency: Seconds | None = Field(None, gt=0)
     hold: Seconds = Field(5.0, gt=0)
+    baseline: Seconds | None = Field(
+        None, gt=0, description="how long the SLO must hold before the first fault (default: hold)"
+    )
 
     def policy(self) -> HealthPolicy:
         """The health policy the measurement uses; raises ValueError when the rules do not hold."""
@@ -85,6 +90,11 @@ class SLO(Model):
 
     @model_validator(mode="after")
     def _coherent(self) -> SLO:
+        if self.baseline is not None and self.baseline < self.window:
+            raise ValueError(
+                f"baseline ({self.baseline:g}s) must be at least window ({self.window:g}s); "
+                "fix: raise slo.baseline or leave it out (default: hold)"
+            )
         try:
             self.policy()
         except ValueError as exc:
@@ -279,6 +289,22 @@ class Expectations(Model):
         None, description="rollback trigger to recovery with the version confirmed (DESIGN.md)"
     )
     detection_to_rollback: DurationBound | None = Field(None, description="first impact to rollback trigger")
+    data_restored: bool | None = Field(
+        None,
+        description=(
+            "after a rollback, no lost, duplicated or corrupted write may remain. Default: true when "
+            "the scenario has a rollback (a restored service with damaged data is not a recovery); "
+            "false reports the damage without failing on it"
+        ),
+    )
+    backlog_recovery_time: DurationBound | None = Field(
+        None, description="clear to the backlog back within its baseline range for `hold`"
+    )
+    cycle_time_p95: DurationBound | None = Field(None, description="p95 cycle time of work, during and after")
+    time_to_detect: DurationBound | None = Field(
+        None, description="first impact to the first firing notification of the target's own alerting"
+    )
+    alerts: AlertExpectations | None = Field(None, description="{symptom, runbook, resolved}: true")
 
 
 class RedeployAction(Model):
@@ -398,7 +424,7 @@ class Scenario(Model):
     name: SafeName = Field(description="used in directory names: no '/' or '\\', at most 100 characters")
     description: str = Field("", max_length=10_000)
     target: TargetRef
-    backend: Literal["process", "docker"] = "process"
+    backend: Literal["process", "docker", "compose"] = "process"
     seed: Count = Field(1, ge=0, le=2**63 - 1)
     trials: Count = Field(1, ge=1, le=100)
     load: Load = Field(default_factory=lambda: Load())
@@ -406,7 +432,9 @@ class Scenario(Model):
     faults: list[Fault] = Field(default_factory=list, max_length=MAX_FAULTS)
     rollback: Rollback | None = None
     explore: Explore | None = Field(None, description="bounds for `aftershock explore` (ignored by `run`)")
+    monitoring: Monitoring | None = Field(None, description="the target's own Prometheus and Alertmanager")
     expect: Expectations = Field(default_factory=lambda: Expectations())
+    abort: Abort | None = Field(None, description="stop conditions: bounds that end the rehearsal early")
     startup_timeout: Seconds = 60.0
     drain_timeout: Seconds = 10.0
     owner: str | None = Field(

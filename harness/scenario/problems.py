@@ -187,7 +187,7 @@ def known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
             continue
         return []
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [f.alias or name for name, f in current.model_fields.items()]  # as written in YAML
     return []
 
 

@@ -26,17 +26,52 @@ SIMPLE_PLACEHOLDERS = ("python", "port", "host", "target_dir", "workdir", "run_i
 LINK_RE = re.compile(r"^([a-z][a-z0-9_-]*)->([a-z][a-z0-9_-]*)$")
 
 
+HEALTH_KINDS = (
+    "http: /path",
+    "tcp: true",
+    "process: true",
+    "log: 'regex'",
+    "command: [argv...]",
+)
+
+
 class Health(Model):
-    """How to tell a service is ready: an HTTP path answering 2xx, or a TCP port accepting."""
+    """How to tell a service is ready. Exactly one kind:
+
+    * ``http: /path`` - the path answers 2xx; ``tcp: true`` - the service's port accepts;
+    * ``process: true`` - it stays alive for ``alive_for`` (a worker that serves nothing);
+    * ``log: regex`` - a line of its output since this start matches (a worker saying "ready");
+    * ``command: [...]`` - the command exits 0 (run on the host for processes, inside the
+      container on Docker and Compose).
+
+    Probing is done by :mod:`harness.targets.health`, the same for every backend.
+    """
 
     http: str | None = Field(None, pattern=r"^/")
     tcp: bool = False
+    process: bool = False
+    alive_for: Seconds = Field(1.0, description="with `process: true`: alive this long counts as ready")
+    log: str | None = Field(None, min_length=1, description="regex matched against each output line")
+    command: list[str] | None = Field(None, min_length=1, description="ready when it exits 0")
 
     @model_validator(mode="after")
     def _one(self) -> Health:
-        if bool(self.http) == self.tcp:
-            raise ValueError("give exactly one of `http: /path` or `tcp: true`")
+        given = [bool(self.http), self.tcp, self.process, self.log is not None, self.command is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one health kind: " + ", ".join(HEALTH_KINDS))
+        if self.log is not None:
+            try:
+                re.compile(self.log)
+            except re.error as exc:
+                raise ValueError(f"log: {self.log!r} is not a regular expression: {exc}") from None
         return self
+
+    @property
+    def kind(self) -> str:
+        for kind in ("http", "tcp", "process", "log", "command"):
+            if getattr(self, kind):
+                return kind
+        raise AssertionError("validated: exactly one kind")
 
 
 class DockerService(Model):
@@ -55,9 +90,19 @@ class DockerService(Model):
 
 
 class Service(Model):
-    command: list[str] = Field(min_length=1)
+    command: list[str] | None = Field(
+        None, min_length=1, description="how to start it (process and docker backends; not for compose)"
+    )
     env: dict[str, str] = Field(default_factory=dict)
-    health: Health
+    health: Health | None = Field(
+        None, description="readiness check; required unless the target is a Compose file"
+    )
+    port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="compose: the port it serves in its container, if not declared there",
+    )
     startup_timeout: Seconds = 30.0
     depends_on: list[str] = Field(default_factory=list)
     stop_signal: Literal["SIGTERM", "SIGINT", "SIGQUIT"] = Field(
@@ -96,7 +141,9 @@ class ConsistencyContract(Model):
 class Target(Model):
     name: str
     description: str = ""
-    services: dict[str, Service] = Field(min_length=1)
+    services: dict[str, Service] = Field(
+        default_factory=dict, description="a Compose target lists only what needs settings beyond Compose"
+    )
     links: list[str] = Field(default_factory=list)
     entrypoint: str = Field(description="the service the load generator talks to (HTTP)")
     audit: list[AuditSource] = Field(default_factory=list, description="where the final state is read")
@@ -106,6 +153,9 @@ class Target(Model):
     )
     locustfile: str = "locustfile.py"
     kind: Literal["http"] = "http"
+    compose: str | None = Field(
+        None, description="a Compose file (relative to the target) for the compose backend"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -113,6 +163,20 @@ class Target(Model):
         if isinstance(data, dict) and isinstance(data.get("audit"), str):
             data = {**data, "audit": [{"service": data.get("entrypoint"), "path": data["audit"]}]}
         return data
+
+    @model_validator(mode="after")
+    def _startable(self) -> Target:
+        """Without a Compose file, aftershock starts each service itself and must know when it is up."""
+        if self.compose is not None:
+            return self
+        if not self.services:
+            raise ValueError("a target needs `services:` (or `compose: compose.yaml`)")
+        for name, svc in self.services.items():
+            if svc.command is None:
+                raise ValueError(f"services.{name}: needs `command: [...]` (or the target a `compose:` file)")
+            if svc.health is None:
+                raise ValueError(f"services.{name}: needs `health:`, one of: " + ", ".join(HEALTH_KINDS))
+        return self
 
     def link_ends(self, link: str) -> tuple[str, str]:
         m = LINK_RE.match(link)

@@ -85,7 +85,7 @@ def placeholders_are_known(ctx: TargetContext) -> Iterator[Problem]:
     target = ctx.target
     for name, svc in target.services.items():
         texts: list[tuple[Path_, str]] = [
-            (("services", name, "command", i), t) for i, t in enumerate(svc.command)
+            (("services", name, "command", i), t) for i, t in enumerate(svc.command or [])
         ]
         texts += [(("services", name, "env", k), v) for k, v in svc.env.items()]
         for where, text in texts:

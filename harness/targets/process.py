@@ -4,41 +4,119 @@ Each service runs in its own session (process group), so kill/pause/stop reach a
 children (Postgres forks a backend per connection). stdout and stderr go to
 ``<run_dir>/services/<name>.log``. Every process carries the run's labels (see
 :mod:`harness.reaper`), so a harness killed with SIGKILL leaves nothing the next start cannot find.
+
+Ports are chosen before the service binds them (the proxies must know them first), so another
+process can take one in between. Two defences: ports are picked *below* the kernel's ephemeral
+range, where neither outgoing connections nor ``bind(port 0)`` (Toxiproxy's proxies, Locust,
+other runs) ever land; and a service that exits with "address already in use" during start-up is
+started again once the port is free (bounded by :data:`PORT_WAIT`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, ScenarioError
 from harness.net import free_port
-from harness.reaper import labelled_env
-from harness.scenario.target import Service, Target
-from harness.targets.backend import Backend, render
+from harness.reaper import labelled_env, make_workdir
+from harness.scenario.target import Target
+from harness.targets.backend import Backend, needs_command_and_health, render
+from harness.targets.health import log_tail, wait_healthy
 from harness.toxiproxy.server import ToxiproxyServer
 
 Emit = Callable[..., Any]
 
+SECRET_VAR = "AFTERSHOCK_SECRET"
+PORT_IN_USE = ("address already in use", "eaddrinuse", "[errno 98]")  # matched lowercased
+PORT_WAIT = 10.0  # how long a start waits for its port to be released before giving up
+PORT_ATTEMPTS = 4
+_LOWEST_PORT = 10000
 
-def log_tail(path: Path, lines: int = 15) -> str:
+
+def _bindable(host: str, port: int) -> bool:
+    """Whether a server could bind ``port`` now. With SO_REUSEADDR, as servers bind: connections
+    of a killed predecessor in TIME_WAIT do not count, a listener or a plain bind does."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def ephemeral_range() -> tuple[int, int]:
     try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join("    | " + line for line in text.splitlines()[-lines:]) or "    | (empty log)"
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def service_port(host: str = "127.0.0.1", taken: frozenset[int] = frozenset()) -> int:
+    """A port that is free now and outside the ephemeral range (see the module docstring)."""
+    lo, _hi = ephemeral_range()
+    if lo - _LOWEST_PORT >= 1000:
+        rng = random.SystemRandom()
+        for _ in range(200):
+            port = rng.randrange(_LOWEST_PORT, lo)
+            if port not in taken and _bindable(host, port):
+                return port
+    return free_port(host)  # an unusual range: fall back to the kernel's choice
+
+
+@dataclass
+class _Started:
+    """A started service process as the health probes see it (see :mod:`harness.targets.health`)."""
+
+    service: str
+    proc: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log_path: Path
+    log_offset: int
+    cwd: Path
+    env: dict[str, str]
+
+    def exited(self) -> str | None:
+        code = self.proc.poll()
+        return None if code is None else f"exited during start-up with code {code}"
+
+    def status(self) -> str:
+        code = self.proc.poll()
+        return "process running" if code is None else f"process exited {code}"
+
+    def http_base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def tcp_address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    def run(self, argv: list[str], timeout: float) -> int:
+        try:
+            done = subprocess.run(
+                argv, cwd=self.cwd, env=self.env, capture_output=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return -1
+        except OSError as exc:
+            raise InfrastructureError(
+                f"service {self.service!r}: health command {argv[0]!r}: {exc}"
+            ) from None
+        return done.returncode
 
 
 class ProcessBackend(Backend):
@@ -54,6 +132,12 @@ class ProcessBackend(Backend):
         emit: Emit | None = None,
         host: str = "127.0.0.1",
     ) -> None:
+        file = str(target_dir / "target.yaml")
+        problems = [
+            p for n, s in target.services.items() for p in needs_command_and_health(file, n, s, "process")
+        ]
+        if problems:
+            raise ScenarioError(problems)
         self.target = target
         self.target_dir = target_dir
         self.run_dir = run_dir
@@ -61,7 +145,12 @@ class ProcessBackend(Backend):
         self.env_overrides = env_overrides or {}
         self.emit: Emit = emit or (lambda *a, **k: None)
         self.host = host
-        self.ports = {name: free_port(host) for name in target.services}
+        self.ports: dict[str, int] = {}
+        for name in target.services:
+            self.ports[name] = service_port(host, frozenset(self.ports.values()))
+        # Credentials a target may use for its own dependencies (the orders database's password).
+        # In the environment, never on a command line: /proc/<pid>/environ is private to its user.
+        self.secret = secrets.token_urlsafe(24)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._links: dict[str, dict[str, str]] = {}
         self._workdirs: dict[str, Path] = {}
@@ -96,7 +185,7 @@ class ProcessBackend(Backend):
         # Outside the run dir on purpose: a service may drop privileges (Postgres refuses root) and
         # must be able to reach its scratch directory; the run dir may sit under a private home.
         if service not in self._workdirs:
-            path = Path(tempfile.mkdtemp(prefix=f"aftershock-{self.run_id}-{service}-"))
+            path = make_workdir(self.run_id, service)  # marked: a dead run's are swept (reaper)
             path.chmod(0o777)
             self._workdirs[service] = path
         return self._workdirs[service]
@@ -114,9 +203,37 @@ class ProcessBackend(Backend):
         return values
 
     def start(self, service: str, links: dict[str, str], wait: bool = True) -> None:
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_once(service, links, wait)
+                return
+            except _PortTaken as exc:
+                self.emit("service_port_busy", service=service, port=self.ports[service], attempt=attempt)
+                if attempt == PORT_ATTEMPTS or not self._await_port(service):
+                    raise InfrastructureError(
+                        f"service {service!r} could not bind {self.upstream_address(service)}: another "
+                        f"process holds it ({attempt} attempt(s) over {PORT_WAIT:g}s each).\n"
+                        f"  last log lines ({self.log_path(service)}):\n{exc.tail}"
+                    ) from None
+
+    def _await_port(self, service: str) -> bool:
+        """Wait until the service's port can be bound again (its holder may be short-lived)."""
+        deadline = time.monotonic() + PORT_WAIT
+        while time.monotonic() < deadline:
+            if _bindable(self.host, self.ports[service]):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def _start_once(self, service: str, links: dict[str, str], wait: bool) -> None:
+        if not _bindable(self.host, self.ports[service]):
+            # Someone holds the port already: a health check could reach *them* and pass.
+            raise _PortTaken(f"    | (port {self.ports[service]} was in use before the start)")
         spec = self.target.services[service]
         self._links[service] = dict(links)
         values = self._values(service)
+        if spec.command is None or spec.health is None:
+            raise InfrastructureError(f"service {service!r} has no command/health for the process backend")
         cmd = [render(part, values) for part in spec.command]
         env = labelled_env(self.run_id)
         env.update({k: render(v, values) for k, v in spec.env.items()})
@@ -126,9 +243,11 @@ class ProcessBackend(Backend):
             env["AFTERSHOCK_VERSION"] = version
         env.update(self.env_overrides.get(service, {}))
         env["AFTERSHOCK_SERVICE"] = service
+        env[SECRET_VAR] = self.secret
         log = self.log_path(service).open("ab")
         log.write(f"--- aftershock: starting {service}: {' '.join(cmd)}\n".encode())
         log.flush()
+        offset = log.tell()  # this start's output begins after our marker (which quotes the command)
         try:
             proc = subprocess.Popen(
                 cmd,
@@ -146,38 +265,37 @@ class ProcessBackend(Backend):
         self._procs[service] = proc
         self.emit("service_starting", service=service, pid=proc.pid)
         if wait:
-            self._wait_healthy(service, spec, proc)
+            health_cmd = spec.health.command
+            started = _Started(
+                service,
+                proc,
+                self.host,
+                self.ports[service],
+                self.log_path(service),
+                offset,
+                self.target_dir,
+                env,
+            )
+            health = spec.health
+            if health_cmd is not None:  # placeholders as in the command
+                health = health.model_copy(update={"command": [render(p, values) for p in health_cmd]})
+            try:
+                wait_healthy(started, health, spec.startup_timeout)
+            except InfrastructureError:
+                if proc.poll() is not None and self._port_was_taken(service, offset):
+                    raise _PortTaken(log_tail(self.log_path(service))) from None
+                raise
             self.emit("service_up", service=service, pid=proc.pid, address=self.upstream_address(service))
 
-    def _wait_healthy(self, service: str, spec: Service, proc: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + spec.startup_timeout
-        port = self.ports[service]
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise InfrastructureError(
-                    f"service {service!r} exited during start-up with code {proc.returncode}.\n"
-                    f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}"
-                )
-            try:
-                if spec.health.http:
-                    resp = requests.get(f"http://{self.host}:{port}{spec.health.http}", timeout=1.0)
-                    if 200 <= resp.status_code < 300:
-                        return
-                    last = f"HTTP {resp.status_code}"
-                else:
-                    with socket.create_connection((self.host, port), timeout=1.0):
-                        return
-            except (requests.RequestException, OSError) as exc:
-                last = type(exc).__name__
-            time.sleep(0.1)
-        status = "running" if proc.poll() is None else f"exited {proc.returncode}"
-        raise InfrastructureError(
-            f"service {service!r} did not become healthy within {spec.startup_timeout:g}s "
-            f"(process {status}, last check: {last}).\n"
-            f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}\n"
-            f"  hint: raise services.{service}.startup_timeout in target.yaml if it is just slow"
-        )
+    def _port_was_taken(self, service: str, log_start: int) -> bool:
+        """Whether the service's own log (since this start) says its port was in use."""
+        try:
+            with self.log_path(service).open("rb") as fh:
+                fh.seek(log_start)
+                text = fh.read().decode(errors="replace").lower()
+        except OSError:
+            return False
+        return any(marker in text for marker in PORT_IN_USE)
 
     def _signal(self, service: str, sig: signal.Signals) -> None:
         proc = self._procs.get(service)
@@ -251,3 +369,11 @@ class ProcessBackend(Backend):
         self._workdirs.clear()
         if errors:
             raise ExceptionGroup("stopping services failed", errors)
+
+
+class _PortTaken(Exception):
+    """A service exited at start-up because its port was in use (retried by ``start``)."""
+
+    def __init__(self, tail: str) -> None:
+        super().__init__("address already in use")
+        self.tail = tail

@@ -52,6 +52,9 @@ class LinkProxies:
         return list(self._addresses)
 
     def remove_all(self) -> None:
+        if self.server.exited() is not None:  # the proxies died with their server: nothing to remove
+            self._addresses.clear()
+            return
         errors: list[Exception] = []
         for link in reversed(list(self._addresses)):
             try:

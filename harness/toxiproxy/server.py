@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from harness.clock import now_ns
 from harness.net import free_port
 from harness.reaper import labelled_env
 from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
@@ -34,6 +35,9 @@ class ToxiproxyServer:
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _proxies: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
     client: ToxiproxyClient = field(init=False, repr=False)
+    # Every restart as (run-clock ns, why): a restart mid-trial drops every toxic and connection,
+    # so the harness watchdog must learn of it even when it happened between two of its looks.
+    restarts: list[tuple[int, str]] = field(default_factory=list, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -99,8 +103,16 @@ class ToxiproxyServer:
         self._proxies[name] = {"name": name, "listen": actual, "upstream": upstream, "enabled": True}
         return actual
 
+    def exited(self) -> str | None:
+        """None while the server runs; otherwise how it ended (asked by the harness watchdog)."""
+        if self._proc is None:
+            return "it was never started"
+        code = self._proc.poll()
+        return None if code is None else describe_exit(code)
+
     def restart(self) -> None:
         """Kill a wedged server and start a clean one on the same port with the same proxies."""
+        self.restarts.append((now_ns(), self.exited() or "it stopped answering its API"))
         self._kill()
         self.start()
         if self._proxies:
@@ -124,3 +136,15 @@ class ToxiproxyServer:
         self._kill()
         if hasattr(self, "client"):
             self.client.close()
+
+
+def describe_exit(code: int) -> str:
+    """A process's exit status in words: ``-9`` (Popen) and ``137`` (a container) are SIGKILL."""
+    signum = -code if code < 0 else code - 128 if code > 128 else 0
+    if signum:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        return f"killed by {name} (exit status {code})"
+    return f"exited with status {code}"

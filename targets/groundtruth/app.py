@@ -14,6 +14,11 @@ answering) and lists them at ``GET /audit`` in the audit contract (docs/audit.md
 ``{"kind": "request", "key": <key>}`` per receipt: the target-side count the ledger must equal,
 key for key. ``GT_WORK_DELAY`` (seconds, default 0) holds every ``/work`` answer that long, so that
 requests are in flight when the load stops.
+
+``GT_FAIL_DELAY`` (seconds, default 0) makes it fail *slowly*, as services behind a timeout do:
+a 503 is sent only that long after the request arrived (the state was decided on arrival, so a
+request that arrives just before the recovery still fails, late). The harness must not let
+those late failures move the measured recovery.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DELAY_NS = int(float(os.environ.get("GT_RECOVERY_DELAY", "3")) * 1e9)
 PROBE_TIMEOUT = float(os.environ.get("GT_PROBE_TIMEOUT", "0.3"))
+FAIL_DELAY = float(os.environ.get("GT_FAIL_DELAY", "0"))
 WORK_DELAY = float(os.environ.get("GT_WORK_DELAY", "0"))
 
 
@@ -111,6 +117,8 @@ def handler_for(state: State, received: Received) -> type[BaseHTTPRequestHandler
             else:
                 self.send_error(404)
                 return
+            if not ok and FAIL_DELAY:
+                time.sleep(FAIL_DELAY)
             self.answer(200 if ok else 503, b"ok\n" if ok else b"unavailable\n", "text/plain")
 
         def answer(self, status: int, body: bytes, content_type: str) -> None:

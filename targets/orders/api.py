@@ -18,7 +18,12 @@ Fragile (``ORDERS_FRAGILE=1``), three mistakes seen in real systems:
   every cent above ~$1000.
 
 Endpoints: ``POST /orders`` (header ``Idempotency-Key``; JSON ``item``, ``qty``, ``amount_cents``),
-``GET /orders/{id}``, ``GET /health``, ``GET /audit`` (the audit contract: ``effects`` and ``pending``).
+``GET /orders/{id}``, ``GET /health``, ``GET /audit`` (the audit contract: ``effects`` and ``pending``),
+``GET /metrics`` (Prometheus: requests by route and status, and their latency).
+
+Every order is a work item: ``accepted_ns`` is stamped when it is accepted (on
+``CLOCK_MONOTONIC``, the run's clock, shared by every process on the machine), the worker stamps
+``finished_ns`` when it confirms it, and the audit reports both with the job's ``attempts``.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 T = TypeVar("T")
 DB_TIMEOUT = float(os.environ.get("ORDERS_DB_TIMEOUT", "1.0"))
@@ -41,6 +48,16 @@ VERSION = os.environ.get("ORDERS_API_VERSION", "v1")
 # pricing switched on; v1 does not have that code at all.
 FLAGS: dict[str, bool] = {"new_pricing": VERSION == "v2"}
 BULK_TIERS = {1: 1.0, 2: 1.0, 3: 0.95}  # the v2 pricing table; nobody added the bulk tiers
+
+# What users feel, per route: the symptom alerts (targets/orders/alerts.yml) are written on these.
+REQUESTS = Counter("orders_http_requests_total", "HTTP requests answered", ["route", "code"])
+LATENCY = Histogram(
+    "orders_http_request_duration_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+ACCEPTED = Counter("orders_accepted_total", "orders accepted (the work that enters the backlog)")
 
 
 def price(qty: int, amount: int) -> int:
@@ -61,6 +78,8 @@ CREATE TABLE IF NOT EXISTS orders (
     amount_cents    bigint,
     amount_dollars  real,
     status          text NOT NULL DEFAULT 'pending',
+    accepted_ns     bigint,
+    finished_ns     bigint,
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
@@ -105,6 +124,7 @@ class Store:
             timeout=DB_TIMEOUT,
             command_timeout=DB_TIMEOUT,
             max_inactive_connection_lifetime=30,
+            password=os.environ.get("AFTERSHOCK_SECRET"),  # the run's database password (db.py)
             reset=_no_reset,
         )
         await self.run(lambda c: c.execute(SCHEMA))
@@ -152,28 +172,30 @@ def unavailable(exc: DatabaseUnavailable) -> web.Response:
 
 
 async def insert_order(
-    c: asyncpg.Connection, order_id: uuid.UUID, key: str, item: str, qty: int, amount: int
+    c: asyncpg.Connection, order_id: uuid.UUID, key: str, item: str, qty: int, amount: int, accepted_ns: int
 ) -> tuple[asyncpg.Record, bool]:
     async with c.transaction():
         if FRAGILE:
             row = await c.fetchrow(
-                "INSERT INTO orders (id, idempotency_key, item, qty, amount_dollars) VALUES ($1,$2,$3,$4,$5)"
-                " RETURNING *",
+                "INSERT INTO orders (id, idempotency_key, item, qty, amount_dollars, accepted_ns)"
+                " VALUES ($1,$2,$3,$4,$5,$6) RETURNING *",
                 order_id,
                 key,
                 item,
                 qty,
                 amount / 100,
+                accepted_ns,
             )
         else:
             row = await c.fetchrow(
-                "INSERT INTO orders (id, idempotency_key, item, qty, amount_cents) VALUES ($1,$2,$3,$4,$5)"
-                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
+                "INSERT INTO orders (id, idempotency_key, item, qty, amount_cents, accepted_ns)"
+                " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
                 order_id,
                 key,
                 item,
                 qty,
                 amount,
+                accepted_ns,
             )
         if row is None:
             existing = await c.fetchrow("SELECT * FROM orders WHERE idempotency_key = $1", key)
@@ -194,17 +216,19 @@ async def create_order(request: web.Request) -> web.Response:
         return web.json_response({"error": "body must be JSON with item, qty, amount_cents"}, status=400)
     order_id = uuid.uuid4()
     amount = price(qty, amount)
+    accepted_ns = time.monotonic_ns()  # fragile: the instant the 201 goes out, before any write
 
     if FRAGILE:
         # write-behind: answer now, write later, and forget the write if it fails
         async def write_later() -> None:
             try:
-                await store.run(lambda c: insert_order(c, order_id, key, item, qty, amount))
+                await store.run(lambda c: insert_order(c, order_id, key, item, qty, amount, accepted_ns))
             except Exception as exc:
                 print(f"write-behind failed for {key}: {exc!r}", flush=True)
 
         request.app["background"].add(task := asyncio.get_running_loop().create_task(write_later()))
         task.add_done_callback(request.app["background"].discard)
+        ACCEPTED.inc()
         return web.json_response(
             {
                 "id": str(order_id),
@@ -217,9 +241,13 @@ async def create_order(request: web.Request) -> web.Response:
             status=201,
         )
     try:
-        row, created = await store.run(lambda c: insert_order(c, order_id, key, item, qty, amount))
+        row, created = await store.run(
+            lambda c: insert_order(c, order_id, key, item, qty, amount, time.monotonic_ns())
+        )
     except DatabaseUnavailable as exc:
         return unavailable(exc)
+    if created:
+        ACCEPTED.inc()
     return web.json_response(order_json(row), status=201 if created else 200)
 
 
@@ -262,6 +290,15 @@ async def set_flags(request: web.Request) -> web.Response:
     return web.json_response({"flags": FLAGS})
 
 
+async def read_audit(c: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every order with its job's attempts, in one query (one snapshot)."""
+    return list(
+        await c.fetch(
+            "SELECT o.*, j.attempts FROM orders o LEFT JOIN jobs j ON j.order_id = o.id ORDER BY o.created_at"
+        )
+    )
+
+
 async def audit(request: web.Request) -> web.Response:
     """The audit contract (docs/audit.md): every effect (an order per key) and the work pending.
 
@@ -271,10 +308,7 @@ async def audit(request: web.Request) -> web.Response:
     """
     store: Store = request.app["store"]
 
-    async def read(c: asyncpg.Connection) -> list[asyncpg.Record]:
-        return list(await c.fetch("SELECT * FROM orders ORDER BY created_at"))
-
-    rows = await store.run(read, timeout=30)
+    rows = await store.run(read_audit, timeout=30)
     effects = [
         {
             "kind": "order",
@@ -282,10 +316,43 @@ async def audit(request: web.Request) -> web.Response:
             "id": str(r["id"]),
             "value": amount_of(r),
             "status": r["status"],
+            # the work item, on the run clock (CLOCK_MONOTONIC ns): backlog and cycle time
+            "accepted_ns": r["accepted_ns"],
+            "finished_ns": r["finished_ns"],
+            "attempts": r["attempts"],
         }
         for r in rows
     ]
     return web.json_response({"effects": effects, "pending": len(request.app["background"])})
+
+
+def route_of(request: web.Request) -> str:
+    """The route pattern (``/orders/{id}``), never the raw path: labels must stay few."""
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+@web.middleware
+async def measured(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Count and time every answer by route and status, as users saw it."""
+    started = time.perf_counter()
+    code = 500
+    try:
+        response: web.StreamResponse = await handler(request)
+        code = response.status
+        return response
+    except web.HTTPException as exc:
+        code = exc.status
+        raise
+    finally:
+        route = route_of(request)
+        if route != "/metrics":
+            REQUESTS.labels(route, str(code)).inc()
+            LATENCY.labels(route).observe(time.perf_counter() - started)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def make_app(dsn: str) -> web.Application:
@@ -298,7 +365,7 @@ async def make_app(dsn: str) -> web.Application:
             if attempt == 49:
                 raise
             await asyncio.sleep(0.2)
-    app = web.Application()
+    app = web.Application(middlewares=[measured])
     app["store"] = store
     app["background"] = set()
     app.router.add_post("/orders", create_order)
@@ -306,6 +373,7 @@ async def make_app(dsn: str) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/audit", audit)
     app.router.add_post("/admin/flags", set_flags)
+    app.router.add_get("/metrics", metrics)
     return app
 
 

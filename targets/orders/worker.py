@@ -17,6 +17,11 @@ idempotency key, and a job whose retries fail is dropped.
 
 The worker logs ``job <id> step <name>`` before each step: a rehearsal can crash it mid-job by
 watching for that line.
+
+It stamps ``finished_ns`` (CLOCK_MONOTONIC, the run's clock) on the order it confirms, adds the
+step retries of that job to the job's ``attempts``, and exposes Prometheus metrics on ``/metrics``:
+the backlog of unconfirmed orders and the age of the oldest one (what customers wait for), payment
+failures, retries, drops and the breaker.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 FRAGILE = os.environ.get("ORDERS_FRAGILE", "") not in ("", "0")
 DB_TIMEOUT = float(os.environ.get("ORDERS_DB_TIMEOUT", "1.0"))
@@ -44,6 +50,23 @@ PREFETCH = 5  # fragile: jobs taken (and acknowledged) at once
 RETRY_BUDGET = 6
 BREAKER_THRESHOLD = 5
 BREAKER_COOLDOWN = 1.0
+BACKLOG_EVERY = 0.5  # seconds between two reads of the backlog
+
+# The business symptoms (orders waiting) and the causes (payments failing), for the alert rules.
+BACKLOG = Gauge("orders_backlog", "orders accepted and not yet confirmed (last successful read)")
+OLDEST_ACCEPTED_NS: list[int | None] = [None]
+OLDEST_AGE = Gauge(
+    "orders_oldest_unconfirmed_age_seconds", "how long the oldest unconfirmed order has waited (0: none)"
+)
+OLDEST_AGE.set_function(
+    lambda: 0.0 if OLDEST_ACCEPTED_NS[0] is None else (time.monotonic_ns() - OLDEST_ACCEPTED_NS[0]) / 1e9
+)
+BACKLOG_READ_OK = Gauge("orders_backlog_read_ok", "1 if the last read of the backlog succeeded")
+CONFIRMED = Counter("orders_confirmed_total", "orders taken to confirmed")
+PAYMENT_FAILURES = Counter("orders_payment_failures_total", "calls to payments that failed")
+STEP_RETRIES = Counter("orders_step_retries_total", "steps retried after a transient failure")
+DROPPED = Counter("orders_jobs_dropped_total", "jobs given up (fragile mode drops them)")
+BREAKER_OPEN = Gauge("orders_breaker_open", "1 while the payments circuit breaker is open")
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
@@ -95,12 +118,15 @@ class Worker:
         self.http: aiohttp.ClientSession | None = None
         self.breaker = Breaker()
         self.done = 0
+        self.retries: dict[int, int] = {}  # job id -> step retries, added to its attempts
+        BREAKER_OPEN.set_function(lambda: 0.0 if self.breaker.allow() else 1.0)
 
     async def open(self) -> None:
         self.pool = await asyncpg.create_pool(
             self.dsn,
             min_size=0,
             max_size=CONCURRENCY + 2,
+            password=os.environ.get("AFTERSHOCK_SECRET"),  # the run's database password (db.py)
             timeout=DB_TIMEOUT,
             command_timeout=DB_TIMEOUT,
             reset=_no_reset,
@@ -137,10 +163,13 @@ class Worker:
                 json={"reference": order["idempotency_key"], "amount_cents": amount},
             ) as r:
                 if r.status >= 500:
+                    PAYMENT_FAILURES.inc()
                     raise Transient(f"payments HTTP {r.status}")
                 if r.status >= 400:
+                    PAYMENT_FAILURES.inc()
                     raise RuntimeError(f"payments refused: HTTP {r.status}")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            PAYMENT_FAILURES.inc()
             raise Transient(f"payments: {type(exc).__name__}") from exc
 
     # -- resilient ------------------------------------------------------------------------
@@ -164,7 +193,7 @@ class Worker:
         result: asyncpg.Record | None = await self.db(take)
         return result
 
-    async def step(self, fn: Any) -> Any:
+    async def step(self, fn: Any, job_id: int | None = None) -> Any:
         """One step with backoff and a retry budget; payments failures feed the breaker."""
         for attempt in range(RETRY_BUDGET):
             try:
@@ -174,6 +203,9 @@ class Worker:
                     self.breaker.failure()
                 if attempt == RETRY_BUDGET - 1:
                     raise
+                STEP_RETRIES.inc()
+                if job_id is not None:
+                    self.retries[job_id] = self.retries.get(job_id, 0) + 1
                 await asyncio.sleep(backoff(attempt))
                 while not self.breaker.allow():  # pause, do not hammer a dependency that is down
                     await asyncio.sleep(0.05)
@@ -203,7 +235,7 @@ class Worker:
         if status == "reserved":
             print(f"job {job['id']} step charge", flush=True)
             await asyncio.sleep(WORK_S)
-            await self.step(lambda: self.charge(order))
+            await self.step(lambda: self.charge(order), job["id"])
             self.breaker.success()
             await self.step(
                 lambda: self.db(
@@ -222,13 +254,20 @@ class Worker:
             async def confirm(c: asyncpg.Connection) -> None:
                 async with c.transaction():
                     await c.execute(
-                        "UPDATE orders SET status='confirmed', updated_at=clock_timestamp()"
-                        " WHERE id=$1 AND status='charged'",
+                        "UPDATE orders SET status='confirmed', updated_at=clock_timestamp(),"
+                        " finished_ns=$2 WHERE id=$1 AND status='charged'",
                         order_id,
+                        time.monotonic_ns(),
                     )
-                    await c.execute("UPDATE jobs SET done=true WHERE id=$1", job["id"])
+                    await c.execute(
+                        "UPDATE jobs SET done=true, attempts = attempts + $2 WHERE id=$1",
+                        job["id"],
+                        self.retries.get(job["id"], 0),
+                    )
 
             await self.step(lambda: self.db(confirm))
+            self.retries.pop(job["id"], None)
+            CONFIRMED.inc()
         elif status == "confirmed":
             await self.step(
                 lambda: self.db(lambda c: c.execute("UPDATE jobs SET done=true WHERE id=$1", job["id"]))
@@ -259,6 +298,24 @@ class Worker:
                 # budget spent or an unforeseen error: the job goes back to the queue when its lease
                 # expires; it is retried, never dropped
                 print(f"job {job['id']} deferred: {exc!r}", flush=True)
+
+    async def watch_backlog(self) -> None:
+        """Read the backlog every BACKLOG_EVERY s for the metrics. When the database cannot be
+        read, the oldest order's age keeps growing from its last known stamp: nothing was
+        confirmed that we saw, and the alert must not go quiet because its source did."""
+        while True:
+            try:
+                count, oldest = await self.db(
+                    lambda c: c.fetchrow(
+                        "SELECT count(*), min(accepted_ns) FROM orders WHERE status <> 'confirmed'"
+                    )
+                )
+                BACKLOG.set(count)
+                OLDEST_ACCEPTED_NS[0] = oldest
+                BACKLOG_READ_OK.set(1)
+            except Exception:
+                BACKLOG_READ_OK.set(0)
+            await asyncio.sleep(BACKLOG_EVERY)
 
     # -- fragile --------------------------------------------------------------------------
     async def loop_fragile(self) -> None:
@@ -308,9 +365,17 @@ class Worker:
                         raise
             print(f"job {job['id']} step confirm", flush=True)
             await asyncio.sleep(WORK_S)
-            await self.db(lambda c: c.execute("UPDATE orders SET status='confirmed' WHERE id=$1", order_id))
+            await self.db(
+                lambda c: c.execute(
+                    "UPDATE orders SET status='confirmed', finished_ns=$2 WHERE id=$1",
+                    order_id,
+                    time.monotonic_ns(),
+                )
+            )
             self.done += 1
+            CONFIRMED.inc()
         except Exception as exc:
+            DROPPED.inc()
             print(f"job {job['id']} dropped: {exc!r}", flush=True)
 
 
@@ -324,6 +389,7 @@ async def serve(args: argparse.Namespace) -> None:
             if attempt == 49:
                 raise
             await asyncio.sleep(0.2)
+    print("worker ready: database connected", flush=True)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response(
@@ -335,13 +401,17 @@ async def serve(args: argparse.Namespace) -> None:
             }
         )
 
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     app = web.Application()
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, args.host, args.port).start()
     loop = worker.loop_fragile if FRAGILE else worker.loop_resilient
-    await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
+    await asyncio.gather(worker.watch_backlog(), *(loop() for _ in range(CONCURRENCY)))
 
 
 def main() -> None:

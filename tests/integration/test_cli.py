@@ -63,6 +63,8 @@ def test_version_and_help() -> None:
 
 
 def test_cleanup_with_nothing_left_over_reports_zero() -> None:
-    proc = aftershock("cleanup")
-    assert proc.returncode == 0
-    assert "leftover process(es) removed" in proc.stdout
+    # scoped to a run that never existed: the test must not depend on (or sweep) other runs on the host
+    proc = aftershock("cleanup", "--run", f"20000101-000000-{secrets.token_hex(2)}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 leftover process(es) removed" in proc.stdout
+    assert "0 leftover directories removed" in proc.stdout

@@ -93,3 +93,15 @@ def test_importing_the_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -
         "print('HEAVY', heavy); sys.exit(1 if heavy else 0)",
     )
     assert result.ret == 0, result.stdout.str()
+
+
+def test_nothing_the_suite_starts_rebuilds_toxiproxy(pytester: pytest.Pytester) -> None:
+    """pytester's temporary HOME must not hide the cached binary (a 90 s Go build per CI run)."""
+    result = pytester.run(
+        sys.executable,
+        "-c",
+        "import os; from harness.toxiproxy.provision import find_toxiproxy; "
+        "print('HOME', os.environ['HOME']); print('FOUND', find_toxiproxy(build=False))",
+    )
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert str(pytester.path) in result.stdout.str()  # HOME is pytester's, and the binary is still found

@@ -28,10 +28,17 @@ def journal(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("name", ["bad-deploy-rollback", "bad-flag-rollback"])
-def test_shipped_rollback_scenarios_pass_and_show_the_damage_left(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "expected_code"), [("bad-deploy-rollback", 1), ("bad-flag-rollback", 0)])
+def test_shipped_rollback_scenarios_revert_in_time_and_judge_the_damage_left(
+    name: str, expected_code: int, tmp_path: Path
+) -> None:
+    """Both reverts pass; the damage v2 / the flag wrote stays. bad-deploy-rollback keeps the
+    default (data_restored: a restored service with damaged data is not a recovery) and fails on
+    that alone; bad-flag-rollback states data_restored: false and passes, reporting the damage."""
     code, output, results = run(REPO / "scenarios" / f"{name}.yaml", tmp_path)
-    assert code == 0, output
+    assert code == expected_code, output
+    failed = {v["expectation"] for v in results["verdicts"] if not v["passed"]}
+    assert failed == ({"data_restored"} if expected_code else set()), output
     (trial,) = results["trials"]
     rb = trial["rollback"]
     assert rb["action_ok"] and rb["confirmed_at"] is not None
@@ -58,7 +65,7 @@ def scenario_with(tmp_path: Path, rollback: dict[str, Any], expect: dict[str, An
     doc = yaml.safe_load((REPO / "scenarios" / "bad-flag-rollback.yaml").read_text())
     doc["target"] = {"name": str(REPO / "targets" / "orders")}
     doc["rollback"] = rollback
-    doc["expect"] = expect
+    doc["expect"] = {"data_restored": False, **expect}  # these judge the revert alone
     path = tmp_path / "rollback.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path

@@ -36,3 +36,13 @@ def test_every_aftershock_command_in_the_example_is_real() -> None:
         for arg in argv[1:]:
             if arg.endswith(".yaml"):
                 assert (REPO / arg).is_file(), arg
+
+
+def test_the_example_cleans_up_only_its_own_runs() -> None:
+    """A shared runner hosts other jobs' live rehearsals: `cleanup --all` alone would stop them."""
+    cleanups = [argv for argv in aftershock_commands() if argv[0] == "cleanup"]
+    assert cleanups
+    for argv in cleanups:
+        assert "--run" in argv, f"unscoped: aftershock {' '.join(argv)}"
+    options = CliRunner().invoke(main, ["cleanup", "--help"]).output
+    assert "--run RUN_ID" in options and "--dry-run" in options

@@ -117,11 +117,12 @@ def test_window_statistics_use_linear_percentiles_of_all_completed_requests() ->
 
 def test_success_share_exactly_at_the_bound_passes_and_just_below_fails() -> None:
     # phase 5 ms keeps every completion 5 ms from any window edge: exactly 100 per window
-    at_bound = steady(3, 100, bad=((1.5, 1.51),), phase=0.005)  # one failure among 100
+    # (failures count at their start: 2 ms latency keeps them off the window edges too)
+    at_bound = steady(3, 100, bad=((1.5, 1.51),), phase=0.005, latency=0.002)  # one failure among 100
     tl = evaluate_health(at_bound, HealthPolicy(), 0.0, 3.0)
     assert set(tl.count.tolist()) == {100}
     assert tl.healthy.all()
-    below = steady(3, 100, bad=((1.5, 1.52),), phase=0.005)  # two failures among 100
+    below = steady(3, 100, bad=((1.5, 1.52),), phase=0.005, latency=0.002)  # two failures among 100
     tl = evaluate_health(below, HealthPolicy(), 0.0, 3.0)
     assert not tl.healthy.all()
 
@@ -151,8 +152,9 @@ def test_latency_bound_violations_make_windows_unhealthy(bound: str) -> None:
     tl = evaluate_health(s, HealthPolicy(**{bound: 0.1}), 0.0, 20.0)
     (interval,) = tl.unhealthy_intervals()
     slack = HealthPolicy(**{bound: 0.1}).edge_slack
-    assert interval[0] == pytest.approx(10.0, abs=0.1 + slack)
-    assert interval[1] == pytest.approx(14.0, abs=0.1 + slack)
+    # a request slower than the bound counts where it was sent, 300 ms before it completed
+    assert interval[0] == pytest.approx(10.0 - 0.3, abs=0.1 + slack)
+    assert interval[1] == pytest.approx(14.0 - 0.3, abs=0.1 + slack)
     relaxed = evaluate_health(s, HealthPolicy(**{bound: 0.5}), 0.0, 20.0)
     assert relaxed.unhealthy_intervals() == []
 
@@ -250,8 +252,10 @@ def test_instant_health_is_coverage_by_a_healthy_window(
 def test_windows_agree_with_a_direct_count(ledger: tuple[RequestSamples, HealthPolicy]) -> None:
     samples, policy = ledger
     tl = evaluate_health(samples, policy, 0.0, 20.0)
+    # a failure counts where it was sent, a success where it ended (health's placement)
+    at = np.where(samples.ok, samples.end, samples.start)
     for k, s in enumerate(tl.ends):
-        inside = (samples.end > s - policy.window) & (samples.end <= s)
+        inside = (at > s - policy.window) & (at <= s)
         assert tl.count[k] == inside.sum()
         if inside.any():
             rate = samples.ok[inside].mean()

@@ -26,7 +26,7 @@ def test_lead_carries_verdict_recovery_outage_requests_and_data() -> None:
     passing, _ = synthetic_run()
     line = lead(_with_consistency(passing))
     assert line.startswith("PASSED — recovered 2.0 s (±0.1 s) after db came back (down@api->db)")
-    assert "users saw errors for 6.0 s (±0.2 s)" in line
+    assert "users saw errors for 6.0 s (±0.3 s)" in line
     assert "600 of 3,000 requests failed" in line
     assert line.endswith("no data lost")
     damaged = lead(_with_consistency(passing, corrupted=182, lost=3))

@@ -1,0 +1,120 @@
+"""The run's Toxiproxy as a service of the Compose project (``aftershock-toxiproxy`` in the override).
+
+It is on every link network under the link's server name and on every server's upstream network
+(see :mod:`harness.compose.override`). A link's proxy listens on Toxiproxy's own address *on that
+link's network* and the server's port, so the client's unchanged ``db:5432`` lands in it; it dials
+``aftershock-upstream-db:5432``, resolved by Docker's DNS at each connection, so a restarted server
+is found again. The REST API is published on ``127.0.0.1`` only.
+
+A :class:`~harness.toxiproxy.server.ToxiproxyServer` (same client, proxies, restart, context
+manager), so ``LinkProxies`` and the link faults use it unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from harness.compose import override as ov
+from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
+from harness.toxiproxy.proxies import proxy_name
+from harness.toxiproxy.server import ToxiproxyServer
+
+if TYPE_CHECKING:
+    from harness.compose.backend import ComposeBackend
+
+
+@dataclass(kw_only=True)
+class ComposeToxiproxy(ToxiproxyServer):
+    """Toxiproxy in the run's Compose project; enter it after the backend."""
+
+    backend: ComposeBackend
+    _links: dict[str, tuple[str, str]] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        return int(self.backend.state(ov.TOXIPROXY_SERVICE).get("Pid") or 0) or None
+
+    def start(self) -> None:
+        backend = self.backend
+        target = backend.target
+        self._links = {proxy_name(backend.run_id, link): target.link_ends(link) for link in target.links}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        backend._up = True
+        backend.cli.run("up", "--detach", "--no-build", "--no-deps", ov.TOXIPROXY_SERVICE)
+        self.client = ToxiproxyClient(self.url)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            state = backend.state(ov.TOXIPROXY_SERVICE)
+            if state.get("Status") in ("exited", "dead", "missing"):
+                self._save_logs()
+                raise ToxiproxyError(
+                    f"the Toxiproxy service of {backend.project} is {state.get('Status')} "
+                    f"(code {state.get('ExitCode')}); see {self.log_path}"
+                )
+            try:
+                self.client.version()
+                return
+            except ToxiproxyError:
+                if time.monotonic() > deadline:
+                    self._save_logs()
+                    raise ToxiproxyError(
+                        f"the Toxiproxy service of {backend.project} did not answer on {self.url} within"
+                        f" {self.start_timeout:g}s; see {self.log_path}"
+                    ) from None
+                time.sleep(0.05)
+
+    def _listen(self, name: str) -> tuple[str, str]:
+        """Where proxy ``name`` listens (Toxiproxy's address on its link network) and what its
+        client dials (``server:port``)."""
+        client, server = self._links[name]
+        cid = self.backend.container_id(ov.TOXIPROXY_SERVICE)
+        if cid is None:
+            raise ToxiproxyError(f"the Toxiproxy service of {self.backend.project} has no container")
+        nets = self.backend.client.api.inspect_container(cid)["NetworkSettings"]["Networks"] or {}
+        wanted = f"{self.backend.project}_{ov.link_network(client, server)}"
+        ip = (nets.get(wanted) or {}).get("IPAddress")
+        if not ip:
+            raise ToxiproxyError(f"Toxiproxy has no address on {wanted} (networks: {', '.join(nets)})")
+        port = self.backend.ports[server]
+        return f"{ip}:{port}", f"{server}:{port}"
+
+    def create_proxy(self, name: str, listen: str, upstream: str) -> str:
+        """Create the proxy of a link on Toxiproxy's address on the link's network; return what the
+        link's client dials (``server:port``, unchanged)."""
+        inside, dialled = self._listen(name)
+        self.client.create_proxy(name, inside, upstream)
+        self._proxies[name] = {"name": name, "listen": inside, "upstream": upstream, "enabled": True}
+        return dialled
+
+    def restart(self) -> None:
+        """Recreate a wedged Toxiproxy and its proxies (its addresses may have changed)."""
+        self._save_logs()
+        self.backend.cli.run(
+            "up", "--detach", "--no-build", "--no-deps", "--force-recreate", ov.TOXIPROXY_SERVICE
+        )
+        self.start()
+        for name, proxy in self._proxies.items():
+            proxy["listen"] = self._listen(name)[0]
+        if self._proxies:
+            self.client.populate(list(self._proxies.values()))
+
+    def _save_logs(self) -> None:
+        done = self.backend.cli.run("logs", "--no-color", ov.TOXIPROXY_SERVICE, check=False)
+        with self.log_path.open("a") as fh:
+            fh.write(done.stdout + done.stderr)
+
+    def _kill(self) -> None:
+        """Stop and remove the service (its log saved first); ``down`` would remove it anyway."""
+        if self.backend.container_id(ov.TOXIPROXY_SERVICE) is None:
+            return
+        self._save_logs()
+        self.backend.cli.run("rm", "--stop", "--force", ov.TOXIPROXY_SERVICE)
+
+    def stop(self) -> None:
+        try:
+            self._kill()
+        finally:
+            if hasattr(self, "client"):
+                self.client.close()

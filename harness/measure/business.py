@@ -1,0 +1,306 @@
+"""Business recovery: when the *work* recovered, not the HTTP endpoint (DESIGN.md, binding).
+
+An API can answer 201 at once while the orders behind it pile up unprocessed: "dashboard green,
+operations stuck". These figures are read off the work items the target reports in its audit
+(``accepted_ns``, ``finished_ns``, ``attempts`` on the run clock), never off the ledger.
+
+* ``backlog(t)`` = work accepted at or before ``t`` and not finished at ``t``: a step function
+  that changes only at the items' own stamps, so it is known exactly between them.
+* **cycle time** of an item = ``finished - accepted``; ``cycle_time_p50``/``p95`` of a window are
+  taken over the items *finished* in that window (work still open has no cycle time yet, which is
+  why ``max_backlog`` and the stuck ratio stand beside it).
+* The **baseline range** is ``[0, highest backlog]`` over the baseline (load start to the first
+  injection): a busy system always has some work in flight, so "recovered" means "no more than
+  it had in flight when all was well", not "empty".
+* ``backlog_recovery_time`` = from ``cleared_at`` to the earliest ``t >= cleared_at`` such that
+  ``backlog`` stays within the baseline range for all of ``[t, t + hold]`` (``t + hold`` observed);
+  0 if the backlog never left the range after the clear; None ("not recovered") if no such ``t``.
+* **Drained for good.** When the load has stopped and every item accepted is finished at the end of
+  the observation, no new work can arrive: the backlog stays at 0. A return into range that lasts
+  to the end of the observation then counts even if less than ``hold`` of it was observed (hold
+  rejects a passing dip; the end of all work is not one).
+* ``max_backlog`` = the highest backlog in ``[injected_at, business recovery]`` (to the end of the
+  observation if not recovered); ``retries`` = attempts beyond the first of the items that were
+  in the backlog during that span; ``stuck_ratio`` = share of the work accepted by the end of the
+  observation that is still unfinished then.
+* **Resolution.** The backlog only changes at stamps, and a stamp is taken within one database
+  write of the change it records. The recovery instant is a stamp; its uncertainty is the gap back
+  to the previous stamp (the backlog may have reached its new value anywhere in between, as seen
+  from outside), with ``stamp_slack`` as the floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+STAMP_SLACK = 0.01  # seconds: a stamp is taken within one short database write of the change
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One unit of work as the target's audit reports it; seconds on the run clock."""
+
+    key: str
+    accepted_at: float
+    finished_at: float | None
+    attempts: int = 1
+
+    @classmethod
+    def from_effect(cls, doc: Mapping[str, Any], t0_ns: int) -> WorkItem | None:
+        """A work item from an audit effect carrying ``accepted_ns`` (run clock, CLOCK_MONOTONIC
+        ns); None for an effect that carries no work-item stamps."""
+        accepted = doc.get("accepted_ns")
+        if accepted is None:
+            return None
+        finished = doc.get("finished_ns")
+        return cls(
+            key=str(doc.get("key", "")),
+            accepted_at=(int(accepted) - t0_ns) / 1e9,
+            finished_at=None if finished is None else (int(finished) - t0_ns) / 1e9,
+            attempts=int(doc.get("attempts") or 1),
+        )
+
+
+class WorkLog:
+    """Work items sorted for fast backlog and cycle-time questions."""
+
+    def __init__(self, items: Iterable[WorkItem]) -> None:
+        self.items = sorted(items, key=lambda i: i.accepted_at)
+        self.accepted = np.array([i.accepted_at for i in self.items], dtype=np.float64)
+        done = [i for i in self.items if i.finished_at is not None]
+        self.finished = np.sort(np.array([i.finished_at for i in done], dtype=np.float64))
+        by_finish = sorted(done, key=lambda i: i.finished_at or 0.0)
+        self._finish_order = np.array([i.finished_at for i in by_finish], dtype=np.float64)
+        self._cycle = np.array([(i.finished_at or 0.0) - i.accepted_at for i in by_finish], dtype=np.float64)
+        self.stamps = np.unique(np.concatenate((self.accepted, self.finished)))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def backlog(self, t: float | FloatArray) -> FloatArray:
+        """Work accepted at or before ``t`` and not finished by ``t`` (finished at ``t`` is done)."""
+        at = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        accepted = np.searchsorted(self.accepted, at, side="right")
+        finished = np.searchsorted(self.finished, at, side="right")
+        return (accepted - finished).astype(np.float64)
+
+    def max_backlog(self, start: float, end: float) -> int:
+        """The highest backlog over ``[start, end]``: the value at ``start`` or just after a stamp."""
+        inside = self.stamps[(self.stamps >= start) & (self.stamps <= end)]
+        points = np.concatenate(([start], inside))
+        return int(self.backlog(points).max())
+
+    def cycle_times(self, start: float, end: float) -> FloatArray:
+        """Cycle times of the items finished in ``[start, end)``."""
+        lo = int(np.searchsorted(self._finish_order, start, side="left"))
+        hi = int(np.searchsorted(self._finish_order, end, side="left"))
+        return self._cycle[lo:hi]
+
+    def unfinished_at(self, t: float) -> int:
+        return int(self.backlog(t)[0])
+
+    def accepted_by(self, t: float) -> int:
+        return int(np.searchsorted(self.accepted, t, side="right"))
+
+
+@dataclass(frozen=True)
+class CycleStats:
+    """Cycle time of the work finished in one window."""
+
+    start: float
+    end: float
+    finished: int
+    p50: float | None
+    p95: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "finished": self.finished,
+            "p50": self.p50,
+            "p95": self.p95,
+        }
+
+
+def cycle_stats(log: WorkLog, start: float, end: float) -> CycleStats:
+    values = log.cycle_times(start, end)
+    if values.size == 0:
+        return CycleStats(start, end, 0, None, None)
+    return CycleStats(
+        start,
+        end,
+        int(values.size),
+        float(np.percentile(values, 50, method="inverted_cdf")),
+        float(np.percentile(values, 95, method="inverted_cdf")),
+    )
+
+
+def cycle_series(log: WorkLog, start: float, end: float, window: float) -> list[CycleStats]:
+    """Cycle time p50/p95 per consecutive ``window`` from ``start`` to ``end`` (for the timeline)."""
+    out: list[CycleStats] = []
+    t = start
+    while t < end:
+        out.append(cycle_stats(log, t, min(t + window, end)))
+        t += window
+    return out
+
+
+def baseline_range(log: WorkLog, start: float, end: float) -> int:
+    """The top of the baseline range: the highest backlog over ``[start, end]``."""
+    if end <= start:
+        return 0
+    return log.max_backlog(start, end)
+
+
+def backlog_recovered_at(
+    log: WorkLog, cleared_at: float, upper: int, hold: float, observe_to: float, final: bool = False
+) -> float | None:
+    """The earliest ``t >= cleared_at`` with ``backlog <= upper`` over all of ``[t, t + hold]``.
+
+    The backlog only changes at stamps, so the candidates are ``cleared_at`` and every stamp after
+    it; between two stamps moving ``t`` later only adds time at the back of the span. ``final``:
+    the work is drained for good at ``observe_to`` (see the module docstring), so a candidate
+    whose hold reaches past ``observe_to`` counts if the backlog stays in range up to it.
+    """
+    later = log.stamps[(log.stamps > cleared_at) & (log.stamps <= observe_to)]
+    candidates = np.concatenate(([cleared_at], later))
+    if not final:
+        candidates = candidates[candidates + hold <= observe_to]
+    if candidates.size == 0:
+        return None
+    over = log.backlog(candidates) > upper
+    # the stamp index of each candidate's span end, to count "over" stamps inside [t, t + hold]
+    stamp_over = log.backlog(log.stamps) > upper
+    bad = np.concatenate(([0], np.cumsum(stamp_over, dtype=np.int64)))
+    first = np.searchsorted(log.stamps, candidates, side="right")  # stamps after t
+    last = np.searchsorted(log.stamps, candidates + hold, side="right")  # stamps up to t + hold
+    ok = ~over & (bad[last] == bad[first])
+    hits = np.flatnonzero(ok)
+    return float(candidates[hits[0]]) if hits.size else None
+
+
+@dataclass(frozen=True)
+class BusinessMeasurement:
+    """What one fault did to the work. Seconds relative to the run's start."""
+
+    baseline_backlog: int
+    backlog_at_clear: int
+    max_backlog: int
+    left_range_at: float | None
+    backlog_recovered_at: float | None
+    backlog_recovery_time: float | None
+    backlog_recovered: bool
+    cycle_before: CycleStats
+    cycle_during: CycleStats
+    cycle_after: CycleStats
+    retries: int
+    stuck_ratio: float | None
+    unfinished_at_end: int
+    resolution: float
+    items: int
+
+    @property
+    def cycle_time_p95(self) -> float | None:
+        """The worse p95 of "during" and "after": the figure an expectation is judged on."""
+        values = [v for v in (self.cycle_during.p95, self.cycle_after.p95) if v is not None]
+        return max(values) if values else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline_backlog": self.baseline_backlog,
+            "backlog_at_clear": self.backlog_at_clear,
+            "max_backlog": self.max_backlog,
+            "left_range_at": self.left_range_at,
+            "backlog_recovered_at": self.backlog_recovered_at,
+            "backlog_recovery_time": self.backlog_recovery_time,
+            "backlog_recovered": self.backlog_recovered,
+            "cycle_time_p95": self.cycle_time_p95,
+            "cycle_time": {
+                "before": self.cycle_before.to_dict(),
+                "during": self.cycle_during.to_dict(),
+                "after": self.cycle_after.to_dict(),
+            },
+            "retries": self.retries,
+            "stuck_ratio": self.stuck_ratio,
+            "unfinished_at_end": self.unfinished_at_end,
+            "resolution": {"backlog_recovery_time": self.resolution},
+            "work_items": self.items,
+        }
+
+
+def _resolution(log: WorkLog, at: float, floor: float) -> float:
+    before = log.stamps[log.stamps < at]
+    gap = float(at - before[-1]) if before.size else 0.0
+    return max(floor, gap)
+
+
+def measure_business(
+    log: WorkLog,
+    *,
+    baseline_from: float,
+    injected_at: float,
+    cleared_at: float,
+    hold: float,
+    observe_to: float,
+    baseline_to: float | None = None,
+    load_stopped_at: float | None = None,
+    stamp_slack: float = STAMP_SLACK,
+) -> BusinessMeasurement:
+    """Measure one fault's effect on the work; see the module docstring for every definition.
+
+    ``baseline_from`` is the start of load; the baseline is ``[baseline_from, baseline_to]``
+    (default ``injected_at``; pass the first fault's injection for the later faults of a trial).
+    ``observe_to`` is when the work was last observed (the audit after the drain);
+    ``load_stopped_at`` lets a backlog drained for good after the load count as recovered.
+    """
+    if not baseline_from <= injected_at <= cleared_at <= observe_to:
+        raise ValueError(
+            "need baseline_from <= injected_at <= cleared_at <= observe_to, got "
+            f"{baseline_from} <= {injected_at} <= {cleared_at} <= {observe_to}"
+        )
+    upper = baseline_range(log, baseline_from, injected_at if baseline_to is None else baseline_to)
+    after = log.stamps[(log.stamps >= injected_at) & (log.stamps <= observe_to)]
+    out_of_range = after[log.backlog(after) > upper] if after.size else after
+    left = float(out_of_range[0]) if out_of_range.size else None
+    if left is None or left > observe_to:
+        recovered: float | None = cleared_at
+    else:
+        final = (
+            load_stopped_at is not None
+            and load_stopped_at <= observe_to
+            and log.unfinished_at(observe_to) == 0
+            and log.accepted_by(observe_to) == len(log)
+        )
+        recovered = backlog_recovered_at(log, max(cleared_at, left), upper, hold, observe_to, final)
+    span_end = observe_to if recovered is None else recovered
+    in_span = [
+        i
+        for i in log.items
+        if i.accepted_at <= span_end and (i.finished_at is None or i.finished_at >= injected_at)
+    ]
+    accepted = log.accepted_by(observe_to)
+    unfinished = log.unfinished_at(observe_to)
+    return BusinessMeasurement(
+        baseline_backlog=upper,
+        backlog_at_clear=log.unfinished_at(cleared_at),
+        max_backlog=log.max_backlog(injected_at, span_end),
+        left_range_at=left,
+        backlog_recovered_at=recovered,
+        backlog_recovery_time=None if recovered is None else recovered - cleared_at,
+        backlog_recovered=recovered is not None,
+        cycle_before=cycle_stats(log, baseline_from, injected_at),
+        cycle_during=cycle_stats(log, injected_at, cleared_at),
+        cycle_after=cycle_stats(log, cleared_at, observe_to + 1e-9),
+        retries=sum(max(0, i.attempts - 1) for i in in_span),
+        stuck_ratio=None if accepted == 0 else unfinished / accepted,
+        unfinished_at_end=unfinished,
+        resolution=stamp_slack if recovered is None else _resolution(log, recovered, stamp_slack),
+        items=len(log),
+    )
