@@ -131,6 +131,8 @@ def miss_sentence(v: Verdict) -> str:
             return f"data consistency could not be checked ({v.measured_text or 'no audit'})"
         what = _CONSISTENCY_MISSES[name].format(n=v.measured_text)
         return f"{what}, the target was {plain_bound(target, 'count')}"
+    if name == "data_restored":
+        return f"the rollback restored the service, not the data: {v.measured_text} after it"
     bound = plain_bound(target, bound_kind(name))
     return f"{name} measured {v.measured_text}, the target was {bound}"
 

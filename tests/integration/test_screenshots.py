@@ -30,7 +30,7 @@ import screenshots  # noqa: E402
 #: What each kind's headline must say: the verdict word, then its figures.
 _DATA = r"(no data lost|data not checked|[\d,]+ [a-z ]*writes)"
 _REQUESTS = r"[\d,]+ of [\d,]+ requests failed"
-_OUTAGE = r"users saw (no errors|errors for (up to )?\d+\.\d s)"
+_OUTAGE = r"users saw (no errors|errors for (up to )?\d+(\.\d+)? s)"
 #: What each kind's headline must say: the verdict word first, then (in any order) its figures.
 HEADLINE = {
     "passing": [r"^PASSED — ", r"recovered \d+\.\d s \(±\d+\.\d s\) after ", _OUTAGE, _REQUESTS, _DATA],
