@@ -212,7 +212,7 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
         out.verdicts.append(baseline_verdict(ev.trial, out.baseline))
     _measure_faults(out, scenario, ev, t0_ns, start, stop)
     ops = operations_of(run_dir, scenario, t0_ns, ev.trial, out.faults, start, stop)  # business, detection
-    out.faults, out.work = ops.faults, ops.log
+    out.faults, out.work = [effect_on_the_work(f) for f in ops.faults], ops.log
     out.verdicts.extend(ops.verdicts)
     if scenario.rollback is not None:
         out.rollback = _measure_rollback(scenario, ev, out.timeline, samples, t0_ns, out.faults, start)
@@ -351,6 +351,22 @@ def failures_of(run_dir: Path, t0_ns: int, a: TrialAnalysis) -> FailureBreakdown
     """The trial's failed requests broken down (read again from the ledger: one pass, no samples)."""
     windows = [(f.label, f.injected_at, f.cleared_at) for f in a.faults]
     return failure_breakdown(read_records(shard_paths(run_dir / f"trial-{a.trial}")), t0_ns, windows)
+
+
+def effect_on_the_work(f: FaultResult) -> FaultResult:
+    """A fault on a link no user request crosses (worker->payments) can still move the work: a
+    backlog that left its baseline range during the fault is an observed effect, never "no effect
+    observed" (the HTTP view alone would call a fault that stalled every order harmless)."""
+    fid, work = f.fidelity, f.business
+    if fid is None or not fid.no_effect or work is None or work.left_range_at is None:
+        return f
+    seen = (
+        f"effect observed on the work: backlog rose to {work.max_backlog} (baseline range "
+        f"0..{work.baseline_backlog}) at t={work.left_range_at:.2f}s; the entrypoint's requests "
+        f"did not move ({fid.note.removeprefix('no effect observed: ')})"
+    )
+    update = {"effect_observed": True, "no_effect": False, "note": seen}
+    return f.model_copy(update={"fidelity": fid.model_copy(update=update)})
 
 
 def _data_after(rollback: RollbackResult | None, c: Consistency) -> RollbackResult | None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from harness.errors import InfrastructureError
 from harness.files import cache_dir
+from harness.gobuild import GoTool, go_install
 
 COMPOSE_VERSION = "2.29.7"
 _MODULE = "github.com/docker/compose/v2"
@@ -63,43 +62,16 @@ def find_compose(*, build: bool = True, quiet: bool = False) -> Path:
 
 
 def build_compose(*, quiet: bool = False) -> Path:
-    go = shutil.which("go") or (
-        "/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None
+    tool = GoTool(
+        name=f"Docker Compose {COMPOSE_VERSION}",
+        package=f"{_MODULE}/cmd",
+        version=f"v{COMPOSE_VERSION}",
+        ldflags=f"-s -w -X {_MODULE}/internal.Version=v{COMPOSE_VERSION}",
+        built="cmd",
+        timeout=3600,
+        no_go_fix="or set AFTERSHOCK_COMPOSE=/path/to/docker-compose (v2 >= 2.25)",
     )
-    target = cached_binary()
-    if go is None:
-        raise InfrastructureError(
-            "Docker Compose v2 is needed and cannot be built: no `go` toolchain was found.\n"
-            f"  fix: install Go >= 1.22 and rerun (aftershock builds Compose {COMPOSE_VERSION} into"
-            f" {target}), or set AFTERSHOCK_COMPOSE=/path/to/docker-compose (v2 >= 2.25)"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not quiet:
-        print(
-            f"aftershock: building Docker Compose {COMPOSE_VERSION} with go (once, several minutes;"
-            f" cached in {target.parent})",
-            file=sys.stderr,
-            flush=True,
-        )
-    with tempfile.TemporaryDirectory(dir=target.parent) as gobin:
-        env = {**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"}
-        cmd = [
-            go,
-            "install",
-            "-ldflags",
-            f"-s -w -X {_MODULE}/internal.Version=v{COMPOSE_VERSION}",
-            f"{_MODULE}/cmd@v{COMPOSE_VERSION}",
-        ]
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
-        except subprocess.TimeoutExpired:
-            raise InfrastructureError("building Docker Compose with go took over an hour") from None
-        if proc.returncode != 0:
-            raise InfrastructureError(
-                f"building Docker Compose failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}"
-            )
-        os.replace(Path(gobin) / "cmd", target)  # atomic: a half-built binary is never at the cached path
-    return target
+    return go_install(tool, cached_binary(), quiet=quiet, note="once, several minutes")
 
 
 if __name__ == "__main__":

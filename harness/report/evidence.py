@@ -25,6 +25,9 @@ def fidelity_text(f: FaultResult) -> str:
         return "-" if fid is None else "not judged"
     if fid.no_effect:
         return "NO EFFECT OBSERVED"
+    work = f.business
+    if fid.note.startswith("effect observed on the work") and work is not None:
+        return f"backlog {work.baseline_backlog} -> {work.max_backlog}"  # no user request crosses it
     parts = []
     if fid.latency_shift is not None and fid.asked_latency is not None:
         parts.append(f"{fid.latency_shift * 1000:+.0f} ms ({fid.asked_latency * 1000:.0f} asked)")

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from harness.errors import InfrastructureError
 from harness.files import cache_dir
+from harness.gobuild import GoTool, go_install
 
 TOXIPROXY_VERSION = "2.12.0"
 _MODULE = "github.com/Shopify/toxiproxy/v2"
@@ -50,44 +48,18 @@ def find_toxiproxy(*, build: bool = True, quiet: bool = False) -> Path:
 
 
 def build_toxiproxy(*, quiet: bool = False) -> Path:
-    go = shutil.which("go") or (
-        "/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None
+    tool = GoTool(
+        name=f"Toxiproxy {TOXIPROXY_VERSION}",
+        package=f"{_MODULE}/cmd/server",
+        version=f"v{TOXIPROXY_VERSION}",
+        ldflags=f"-X {_MODULE}.Version={TOXIPROXY_VERSION}",
+        built="server",
+        timeout=900,
+        no_go_fix=(
+            "or put a toxiproxy-server binary on PATH, or set AFTERSHOCK_TOXIPROXY=/path/to/toxiproxy-server"
+        ),
     )
-    target = cached_binary()
-    if go is None:
-        raise InfrastructureError(
-            "Toxiproxy is needed and cannot be built: no `go` toolchain was found.\n"
-            "  Install one of:\n"
-            f"    - Go >= 1.22, then rerun (aftershock builds Toxiproxy {TOXIPROXY_VERSION} into {target})\n"
-            "    - a toxiproxy-server binary on PATH, or set AFTERSHOCK_TOXIPROXY=/path/to/toxiproxy-server"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not quiet:
-        print(
-            f"aftershock: building Toxiproxy {TOXIPROXY_VERSION} with go (once; cached in {target.parent})",
-            file=sys.stderr,
-            flush=True,
-        )
-    with tempfile.TemporaryDirectory(dir=target.parent) as gobin:
-        env = {**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"}
-        cmd = [
-            go,
-            "install",
-            "-ldflags",
-            f"-X {_MODULE}.Version={TOXIPROXY_VERSION}",
-            f"{_MODULE}/cmd/server@v{TOXIPROXY_VERSION}",
-        ]
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        except subprocess.TimeoutExpired:
-            raise InfrastructureError(
-                "building Toxiproxy with go took over 15 minutes; check the module proxy"
-            ) from None
-        if proc.returncode != 0:
-            raise InfrastructureError(f"building Toxiproxy failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
-        built = Path(gobin) / "server"
-        os.replace(built, target)  # atomic: a half-built binary is never at the cached path
-    return target
+    return go_install(tool, cached_binary(), quiet=quiet)
 
 
 if __name__ == "__main__":
