@@ -10,12 +10,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install toxiproxy compose docker monitoring demo demo-docker test unit integration docker-test lint bench cleanup clean
+.PHONY: install toxiproxy compose docker monitoring chromium demo demo-docker test unit integration docker-test lint bench cleanup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	@echo "installing aftershock and its dependencies into $(VENV) (a few minutes the first time)..."
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,6 +35,9 @@ docker:
 monitoring:
 	bash scripts/ensure-monitoring.sh
 
+chromium:
+	bash scripts/ensure-chromium.sh
+
 demo: toxiproxy
 	$(BIN)/aftershock run scenarios/db-latency.yaml
 
@@ -49,13 +53,13 @@ lint: install
 # rehearsal mostly waits on its load's wall clock, and every run has its own ports, directories,
 # network and proxies. The 30 slowest tests are listed at the end of the log.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
-test: toxiproxy compose docker monitoring lint
+test: toxiproxy compose docker monitoring chromium lint
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=30
 
 unit: install monitoring
 	$(BIN)/python -m pytest tests/unit
 
-integration: toxiproxy compose docker monitoring
+integration: toxiproxy compose docker monitoring chromium
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/integration
 
 docker-test: toxiproxy compose docker

@@ -24,6 +24,7 @@ from harness.measure.baseline import Baseline, measure_baseline
 from harness.measure.bracket import Bracket
 from harness.measure.business import WorkLog
 from harness.measure.consistency import Consistency, effects_of, reconcile
+from harness.measure.failures import failure_breakdown
 from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.operations import operations_of
@@ -59,6 +60,7 @@ from harness.results import (
     Verdict,
 )
 from harness.results.abort import ABORTED_NOTE
+from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Fault, Scenario
 
@@ -340,8 +342,15 @@ def _trial_result(
         rollback=rollback,
         consistency=consistency,
         harness_failure=failures[0] if failures else None,
+        failures=failures_of(run_dir, record.t0_ns, a),
         baseline=None if a.baseline is None else BaselineResult(**a.baseline.to_dict()),
     )
+
+
+def failures_of(run_dir: Path, t0_ns: int, a: TrialAnalysis) -> FailureBreakdown:
+    """The trial's failed requests broken down (read again from the ledger: one pass, no samples)."""
+    windows = [(f.label, f.injected_at, f.cleared_at) for f in a.faults]
+    return failure_breakdown(read_records(shard_paths(run_dir / f"trial-{a.trial}")), t0_ns, windows)
 
 
 def effect_on_the_work(f: FaultResult) -> FaultResult:
@@ -440,6 +449,8 @@ def as_run_of(record: RunRecord, scenario: Scenario) -> AsRun:
         overrides=s.overrides,
         env=s.env,
         rollback=None if scenario.rollback is None else scenario.rollback.trigger,
+        owner=scenario.owner,
+        runbook=scenario.runbook,
     )
 
 

@@ -138,12 +138,11 @@ def run(
         if outcome.exit_code == ExitCode.INTERRUPTED:
             sys.exit(int(ExitCode.INTERRUPTED))
         worst = max(worst, outcome.exit_code, key=_severity)
-    try:
-        from harness.report.index import write_index
+    from harness.report.index import refresh_index
 
-        write_index(out_dir)
-    except Exception as exc:  # the runs' own reports stand; the index is a convenience
-        _echo(f"aftershock: reports/index.html not written: {exc}", err=True)
+    problem = refresh_index(out_dir)  # the runs' own reports stand; the index is a convenience
+    if problem:
+        _echo(f"aftershock: {problem}", err=True)
     sys.exit(int(worst))
 
 
@@ -151,25 +150,27 @@ def _print_outcome(path: Path, outcome: RunOutcome) -> None:
     """A run's end on the console: the scenario as run, the verdicts, where the reports are."""
     from harness.report.console import verdict_table
     from harness.report.headline import as_run_words, headline
+    from harness.report.lead import lead
 
     _echo("")
+    _echo(lead(outcome.results))
     _echo(f"scenario {outcome.results.scenario}  (run {outcome.run_id})")
     _echo(f"as run: {as_run_words(outcome.results)}")
     _echo(verdict_table(outcome.results))
     if outcome.error is not None:
-        _echo(f"\n{type(outcome.error).__name__}: {outcome.results.error}", err=True)
-    verdict = {
-        ExitCode.OK: "PASSED",
-        ExitCode.EXPECTATION_MISSED: "FAILED: an expectation was missed",
-        ExitCode.UNHEALTHY_BEFORE_FAULT: "NOT JUDGED: the target was unhealthy before any fault",
-        ExitCode.INTERRUPTED: "INTERRUPTED: partial results written",
-        ExitCode.ABORTED: headline(outcome.results),
-    }.get(outcome.exit_code, "ERROR: the rehearsal could not complete")
-    _echo(f"\n{verdict}")
+        _echo(f"\n{error_line(outcome.error, outcome.results.error)}", err=True)
+    _echo(f"\n{headline(outcome.results)}")
     _echo(f"results: {outcome.run_dir / 'results.json'}")
     _echo(f"report:  {outcome.run_dir / 'report.html'}")
     if outcome.exit_code != ExitCode.OK:
         _echo(f"repeat:  {repeat_command(path, outcome.results)}")
+
+
+def error_line(error: BaseException, recorded: str | None) -> str:
+    """``Interrupted: interrupted by SIGINT``: the error's own words when the results recorded none
+    (an interrupt is not an error of the results, and ``Interrupted: None`` says nothing)."""
+    text = recorded or str(error) or "no detail recorded"
+    return f"{type(error).__name__}: {text}"
 
 
 def repeat_command(path: Path, results: Results) -> str:
@@ -259,6 +260,9 @@ def report(run_dir: Path) -> None:
             f"aftershock: {exc}\n" + "\n".join(f"  {type(e).__name__}: {e}" for e in exc.exceptions),
             ExitCode.INFRASTRUCTURE,
         )
+    from harness.report.lead import lead
+
+    click.echo(lead(results))
     click.echo(verdict_table(results))
     click.echo("")
     for path in [run_dir / "results.json", *paths]:

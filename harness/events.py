@@ -134,6 +134,16 @@ class ReportWriting(RunEvent):
     path: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class PhaseStarted(RunEvent):
+    """A phase that may take more than a couple of seconds began (for the progress display): what
+    it does and its bound, so no stretch of a run is silent."""
+
+    TAG: ClassVar[str] = "phase"
+    what: str
+    trial: int = 0
+
+
 # -- a trial and its target ---------------------------------------------------------------------
 
 

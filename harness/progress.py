@@ -20,6 +20,7 @@ from harness.events import (
     LoadProgress,
     LoadStarted,
     LoadStopped,
+    PhaseStarted,
     ReportWriting,
     RollbackActionDone,
     RollbackConfirmed,
@@ -86,6 +87,8 @@ def describe(e: RunEvent) -> str | None:
             return f"audit: {e.summary}"
         case TeardownDone():
             return "target torn down"
+        case PhaseStarted():
+            return (f"trial {e.trial}: " if e.trial else "") + e.what
         case ReportWriting():
             return f"writing reports: {e.path}"
         case RunInterrupted():

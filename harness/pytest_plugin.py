@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import fnmatch
 import secrets
+import sys
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,8 +95,21 @@ class ScenarioItem(pytest.Item):
         options = RunOptions(
             Path(opt("aftershock_out")), opt("aftershock_backend"), None, None, opt("aftershock_mode")
         )
-        outcome = Orchestrator(loaded, options, progress=False).run()
+        # A rehearsal takes a minute: say what it does, on the real terminal (pytest captures the
+        # test's own output); `-q` keeps it quiet.
+        progress = self.config.getoption("verbose") >= 0
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        quiet_capture = capman.global_and_fixture_disabled() if capman and progress else nullcontext()
+        with quiet_capture:
+            if progress:
+                sys.stderr.write(f"\n{self.name}: rehearsing {self.path}\n")
+            outcome = Orchestrator(loaded, options, progress=progress).run()
         self.user_properties.append(("run_dir", str(outcome.run_dir)))
+        from harness.report.index import refresh_index
+
+        problem = refresh_index(options.out_dir)  # as `aftershock run` does
+        if problem:
+            self.user_properties.append(("index", problem))
         if outcome.exit_code != 0:
             raise RehearsalFailed(outcome)
 

@@ -39,6 +39,7 @@ from harness.events import (
     LoadProgress,
     LoadStarted,
     LoadStopped,
+    PhaseStarted,
     ReportWriting,
     RunError,
     RunFinished,
@@ -213,6 +214,8 @@ class Orchestrator:
         complete = error is None and not interrupted and not aborted
         self.bus.publish(RunFinished(complete=complete, trials_run=self.trials_started))
         journal.close()
+        if self.progress:
+            self.bus.publish(PhaseStarted(what="analysing the journal and the ledgers"))
         results, analyses = analyse_run(self.run_dir)
         write_results(self.run_dir / "results.json", results)
         if self.progress:
@@ -320,6 +323,13 @@ class Orchestrator:
                 run_id=self.run_id,
                 seed=s.seed + trial,
             ),
+        )
+        self.bus.publish(
+            PhaseStarted(
+                trial=trial,
+                what=f"starting the load generator ({s.load.users} users, {s.load.workers} worker(s)); "
+                f"waiting until every user runs (up to {s.startup_timeout:g} s)",
+            )
         )
         ready_ns = load.wait_ready(timeout=s.startup_timeout)
         self.bus.publish(
@@ -442,9 +452,19 @@ class Orchestrator:
         watching Locust first: from here its exit is ours."""
         guards.stop_aborting()
         guards.release("locust")
+        self.bus.publish(
+            PhaseStarted(trial=trial, what="stopping the load: waiting for the requests in flight to land")
+        )
         stop_ns = load.drain()
         self.bus.publish(LoadStopped(t_ns=stop_ns, trial=trial))
         if self.loaded.target.audit:
+            self.bus.publish(
+                PhaseStarted(
+                    trial=trial,
+                    what=f"draining the target's queued work (up to {self.scenario.drain_timeout:g} s), "
+                    "then reading its audit",
+                )
+            )
             self._drain_and_audit(session.backend, trial, trial_dir)
 
     def _drain_and_audit(self, backend: Backend, trial: int, trial_dir: Path) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from harness.errors import ExitCode, InfrastructureError, Interrupted, Problem, 
 from harness.explore.strategy import describe, schedules
 from harness.files import atomic_write_text
 from harness.scenario.loader import LoadedScenario, load_scenario
+from harness.scenario.lookup import is_path
 
 
 class ExampleFailed(AssertionError):
@@ -59,13 +61,24 @@ class ExploreOutcome:
 
 
 def variant(
-    base: dict[str, Any], loaded: LoadedScenario, schedule: list[dict[str, Any]], name: str, mode: str | None
+    base: dict[str, Any],
+    loaded: LoadedScenario,
+    schedule: list[dict[str, Any]],
+    name: str,
+    mode: str | None,
+    where: Path,
 ) -> dict[str, Any]:
-    """The scenario with this schedule as its faults: runnable anywhere with ``aftershock run``."""
+    """The scenario with this schedule as its faults, to be written into directory ``where``.
+
+    The target is named by its path relative to ``where`` (the loader resolves a path relative to
+    the scenario's own directory), so the file still runs after the tree is copied or checked out
+    elsewhere: an absolute path would tie it to this machine.
+    """
     doc = {k: v for k, v in base.items() if k != "explore"}
     target = doc.get("target")
     ref = dict(target) if isinstance(target, dict) else {"name": target}
-    ref["name"] = str(loaded.target_dir)
+    rel = os.path.relpath(loaded.target_dir, where.resolve())
+    ref["name"] = rel if is_path(rel) else f"./{rel}"
     if mode:
         ref["mode"] = mode
     doc.update(name=name, target=ref, faults=schedule)
@@ -108,17 +121,29 @@ def explore(
     here = base_dir / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     (here / "examples").mkdir(parents=True, exist_ok=True)
     base = yaml.safe_load(loaded.path.read_text(encoding="utf-8"))
+    limit = "" if time_limit is None else f", time limit {time_limit:g} s"
+    how = "derandomized" if derandomize else f"seed {seed}"
+    say(
+        f"exploring {scenario.name}: {how}, budget {budget} rehearsal{'s' if budget != 1 else ''}{limit}; "
+        f"each rehearsal starts a fresh target and runs {scenario.load.duration:g} s of load"
+    )
     examples: list[Example] = []
     cap = budget * 4
     started = time.monotonic()
     fatal: list[BaseException] = []
+    seen: dict[str, Example] = {}  # schedule -> its rehearsal: a failure alone is rehearsed again
 
     def rehearse(schedule: list[dict[str, Any]]) -> None:
         over_time = time_limit is not None and time.monotonic() - started > time_limit
         if fatal or len(examples) >= cap or over_time:
             reject()  # stop spending rehearsals: the shrinker keeps the best schedule so far
         n = len(examples) + 1
-        doc = variant(base, loaded, schedule, f"{scenario.name}-example-{n}", mode)
+        key = json.dumps(schedule, sort_keys=True)
+        before = seen.get(key)
+        if before is not None and before.verdict == "passed":  # rehearsed already: never twice
+            say(f"(same schedule as example {before.n}, which passed: not rehearsed again)")
+            return
+        doc = variant(base, loaded, schedule, f"{scenario.name}-example-{n}", mode, here / "examples")
         path = here / "examples" / f"{n:03d}.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         t = time.monotonic()
@@ -128,12 +153,18 @@ def explore(
             fatal.append(exc)
             reject()
         outcome = Orchestrator(item, RunOptions(out_dir=here / "runs"), progress=False).run()
+        from harness.report.index import refresh_index
+
+        problem = refresh_index(here / "runs")  # every rehearsal, as `aftershock run` does
+        if problem:
+            say(f"aftershock: {problem}")
         failed = [v.expectation for v in outcome.results.verdicts if not v.passed]
         verdict = {ExitCode.OK: "passed", ExitCode.EXPECTATION_MISSED: "failed"}.get(
             outcome.exit_code, "error"
         )
         example = Example(n, schedule, verdict, failed, str(outcome.run_dir), time.monotonic() - t)
         examples.append(example)
+        seen[key] = example
         say(
             f"example {n}: {describe(schedule)} -> {verdict.upper()}"
             + (f" ({', '.join(failed)})" if failed else "")
@@ -193,7 +224,7 @@ def explore(
     minimal_path = None
     if minimal is not None:
         minimal_path = here / "minimal.yaml"
-        doc = variant(base, loaded, minimal.schedule, f"{scenario.name}-minimal", mode)
+        doc = variant(base, loaded, minimal.schedule, f"{scenario.name}-minimal", mode, here)
         doc["description"] = (
             f"Smallest failing fault schedule found by `aftershock explore` (seed {seed}): "
             f"{describe(minimal.schedule)}. Missed: {', '.join(minimal.failed)}."

@@ -72,11 +72,13 @@ __all__ = [
 ]
 
 #: What :func:`write_reports` writes into a run directory (``results.json`` is the orchestrator's).
-REPORT_FILES = ("report.html", "junit.xml", "summary.md")
+REPORT_FILES = ("report.html", "junit.xml", "summary.md", "postmortem.md")
 
 
 def write_reports(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysis]) -> list[Path]:
-    """Write ``report.html``, ``junit.xml`` and ``summary.md`` into ``run_dir``; return their paths.
+    """Write ``report.html``, ``junit.xml``, ``summary.md`` and ``postmortem.md`` into ``run_dir``.
+
+    Returns their paths.
 
     Every renderer is tried even if an earlier one fails (a matplotlib problem must not cost CI
     its ``junit.xml``); the failures are raised together as an :class:`ExceptionGroup`, with a
@@ -86,11 +88,13 @@ def write_reports(run_dir: Path, results: Results, analyses: Sequence[TrialAnaly
     from harness.report.html import write_html
     from harness.report.junit import write_junit
     from harness.report.markdown import write_summary
+    from harness.report.postmortem import write_postmortem
 
     jobs: list[tuple[str, Callable[[], Path]]] = [
         ("report.html", lambda: write_html(run_dir, results, analyses)),
         ("junit.xml", lambda: write_junit(run_dir / "junit.xml", results)),
         ("summary.md", lambda: write_summary(run_dir / "summary.md", results)),
+        ("postmortem.md", lambda: write_postmortem(run_dir / "postmortem.md", results)),
     ]
     written: list[Path] = []
     errors: list[Exception] = []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from harness.report.evidence import bracket_text, fidelity_text
+from harness.report.headline import no_verdict_sentence
 from harness.report.operations import operations_lines
+from harness.report.words import margin_text, resolution_text, seconds_text
 from harness.results import Results, TrialResult
 from harness.results.abort import ABORTED_NOTE
 
@@ -12,8 +14,9 @@ def _row(cells: list[str], widths: list[int]) -> str:
     return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"
+def _secs(value: float | None, resolution: float | None = None) -> str:
+    """A figure no more precise than its resolution (``0.5 s``, never ``0.49s`` beside ``±0.44s``)."""
+    return "-" if value is None else seconds_text(value, resolution)
 
 
 def verdict_table(results: Results) -> str:
@@ -34,7 +37,6 @@ def verdict_table(results: Results) -> str:
     header = ["", "expectation", "trial", "fault", "target", "measured", "margin"]
     rows: list[list[str]] = []
     for v in results.verdicts:
-        margin = v.margin
         rows.append(
             [
                 "PASS" if v.passed else "FAIL",
@@ -43,23 +45,24 @@ def verdict_table(results: Results) -> str:
                 v.fault,
                 v.target,
                 v.measured_text,
-                "" if margin is None else f"{margin:+.3g}",
+                margin_text(v),
             ]
         )
     faults: list[list[str]] = []
     for trial, f in results.faults():
+        r = f.resolution
         faults.append(
             [
                 str(trial),
                 f.label,
-                _secs(f.injected_at),
-                _secs(f.cleared_at),
-                _secs(f.time_to_impact),
+                _secs(f.injected_at, 0.001),
+                _secs(f.cleared_at, 0.001),
+                _secs(f.time_to_impact, r.time_to_impact),
                 ("aborted" if f.note == ABORTED_NOTE else "not recovered")
                 if not f.recovered
-                else _secs(f.recovery_time),
-                _secs(f.outage),
-                f"±{f.resolution.recovery_time or 0:.2f}s",
+                else _secs(f.recovery_time, r.recovery_time),
+                _secs(f.outage, r.outage),
+                resolution_text(r.recovery_time) or "-",
                 bracket_text(f),
                 fidelity_text(f),
             ]
@@ -79,7 +82,7 @@ def verdict_table(results: Results) -> str:
         lines.append(_row(header, widths))
         lines.extend(_row(r, widths) for r in rows)
     elif not any(t.harness_failure is not None for t in results.trials):
-        lines.append("(no expectations stated: figures measured, nothing asserted)")
+        lines.append(no_verdict_sentence(results))
     return "\n".join(lines)
 
 
@@ -103,11 +106,12 @@ def _rollback_lines(results: Results) -> list[str]:
         rb = trial.rollback
         if rb is None:
             continue
-        dur = "none" if rb.rollback_duration is None else f"{rb.rollback_duration:.1f}s"
-        det = "-" if rb.detection_to_rollback is None else f"{rb.detection_to_rollback:.1f}s"
+        dur = "none" if rb.rollback_duration is None else _secs(rb.rollback_duration, rb.resolution)
+        det = _secs(rb.detection_to_rollback, rb.resolution)
         lines.append(
             f"rollback, trial {trial.trial}: {rb.action} ({rb.reason}); duration {dur}"
-            f" ±{rb.resolution:.2f}s, detection to rollback {det}" + (f"; {rb.note}" if rb.note else "")
+            f" {resolution_text(rb.resolution)}, detection to rollback {det}"
+            + (f"; {rb.note}" if rb.note else "")
         )
         data = rb.data_after_rollback
         if data and not data.clean:

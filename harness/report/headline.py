@@ -137,11 +137,16 @@ def slo_sentence(slo: Slo) -> str:
 
 
 def no_verdict_sentence(results: Results) -> str:
-    """Why the verdict table is empty: nothing was asked, or nothing could be judged."""
+    """Why the verdict table is empty: the run stopped, nothing was asked, or nothing could be judged."""
     failed = [t.trial for t in results.trials if t.harness_failure is not None]
     if failed:
         which = ", ".join(str(n) for n in failed)
         return f"No verdict about the target: the harness itself failed during trial {which}."
+    if results.interrupted:
+        return "No expectation was judged: the rehearsal was interrupted before it measured a fault."
+    if results.error:
+        first = (results.error.strip().splitlines() or ["unknown error"])[0]
+        return f"No expectation was judged: the rehearsal stopped on an error ({first})."
     if results.expect.stated():
         return "No expectation could be judged: the rehearsal did not measure any fault."
     return "No expectation was stated: the figures were measured, nothing was asserted."

@@ -44,6 +44,7 @@ from harness.report import (
     status_word,
 )
 from harness.report.evidence import bracket_text, fidelity_text
+from harness.report.lead import lead
 from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, RollbackResult, TrialResult, Verdict
 from harness.results.abort import ABORTED_NOTE
@@ -110,13 +111,23 @@ def _header(results: Results) -> str:
         listed += f'<p class="escalate">ESCALATE: {_e(escalate)}</p>'
     listed += "".join(f'<p class="escalate">WARNING: {_e(w)}</p>' for w in results.warnings)
     return (
-        f'<header class="headline {word}"><p class="status">{_e(word)}</p>'
-        f"<h1>{_e(rest[:1].upper() + rest[1:])}</h1>{listed}"
+        f'<header class="headline {word}">'
+        f'<h1 class="lead">{_lead_html(results)}</h1>'
+        f'<p class="why">{_e(rest[:1].upper() + rest[1:])}</p>{listed}'
         f'<p class="meta">{" · ".join(facts)}</p>'
         f'<p class="meta">as run: {_e(as_run_words(results))}</p>'
         + (f'<p class="meta">{_e(desc)}</p>' if desc else "")
         + "</header>"
     )
+
+
+def _lead_html(results: Results) -> str:
+    """The lead line with its verdict word set as the badge (the word is said once, not twice)."""
+    text = lead(results)
+    word = status_word(results)
+    if text.startswith(word):
+        return f'<span class="status">{_e(word)}</span>{_e(text[len(word) :])}'
+    return _e(text)
 
 
 def _verdicts(results: Results) -> str:
@@ -446,6 +457,59 @@ def _environment(results: Results) -> str:
     )
 
 
+def _failures(results: Results) -> str:
+    from harness.report.failures import FAILURE_HEADER, failure_rows, measured, top_errors
+
+    if not measured(results):
+        return ""
+    rows = failure_rows(results)
+    out = ['<section id="failures"><h2>Failed requests, by operation and status</h2>']
+    if not rows:
+        return "".join(out) + "<p>No request failed.</p></section>"
+    out.append("<p>Times in seconds since the run started; share of all requests of that operation.</p>")
+    out.append(_table(FAILURE_HEADER, rows))
+    errors = top_errors(results)
+    if errors:
+        items = "".join(
+            f"<li>trial {n}: {count:,} × <code>{_e(text)}</code></li>" for n, text, count in errors
+        )
+        out.append(f"<p>Most common error texts:</p><ul>{items}</ul>")
+    return "".join(out) + "</section>"
+
+
+def _trials_side_by_side(results: Results, analyses: Sequence[TrialAnalysis]) -> str:
+    from harness.report.trials_plot import trials_png
+
+    png = trials_png(results.trials, analyses, results.slo)
+    if png is None:
+        return ""
+    return (
+        '<section id="trials"><h2>The trials side by side</h2><figure>'
+        + _img(png, "every trial's share of failing requests and p95 response time, on shared axes")
+        + "<figcaption>One column per trial, on shared axes, time counted from the trial's first "
+        "fault. Solid line: share of requests failing; dashed: p95 response time; hatched: the fault "
+        "was active; vertical line: recovered. Each trial's full timeline is below, folded."
+        "</figcaption></figure></section>"
+    )
+
+
+def _folded(trial: TrialResult, section: str) -> str:
+    """A trial's detail behind a one-line summary (a 3-trial page was 7,500 px long unfolded)."""
+    rts = [f.recovery_time for f in trial.faults]
+    if trial.measurement_error or trial.harness_failure:
+        what = "not measured" if trial.measurement_error else "harness failure"
+    elif not rts:
+        what = "no fault measured"
+    elif all(r is not None for r in rts):
+        what = "recovered in " + ", ".join(
+            seconds_text(f.recovery_time, f.resolution.recovery_time) for f in trial.faults
+        )
+    else:
+        what = "NOT recovered"
+    summary = f"Trial {_e(trial.trial)}: {_e(what)} (timeline and detail)"
+    return f"<details><summary>{summary}</summary>{section}</details>"
+
+
 def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysis]) -> str:
     """The whole page as a string (what :func:`write_html` writes)."""
     by_trial = {a.trial: a for a in analyses}
@@ -458,13 +522,20 @@ def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysi
         f"<style>{_CSS}</style></head><body>",
         _header(results),
         _verdicts(results),
+    ]
+    several = len(results.trials) > 1
+    if several:  # the trials at a glance, before the tables
+        parts.append(_trials_side_by_side(results, analyses))
+    parts += [
         '<section id="recovery"><h2>Recovery, fault by fault</h2>',
         _recovery_table(results),
         "</section>",
         _mttr(results),
+        _failures(results),
     ]
     for trial in results.trials:
-        parts.append(_trial(results, trial, by_trial.get(trial.trial)))
+        section = _trial(results, trial, by_trial.get(trial.trial))
+        parts.append(_folded(trial, section) if several else section)
     parts += [_how_to_read(results), _scenario(run_dir, results), _environment(results)]
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     parts.append(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from harness.files import atomic_write_text
 from harness.report.headline import status_word
+from harness.report.lead import data_phrase
 from harness.report.mttr import MttrStats, mttr_stats, mttr_text
 from harness.report.style import INDEX_CSS as _CSS
 from harness.report.words import plain_bound, resolution_text
@@ -80,17 +81,25 @@ def as_run_cell(results: Results) -> str:
     run = results.as_run
     if run is None:
         return f"{results.backend}, seed {results.seed}"
-    parts = [run.backend, f"mode {run.mode}" if run.mode else "default mode", f"seed {run.seed}"]
+    parts = [run.backend, f"seed {run.seed}"]  # the mode has its own column
     if run.load_workers > 1:
         parts.append(f"{run.load_workers} load workers")
     return ", ".join(parts)
 
 
+def mode_cell(results: Results) -> str:
+    """The index's "mode" column: the target mode the run used (``default`` when none)."""
+    run = results.as_run
+    return (run.mode if run and run.mode else "default") if run else "unknown"
+
+
 _HEADER = (
     "started (UTC)",
     "scenario",
+    "mode",
     "as run",
     "result",
+    "data damage",
     "fault",
     "MTTR (median)",
     "max",
@@ -115,15 +124,17 @@ def _run_rows(run: IndexedRun) -> list[str]:
         cells = [
             f'<td class="nw">{run.started.isoformat(sep=" ", timespec="minutes") if first else ""}</td>',
             f"<td>{escape(r.scenario) if first else ''}</td>",
+            f"<td>{escape(mode_cell(r)) if first else ''}</td>",
             f"<td>{escape(as_run_cell(r)) if first else ''}</td>",
             f'<td class="{word}">{word}</td>' if first else "<td></td>",
+            f"<td>{escape(data_phrase(r.trials)) if first else ''}</td>",
             f"<td>{escape(s.fault) if s else '-'}</td>",
             f'<td class="num">{escape(mttr_text(s.median, s.resolution)) if s else "-"}</td>',
             f'<td class="num">{escape(mttr_text(s.max, s.resolution)) if s else "-"}</td>',
             f'<td class="num">{escape(resolution_text(s.resolution)) if s else ""}</td>',
             f"<td>{escape(plain_bound(target)) if isinstance(target, str) else '-'}</td>",
             f'<td class="num">{len(s.values) if s else len(r.trials)}</td>',
-            f'<td class="nw">{link if first else ""}</td>',
+            f'<td class="run">{link if first else ""}</td>',
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return rows
@@ -194,6 +205,19 @@ def render_index(reports_dir: Path) -> str:
     return "\n".join(parts)
 
 
+def refresh_index(reports_dir: Path) -> str | None:
+    """Rewrite ``reports_dir/index.html`` after a run; the reason it could not be, else None.
+
+    Every way of running (``aftershock run``, the pytest plugin, ``explore``) calls this: the runs'
+    own reports stand either way, so a failure here is said, never raised.
+    """
+    try:
+        write_index(reports_dir)
+    except Exception as exc:
+        return f"{Path(reports_dir) / INDEX_NAME} not written: {type(exc).__name__}: {exc}"
+    return None
+
+
 def write_index(reports_dir: Path) -> Path:
     """Write ``reports_dir/index.html`` atomically and return its path."""
     path = Path(reports_dir) / INDEX_NAME
@@ -201,4 +225,4 @@ def write_index(reports_dir: Path) -> Path:
     return path
 
 
-__all__ = ["INDEX_NAME", "IndexedRun", "collect_runs", "render_index", "write_index"]
+__all__ = ["INDEX_NAME", "IndexedRun", "collect_runs", "refresh_index", "render_index", "write_index"]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harness.files import atomic_write_bytes
 from harness.report import as_run_words, escalation_text, headline, miss_sentence
+from harness.report.lead import lead
 from harness.results import Results, Verdict
 
 JUNIT_NAME = "junit.xml"
@@ -178,7 +179,9 @@ def render_junit(results: Results) -> bytes:
     out = ET.SubElement(suite, "system-out")
     escalate = escalation_text(results)
     out.text = (
-        headline(results)
+        lead(results)
+        + "\n"
+        + headline(results)
         + f"\nas run: {as_run_words(results)}"
         + (f"\nESCALATE: {escalate}" if escalate else "")
         + "".join(f"\nWARNING: {w}" for w in results.warnings)

@@ -30,6 +30,7 @@ from harness.report import (
     status_word,
 )
 from harness.report.evidence import bracket_text, fidelity_text
+from harness.report.lead import lead
 from harness.results import Results
 from harness.results.abort import ABORTED_NOTE
 
@@ -55,7 +56,9 @@ def render_summary(results: Results) -> str:
     out = [
         f"### aftershock: {_cell(results.scenario)} — **{word}**",
         "",
-        f"**{word}**" + (f": {rest}" if rest else ""),
+        f"**{_cell(lead(results))}**",
+        "",
+        f"{word}" + (f": {rest}" if rest else ""),
         "",
         f"Run `{results.run_id}`, {len(trials)} trial{'s' if len(trials) != 1 else ''}, "
         f"target {results.target or 'unknown'}, backend {results.backend}, "
@@ -73,6 +76,7 @@ def render_summary(results: Results) -> str:
     if len(trials) > 1:
         out += _mttr_lines(results)
     out += _rollback_lines(results)
+    out += _failure_lines(results)
     out += _data_lines(results)
     out.append("")
     return "\n".join(out)
@@ -121,6 +125,28 @@ def _recovery_lines(results: Results) -> list[str]:
         )
     header = ["trial", "fault", "fault active", "impact after", "recovery (MTTR)", "outage"]
     return out + _table([*header, "recovery (bracket)", "observed effect"], rows)
+
+
+def _code(text: str) -> str:
+    """Text for an inline code span: no backtick can close it early."""
+    return _cell(text).replace("`", "'")
+
+
+def _failure_lines(results: Results) -> list[str]:
+    from harness.report.failures import FAILURE_HEADER, failure_rows, measured, top_errors
+
+    if not measured(results):
+        return []
+    rows = failure_rows(results)
+    if not rows:
+        return ["", "**Failed requests**: none."]
+    out = ["", "**Failed requests** by operation and status (times in seconds since the run started)", ""]
+    out += _table(FAILURE_HEADER, rows)
+    errors = top_errors(results)
+    if errors:
+        out += ["", "Most common error texts:", ""]
+        out += [f"- trial {n}: {count:,} × `{_code(text)}`" for n, text, count in errors]
+    return out
 
 
 def _mttr_lines(results: Results) -> list[str]:

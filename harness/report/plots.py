@@ -277,6 +277,23 @@ class RunPoint:
 
 
 def index_png(points: Sequence[RunPoint]) -> bytes:
+    """The index plot as PNG bytes (see :func:`index_figure`)."""
+    return figure_png(index_figure(points))
+
+
+def time_span(whens: Sequence[Any]) -> tuple[Any, Any]:
+    """The x range of the index: the runs' span, padded, at least an hour wide.
+
+    Left alone, matplotlib widens a single date by two years each way (2025-2029 for one run).
+    """
+    import datetime as dt
+
+    lo, hi = min(whens), max(whens)
+    pad = max((hi - lo) * 0.05, dt.timedelta(minutes=30))
+    return lo - pad, hi + pad
+
+
+def index_figure(points: Sequence[RunPoint]) -> Figure:
     """MTTR per scenario over time: one line per scenario/fault, told apart by line style and marker.
 
     The series are named in a legend beside the plot rather than at their last points: runs of
@@ -331,9 +348,20 @@ def index_png(points: Sequence[RunPoint]) -> bytes:
     ax.set_xlabel("when the run started (UTC); filled marker = run failed", fontsize=9)
     ax.yaxis.set_major_formatter(_formatter())
     ax.grid(True, color="#e5e5e5", linewidth=0.6)
+    _date_axis(ax, [p.when for p in points])
     fig.autofmt_xdate()
     _legend(ax)
-    return figure_png(fig)
+    return fig
+
+
+def _date_axis(ax: Axes, whens: Sequence[Any]) -> None:
+    import matplotlib.dates as mdates
+
+    lo, hi = time_span(whens)
+    ax.set_xlim(lo, hi)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
 def _formatter() -> Any:

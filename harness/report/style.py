@@ -13,7 +13,7 @@ h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
 .headline.UNHEALTHY {
   border-style: double; border-width: 6px; background: var(--fail); }
 .headline.PASSED { background: var(--pass); }
-.status { font-weight: 800; letter-spacing: .08em; font-size: 1.05rem; margin: 0; }
+.status { font-weight: 800; letter-spacing: .08em; margin: 0; }
 .meta { color: var(--muted); margin: .2rem 0; }
 table { border-collapse: collapse; margin: .4rem 0 .8rem; font-size: .93rem; }
 th, td { border: 1px solid var(--line); padding: .3rem .55rem; text-align: left; vertical-align: top; }
@@ -26,7 +26,8 @@ figure { margin: .6rem 0 1rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: .9rem; margin-top: .3rem; }
 pre { background: #f6f6f6; border: 1px solid var(--line); padding: .7rem; overflow-x: auto;
-      font-size: .85rem; }
+      font-size: .85rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+details > summary { cursor: pointer; font-weight: 600; font-size: 1.1rem; margin: .8rem 0 .3rem; }
 .note { color: var(--muted); font-size: .9rem; }
 .escalate { font-weight: 800; border-left: 6px double var(--ink); padding-left: .6rem; }
 dl.defs dt { font-weight: 600; margin-top: .4rem; }
@@ -41,6 +42,7 @@ h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; border-bottom: 2px solid #1b1
 table { border-collapse: collapse; font-size: .92rem; }
 th, td { border: 1px solid #c8c8c8; padding: .3rem .55rem; text-align: left; vertical-align: top; }
 th { background: #f1f1f1; } td.num, td.nw { white-space: nowrap; } td.num { text-align: right; }
+td.run { overflow-wrap: anywhere; font-size: .85rem; }
 td.PASSED { background: #e7f4e8; font-weight: 700; }
 td.FAILED, td.ERROR, td.INTERRUPTED, td.INCOMPLETE { background: #fbe4e4; font-weight: 800; }
 img { max-width: 100%; border: 1px solid #c8c8c8; } .note { color: #555; font-size: .9rem; }

@@ -133,7 +133,7 @@ def _errors(ax: Axes, series: BinnedSeries, slo: Slo) -> None:
 
 
 def _latency(ax: Axes, series: BinnedSeries, slo: Slo) -> None:
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     styles = (("p50", "-", "#1f4e79", 1.4), ("p95", "--", "#6a1b9a", 1.3), ("p99", ":", "#000000", 1.5))
     names = {"p50": "median (p50)", "p95": "p95: 95 % answer faster", "p99": "p99: 99 % answer faster"}
@@ -158,6 +158,7 @@ def _latency(ax: Axes, series: BinnedSeries, slo: Slo) -> None:
     if math.isfinite(lat_min) and lat_min > 0 and lat_max / lat_min > 30:
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(NullFormatter())  # no "6×10⁻¹" over the "500 ms" labels
     else:
         ax.set_ylim(bottom=0, top=max(lat_max * 1.15, 0.001))
     ax.yaxis.set_major_formatter(FuncFormatter(_seconds_formatter))

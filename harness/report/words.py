@@ -32,10 +32,10 @@ def seconds_text(value: float | None, resolution: float | None = None) -> str:
 
 
 def resolution_text(resolution: float | None) -> str:
-    """``±0.14 s``: two significant figures are all an uncertainty deserves."""
+    """``±0.4 s``: rounded as the figure beside it is (``0.49 s ±0.44 s`` claims digits it has not)."""
     if resolution is None or not math.isfinite(resolution):
         return ""
-    return f"±{resolution:.2g} s"
+    return f"±{seconds_text(resolution, resolution)}"
 
 
 def figure_text(value: float | None, resolution: float | None) -> str:
@@ -131,6 +131,8 @@ def miss_sentence(v: Verdict) -> str:
             return f"data consistency could not be checked ({v.measured_text or 'no audit'})"
         what = _CONSISTENCY_MISSES[name].format(n=v.measured_text)
         return f"{what}, the target was {plain_bound(target, 'count')}"
+    if name == "data_restored":
+        return f"the rollback restored the service, not the data: {v.measured_text} after it"
     bound = plain_bound(target, bound_kind(name))
     return f"{name} measured {v.measured_text}, the target was {bound}"
 
@@ -174,5 +176,14 @@ def margin_text(v: Verdict) -> str:
     if v.expectation in DURATION_EXPECTATIONS:
         return sign + seconds_text(abs(margin), v.resolution)
     if v.expectation == "error_rate_during_fault":
-        return f"{sign}{abs(margin) * 100:.3g} points"
-    return f"{sign}{abs(margin):.3g}"
+        return f"{sign}{number_text(abs(margin) * 100)} points"
+    return f"{sign}{number_text(abs(margin))}"
+
+
+def number_text(x: float) -> str:
+    """``1,180`` or ``0.0123``: a plain number, never in e-notation (``1.18e+03``)."""
+    if float(x).is_integer():
+        return f"{int(x):,}"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) >= 1e-3 else f"{x:.6f}".rstrip("0")

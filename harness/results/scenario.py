@@ -142,3 +142,9 @@ class AsRun(Frozen):
     rollback: str | None = Field(
         None, description="The scenario's rollback trigger (manual or automatic); null if it has no rollback."
     )
+    owner: str | None = Field(
+        None, description="The scenario's `owner:` (who owns its action items); null if unstated."
+    )
+    runbook: str | None = Field(
+        None, description="The scenario's `runbook:` (URL or path); null if unstated."
+    )

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from harness.results.base import Frozen
+from harness.results.failures import FailureBreakdown
 from harness.results.fault import FaultResult, LoadResult
 
 
@@ -188,6 +189,13 @@ class TrialResult(Frozen):
     harness_failure: HarnessFailure | None = Field(
         None,
         description="The harness failure that voids this trial's verdict about the target; null if none.",
+    )
+    failures: FailureBreakdown | None = Field(
+        None,
+        description=(
+            "Failed requests per operation and status / error class (count, share, first and last seen,"
+            " during which fault) and the three most common error texts; null if not measured."
+        ),
     )
     baseline: BaselineResult | None = Field(
         None, description="Health and request rate before the first fault; null if the load was not observed."

@@ -437,6 +437,14 @@ class Scenario(Model):
     abort: Abort | None = Field(None, description="stop conditions: bounds that end the rehearsal early")
     startup_timeout: Seconds = 60.0
     drain_timeout: Seconds = 10.0
+    owner: str | None = Field(
+        None, max_length=200, description="who owns the action items of this rehearsal (in postmortem.md)"
+    )
+    runbook: str | None = Field(
+        None,
+        max_length=2000,
+        description="URL or path of the runbook for this failure (linked from postmortem.md)",
+    )
 
     @model_validator(mode="before")
     @classmethod

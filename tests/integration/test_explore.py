@@ -54,6 +54,15 @@ def test_explore_finds_shrinks_and_the_written_scenario_reproduces(tmp_path: Pat
     # shrunk: never later nor longer than the first failure found
     first = report["examples"][0]["schedule"][0]
     assert minimal[0]["at"] <= first["at"] and minimal[0]["duration"] <= first["duration"], (first, minimal)
+    # no schedule is rehearsed twice, except to confirm a failure
+    passed = [
+        json.dumps(e["schedule"], sort_keys=True) for e in report["examples"] if e["verdict"] == "passed"
+    ]
+    assert len(passed) == len(set(passed))
+    # the minimal scenario is portable (its target relative to itself) and every rehearsal is indexed
+    minimal_doc = yaml.safe_load(Path(report["minimal_scenario"]).read_text())
+    assert not Path(minimal_doc["target"]["name"]).is_absolute()
+    assert (session / "runs" / "index.html").exists()
     # every rehearsal of the exploration wrote results that match the generated schema
     schema = json.loads((REPO / "docs" / "results-schema.json").read_text())
     written = sorted((tmp_path / "out").rglob("results.json"))

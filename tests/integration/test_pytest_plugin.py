@@ -38,6 +38,11 @@ def test_a_scenario_file_is_a_test_item_and_junit_works(pytester: pytest.Pyteste
     case = suite.find("testcase")
     assert case is not None and case.get("name") == "gt"
     assert "run_dir" in ET.tostring(case, encoding="unicode")  # the run directory is a property
+    # a rehearsal takes a minute: its progress reaches the terminal despite pytest's capture
+    said = result.stdout.str() + result.stderr.str()
+    assert "gt: rehearsing" in said and "analysing the journal and the ledgers" in said
+    index = pytester.path / "reports" / "index.html"  # the plugin refreshes the index, as `run` does
+    assert index.exists() and ">gt<" in index.read_text()
 
 
 def test_a_missed_expectation_fails_with_the_verdict_table(pytester: pytest.Pytester) -> None:

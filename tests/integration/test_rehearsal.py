@@ -196,6 +196,8 @@ def test_ctrl_c_during_load_clears_everything_and_keeps_what_was_measured(tmp_pa
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr
     assert "INTERRUPTED" in stdout
+    assert "Interrupted: None" not in stderr and "Interrupted: interrupted by SIGINT" in stderr
+    assert (run_dir / "postmortem.md").read_text().startswith("# Post-mortem draft: db-down (INTERRUPTED)")
     results = results_of(run_dir)
     assert results["interrupted"] is True and results["passed"] is False
     (fault,) = results["trials"][0]["faults"]

@@ -56,7 +56,7 @@ def test_schedules_respect_every_bound(schedule: list[dict[str, Any]]) -> None:
 def test_every_schedule_is_a_valid_runnable_scenario(
     schedule: list[dict[str, Any]], mode: str | None
 ) -> None:
-    doc = variant(yaml.safe_load(BASE.read_text()), LOADED, schedule, "x", mode)
+    doc = variant(yaml.safe_load(BASE.read_text()), LOADED, schedule, "x", mode, Path("/tmp"))
     path = Path("/tmp") / f"aftershock-strategy-{abs(hash(str(schedule)))}.yaml"
     path.write_text(yaml.safe_dump(doc))
     try:

@@ -342,8 +342,8 @@ def test_html_is_self_contained_with_verdicts_figures_and_fault_label(tmp_path: 
     page = write_html(tmp_path, typed(results), analyses).read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
     assert "<script" not in page.lower() and "<link" not in page.lower()
-    # one timeline per trial, plus the MTTR distribution (more than one trial)
-    assert page.count('src="data:image/png;base64,') == 3
+    # one timeline per trial, the MTTR distribution and the trials side by side (more than one trial)
+    assert page.count('src="data:image/png;base64,') == 4
     assert 'id="verdicts"' in page and "✘ FAIL" in page and "✔ PASS" in page
     assert FAULT_LABEL.replace(">", "&gt;") in page
     assert "recovery took 2.0 s, the target was 1 s" in page.lower()

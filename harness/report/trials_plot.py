@@ -1,0 +1,124 @@
+"""Every trial of a run on one small-multiples figure: the trials side by side, on shared axes.
+
+One column per trial, two rows (share of requests failing, p95 response time), time counted from
+the trial's first fault so the columns line up. A reader compares trials at a glance instead of
+scrolling through one tall timeline per trial (those stay in the page, folded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from harness.report.plots import (
+    _FAULT_FACE,
+    _FAULT_HATCH,
+    _INK,
+    _new_figure,
+    _seconds_formatter,
+    bin_samples,
+    choose_bin_width,
+    figure_png,
+)
+from harness.report.words import seconds_text
+from harness.results import Slo, TrialResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from harness.analysis import TrialAnalysis
+
+#: At most this many columns per row of trials (more trials wrap onto further rows).
+MAX_COLUMNS = 5
+
+
+def _origin(trial: TrialResult, analysis: TrialAnalysis) -> float | None:
+    if trial.faults:
+        return trial.faults[0].injected_at
+    return analysis.observe_from
+
+
+def trials_figure(
+    trials: Sequence[TrialResult], analyses: Sequence[TrialAnalysis], slo: Slo
+) -> Figure | None:
+    """The small-multiples figure, or None when fewer than two trials have load to draw."""
+    from matplotlib.ticker import FuncFormatter
+
+    by_trial = {a.trial: a for a in analyses}
+    drawn = [
+        (t, by_trial[t.trial])
+        for t in trials
+        if t.trial in by_trial
+        and by_trial[t.trial].observe_from is not None
+        and by_trial[t.trial].observe_to is not None
+        and len(by_trial[t.trial].samples)
+    ]
+    if len(drawn) < 2:
+        return None
+    cols = min(len(drawn), MAX_COLUMNS)
+    rows = -(-len(drawn) // cols)
+    fig = _new_figure(12, 3.6 * rows)
+    grid = fig.subplots(2 * rows, cols, sharex=True, sharey="row", squeeze=False)
+    fig.suptitle(
+        "Every trial on shared axes: time since the trial's first fault was injected",
+        fontsize=11,
+        x=0.01,
+        ha="left",
+    )
+    top = 0.0
+    for k, (trial, a) in enumerate(drawn):
+        ax_err, ax_lat = grid[2 * (k // cols)][k % cols], grid[2 * (k // cols) + 1][k % cols]
+        origin = _origin(trial, a) or 0.0
+        t_from, t_to = float(a.observe_from or 0.0), float(a.observe_to or 0.0)
+        width = choose_bin_width(t_to - t_from, len(a.samples), slo.window)
+        s = bin_samples(a.samples, t_from, t_to, width)
+        edges = s.edges - origin
+        ax_err.stairs(s.error_share * 100, edges, baseline=None, color=_INK, linewidth=1.4, zorder=3)
+        ax_lat.stairs(s.p95, edges, baseline=None, color=_INK, linewidth=1.4, linestyle="--", zorder=3)
+        top = max(top, float(np.nanmax(s.p95, initial=0.0)))
+        for f in trial.faults:
+            end = f.cleared_at if f.cleared_at is not None else t_to
+            for ax in (ax_err, ax_lat):
+                ax.axvspan(
+                    f.injected_at - origin,
+                    end - origin,
+                    facecolor=_FAULT_FACE,
+                    hatch=_FAULT_HATCH,
+                    edgecolor="#c77700",
+                    linewidth=0,
+                    zorder=0,
+                )
+                if f.recovered_at is not None:
+                    ax.axvline(f.recovered_at - origin, color=_INK, linewidth=1.3, zorder=2)
+        rt = [f.recovery_time for f in trial.faults]
+        title = f"trial {trial.trial}"
+        if rt and all(r is not None for r in rt):
+            title += ": recovered in " + ", ".join(
+                seconds_text(f.recovery_time, f.resolution.recovery_time) for f in trial.faults
+            )
+        elif rt:
+            title += ": NOT recovered"
+        ax_err.set_title(title, fontsize=9.5)
+        ax_err.set_ylim(-3, 103)
+        ax_lat.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _seconds_formatter(v)))
+        ax_lat.set_xlabel("seconds since the fault", fontsize=8.5)
+        for ax in (ax_err, ax_lat):
+            ax.grid(True, color="#e5e5e5", linewidth=0.6)
+            ax.tick_params(labelsize=8)
+        if k % cols == 0:
+            ax_err.set_ylabel("% failing", fontsize=9)
+            ax_lat.set_ylabel("p95 response", fontsize=9)
+    for r in range(rows):
+        grid[2 * r + 1][0].set_ylim(0, max(top * 1.15, 0.001))  # the row shares it
+    for k in range(len(drawn), rows * cols):  # empty cells of the last row
+        grid[2 * (k // cols)][k % cols].set_visible(False)
+        grid[2 * (k // cols) + 1][k % cols].set_visible(False)
+    return fig
+
+
+def trials_png(trials: Sequence[TrialResult], analyses: Sequence[TrialAnalysis], slo: Slo) -> bytes | None:
+    """:func:`trials_figure` as PNG bytes."""
+    fig = trials_figure(trials, analyses, slo)
+    return None if fig is None else figure_png(fig)
