@@ -24,7 +24,7 @@ def test_explore_finds_shrinks_and_the_written_scenario_reproduces(tmp_path: Pat
                     "name": str(REPO / "targets" / "groundtruth"),
                     "env": {"app": {"GT_RECOVERY_DELAY": "3"}},
                 },
-                "load": {"users": 5, "rate_per_user": 20, "duration": "7s", "request_timeout": "1s"},
+                "load": {"users": 5, "rate_per_user": 20, "duration": "8s", "request_timeout": "1s"},
                 "slo": {"window": "1s", "step": "50ms", "hold": "1s"},
                 # Every schedule in these bounds breaks the dependency (down, or latency above the
                 # service's 0.3 s probe timeout) and the service needs 3 s to recover: every
@@ -35,7 +35,7 @@ def test_explore_finds_shrinks_and_the_written_scenario_reproduces(tmp_path: Pat
                 "explore": {
                     "kinds": ["latency", "down"],
                     "max_faults": 2,
-                    "start": ["1s", "2s"],
+                    "start": ["3s", "4s"],  # room for the 1 s baseline before any fault
                     "duration": ["1s", "2s"],
                     "latency": ["500ms", "1s"],
                     "budget": 3,
