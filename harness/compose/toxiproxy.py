@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from harness.clock import now_ns
 from harness.compose import override as ov
 from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
 from harness.toxiproxy.proxies import proxy_name
-from harness.toxiproxy.server import ToxiproxyServer
+from harness.toxiproxy.server import ToxiproxyServer, describe_exit
 
 if TYPE_CHECKING:
     from harness.compose.backend import ComposeBackend
@@ -88,8 +89,22 @@ class ComposeToxiproxy(ToxiproxyServer):
         self._proxies[name] = {"name": name, "listen": inside, "upstream": upstream, "enabled": True}
         return dialled
 
+    def exited(self) -> str | None:
+        """None while its container runs; otherwise what became of it (asked by the watchdog)."""
+        state = self.backend.state(ov.TOXIPROXY_SERVICE)
+        status = state.get("Status")
+        if status == "running":
+            return None
+        if status == "missing":
+            return f"its Compose service in {self.backend.project} has no container"
+        if status in ("exited", "dead"):
+            oom = ", out of memory" if state.get("OOMKilled") else ""
+            return f"its container {status}: {describe_exit(int(state.get('ExitCode') or 0))}{oom}"
+        return f"its container is {status}"
+
     def restart(self) -> None:
         """Recreate a wedged Toxiproxy and its proxies (its addresses may have changed)."""
+        self.restarts.append((now_ns(), self.exited() or "it stopped answering its API"))
         self._save_logs()
         self.backend.cli.run(
             "up", "--detach", "--no-build", "--no-deps", "--force-recreate", ov.TOXIPROXY_SERVICE

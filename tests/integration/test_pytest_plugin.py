@@ -21,7 +21,9 @@ def scenario(delay: float, bound: str) -> str:
             "target": {"name": GROUNDTRUTH, "env": {"app": {"GT_RECOVERY_DELAY": str(delay)}}},
             "load": {"users": 5, "rate_per_user": 20, "duration": "14s", "request_timeout": "1s"},
             "slo": {"window": "1s", "step": "50ms", "hold": "2s"},
-            "faults": [{"kind": "down", "link": "app->dep", "at": "4s", "duration": "2s"}],  # after a 2 s baseline
+            "faults": [
+                {"kind": "down", "link": "app->dep", "at": "4s", "duration": "2s"}
+            ],  # after a 2 s baseline
             "expect": {"recovery_time": bound},
         }
     )
