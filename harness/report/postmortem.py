@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.files import atomic_write_text
 from harness.report.headline import as_run_words, headline, status_word
 from harness.report.lead import count_text, lead
-from harness.report.words import miss_sentence, plain_bound, seconds_text
+from harness.report.words import miss_sentence, plain_bound, resolution_text, seconds_text
 from harness.results import ConsistencyResult, FaultResult, Results, TrialResult, Verdict
 
 POSTMORTEM_NAME = "postmortem.md"
@@ -83,6 +83,16 @@ def _timeline(trial: TrialResult) -> list[str]:
         add(f.impact_at, f.resolution.time_to_impact, f"first impact on users ({f.label})")
         add(f.cleared_at, None, f"fault cleared: {f.label}")
         add(f.recovered_at, f.resolution.recovered_at, f"recovered: healthy and held ({f.label})")
+        d, work = f.detection, f.business
+        if work is not None:
+            stamps = work.resolution.backlog_recovery_time  # both read off the work items' own stamps
+            add(work.left_range_at, stamps, f"backlog left its baseline range ({f.label})")
+            add(work.backlog_recovered_at, stamps, f"backlog back within its range and held ({f.label})")
+        if d is not None:
+            for a in d.alerts:
+                kind = "symptom" if a.symptom else "cause"
+                add(a.fired_at, None, f"alert FIRING: {a.name} ({kind}{'' if a.runbook else ', no runbook'})")
+                add(a.resolved_at, None, f"alert resolved: {a.name}")
         if f.cleared_at is not None and not f.recovered:
             rows.append(
                 (f.cleared_at + 1e-9, "-", "", f"NOT recovered before the observation ended ({f.label})")
@@ -271,6 +281,32 @@ def _runbook(results: Results) -> str:
     return f"[{book}]({book})" if book else "none named (add `runbook:` to the scenario)"
 
 
+def _detection(results: Results) -> list[str]:
+    """Time to detect by the target's own alerting, per fault that had monitoring."""
+    lines = []
+    for t in results.trials:
+        for f in t.faults:
+            d = f.detection
+            if d is None:
+                continue
+            where = f"trial {t.trial}, " if len(results.trials) > 1 else ""
+            if d.time_to_detect is None:
+                lines.append(f"Detection ({where}{f.label}): no alert fired.")
+                continue
+            res = d.resolution
+            tail = ""
+            if d.time_to_resolve is not None:
+                resolved = seconds_text(d.time_to_resolve, res.time_to_resolve)
+                tail = f"; resolved {resolved} {resolution_text(res.time_to_resolve)} after recovery"
+            symptom = "a symptom alert fired" if d.symptom else "only cause alerts fired"
+            lines.append(
+                f"Detection ({where}{f.label}): first alert "
+                f"{seconds_text(d.time_to_detect, res.time_to_detect)} "
+                f"{resolution_text(res.time_to_detect)} after the first impact; {symptom}{tail}."
+            )
+    return lines or ["Detection: the scenario names no monitoring, so no detection instant was measured."]
+
+
 def render_postmortem(results: Results) -> str:
     """The Markdown text of the post-mortem draft (what :func:`write_postmortem` writes)."""
     run = results.as_run
@@ -300,7 +336,7 @@ def render_postmortem(results: Results) -> str:
     if not results.trials:
         out += ["## Timeline", "", "No trial started.", ""]
     else:
-        out += ["Detection: no alert was measured in this run (no detection instant to report).", ""]
+        out += [*_detection(results), ""]
     out += ["## Impact", ""]
     for t in results.trials:
         if len(results.trials) > 1:

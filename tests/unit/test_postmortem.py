@@ -176,3 +176,26 @@ def test_write_reports_writes_the_postmortem(tmp_path: Path) -> None:
     written = write_reports(tmp_path, plain, [])
     assert "postmortem.md" in REPORT_FILES
     assert tmp_path / "postmortem.md" in written
+
+
+def test_the_detection_line_quotes_the_measured_time_to_detect() -> None:
+    """The post-mortem reads the ops-view detection figures (it used to say none was measured)."""
+    from harness.report.postmortem import _detection
+    from harness.results import FaultResult, Results, TrialResult
+    from harness.results.operations import DetectionResolution, DetectionResult
+
+    res = DetectionResolution(time_to_detect=0.01, time_to_resolve=0.011)
+    d = DetectionResult.model_construct(
+        time_to_detect=0.31, time_to_resolve=1.03, symptom=True, resolution=res
+    )
+    f = FaultResult.model_construct(label="down@worker->payments", detection=d)
+    results = Results.model_construct(trials=[TrialResult.model_construct(trial=1, faults=[f])])
+    (line,) = _detection(results)
+    assert line == (
+        "Detection (down@worker->payments): first alert 0.31 s ±0.01 s after the first impact; "
+        "a symptom alert fired; resolved 1.03 s ±0.01 s after recovery."
+    )
+    none = Results.model_construct(trials=[TrialResult.model_construct(trial=1, faults=[])])
+    assert _detection(none) == [
+        "Detection: the scenario names no monitoring, so no detection instant was measured."
+    ]
