@@ -39,38 +39,40 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
-import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.docker import images
+from harness.docker.containers import (
+    StartedContainer,
+    container_values,
+    create_service_container,
+    service_command,
+    service_environment,
+    workdir_archive,
+)
 from harness.docker.engine import (
     CONTAINER_HOST,
     CONTAINER_PORT,
-    CONTAINER_PYTHON,
-    CONTAINER_TARGET_DIR,
     CONTAINER_WORKDIR,
     OWNER_LABEL,
-    ROLE_LABEL,
     RUN_LABEL,
-    SERVICE_LABEL,
     STOP_GRACE,
     Emit,
     build_labels,
-    container_name,
     docker_client,
     network_name,
     run_labels,
 )
 from harness.docker.logs import LiveLog
-from harness.errors import InfrastructureError, Problem, ScenarioError
+from harness.docker.problems import docker_problems
+from harness.docker.service_images import prepare_service_images
+from harness.errors import InfrastructureError, ScenarioError
 from harness.net import free_port
 from harness.reaper import owner_token
-from harness.scenario.target import PLACEHOLDER, SIMPLE_PLACEHOLDERS, Service, Target
-from harness.targets.backend import Backend, needs_command_and_health, render
+from harness.scenario.target import Service, Target
+from harness.targets.backend import Backend, render
 from harness.targets.health import log_size, log_tail, wait_healthy
 
 if TYPE_CHECKING:
@@ -81,150 +83,6 @@ if TYPE_CHECKING:
     from harness.docker.toxiproxy import DockerToxiproxy
 
 
-def _workdir_archive() -> bytes:
-    """A tar holding the empty, world-writable ``{workdir}`` (a service may run as any user)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        parts = CONTAINER_WORKDIR.strip("/").split("/")
-        for depth in range(1, len(parts) + 1):
-            info = tarfile.TarInfo("/".join(parts[:depth]))
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if depth == len(parts) else 0o755
-            tar.addfile(info)
-    return buf.getvalue()
-
-
-# -- checks that need no engine -----------------------------------------------------------
-def dockerfile_for(target_dir: Path, service: str, spec: Service) -> Path | None:
-    """The Dockerfile a service is built from: ``docker.dockerfile``, ``docker/Dockerfile.<service>``,
-    then ``docker/Dockerfile``; None if there is none (or the service names an image)."""
-    if spec.docker is not None and spec.docker.image:
-        return None
-    if spec.docker is not None and spec.docker.dockerfile:
-        return target_dir / spec.docker.dockerfile
-    for candidate in (target_dir / "docker" / f"Dockerfile.{service}", target_dir / "docker" / "Dockerfile"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def docker_problems(target: Target, target_dir: Path) -> list[Problem]:
-    """What keeps ``target`` from running on Docker, found before anything starts.
-
-    The scenario loader checks ``command``/``env``; this checks the ``docker:`` sections and that
-    every service has an image or a Dockerfile.
-    """
-    file = str(target_dir / "target.yaml")
-    problems: list[Problem] = []
-    for name, spec in target.services.items():
-        if name == "toxiproxy":
-            problems.append(
-                Problem(
-                    file,
-                    f"services.{name}",
-                    "the name is taken by the run's Toxiproxy container (a network alias)",
-                    name,
-                    fix="rename the service",
-                )
-            )
-        problems += needs_command_and_health(file, name, spec, "docker")
-        docker = spec.docker
-        if docker is None or not docker.image:
-            path = dockerfile_for(target_dir, name, spec)
-            if path is None or not path.is_file():
-                problems.append(
-                    Problem(
-                        file,
-                        f"services.{name}",
-                        "no image for the docker backend"
-                        + (f": {path} does not exist" if path is not None else ""),
-                        None,
-                        fix=f"add {Path('docker') / f'Dockerfile.{name}'} to the target (`ARG BASE`,"
-                        f" `FROM ${{BASE}}`, code copied to {CONTAINER_TARGET_DIR}) or set"
-                        f" services.{name}.docker.image",
-                    )
-                )
-        if docker is None:
-            continue
-        texts = [(f"services.{name}.docker.command[{i}]", t) for i, t in enumerate(docker.command or [])]
-        texts += [(f"services.{name}.docker.env.{k}", v) for k, v in docker.env.items()]
-        for where, text in texts:
-            for ph in PLACEHOLDER.finditer(text):
-                key, arg = ph.group(1), ph.group(2)
-                if key == "link":
-                    if arg not in target.links or arg.split("->")[0] != name:
-                        problems.append(
-                            Problem(
-                                file,
-                                where,
-                                f"{{link:{arg}}} is not a link whose client is {name!r}",
-                                arg,
-                                fix=f"links are: {', '.join(target.links) or 'none'}",
-                            )
-                        )
-                elif key not in SIMPLE_PLACEHOLDERS or arg is not None:
-                    problems.append(
-                        Problem(
-                            file,
-                            where,
-                            f"unknown placeholder {ph.group(0)}",
-                            fix="use {python}, {port}, {host}, {link:a->b}, {target_dir}, {workdir} or"
-                            " {run_id}",
-                        )
-                    )
-    return problems
-
-
-class _Started:
-    """A started service container as the health probes see it (see :mod:`harness.targets.health`)."""
-
-    def __init__(self, backend: DockerBackend, service: str, container: Container, log_offset: int) -> None:
-        self.backend = backend
-        self.service = service
-        self.container = container
-        self.log_path = backend.log_path(service)
-        self.log_offset = log_offset
-
-    def exited(self) -> str | None:
-        from docker.errors import DockerException
-
-        try:
-            self.container.reload()
-        except DockerException as exc:
-            raise InfrastructureError(
-                f"service {self.service!r}: the engine stopped answering: {exc}"
-            ) from None
-        if self.container.status not in ("exited", "dead"):
-            return None
-        state = self.container.attrs.get("State", {})
-        self.backend._save_logs_for_error(self.service)
-        oom = " (out of memory)" if state.get("OOMKilled") else ""
-        return (
-            f"(container {self.container.name}) exited during start-up with code {state.get('ExitCode')}{oom}"
-        )
-
-    def status(self) -> str:
-        return f"container status: {self.container.status}"
-
-    def http_base(self) -> str | None:
-        """Through the published port: the path the harness will use."""
-        return self.backend.entry_url(self.service) if self.service in self.backend.host_ports else None
-
-    def tcp_address(self) -> tuple[str, int] | None:
-        """At its address on the run network: docker-proxy accepts on a published port too early."""
-        ip = self.backend._ip(self.container)
-        return (ip, CONTAINER_PORT) if ip else None
-
-    def run(self, argv: list[str], timeout: float) -> int:
-        from docker.errors import DockerException
-
-        try:
-            return int(self.container.exec_run(argv).exit_code or 0)
-        except DockerException as exc:
-            raise InfrastructureError(f"service {self.service!r}: health command {argv!r}: {exc}") from None
-
-
-# -- live logs ----------------------------------------------------------------------------
 class DockerBackend(Backend):
     """Services as containers on a per-run network; see the module docstring for the conventions.
 
@@ -321,59 +179,9 @@ class DockerBackend(Backend):
     # -- preparation ---------------------------------------------------------------------
     def build_images(self) -> None:
         """Find or build every service's image (cached by content hash; progress on stderr)."""
-        build_client = docker_client(images.BUILD_TIMEOUT)
-        try:
-            base: str | None = None
-            by_dockerfile: dict[Path, str] = {}
-            for service in self.target.start_order():
-                spec = self.target.services[service]
-                if spec.docker is not None and spec.docker.image:
-                    self.images[service] = self._existing_image(spec.docker.image, service)
-                    continue
-                dockerfile = dockerfile_for(self.target_dir, service, spec)
-                assert dockerfile is not None  # docker_problems() checked it
-                if dockerfile not in by_dockerfile:
-                    base = base or images.base_image(build_client)
-                    started = time.monotonic()
-                    by_dockerfile[dockerfile] = images.build(
-                        build_client,
-                        images.directory_context(self.target_dir, dockerfile),
-                        images.repository_for(self.target.name, dockerfile),
-                        base=base,
-                        labels=self.build_labels,
-                        what=f"{self.target.name}/{service}",
-                    )
-                    self.emit(
-                        "image_ready",
-                        service=service,
-                        image=by_dockerfile[dockerfile],
-                        seconds=round(time.monotonic() - started, 3),
-                    )
-                self.images[service] = by_dockerfile[dockerfile]
-        finally:
-            build_client.close()
-
-    def _existing_image(self, image: str, service: str) -> str:
-        from docker.errors import DockerException, ImageNotFound
-
-        try:
-            self.client.images.get(image)
-            return image
-        except ImageNotFound:
-            pass
-        if images.offline():
-            raise InfrastructureError(
-                f"image {image!r} of service {service!r} is not here and {images.OFFLINE_VAR}=1"
-                " forbids a pull\n"
-                f"  fix: build or load it (`docker images` lists what is here), or unset {images.OFFLINE_VAR}"
-            )
-        try:
-            self.client.images.pull(image)
-        except DockerException as exc:
-            raise InfrastructureError(
-                f"image {image!r} of service {service!r} could not be pulled: {exc}"
-            ) from None
-        return image
+        prepare_service_images(
+            self.client, self.target, self.target_dir, self.build_labels, self.emit, into=self.images
+        )
 
     def ensure_network(self) -> Network:
         if self._network is None:
@@ -391,18 +199,6 @@ class DockerBackend(Backend):
         return self._network
 
     # -- lifecycle -----------------------------------------------------------------------
-    def _values(self, service: str, links: dict[str, str]) -> dict[str, str]:
-        values = {
-            "python": CONTAINER_PYTHON,
-            "port": str(CONTAINER_PORT),
-            "host": CONTAINER_HOST,
-            "target_dir": CONTAINER_TARGET_DIR,
-            "workdir": CONTAINER_WORKDIR,
-            "run_id": self.run_id,
-        }
-        values.update({f"link:{name}": addr for name, addr in links.items()})
-        return values
-
     def start(self, service: str, links: dict[str, str], wait: bool = True) -> None:
         """Create and start the service's container; with ``wait``, until its health check passes."""
         if service in self._containers:
@@ -413,74 +209,29 @@ class DockerBackend(Backend):
     def _create_and_start(self, service: str, wait: bool, carried: Iterator[bytes] | None = None) -> None:
         """A new container for ``service`` at its current version; ``carried``, a tar of an earlier
         container's ``{workdir}``, replaces the empty one before the service starts."""
-        from docker.errors import DockerException
-
         spec = self.target.services[service]
-        links = self._links.get(service, {})
         network = self.ensure_network()
         if service not in self.images:
             self.build_images()
-        values = self._values(service, links)
-        template = spec.docker.command if spec.docker is not None and spec.docker.command else spec.command
-        assert template is not None  # docker_problems() checked it
-        command = [render(part, values) for part in template]
-        env = {k: render(v, values) for k, v in spec.env.items()}
-        if spec.docker is not None:
-            env.update({k: render(v, values) for k, v in spec.docker.env.items()})
+        values = container_values(self.run_id, self._links.get(service, {}))
+        command = service_command(spec, values)
         version = self._versions.get(service)
-        if version is not None:
-            env.update({k: render(v, values) for k, v in spec.versions[version].items()})
-            env["AFTERSHOCK_VERSION"] = version
-        env.update(self.env_overrides.get(service, {}))
-        # Not AFTERSHOCK_RUN_ID / AFTERSHOCK_OWNER: the process reaper scans the host's /proc, where
-        # container processes show up too. Containers are labelled and belong to sweep_docker() alone.
-        env["AFTERSHOCK_SERVICE"] = service
-        published = (
-            {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", self.host_ports[service])}
-            if service in self.host_ports
-            else {}
+        env = service_environment(service, spec, values, version, self.env_overrides.get(service, {}))
+        container = create_service_container(
+            self.client,
+            service=service,
+            spec=spec,
+            image=self.images[service],
+            command=command,
+            env=env,
+            run_id=self.run_id,
+            labels=self.labels,
+            network=network,
+            network_name=self.network_name,
+            host_port=self.host_ports.get(service),
         )
-        try:
-            container = self.client.containers.create(
-                self.images[service],
-                command=command,
-                name=container_name(self.run_id, service),
-                hostname=service,
-                labels={**self.labels, SERVICE_LABEL: service, ROLE_LABEL: "service"},
-                environment=env,
-                working_dir=CONTAINER_TARGET_DIR,
-                ports=published,
-                init=True,
-                stop_signal=spec.stop_signal,
-                network=network.name,
-                networking_config={
-                    network.name or self.network_name: self.client.api.create_endpoint_config(
-                        aliases=[service]
-                    )
-                },
-            )
-        except DockerException as exc:
-            raise InfrastructureError(
-                f"could not create the container of service {service!r}: {exc}"
-            ) from None
         self._containers[service] = container  # from here on stop_all() removes it
-        log = self._logs[service] = LiveLog(self.log_path(service), self.client)
-        at = f", version {version}" if version is not None else ""
-        image = self.images[service]
-        log.marker(f"starting {service} (container {container.name}, {image}{at}): {' '.join(command)}")
-        offset = log_size(self.log_path(service))  # after the marker, which quotes the command
-        try:
-            container.put_archive("/", _workdir_archive())
-            if carried is not None:
-                container.put_archive(str(Path(CONTAINER_WORKDIR).parent), carried)
-            container.start()
-            log.follow(str(container.id))
-        except DockerException as exc:
-            self._save_logs_for_error(service)
-            raise InfrastructureError(
-                f"could not start the container of service {service!r}: {exc}\n"
-                f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}"
-            ) from None
+        offset = self._start_new_container(service, container, command, version, carried)
         self.emit("service_starting", service=service, container=container.name, image=self.images[service])
         if wait:
             self._wait_healthy(service, spec, container, offset, values)
@@ -491,10 +242,36 @@ class DockerBackend(Backend):
                 address=self.upstream_address(service),
             )
 
-    def _ip(self, container: Container) -> str:
-        networks = container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
-        address = str((networks.get(self.network_name) or {}).get("IPAddress") or "")
-        return address
+    def _start_new_container(
+        self,
+        service: str,
+        container: Container,
+        command: list[str],
+        version: str | None,
+        carried: Iterator[bytes] | None,
+    ) -> int:
+        """Mark the start in the live log, put ``{workdir}`` in place, start, follow its output;
+        returns the log offset the health probe reads from (after the marker)."""
+        from docker.errors import DockerException
+
+        log = self._logs[service] = LiveLog(self.log_path(service), self.client)
+        at = f", version {version}" if version is not None else ""
+        image = self.images[service]
+        log.marker(f"starting {service} (container {container.name}, {image}{at}): {' '.join(command)}")
+        offset = log_size(self.log_path(service))  # after the marker, which quotes the command
+        try:
+            container.put_archive("/", workdir_archive())
+            if carried is not None:
+                container.put_archive(str(Path(CONTAINER_WORKDIR).parent), carried)
+            container.start()
+            log.follow(str(container.id))
+        except DockerException as exc:
+            self._save_logs_for_error(service)
+            raise InfrastructureError(
+                f"could not start the container of service {service!r}: {exc}\n"
+                f"  last log lines ({self.log_path(service)}):\n{log_tail(self.log_path(service))}"
+            ) from None
+        return offset
 
     def _wait_healthy(
         self, service: str, spec: Service, container: Container, offset: int, values: dict[str, str]
@@ -505,7 +282,15 @@ class DockerBackend(Backend):
             health = health.model_copy(update={"command": [render(p, values) for p in health.command]})
         try:
             wait_healthy(
-                _Started(self, service, container, offset),
+                StartedContainer(
+                    service,
+                    container,
+                    log_path=self.log_path(service),
+                    log_offset=offset,
+                    http_base=self.entry_url(service) if service in self.host_ports else None,
+                    network_name=self.network_name,
+                    save_logs=functools.partial(self._save_logs_for_error, service),
+                ),
                 health,
                 spec.startup_timeout,
                 hint=f"`docker run --rm -it {self.images[service]} bash` to try the command by hand; the"
@@ -618,7 +403,7 @@ class DockerBackend(Backend):
         log.follow(str(container.id))
         self.emit("service_starting", service=service, container=container.name, image=self.images[service])
         if wait:
-            values = self._values(service, self._links.get(service, {}))
+            values = container_values(self.run_id, self._links.get(service, {}))
             self._wait_healthy(service, self.target.services[service], container, offset, values)
             self.emit(
                 "service_up",

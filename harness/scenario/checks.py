@@ -291,7 +291,7 @@ def _which(program: str) -> str | None:
 def docker_target_is_buildable(ctx: ScenarioContext) -> Iterator[Problem]:
     if ctx.backend != "docker":
         return
-    from harness.docker.backend import docker_problems  # no engine, no SDK: files only
+    from harness.docker.problems import docker_problems  # no engine, no SDK: files only
 
     try:
         problems = docker_problems(ctx.target, ctx.target_dir)
