@@ -9,21 +9,13 @@ labelled containers this one recognises the project by.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.docker.engine import (
-    HOST_LABEL,
-    OWNER_LABEL,
-    RUN_LABEL,
-    docker_client,
-    engine_surely_absent,
-    owner_running,
-)
-from harness.errors import InfrastructureError
+from harness.docker.engine import RUN_LABEL
+from harness.docker.sweep import Removals, left_by_dead_run, sweep_client
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -47,66 +39,48 @@ def sweep_compose(
     an owner that no longer runs. Returns what was removed; failures are raised together.
     """
     here = socket.gethostname()
-    own = client is None
-    if client is None:
-        if engine_surely_absent():
+    removals = Removals(already_gone=removal_in_progress)
+    with sweep_client(client) as engine:
+        if engine is None:
             return []
-        try:
-            client = docker_client(timeout=10.0)
-        except InfrastructureError:
-            return []
-    from docker.errors import NotFound
 
-    def doomed(labels: dict[str, str]) -> bool:
-        if RUN_LABEL not in labels or PROJECT_LABEL not in labels or labels.get(HOST_LABEL, here) != here:
-            return False
-        if run_id is not None and labels[RUN_LABEL] != run_id:
-            return False
-        return include_live or not owner_running(labels.get(OWNER_LABEL, ""))
+        def doomed(labels: dict[str, str]) -> bool:
+            return PROJECT_LABEL in labels and left_by_dead_run(
+                labels, here=here, run_id=run_id, include_live=include_live
+            )
 
-    removed: list[str] = []
-    errors: list[Exception] = []
+        for project in sorted(_projects(engine, doomed)):
+            _remove_project(engine, project, removals)
+    removals.raise_failures("compose")
+    return removals.removed
 
-    def remove(what: str, fn: Callable[[], object]) -> None:
-        try:
-            fn()
-            removed.append(what)
-        except NotFound:
-            pass
-        except Exception as exc:
-            if removal_in_progress(exc):
-                return
-            exc.add_note(f"while removing {what}")
-            errors.append(exc)
 
-    try:
-        projects: set[str] = set()
-        for c in client.containers.list(all=True, filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
-            if doomed(c.labels or {}):
-                projects.add(c.labels[PROJECT_LABEL])
-        for n in client.networks.list(filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
-            if doomed(n.attrs.get("Labels") or {}):
-                projects.add(n.attrs["Labels"][PROJECT_LABEL])
-        for v in client.volumes.list(filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
-            if doomed(v.attrs.get("Labels") or {}):
-                projects.add(v.attrs["Labels"][PROJECT_LABEL])
-        for project in sorted(projects):
-            mine: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
-            for c in client.containers.list(all=True, filters=mine):
-                remove(
-                    f"container {c.name} (compose project {project})",
-                    functools.partial(c.remove, force=True, v=True),
-                )
-            for n in client.networks.list(filters=mine):
-                remove(f"network {n.name} (compose project {project})", n.remove)
-            for v in client.volumes.list(filters=mine):
-                remove(
-                    f"volume {v.name} (compose project {project})", functools.partial(v.remove, force=True)
-                )
-    finally:
-        if own:
-            with contextlib.suppress(Exception):
-                client.close()
-    if errors:
-        raise ExceptionGroup(f"removing {len(errors)} compose leftover(s) failed", errors)
-    return removed
+def _projects(client: DockerClient, doomed: Callable[[dict[str, str]], bool]) -> set[str]:
+    """The Compose projects any labelled container, network or volume of a dead run belongs to."""
+    projects: set[str] = set()
+    for c in client.containers.list(all=True, filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
+        if doomed(c.labels or {}):
+            projects.add(c.labels[PROJECT_LABEL])
+    for n in client.networks.list(filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
+        if doomed(n.attrs.get("Labels") or {}):
+            projects.add(n.attrs["Labels"][PROJECT_LABEL])
+    for v in client.volumes.list(filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
+        if doomed(v.attrs.get("Labels") or {}):
+            projects.add(v.attrs["Labels"][PROJECT_LABEL])
+    return projects
+
+
+def _remove_project(client: DockerClient, project: str, removals: Removals) -> None:
+    """Everything of ``project``, labelled by us or not: containers, then networks, then volumes."""
+    mine: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
+    for c in client.containers.list(all=True, filters=mine):
+        removals.remove(
+            f"container {c.name} (compose project {project})",
+            functools.partial(c.remove, force=True, v=True),
+        )
+    for n in client.networks.list(filters=mine):
+        removals.remove(f"network {n.name} (compose project {project})", n.remove)
+    for v in client.volumes.list(filters=mine):
+        removals.remove(
+            f"volume {v.name} (compose project {project})", functools.partial(v.remove, force=True)
+        )

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from harness.docker.engine import (
@@ -45,6 +45,90 @@ def still_in_use(exc: BaseException) -> bool:
     return status in (403, 409) and ("active endpoints" in text or "in use" in text)
 
 
+# -- what both sweeps share ---------------------------------------------------------------
+@contextlib.contextmanager
+def sweep_client(client: DockerClient | None) -> Iterator[DockerClient | None]:
+    """``client`` as given, else one of our own (closed after), else None when no engine answers:
+    a sweep without an engine has nothing to do."""
+    if client is not None:
+        yield client
+        return
+    if engine_surely_absent():
+        yield None
+        return
+    try:
+        own = docker_client(timeout=10.0)
+    except InfrastructureError:
+        yield None
+        return
+    try:
+        yield own
+    finally:
+        with contextlib.suppress(Exception):
+            own.close()
+
+
+def left_by_dead_run(labels: dict[str, str], *, here: str, run_id: str | None, include_live: bool) -> bool:
+    """Labelled by a run on this host (``run_id``, if given) whose owner no longer runs (or any
+    owner, with ``include_live``): an owner's pid means nothing on another host sharing the engine."""
+    if RUN_LABEL not in labels or labels.get(HOST_LABEL, here) != here:
+        return False
+    if run_id is not None and labels[RUN_LABEL] != run_id:
+        return False
+    return include_live or not owner_running(labels.get(OWNER_LABEL, ""))
+
+
+class Removals:
+    """Removes leftovers one by one, keeping what went and every failure (raised together by
+    :meth:`raise_failures` once every removal was tried).
+
+    Gone already (404) or being removed by another sweeper (``already_gone``) is not a failure;
+    still in use (a container of it being removed) is retried for ``in_use_wait`` seconds.
+    With ``dry_run`` nothing is touched and everything counts as removed.
+    """
+
+    def __init__(
+        self,
+        *,
+        already_gone: Callable[[BaseException], bool] = already_going,
+        in_use_wait: float = 0.0,
+        dry_run: bool = False,
+    ) -> None:
+        self.already_gone = already_gone
+        self.in_use_wait = in_use_wait
+        self.dry_run = dry_run
+        self.removed: list[str] = []
+        self.errors: list[Exception] = []
+
+    def remove(self, what: str, fn: Callable[[], object]) -> None:
+        from docker.errors import NotFound
+
+        if self.dry_run:
+            self.removed.append(what)
+            return
+        deadline = time.monotonic() + self.in_use_wait
+        while True:
+            try:
+                fn()
+                self.removed.append(what)
+            except NotFound:
+                pass
+            except Exception as exc:
+                if self.already_gone(exc):
+                    pass  # another sweep is removing it: gone
+                elif still_in_use(exc) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                else:
+                    exc.add_note(f"while removing {what}")
+                    self.errors.append(exc)
+            return
+
+    def raise_failures(self, kind: str) -> None:
+        if self.errors:
+            raise ExceptionGroup(f"removing {len(self.errors)} {kind} leftover(s) failed", self.errors)
+
+
 # -- the backstop -------------------------------------------------------------------------
 def sweep_docker(
     *,
@@ -60,71 +144,37 @@ def sweep_docker(
     what would be, touching nothing); failures are raised together after every removal was
     tried. Without an engine this returns ``[]`` at once.
     """
-    from_here = socket.gethostname()
-    if client is None:
-        if engine_surely_absent():
+    here = socket.gethostname()
+    removals = Removals(in_use_wait=IN_USE_WAIT, dry_run=dry_run)
+    with sweep_client(client) as engine:
+        if engine is None:
             return []
-        try:
-            client = docker_client(timeout=10.0)
-        except InfrastructureError:
-            return []
-        own_client = True
-    else:
-        own_client = False
-    from docker.errors import NotFound
 
-    def doomed(labels: dict[str, str] | None) -> bool:
-        labels = labels or {}
-        if RUN_LABEL not in labels or labels.get(HOST_LABEL, from_here) != from_here:
-            return False
-        if run_id is not None and labels[RUN_LABEL] != run_id:
-            return False
-        return include_live or not owner_running(labels.get(OWNER_LABEL, ""))
+        def doomed(labels: dict[str, str] | None) -> bool:
+            return left_by_dead_run(labels or {}, here=here, run_id=run_id, include_live=include_live)
 
-    removed: list[str] = []
-    errors: list[Exception] = []
+        _remove_labelled(engine, doomed, removals)
+    removals.raise_failures("docker")
+    return removals.removed
 
-    def remove(what: str, fn: Callable[[], object]) -> None:
-        if dry_run:
-            removed.append(what)
-            return
-        deadline = time.monotonic() + IN_USE_WAIT
-        while True:
-            try:
-                fn()
-                removed.append(what)
-            except NotFound:
-                pass
-            except Exception as exc:
-                if already_going(exc):
-                    pass  # another sweep is removing it: gone
-                elif still_in_use(exc) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                    continue
-                else:
-                    exc.add_note(f"while removing {what}")
-                    errors.append(exc)
-            return
 
-    try:
-        for c in client.containers.list(all=True, filters={"label": RUN_LABEL}, ignore_removed=True):
-            if doomed(c.labels):
-                remove(
-                    f"container {c.name} (run {c.labels[RUN_LABEL]})",
-                    functools.partial(c.remove, force=True, v=True),
-                )
-        for n in client.networks.list(filters={"label": RUN_LABEL}):
-            labels = n.attrs.get("Labels") or {}
-            if doomed(labels):
-                remove(f"network {n.name} (run {labels[RUN_LABEL]})", n.remove)
-        for v in client.volumes.list(filters={"label": RUN_LABEL}):
-            labels = v.attrs.get("Labels") or {}
-            if doomed(labels):
-                remove(f"volume {v.name} (run {labels[RUN_LABEL]})", functools.partial(v.remove, force=True))
-    finally:
-        if own_client:
-            with contextlib.suppress(Exception):
-                client.close()
-    if errors:
-        raise ExceptionGroup(f"removing {len(errors)} docker leftover(s) failed", errors)
-    return removed
+def _remove_labelled(
+    client: DockerClient, doomed: Callable[[dict[str, str] | None], bool], removals: Removals
+) -> None:
+    """Containers first (they hold networks and volumes), then networks, then volumes."""
+    for c in client.containers.list(all=True, filters={"label": RUN_LABEL}, ignore_removed=True):
+        if doomed(c.labels):
+            removals.remove(
+                f"container {c.name} (run {c.labels[RUN_LABEL]})",
+                functools.partial(c.remove, force=True, v=True),
+            )
+    for n in client.networks.list(filters={"label": RUN_LABEL}):
+        labels = n.attrs.get("Labels") or {}
+        if doomed(labels):
+            removals.remove(f"network {n.name} (run {labels[RUN_LABEL]})", n.remove)
+    for v in client.volumes.list(filters={"label": RUN_LABEL}):
+        labels = v.attrs.get("Labels") or {}
+        if doomed(labels):
+            removals.remove(
+                f"volume {v.name} (run {labels[RUN_LABEL]})", functools.partial(v.remove, force=True)
+            )
