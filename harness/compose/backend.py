@@ -33,7 +33,7 @@ from harness.compose import override as ov
 from harness.compose.cli import BUILD_TIMEOUT, ComposeCLI, project_name
 from harness.compose.project import compose_problems, declared_port
 from harness.compose.provision import find_compose
-from harness.docker import images
+from harness.docker import images, toxiproxy_image
 from harness.docker.engine import Emit, docker_client, run_labels
 from harness.docker.logs import LiveLog
 from harness.errors import InfrastructureError, Problem, ScenarioError
@@ -176,7 +176,7 @@ class ComposeBackend(Backend):
         try:
             from harness.toxiproxy.provision import find_toxiproxy
 
-            self.toxiproxy_image = images.toxiproxy_image(build_client, find_toxiproxy(), {})
+            self.toxiproxy_image = toxiproxy_image.toxiproxy_image(build_client, find_toxiproxy(), {})
         finally:
             build_client.close()
         self.write_override()
@@ -245,7 +245,7 @@ class ComposeBackend(Backend):
             environment=env,
             images=self.images,
             toxiproxy_image=self.toxiproxy_image or "aftershock-toxiproxy",
-            toxiproxy_api=(self.toxiproxy_api, images.TOXIPROXY_API_PORT),
+            toxiproxy_api=(self.toxiproxy_api, toxiproxy_image.TOXIPROXY_API_PORT),
             seed=self.seed,
         )
         atomic_write_text(self.override_path, ov.dump(ov.build_override(self.config, plan)))

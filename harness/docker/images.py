@@ -4,13 +4,15 @@ Three kinds, each built at most once and then found by tag:
 
 * **the base image** - ``$AFTERSHOCK_BASE_IMAGE`` (default ``python:3.11-slim``). If it is not
   present locally it is pulled, unless ``AFTERSHOCK_OFFLINE=1``; if pulling fails or is not
-  allowed, :data:`LOCAL_BASE` is built once with ``debootstrap`` from Debian's package mirror
-  and ``docker import``-ed. Nothing else in the harness ever talks to a registry.
+  allowed, :data:`~harness.docker.base.LOCAL_BASE` is built once with ``debootstrap`` from
+  Debian's package mirror and ``docker import``-ed (see :mod:`harness.docker.base`). Nothing
+  else in the harness ever talks to a registry.
 * **service images** - built from Dockerfiles under the target (``docker/Dockerfile.<service>``,
   else ``docker/Dockerfile``) with ``ARG BASE`` set to the base image. The tag is a content hash
   of the build context, the Dockerfile and the base image's id, so an unchanged target is never
   rebuilt and a changed one always is.
-* **the Toxiproxy image** - the cached static ``toxiproxy-server`` binary on ``scratch``.
+* **the Toxiproxy image** - the cached static ``toxiproxy-server`` binary on ``scratch``
+  (see :mod:`harness.docker.toxiproxy_image`).
 
 Several checkouts may share one engine (CI runners, a developer's two clones). Every build is
 labelled with the identity of the checkout it came from (:data:`CHECKOUT_LABEL`: this host and
@@ -30,14 +32,10 @@ import fcntl
 import hashlib
 import io
 import os
-import shutil
 import socket
 import ssl
-import struct
-import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,19 +44,11 @@ from typing import TYPE_CHECKING
 
 from harness.errors import InfrastructureError
 from harness.files import cache_dir
-from harness.toxiproxy.provision import TOXIPROXY_VERSION
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
-BASE_IMAGE_VAR = "AFTERSHOCK_BASE_IMAGE"
 OFFLINE_VAR = "AFTERSHOCK_OFFLINE"
-DEFAULT_BASE = "python:3.11-slim"
-LOCAL_BASE = "aftershock-base:bookworm"
-DEBIAN_SUITE = "bookworm"
-DEBIAN_MIRROR_VAR = "AFTERSHOCK_DEBIAN_MIRROR"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
-BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates")
 CA_IN_CONTEXT = ".aftershock/pip-ca.crt"
 # Bumped when the way images are built changes (context, hashing, labels), so old tags are not reused.
 CONTEXT_FORMAT = "aftershock-context-v2"
@@ -68,7 +58,6 @@ CHECKOUT_LABEL = "aftershock.checkout"
 PIN_PREFIX = "use-"
 
 BUILD_TIMEOUT = 1200.0  # a build or import: debootstrap output, apt and pip downloads
-DEBOOTSTRAP_TIMEOUT = 1200.0
 
 
 def progress(message: str) -> None:
@@ -79,7 +68,7 @@ def offline() -> bool:
     return os.environ.get(OFFLINE_VAR, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _has_image(client: DockerClient, tag: str) -> bool:
+def has_image(client: DockerClient, tag: str) -> bool:
     from docker.errors import ImageNotFound
 
     try:
@@ -90,7 +79,7 @@ def _has_image(client: DockerClient, tag: str) -> bool:
 
 
 @contextlib.contextmanager
-def _build_lock(name: str) -> Iterator[None]:
+def build_lock(name: str) -> Iterator[None]:
     """Serialise builds of one image across concurrent runs on this machine (a file lock)."""
     path = cache_dir() / "locks" / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,124 +89,6 @@ def _build_lock(name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-# -- the base image ------------------------------------------------------------------------
-def base_image(client: DockerClient) -> str:
-    """The base image tag to build service images on, making it available if it is not.
-
-    Order: the configured image if present locally; else a pull (unless offline); else the
-    locally built :data:`LOCAL_BASE`.
-    """
-    wanted = os.environ.get(BASE_IMAGE_VAR, "").strip() or DEFAULT_BASE
-    if _has_image(client, wanted):
-        return wanted
-    if wanted == LOCAL_BASE:
-        return build_local_base(client)
-    if offline():
-        if not _has_image(client, LOCAL_BASE):
-            progress(f"{OFFLINE_VAR}=1: not pulling {wanted}; building the local base {LOCAL_BASE} instead")
-        return build_local_base(client)
-    from docker.errors import DockerException
-    from requests import RequestException
-
-    progress(f"pulling base image {wanted} (set {OFFLINE_VAR}=1 to never pull)")
-    started = time.monotonic()
-    try:
-        client.images.pull(wanted)  # the SDK splits name, tag and digest itself
-    except (DockerException, RequestException) as exc:
-        progress(f"pulling {wanted} failed ({first_line(exc)}); using the local base {LOCAL_BASE}")
-        return build_local_base(client)
-    progress(f"pulled {wanted} in {time.monotonic() - started:.1f}s")
-    return wanted
-
-
-def build_local_base(client: DockerClient, tag: str = LOCAL_BASE) -> str:
-    """Build ``tag`` from Debian packages with debootstrap and ``docker import`` (once; cached).
-
-    Needs root and ``debootstrap`` (``apt-get install -y debootstrap``) and Debian's mirror
-    (``$AFTERSHOCK_DEBIAN_MIRROR``, default deb.debian.org over plain HTTP; packages are verified
-    with the keyring, not by the transport).
-    """
-    if _has_image(client, tag):
-        return tag
-    with _build_lock("base-" + tag.replace(":", "-").replace("/", "-")):
-        if _has_image(client, tag):  # another run built it while we waited
-            return tag
-        debootstrap = shutil.which("debootstrap") or (
-            "/usr/sbin/debootstrap" if os.access("/usr/sbin/debootstrap", os.X_OK) else None
-        )
-        if debootstrap is None or os.geteuid() != 0:
-            raise InfrastructureError(
-                f"the base image {tag} is missing and cannot be built here "
-                f"({'debootstrap is not installed' if debootstrap is None else 'building it needs root'}).\n"
-                "  fix: as root, `apt-get install -y debootstrap` (scripts/ensure-docker.sh does it), or\n"
-                f"       set {BASE_IMAGE_VAR} to a local image that has python3 (see `docker images`)"
-            )
-        mirror = os.environ.get(DEBIAN_MIRROR_VAR, "").strip() or DEFAULT_MIRROR
-        progress(f"building the base image {tag} with debootstrap from {mirror} (once; about a minute)")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="aftershock-base-", dir="/var/tmp") as tmp:
-            root = Path(tmp) / "rootfs"
-            cmd = [
-                debootstrap,
-                "--variant=minbase",
-                "--include=" + ",".join(BASE_PACKAGES),
-                DEBIAN_SUITE,
-                str(root),
-                mirror,
-            ]
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DEBOOTSTRAP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                raise InfrastructureError(
-                    f"debootstrap took over {DEBOOTSTRAP_TIMEOUT:g}s; check the mirror {mirror}"
-                ) from None
-            if proc.returncode != 0:
-                raise InfrastructureError(
-                    f"debootstrap failed ({' '.join(cmd)}):\n{(proc.stdout + proc.stderr)[-2000:]}\n"
-                    f"  hint: set {DEBIAN_MIRROR_VAR} to a reachable Debian mirror"
-                )
-            _trim_rootfs(root)
-            archive = Path(tmp) / "rootfs.tar"
-            tar = subprocess.run(
-                ["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."],
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            if tar.returncode != 0:
-                raise InfrastructureError(f"packing the base rootfs failed: {tar.stderr[-1000:]}")
-            repo, _, version = tag.rpartition(":")
-            client.api.import_image_from_file(
-                str(archive),
-                repository=repo,
-                tag=version,
-                changes=[
-                    "ENV LANG=C.UTF-8",
-                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    'CMD ["/bin/bash"]',
-                    "LABEL aftershock.image=base",
-                ],
-            )
-        if not _has_image(client, tag):
-            raise InfrastructureError(f"docker import did not produce {tag}")
-        progress(f"base image {tag} built in {time.monotonic() - started:.1f}s")
-        return tag
-
-
-def _trim_rootfs(root: Path) -> None:
-    """Drop downloaded .debs and apt lists (smaller image), and keep services from auto-starting."""
-    for sub in ("var/cache/apt/archives", "var/lib/apt/lists"):
-        d = root / sub
-        if d.is_dir():
-            for entry in d.iterdir():
-                if entry.is_file() and entry.name != "lock":
-                    entry.unlink()
-    # Package scripts must not start daemons inside image builds (Debian's convention).
-    rc = root / "usr/sbin/policy-rc.d"
-    rc.write_text("#!/bin/sh\nexit 101\n")
-    rc.chmod(0o755)
 
 
 # -- build contexts ------------------------------------------------------------------------
@@ -322,14 +193,14 @@ def build(
     base_id = client.images.get(base).id if base else "none"
     tag = f"{repository}:{context.digest(f'base={base_id}')[:16]}"
     checkout = checkout_id(context.source)
-    if _has_image(client, tag):
+    if has_image(client, tag):
         _pin(client, repository, tag, checkout)
         return tag
     from docker.errors import BuildError, DockerException
     from requests import RequestException
 
-    with _build_lock(tag.replace(":", "-").replace("/", "-")):
-        if _has_image(client, tag):
+    with build_lock(tag.replace(":", "-").replace("/", "-")):
+        if has_image(client, tag):
             _pin(client, repository, tag, checkout)
             return tag
         progress(f"building {what} image {tag}" + (f" on {base}" if base else ""))
@@ -393,53 +264,6 @@ def _prune_older(client: DockerClient, repository: str, keep: str, checkout: str
             for old in prunable(list(image.tags), dict(image.labels or {}), repository, keep, checkout):
                 with contextlib.suppress(DockerException):
                     client.images.remove(old)
-
-
-# -- the Toxiproxy image -------------------------------------------------------------------
-TOXIPROXY_API_PORT = 8474
-_TOXIPROXY_DOCKERFILE = """\
-ARG BASE=scratch
-FROM ${BASE}
-COPY toxiproxy-server /toxiproxy-server
-EXPOSE 8474
-ENTRYPOINT ["/toxiproxy-server"]
-"""
-
-
-def is_static_elf(path: Path) -> bool:
-    """True if ``path`` is an ELF executable with no program interpreter (needs no libc)."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64)
-            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:  # 64-bit little-endian only
-                return False
-            (phoff,) = struct.unpack_from("<Q", head, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
-            fh.seek(phoff)
-            table = fh.read(phentsize * phnum)
-    except OSError:
-        return False
-    return all(struct.unpack_from("<I", table, i * phentsize)[0] != 3 for i in range(phnum))  # PT_INTERP
-
-
-def toxiproxy_image(client: DockerClient, binary: Path, labels: dict[str, str]) -> str:
-    """An image running ``binary``: on ``scratch`` if it is static (ours is), else on the base."""
-    base = None if is_static_elf(binary) else base_image(client)
-    context = Context(
-        {
-            "Dockerfile": (_TOXIPROXY_DOCKERFILE.encode(), 0o644),
-            "toxiproxy-server": (binary.read_bytes(), 0o755),
-        },
-        "Dockerfile",
-    )
-    return build(
-        client,
-        context,
-        f"aftershock-toxiproxy-{TOXIPROXY_VERSION}",
-        base=base,
-        labels=labels,
-        what="toxiproxy",
-    )
 
 
 def first_line(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.docker import images
+from harness.docker.base import base_image
 from harness.docker.engine import Emit, docker_client
 from harness.docker.problems import dockerfile_for
 from harness.errors import InfrastructureError
@@ -41,7 +42,7 @@ def prepare_service_images(
             dockerfile = dockerfile_for(target_dir, service, spec)
             assert dockerfile is not None  # docker_problems() checked it
             if dockerfile not in by_dockerfile:
-                base = base or images.base_image(build_client)
+                base = base or base_image(build_client)
                 started = time.monotonic()
                 by_dockerfile[dockerfile] = images.build(
                     build_client,

@@ -10,7 +10,7 @@ Why a container and not the host's Toxiproxy process:
 * **Nothing but the API leaves the network.** The REST API is published on ``127.0.0.1`` only;
   proxy ports are not published at all.
 * **Same binary, no registry.** The cached ``toxiproxy-server`` is static (``CGO_ENABLED=0``), so
-  its image is that one file on ``scratch`` (see :func:`harness.docker.images.toxiproxy_image`).
+  its image is that one file on ``scratch`` (see :func:`harness.docker.toxiproxy_image.toxiproxy_image`).
 
 :class:`DockerToxiproxy` *is a* :class:`~harness.toxiproxy.server.ToxiproxyServer` (same ``url``,
 ``client``, ``create_proxy``, ``restart``, ``stop``, context manager), so ``LinkProxies`` and the
@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from harness.docker import images
+from harness.docker import images, toxiproxy_image
 from harness.docker.engine import ROLE_LABEL, container_name, docker_client
 from harness.net import free_port
 from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
@@ -85,7 +85,7 @@ class DockerToxiproxy(ToxiproxyServer):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         build_client = docker_client(images.BUILD_TIMEOUT)
         try:
-            image = images.toxiproxy_image(build_client, self.binary, backend.build_labels)
+            image = toxiproxy_image.toxiproxy_image(build_client, self.binary, backend.build_labels)
         finally:
             build_client.close()
         try:
@@ -95,7 +95,7 @@ class DockerToxiproxy(ToxiproxyServer):
                     "-host",
                     "0.0.0.0",
                     "-port",
-                    str(images.TOXIPROXY_API_PORT),
+                    str(toxiproxy_image.TOXIPROXY_API_PORT),
                     "-seed",
                     str(self.seed),
                 ],
@@ -103,7 +103,7 @@ class DockerToxiproxy(ToxiproxyServer):
                 hostname=ALIAS,
                 labels={**backend.labels, ROLE_LABEL: "toxiproxy"},
                 environment={"LOG_LEVEL": os.environ.get("AFTERSHOCK_TOXIPROXY_LOG_LEVEL", "warn")},
-                ports={f"{images.TOXIPROXY_API_PORT}/tcp": (self.host, self.port)},
+                ports={f"{toxiproxy_image.TOXIPROXY_API_PORT}/tcp": (self.host, self.port)},
                 network=network.name,
                 networking_config={
                     network.name or backend.network_name: backend.client.api.create_endpoint_config(

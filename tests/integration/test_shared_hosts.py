@@ -304,7 +304,7 @@ def await_(coro: Coroutine[Any, Any, str]) -> str:
 def test_two_cleanups_at_once_both_succeed(tmp_path: Path) -> None:
     """Before: one of them met Docker's 409 "removal already in progress" and died with an
     ExceptionGroup traceback, exit 1."""
-    from harness.docker import images
+    from harness.docker import toxiproxy_image
     from harness.docker.engine import run_labels
     from harness.errors import InfrastructureError
     from harness.reaper import owner_token
@@ -318,7 +318,7 @@ def test_two_cleanups_at_once_both_succeed(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set and no Docker engine answers:\n{exc}")
         pytest.skip(f"no Docker engine: {str(exc).splitlines()[0]}")
-    image = images.toxiproxy_image(client, find_toxiproxy(), {})  # tiny, built once (scratch)
+    image = toxiproxy_image.toxiproxy_image(client, find_toxiproxy(), {})  # tiny, built once (scratch)
     child = subprocess.Popen(["sleep", "30"])
     dead = owner_token(child.pid)
     child.kill()
