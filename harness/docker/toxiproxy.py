@@ -76,18 +76,28 @@ class DockerToxiproxy(ToxiproxyServer):
         return container_name(self.backend.run_id, ALIAS)
 
     def start(self) -> None:
-        from docker.errors import DockerException
-
-        backend = self.backend
-        network = backend.ensure_network()
+        """Build (or find) the image, start the container on the run network, wait until it answers."""
+        network = self.backend.ensure_network()
         if not self.port:  # chosen once: a restarted server keeps its API address
             self.port = free_port(self.host)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = self._create_and_start(self._image(), network)
+        self.client = ToxiproxyClient(self.url)
+        self._wait_answering(self._container)
+
+    def _image(self) -> str:
+        """The Toxiproxy image, built with a long-timeout client of its own."""
         build_client = docker_client(images.BUILD_TIMEOUT)
         try:
-            image = toxiproxy_image.toxiproxy_image(build_client, self.binary, backend.build_labels)
+            return toxiproxy_image.toxiproxy_image(build_client, self.binary, self.backend.build_labels)
         finally:
             build_client.close()
+
+    def _create_and_start(self, image: str, network: Network) -> Container:
+        """The container, aliased ``toxiproxy`` on the run network, its API published on the host."""
+        from docker.errors import DockerException
+
+        backend = self.backend
         try:
             self._container = backend.client.containers.create(
                 image,
@@ -116,21 +126,26 @@ class DockerToxiproxy(ToxiproxyServer):
             raise ToxiproxyError(
                 f"could not start the Toxiproxy container {self.container_name}: {exc}"
             ) from None
-        self.client = ToxiproxyClient(self.url)
+        return self._container
+
+    def _wait_answering(self, container: Container) -> None:
+        """Until the API answers; an exited container or the timeout raises with its log."""
+        from docker.errors import DockerException
+
         deadline = time.monotonic() + self.start_timeout
         while True:
             try:
-                self._container.reload()
+                container.reload()
             except DockerException as exc:
                 raise ToxiproxyError(
                     f"the engine stopped answering about {self.container_name}: {exc}"
                 ) from None
-            if self._container.status in ("exited", "dead"):
+            if container.status in ("exited", "dead"):
                 self._save_logs()
                 tail = self.log_path.read_text(errors="replace")[-1500:]
                 raise ToxiproxyError(
                     f"the Toxiproxy container {self.container_name} exited at start "
-                    f"(code {self._container.attrs.get('State', {}).get('ExitCode')}):\n{tail}"
+                    f"(code {container.attrs.get('State', {}).get('ExitCode')}):\n{tail}"
                 )
             try:
                 self.client.version()
@@ -139,7 +154,7 @@ class DockerToxiproxy(ToxiproxyServer):
                 if time.monotonic() > deadline:
                     self._save_logs()
                     raise ToxiproxyError(
-                        f"the Toxiproxy container {self.container_name} (status {self._container.status})"
+                        f"the Toxiproxy container {self.container_name} (status {container.status})"
                         f" did not answer on {self.url} within {self.start_timeout:g}s; see {self.log_path}"
                     ) from None
                 time.sleep(0.05)
