@@ -21,9 +21,10 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -32,6 +33,7 @@ from harness.explore.strategy import describe, schedules
 from harness.files import atomic_write_text
 from harness.scenario.loader import LoadedScenario, load_scenario
 from harness.scenario.lookup import is_path
+from harness.scenario.models import Explore
 
 
 class ExampleFailed(AssertionError):
@@ -96,25 +98,8 @@ def explore(
     derandomize: bool = False,
     say: Any = print,
 ) -> ExploreOutcome:
-    from hypothesis import HealthCheck, Phase, example, given, reject, settings
-    from hypothesis import seed as seed_decorator
-    from hypothesis.errors import Flaky
-
-    from harness.run import Orchestrator, RunOptions
-
     scenario = loaded.scenario
-    ex = scenario.explore
-    if ex is None:
-        raise ScenarioError(
-            [
-                Problem(
-                    str(loaded.path),
-                    "explore",
-                    "this scenario has no `explore:` block",
-                    fix="add explore: {kinds: [...], start: [2s, 10s], ...}; see the README",
-                )
-            ]
-        )
+    ex = _explore_block(loaded)
     budget = budget or ex.budget
     seed = scenario.seed if seed is None else seed
     base_dir = (out_dir / "explore" / scenario.name).resolve()
@@ -127,55 +112,145 @@ def explore(
         f"exploring {scenario.name}: {how}, budget {budget} rehearsal{'s' if budget != 1 else ''}{limit}; "
         f"each rehearsal starts a fresh target and runs {scenario.load.duration:g} s of load"
     )
-    examples: list[Example] = []
-    cap = budget * 4
-    started = time.monotonic()
-    fatal: list[BaseException] = []
-    seen: dict[str, Example] = {}  # schedule -> its rehearsal: a failure alone is rehearsed again
+    rehearsals = _Rehearsals(loaded, here, base, cap=budget * 4, time_limit=time_limit, mode=mode, say=say)
+    replay_file = base_dir / "replay.json"
+    replays = load_replays(replay_file)
+    search = _hypothesis_search(rehearsals, loaded, budget, seed, derandomize, replays)
+    if replays:
+        say(f"replaying {len(replays)} schedule(s) that failed before, first")
+    failure, flaky = _search_outcome(search, rehearsals)
+    examples = rehearsals.examples
+    failing = [e for e in examples if e.verdict == "failed"]
+    minimal = failing[-1] if failure and failing else None  # hypothesis replays the minimal one last
+    if flaky and minimal is not None:
+        tries = [e for e in examples if e.schedule == minimal.schedule]
+        flaky += "; outcomes: " + ", ".join(e.verdict for e in tries)
+    minimal_path = None
+    if minimal is not None:
+        minimal_path = _write_minimal(here, base, loaded, minimal, seed, mode)
+        save_replay(replay_file, minimal.schedule)
+    how = "--derandomize" if derandomize else f"--seed {seed}"
+    repeat = f"aftershock explore {loaded.path} {how} --budget {budget}" + (f" --mode {mode}" if mode else "")
+    code = ExitCode.EXPECTATION_MISSED if minimal is not None else ExitCode.OK
+    result = ExploreOutcome(here, examples, minimal, minimal_path, flaky, seed, code, repeat)
+    write_explore_report(result, scenario.name)
+    return result
 
-    def rehearse(schedule: list[dict[str, Any]]) -> None:
-        over_time = time_limit is not None and time.monotonic() - started > time_limit
-        if fatal or len(examples) >= cap or over_time:
+
+def _explore_block(loaded: LoadedScenario) -> Explore:
+    """The scenario's ``explore:`` block; a scenario without one cannot be explored."""
+    ex = loaded.scenario.explore
+    if ex is None:
+        raise ScenarioError(
+            [
+                Problem(
+                    str(loaded.path),
+                    "explore",
+                    "this scenario has no `explore:` block",
+                    fix="add explore: {kinds: [...], start: [2s, 10s], ...}; see the README",
+                )
+            ]
+        )
+    return ex
+
+
+class _Rehearsals:
+    """One real rehearsal per example, on a scenario of its own; keeps every example and any
+    fatal error (a bug of ours, an infrastructure failure), which stops the search."""
+
+    def __init__(
+        self,
+        loaded: LoadedScenario,
+        here: Path,
+        base: dict[str, Any],
+        *,
+        cap: int,
+        time_limit: float | None,
+        mode: str | None,
+        say: Any,
+    ) -> None:
+        self.loaded = loaded
+        self.here = here
+        self.base = base
+        self.cap = cap
+        self.time_limit = time_limit
+        self.mode = mode
+        self.say = say
+        self.examples: list[Example] = []
+        self.fatal: list[BaseException] = []
+        self.seen: dict[str, Example] = {}  # schedule -> its rehearsal: a failure alone is rehearsed again
+        self.started = time.monotonic()
+
+    def rehearse(self, schedule: list[dict[str, Any]]) -> None:
+        """Run one schedule; a missed expectation raises :class:`ExampleFailed` for hypothesis."""
+        from hypothesis import reject
+
+        from harness.run import Orchestrator, RunOptions
+
+        over_time = self.time_limit is not None and time.monotonic() - self.started > self.time_limit
+        if self.fatal or len(self.examples) >= self.cap or over_time:
             reject()  # stop spending rehearsals: the shrinker keeps the best schedule so far
-        n = len(examples) + 1
+        n = len(self.examples) + 1
         key = json.dumps(schedule, sort_keys=True)
-        before = seen.get(key)
+        before = self.seen.get(key)
         if before is not None and before.verdict == "passed":  # rehearsed already: never twice
-            say(f"(same schedule as example {before.n}, which passed: not rehearsed again)")
+            self.say(f"(same schedule as example {before.n}, which passed: not rehearsed again)")
             return
-        doc = variant(base, loaded, schedule, f"{scenario.name}-example-{n}", mode, here / "examples")
-        path = here / "examples" / f"{n:03d}.yaml"
+        name = self.loaded.scenario.name
+        doc = variant(
+            self.base, self.loaded, schedule, f"{name}-example-{n}", self.mode, self.here / "examples"
+        )
+        path = self.here / "examples" / f"{n:03d}.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         t = time.monotonic()
         try:
             item = load_scenario(path)
         except ScenarioError as exc:  # a generated schedule must always be valid: a bug of ours
-            fatal.append(exc)
+            self.fatal.append(exc)
             reject()
-        outcome = Orchestrator(item, RunOptions(out_dir=here / "runs"), progress=False).run()
+        outcome = Orchestrator(item, RunOptions(out_dir=self.here / "runs"), progress=False).run()
         from harness.report.index import refresh_index
 
-        problem = refresh_index(here / "runs")  # every rehearsal, as `aftershock run` does
+        problem = refresh_index(self.here / "runs")  # every rehearsal, as `aftershock run` does
         if problem:
-            say(f"aftershock: {problem}")
+            self.say(f"aftershock: {problem}")
         failed = [v.expectation for v in outcome.results.verdicts if not v.passed]
         verdict = {ExitCode.OK: "passed", ExitCode.EXPECTATION_MISSED: "failed"}.get(
             outcome.exit_code, "error"
         )
         example = Example(n, schedule, verdict, failed, str(outcome.run_dir), time.monotonic() - t)
-        examples.append(example)
-        seen[key] = example
-        say(
+        self.examples.append(example)
+        self.seen[key] = example
+        self.say(
             f"example {n}: {describe(schedule)} -> {verdict.upper()}"
             + (f" ({', '.join(failed)})" if failed else "")
         )
         if outcome.exit_code == ExitCode.INTERRUPTED:
             raise KeyboardInterrupt
         if verdict == "error":
-            fatal.append(InfrastructureError(f"example {n} could not run: {outcome.results.error}"))
+            self.fatal.append(InfrastructureError(f"example {n} could not run: {outcome.results.error}"))
             reject()
         if verdict == "failed":
             raise ExampleFailed(", ".join(failed))
+
+
+def _hypothesis_search(
+    rehearsals: _Rehearsals,
+    loaded: LoadedScenario,
+    budget: int,
+    seed: int,
+    derandomize: bool,
+    replays: list[list[dict[str, Any]]],
+) -> Callable[[], None]:
+    """The ``@given`` test over schedules: earlier failures first as ``@example`` s, no deadline,
+    no database, no health checks, seeded unless derandomized."""
+    from hypothesis import HealthCheck, Phase, example, given, settings
+    from hypothesis import seed as seed_decorator
+
+    ex = _explore_block(loaded)
+
+    def rehearse(schedule: list[dict[str, Any]]) -> None:
+        rehearsals.rehearse(schedule)
 
     config = settings(
         max_examples=budget,
@@ -188,15 +263,18 @@ def explore(
         phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
     )
     search = given(schedules(ex, loaded.target))(rehearse)
-    replay_file = base_dir / "replay.json"
-    replays = load_replays(replay_file)
     for schedule in reversed(replays):
         search = example(schedule)(search)
     search = config(search)
     if not derandomize:
         search = seed_decorator(seed)(search)
-    if replays:
-        say(f"replaying {len(replays)} schedule(s) that failed before, first")
+    return cast("Callable[[], None]", search)
+
+
+def _search_outcome(search: Callable[[], None], rehearsals: _Rehearsals) -> tuple[bool, str | None]:
+    """Run the search: (a schedule failed, why the failure is flaky if it is); a fatal error of a
+    rehearsal is raised as itself, an interrupt as :class:`Interrupted`."""
+    from hypothesis.errors import Flaky
 
     flaky: str | None = None
     failure = False
@@ -210,34 +288,28 @@ def explore(
     except KeyboardInterrupt:
         raise Interrupted("explore interrupted") from None
     except Exception as exc:  # hypothesis' own "Unsatisfiable" when every example was rejected
-        if fatal:
-            raise fatal[0] from None
-        if not examples:
+        if rehearsals.fatal:
+            raise rehearsals.fatal[0] from None
+        if not rehearsals.examples:
             raise InfrastructureError(f"exploration could not run a single example: {exc}") from None
-    if fatal and not failure:
-        raise fatal[0]
-    failing = [e for e in examples if e.verdict == "failed"]
-    minimal = failing[-1] if failure and failing else None  # hypothesis replays the minimal one last
-    if flaky and minimal is not None:
-        tries = [e for e in examples if e.schedule == minimal.schedule]
-        flaky += "; outcomes: " + ", ".join(e.verdict for e in tries)
-    minimal_path = None
-    if minimal is not None:
-        minimal_path = here / "minimal.yaml"
-        doc = variant(base, loaded, minimal.schedule, f"{scenario.name}-minimal", mode, here)
-        doc["description"] = (
-            f"Smallest failing fault schedule found by `aftershock explore` (seed {seed}): "
-            f"{describe(minimal.schedule)}. Missed: {', '.join(minimal.failed)}."
-        )
-        minimal_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    if minimal is not None:
-        save_replay(replay_file, minimal.schedule)
-    how = "--derandomize" if derandomize else f"--seed {seed}"
-    repeat = f"aftershock explore {loaded.path} {how} --budget {budget}" + (f" --mode {mode}" if mode else "")
-    code = ExitCode.EXPECTATION_MISSED if minimal is not None else ExitCode.OK
-    result = ExploreOutcome(here, examples, minimal, minimal_path, flaky, seed, code, repeat)
-    write_explore_report(result, scenario.name)
-    return result
+    if rehearsals.fatal and not failure:
+        raise rehearsals.fatal[0]
+    return failure, flaky
+
+
+def _write_minimal(
+    here: Path, base: dict[str, Any], loaded: LoadedScenario, minimal: Example, seed: int, mode: str | None
+) -> Path:
+    """The smallest failing schedule as a scenario of its own, runnable with ``aftershock run``."""
+    name = loaded.scenario.name
+    minimal_path = here / "minimal.yaml"
+    doc = variant(base, loaded, minimal.schedule, f"{name}-minimal", mode, here)
+    doc["description"] = (
+        f"Smallest failing fault schedule found by `aftershock explore` (seed {seed}): "
+        f"{describe(minimal.schedule)}. Missed: {', '.join(minimal.failed)}."
+    )
+    minimal_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return minimal_path
 
 
 def load_replays(path: Path) -> list[list[dict[str, Any]]]:
