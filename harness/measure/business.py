@@ -266,19 +266,9 @@ def measure_business(
             f"{baseline_from} <= {injected_at} <= {cleared_at} <= {observe_to}"
         )
     upper = baseline_range(log, baseline_from, injected_at if baseline_to is None else baseline_to)
-    after = log.stamps[(log.stamps >= injected_at) & (log.stamps <= observe_to)]
-    out_of_range = after[log.backlog(after) > upper] if after.size else after
-    left = float(out_of_range[0]) if out_of_range.size else None
-    if left is None or left > observe_to:
-        recovered: float | None = cleared_at
-    else:
-        final = (
-            load_stopped_at is not None
-            and load_stopped_at <= observe_to
-            and log.unfinished_at(observe_to) == 0
-            and log.accepted_by(observe_to) == len(log)
-        )
-        recovered = backlog_recovered_at(log, max(cleared_at, left), upper, hold, observe_to, final)
+    left, recovered = _left_and_recovered(
+        log, upper, injected_at, cleared_at, hold, observe_to, load_stopped_at
+    )
     span_end = observe_to if recovered is None else recovered
     in_span = [
         i
@@ -304,3 +294,28 @@ def measure_business(
         resolution=stamp_slack if recovered is None else _resolution(log, recovered, stamp_slack),
         items=len(log),
     )
+
+
+def _left_and_recovered(
+    log: WorkLog,
+    upper: int,
+    injected_at: float,
+    cleared_at: float,
+    hold: float,
+    observe_to: float,
+    load_stopped_at: float | None,
+) -> tuple[float | None, float | None]:
+    """When the backlog first left the baseline range after the injection (None: it never did),
+    and when it was back for good (the clear, if it never left; None: not within the observation)."""
+    after = log.stamps[(log.stamps >= injected_at) & (log.stamps <= observe_to)]
+    out_of_range = after[log.backlog(after) > upper] if after.size else after
+    left = float(out_of_range[0]) if out_of_range.size else None
+    if left is None or left > observe_to:
+        return left, cleared_at
+    final = (
+        load_stopped_at is not None
+        and load_stopped_at <= observe_to
+        and log.unfinished_at(observe_to) == 0
+        and log.accepted_by(observe_to) == len(log)
+    )
+    return left, backlog_recovered_at(log, max(cleared_at, left), upper, hold, observe_to, final)
