@@ -99,7 +99,25 @@ def reconcile(
     final_status: str | None,
     pending: int = 0,
 ) -> Consistency:
-    ops = set(write_ops)
+    """The ledger against the effects the target holds; see the module docstring for each count."""
+    attempts, seen = _write_attempts(records, set(write_ops))
+    c = Consistency(pending=pending)
+    by_kind_key = _count_effects(c, effects, seen)
+    c.writes = len(attempts)
+    for key in c.unledgered_keys[:EXAMPLES]:
+        c._example("unledgered", key)
+    _judge_writes(c, attempts, by_kind_key, primary)
+    _judge_effects(c, attempts, by_kind_key, primary, final_status)
+    if pending:
+        c.stuck += pending
+        c._example("stuck", f"{pending} more reported pending by the target (not yet an effect)")
+    return c
+
+
+def _write_attempts(
+    records: Iterable[LedgerRecord], ops: set[str]
+) -> tuple[dict[str, list[LedgerRecord]], set[str]]:
+    """Every attempt of each write, by key; and every key the ledger has seen (any operation)."""
     attempts: dict[str, list[LedgerRecord]] = defaultdict(list)
     seen: set[str] = set()
     for r in records:
@@ -107,21 +125,35 @@ def reconcile(
             seen.add(r.key)
             if r.op in ops:
                 attempts[r.key].append(r)
+    return attempts, seen
+
+
+def _count_effects(
+    c: Consistency, effects: Iterable[Effect], seen: set[str]
+) -> dict[tuple[str, str], list[Effect]]:
+    """The effects by (kind, key); counts them by kind and those no ledgered request asked for."""
     by_kind_key: dict[tuple[str, str], list[Effect]] = defaultdict(list)
     kinds: dict[str, int] = defaultdict(int)
     unledgered: set[str] = set()
-    c = Consistency(pending=pending)
     for e in effects:
         by_kind_key[(e.kind, e.key)].append(e)
         kinds[e.kind] += 1
         if e.key not in seen:
             c.unledgered += 1
             unledgered.add(e.key)
-    c.writes, c.effects = len(attempts), dict(kinds)
+    c.effects = dict(kinds)
     c.unledgered_keys = sorted(unledgered)[:UNLEDGERED_KEYS]
-    for key in c.unledgered_keys[:EXAMPLES]:
-        c._example("unledgered", key)
+    return by_kind_key
 
+
+def _judge_writes(
+    c: Consistency,
+    attempts: dict[str, list[LedgerRecord]],
+    by_kind_key: dict[tuple[str, str], list[Effect]],
+    primary: str,
+) -> None:
+    """Each write by what the client was told: acknowledged (lost without its primary effect),
+    definitely failed (phantom with one), or indeterminate (present or absent)."""
     for key, tries in sorted(attempts.items()):
         outcomes = {t.outcome for t in tries}
         primary_effects = by_kind_key.get((primary, key), [])
@@ -141,6 +173,17 @@ def reconcile(
                 c.indeterminate_present += 1
             else:
                 c.indeterminate_absent += 1
+
+
+def _judge_effects(
+    c: Consistency,
+    attempts: dict[str, list[LedgerRecord]],
+    by_kind_key: dict[tuple[str, str], list[Effect]],
+    primary: str,
+    final_status: str | None,
+) -> None:
+    """Each (kind, key) by what the target holds: duplicated, corrupted (not the value the client
+    sent), stuck (a primary effect that never reached ``final_status``)."""
     for (kind, key), found in sorted(by_kind_key.items()):
         if len(found) > 1:
             c.duplicated += 1
@@ -157,7 +200,3 @@ def reconcile(
         if kind == primary and final_status is not None and all(e.status != final_status for e in found):
             c.stuck += 1
             c._example("stuck", f"{key}: {kind} {found[0].id} is {found[0].status!r}")
-    if pending:
-        c.stuck += pending
-        c._example("stuck", f"{pending} more reported pending by the target (not yet an effect)")
-    return c
