@@ -190,39 +190,10 @@ def measure_detection(
     notification is taken up to ``observe_to`` for an alert that fired in the span.
     """
     ordered = sorted(notices, key=lambda n: n.received_at)
-    firing: dict[str, AlertNotice] = {}
-    for n in ordered:
-        if n.status == "firing" and injected_at <= n.received_at <= until and n.fingerprint not in firing:
-            firing[n.fingerprint] = n
-    summaries: list[AlertSummary] = []
-    for fp, first in firing.items():
-        resolved = next(
-            (
-                n.received_at
-                for n in ordered
-                if n.fingerprint == fp
-                and n.status == "resolved"
-                and first.received_at <= n.received_at
-                and n.received_at <= observe_to
-            ),
-            None,
-        )
-        url = first.annotations.get(RUNBOOK_ANNOTATION)
-        ok, note = runbook_resolves(url, runbook_root)
-        lasted = (observe_to if resolved is None else resolved) - first.received_at
-        summaries.append(
-            AlertSummary(
-                name=first.name,
-                symptom=first.symptom,
-                severity=first.labels.get("severity", ""),
-                fired_at=first.received_at,
-                resolved_at=resolved,
-                runbook_url=url,
-                runbook_ok=ok,
-                runbook_note=note,
-                escalated=lasted >= escalate_after,
-            )
-        )
+    summaries = [
+        _summary(first, ordered, observe_to, escalate_after, runbook_root)
+        for first in _first_firing(ordered, injected_at, until)
+    ]
     summaries.sort(key=lambda a: a.fired_at)
     detected_at = summaries[0].fired_at if summaries else None
     resolutions = [a.resolved_at for a in summaries]
@@ -238,4 +209,50 @@ def measure_detection(
         alerts=tuple(summaries),
         resolution=impact_resolution,
         resolve_resolution=recovered_resolution,
+    )
+
+
+def _first_firing(ordered: list[AlertNotice], injected_at: float, until: float) -> list[AlertNotice]:
+    """The first *firing* notification of each alert (by fingerprint) received in the span."""
+    firing: dict[str, AlertNotice] = {}
+    for n in ordered:
+        if n.status == "firing" and injected_at <= n.received_at <= until and n.fingerprint not in firing:
+            firing[n.fingerprint] = n
+    return list(firing.values())
+
+
+def _summary(
+    first: AlertNotice,
+    ordered: list[AlertNotice],
+    observe_to: float,
+    escalate_after: float,
+    runbook_root: Path,
+) -> AlertSummary:
+    """One alert: when it fired and was resolved (up to ``observe_to``), its runbook, and whether
+    it lasted long enough to escalate."""
+    fp = first.fingerprint
+    resolved = next(
+        (
+            n.received_at
+            for n in ordered
+            if n.fingerprint == fp
+            and n.status == "resolved"
+            and first.received_at <= n.received_at
+            and n.received_at <= observe_to
+        ),
+        None,
+    )
+    url = first.annotations.get(RUNBOOK_ANNOTATION)
+    ok, note = runbook_resolves(url, runbook_root)
+    lasted = (observe_to if resolved is None else resolved) - first.received_at
+    return AlertSummary(
+        name=first.name,
+        symptom=first.symptom,
+        severity=first.labels.get("severity", ""),
+        fired_at=first.received_at,
+        resolved_at=resolved,
+        runbook_url=url,
+        runbook_ok=ok,
+        runbook_note=note,
+        escalated=lasted >= escalate_after,
     )
