@@ -117,58 +117,23 @@ def measure_fidelity(
     """
     asked, asked_latency, asked_errors = _asked(fault)
     length = max(cleared_at - injected_at, 1.0)
-    lat_d, ok_d = _sent_between(samples, injected_at, injected_at + length)
-    lat_b, ok_b = _sent_between(samples, max(load_started, injected_at - length), injected_at)
-    n_d, n_b = int(lat_d.size), int(lat_b.size)
-    med_d = float(np.median(lat_d)) if n_d else None
-    med_b = float(np.median(lat_b)) if n_b else None
-    high_b = float(np.percentile(lat_b, REFERENCE_QUANTILE)) if n_b else None
-    err_d = float(np.count_nonzero(~ok_d)) / n_d if n_d else None
-    err_b = float(np.count_nonzero(~ok_b)) / n_b if n_b else None
+    during = _Stretch.of(*_sent_between(samples, injected_at, injected_at + length))
+    before = _Stretch.of(*_sent_between(samples, max(load_started, injected_at - length), injected_at))
+    n_d, n_b = during.n, before.n
+    med_d, med_b = during.median, before.median
+    err_d, err_b = during.error_share, before.error_share
     shift = None if med_d is None or med_b is None else med_d - med_b
-
-    where = f"{entrypoint}'s requests"
     if fault.kind == "duplicate":
         effect: bool | None = None
         note = "not judged here: a duplicate fault's effect is the duplicated writes (consistency)"
     elif n_d == 0:
         effect = None
         note = f"not judged: no request was sent to {entrypoint} while the fault was active"
-    elif (
-        n_b == 0
-        or med_b is None
-        or high_b is None
-        or err_b is None
-        or med_d is None
-        or err_d is None
-        or shift is None
-    ):
+    elif n_b == 0 or med_b is None or before.high is None or err_b is None or med_d is None or err_d is None:
         effect = None
         note = "not judged: no request was sent before the fault to compare with"
     else:
-        noise = 3.0 * math.sqrt(max(err_b * (1.0 - err_b), 1e-12) / n_b)
-        errors_rose = err_d - err_b >= max(MIN_ERROR_RISE, noise)
-        slower = med_d >= max(high_b, med_b + MIN_LATENCY_RISE)
-        effect = errors_rose or slower
-        observed = (
-            f"median latency {med_b * 1000:.0f} -> {med_d * 1000:.0f} ms, "
-            f"failing {err_b:.1%} -> {err_d:.1%} of {where}"
-        )
-        if not effect:
-            note = f"no effect observed: {observed} (asked: {asked})"
-            note += (
-                f"; if {fault.where} is off the users' request path (a worker or its links), its "
-                "effect shows in the data figures, not in the requests"
-            )
-        elif asked_latency is not None:
-            note = f"observed {shift * 1000:+.0f} ms against {asked_latency * 1000:+.0f} ms asked; {observed}"
-        elif asked_errors is not None:
-            note = (
-                f"observed {err_d:.1%} failing against {asked_errors:.0%} of the link's traffic asked; "
-                f"{observed}"
-            )
-        else:
-            note = f"observed: {observed}"
+        effect, note = _judge(fault, entrypoint, asked, asked_latency, asked_errors, before, during)
     return Fidelity(
         asked=asked,
         asked_latency=asked_latency,
@@ -183,3 +148,64 @@ def measure_fidelity(
         effect_observed=effect,
         note=note,
     )
+
+
+@dataclass(frozen=True)
+class _Stretch:
+    """The requests sent in one stretch of time: how many, their median and high latency, and
+    the share that failed (None when there were none)."""
+
+    n: int
+    median: float | None
+    high: float | None
+    error_share: float | None
+
+    @classmethod
+    def of(cls, latencies: np.ndarray, ok: np.ndarray) -> _Stretch:
+        n = int(latencies.size)
+        return cls(
+            n=n,
+            median=float(np.median(latencies)) if n else None,
+            high=float(np.percentile(latencies, REFERENCE_QUANTILE)) if n else None,
+            error_share=float(np.count_nonzero(~ok)) / n if n else None,
+        )
+
+
+def _judge(
+    fault: Fault,
+    entrypoint: str,
+    asked: str,
+    asked_latency: float | None,
+    asked_errors: float | None,
+    before: _Stretch,
+    during: _Stretch,
+) -> tuple[bool, str]:
+    """Did the requests fail more (beyond the noise of the reference share) or get slower (beyond
+    the reference's high latency)? And the note that says what was seen against what was asked."""
+    assert before.median is not None and before.high is not None and before.error_share is not None
+    assert during.median is not None and during.error_share is not None
+    med_b, med_d, err_b, err_d = before.median, during.median, before.error_share, during.error_share
+    noise = 3.0 * math.sqrt(max(err_b * (1.0 - err_b), 1e-12) / before.n)
+    errors_rose = err_d - err_b >= max(MIN_ERROR_RISE, noise)
+    slower = med_d >= max(before.high, med_b + MIN_LATENCY_RISE)
+    effect = errors_rose or slower
+    observed = (
+        f"median latency {med_b * 1000:.0f} -> {med_d * 1000:.0f} ms, "
+        f"failing {err_b:.1%} -> {err_d:.1%} of {entrypoint}'s requests"
+    )
+    if not effect:
+        note = f"no effect observed: {observed} (asked: {asked})"
+        note += (
+            f"; if {fault.where} is off the users' request path (a worker or its links), its "
+            "effect shows in the data figures, not in the requests"
+        )
+    elif asked_latency is not None:
+        shift_ms = (med_d - med_b) * 1000
+        note = f"observed {shift_ms:+.0f} ms against {asked_latency * 1000:+.0f} ms asked; {observed}"
+    elif asked_errors is not None:
+        note = (
+            f"observed {err_d:.1%} failing against {asked_errors:.0%} of the link's traffic asked; {observed}"
+        )
+    else:
+        note = f"observed: {observed}"
+    return effect, note
