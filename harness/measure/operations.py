@@ -23,7 +23,7 @@ from harness.monitoring.events import AlertReceived, MonitoringStarted, Monitori
 from harness.results import FaultResult, Verdict
 from harness.results.operations import BusinessResult, DetectionResult
 from harness.scenario.durations import Bound, format_seconds
-from harness.scenario.models import Scenario
+from harness.scenario.models import Expectations, Scenario
 
 
 @dataclass
@@ -122,32 +122,46 @@ def measure_operations(
             received = [x.received_at for x in notices]
             end = rel(stopped.t_ns) if stopped is not None else max([audit_at or 0.0, *received])
             until = ordered[n + 1].injected_at if n + 1 < len(ordered) else end
-            impact = _first(f.impact_at, None if bm is None else bm.left_range_at)
-            res = f.resolution.time_to_impact if impact == f.impact_at else STAMP_SLACK
-            recovered = f.recovered_at
-            rec_res = f.resolution.recovered_at
-            if bm is not None:
-                if recovered is None or bm.backlog_recovered_at is None:
-                    recovered = None
-                elif bm.backlog_recovered_at >= recovered:
-                    recovered, rec_res = bm.backlog_recovered_at, bm.resolution
-            dm = measure_detection(
-                notices,
-                injected_at=injected,
-                until=until,
-                impact_at=impact,
-                recovered_at=recovered,
-                observe_to=end,
-                escalate_after=started.escalate_after,
-                runbook_root=Path(started.runbook_root),
-                impact_resolution=float(res or 0.0),
-                recovered_resolution=float(rec_res or 0.0),
-            )
+            dm = _detection_of(f, bm, notices, started, until=until, end=end)
             out.detection[f.index] = dm
             update["detection"] = DetectionResult.model_validate(dm.to_dict())
         out.faults.append(f.model_copy(update=update) if update else f)
         out.verdicts.extend(judge_operations(scenario, trial, f.label, bm, dm, monitored=out.monitored))
     return out
+
+
+def _detection_of(
+    f: FaultResult,
+    bm: BusinessMeasurement | None,
+    notices: list[AlertNotice],
+    started: MonitoringStarted,
+    *,
+    until: float,
+    end: float,
+) -> DetectionMeasurement:
+    """Detection of one fault, its impact and recovery taken from the requests or the work,
+    whichever shows them (impact: the first; recovery: the later, unknown if either is)."""
+    impact = _first(f.impact_at, None if bm is None else bm.left_range_at)
+    res = f.resolution.time_to_impact if impact == f.impact_at else STAMP_SLACK
+    recovered = f.recovered_at
+    rec_res = f.resolution.recovered_at
+    if bm is not None:
+        if recovered is None or bm.backlog_recovered_at is None:
+            recovered = None
+        elif bm.backlog_recovered_at >= recovered:
+            recovered, rec_res = bm.backlog_recovered_at, bm.resolution
+    return measure_detection(
+        notices,
+        injected_at=f.injected_at,
+        until=until,
+        impact_at=impact,
+        recovered_at=recovered,
+        observe_to=end,
+        escalate_after=started.escalate_after,
+        runbook_root=Path(started.runbook_root),
+        impact_resolution=float(res or 0.0),
+        recovered_resolution=float(rec_res or 0.0),
+    )
 
 
 def operations_of(
@@ -217,7 +231,20 @@ def judge_operations(
 ) -> list[Verdict]:
     """Verdicts of the operations expectations for one fault. A figure that could not be measured
     (no work items in the audit, no monitoring ran) fails its expectation: unverified is not a pass."""
-    expect, out = scenario.expect, []
+    expect = scenario.expect
+    why_not = "no monitoring ran" if not monitored else "not measured"
+    return [
+        *_business_verdicts(expect, trial, fault, bm),
+        *_detect_verdicts(expect, trial, fault, dm, why_not),
+        *_alert_verdicts(expect, trial, fault, dm, why_not),
+    ]
+
+
+def _business_verdicts(
+    expect: Expectations, trial: int, fault: str, bm: BusinessMeasurement | None
+) -> list[Verdict]:
+    """``backlog_recovery_time`` and ``cycle_time_p95``, from the work items of the audit."""
+    out: list[Verdict] = []
     if expect.backlog_recovery_time is not None:
         if bm is None:
             out.append(
@@ -264,7 +291,14 @@ def judge_operations(
                     STAMP_SLACK,
                 )
             )
-    why_not = "no monitoring ran" if not monitored else "not measured"
+    return out
+
+
+def _detect_verdicts(
+    expect: Expectations, trial: int, fault: str, dm: DetectionMeasurement | None, why_not: str
+) -> list[Verdict]:
+    """``time_to_detect``: nothing impacted is nothing to detect (a pass), not a miss."""
+    out: list[Verdict] = []
     if expect.time_to_detect is not None:
         if dm is None:
             out.append(_missing("time_to_detect", trial, fault, expect.time_to_detect.text, why_not))
@@ -294,6 +328,14 @@ def judge_operations(
                     dm.resolution,
                 )
             )
+    return out
+
+
+def _alert_verdicts(
+    expect: Expectations, trial: int, fault: str, dm: DetectionMeasurement | None, why_not: str
+) -> list[Verdict]:
+    """``alerts.symptom``/``runbook``/``resolved``: what the alerts that fired were like."""
+    out: list[Verdict] = []
     alerts = expect.alerts
     if alerts is not None:
         for name, wanted in (
