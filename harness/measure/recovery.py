@@ -189,29 +189,12 @@ def measure_fault(
     run-relative seconds. ``impact_until`` stops the search for impact (default: end of
     observation); pass the next fault's injection so its impact is not blamed on this one.
     """
-    if not timeline.ends.size:
-        raise ValueError(
-            f"nothing to measure: observation [{timeline.observe_from}, {timeline.observe_to}] "
-            f"is shorter than one window ({timeline.policy.window} s); observe for longer"
-        )
-    if not timeline.observe_from <= injected_at <= cleared_at <= timeline.observe_to:
-        raise ValueError(
-            "need observe_from <= injected_at <= cleared_at <= observe_to, got "
-            f"{timeline.observe_from} <= {injected_at} <= {cleared_at} <= {timeline.observe_to}; "
-            "observe the whole fault (and its recovery hold) while load runs"
-        )
+    _check_observed(timeline, injected_at, cleared_at)
     policy = timeline.policy
     until = timeline.observe_to if impact_until is None else impact_until
     impact_at = timeline.first_unhealthy(injected_at, until)
 
-    recovered_time: float | None
-    if impact_at is None:
-        recovered_time, outage = cleared_at, 0.0
-    else:
-        recovered_time = recovered_at(timeline, max(cleared_at, impact_at))
-        outage_end = timeline.judged_to if recovered_time is None else recovered_time
-        outage = timeline.unhealthy_time(injected_at, outage_end)
-
+    recovered_time, outage = _recovery_and_outage(timeline, injected_at, cleared_at, impact_at)
     base = policy.step + policy.edge_slack
     res_impact = base if impact_at is None else boundary_resolution(samples, policy, impact_at, impact=True)
     res_recovered = base if recovered_time is None else boundary_resolution(samples, policy, recovered_time)
@@ -241,3 +224,30 @@ def measure_fault(
             else bracket_transition(placed, recovered_time, radius, "recovery")
         ),
     )
+
+
+def _check_observed(timeline: HealthTimeline, injected_at: float, cleared_at: float) -> None:
+    """The observation must hold one window at least, and the whole fault."""
+    if not timeline.ends.size:
+        raise ValueError(
+            f"nothing to measure: observation [{timeline.observe_from}, {timeline.observe_to}] "
+            f"is shorter than one window ({timeline.policy.window} s); observe for longer"
+        )
+    if not timeline.observe_from <= injected_at <= cleared_at <= timeline.observe_to:
+        raise ValueError(
+            "need observe_from <= injected_at <= cleared_at <= observe_to, got "
+            f"{timeline.observe_from} <= {injected_at} <= {cleared_at} <= {timeline.observe_to}; "
+            "observe the whole fault (and its recovery hold) while load runs"
+        )
+
+
+def _recovery_and_outage(
+    timeline: HealthTimeline, injected_at: float, cleared_at: float, impact_at: float | None
+) -> tuple[float | None, float]:
+    """When health was back for good (the clear, if there was no impact; None: never within the
+    judged span) and how long it was unhealthy from the injection until then."""
+    if impact_at is None:
+        return cleared_at, 0.0
+    recovered_time = recovered_at(timeline, max(cleared_at, impact_at))
+    outage_end = timeline.judged_to if recovered_time is None else recovered_time
+    return recovered_time, timeline.unhealthy_time(injected_at, outage_end)
