@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -117,50 +117,74 @@ def monitoring_problems(
                 "add `monitoring: {prometheus: {scrape: [api], rules: alerts.yml}}`",
             )
         ]
-    problems: list[Problem] = []
     prom = monitoring.prometheus
+    return [
+        *_scrape_problems(prom, services, file, line_for),
+        *_mode_problems(prom, modes, file, line_for),
+        *_rule_file_problems(_rule_files(prom), target_dir, file, line_for),
+    ]
+
+
+RuleFile = tuple[tuple[str | int, ...], str]  # (where in the scenario, path relative to the target)
+
+
+def _scrape_problems(
+    prom: PrometheusSettings, services: Sequence[str], file: str, line_for: LineFor
+) -> Iterator[Problem]:
+    """Every scraped service must be a service of the target."""
     for n, service in enumerate(prom.scrape):
         if service not in services:
-            problems.append(
-                Problem(
-                    file,
-                    f"monitoring.prometheus.scrape[{n}]",
-                    "no such service in the target",
-                    service,
-                    line_for(("monitoring", "prometheus", "scrape", n)),
-                    f"services are: {', '.join(services)}",
-                )
+            yield Problem(
+                file,
+                f"monitoring.prometheus.scrape[{n}]",
+                "no such service in the target",
+                service,
+                line_for(("monitoring", "prometheus", "scrape", n)),
+                f"services are: {', '.join(services)}",
             )
-    files: list[tuple[tuple[str | int, ...], str]] = [
-        (("monitoring", "prometheus", "rules", n), r) for n, r in enumerate(prom.rules)
-    ]
-    for mode, rules in prom.mode_rules.items():
+
+
+def _mode_problems(
+    prom: PrometheusSettings, modes: Mapping[str, object], file: str, line_for: LineFor
+) -> Iterator[Problem]:
+    """Rules for a mode need a mode of that name in the target."""
+    for mode in prom.mode_rules:
         if mode not in modes:
-            problems.append(
-                Problem(
-                    file,
-                    f"monitoring.prometheus.mode_rules.{mode}",
-                    "the target has no such mode",
-                    mode,
-                    line_for(("monitoring", "prometheus", "mode_rules", mode)),
-                    f"modes are: {', '.join(modes) or 'none'}",
-                )
+            yield Problem(
+                file,
+                f"monitoring.prometheus.mode_rules.{mode}",
+                "the target has no such mode",
+                mode,
+                line_for(("monitoring", "prometheus", "mode_rules", mode)),
+                f"modes are: {', '.join(modes) or 'none'}",
             )
+
+
+def _rule_files(prom: PrometheusSettings) -> list[RuleFile]:
+    """Every rule file named: the common ones, then each mode's."""
+    files: list[RuleFile] = [(("monitoring", "prometheus", "rules", n), r) for n, r in enumerate(prom.rules)]
+    for mode, rules in prom.mode_rules.items():
         files += [(("monitoring", "prometheus", "mode_rules", mode, n), r) for n, r in enumerate(rules)]
+    return files
+
+
+def _rule_file_problems(
+    files: list[RuleFile], target_dir: Path, file: str, line_for: LineFor
+) -> Iterator[Problem]:
+    """Each rule file must exist in the target; where ``promtool`` is installed, Prometheus must
+    be able to load it."""
     promtool = shutil.which("promtool")
     for where, rel in files:
         path = target_dir / rel
         field = ".".join(str(w) if isinstance(w, str) else f"[{w}]" for w in where).replace(".[", "[")
         if not path.is_file():
-            problems.append(
-                Problem(
-                    file,
-                    field,
-                    "no such rule file in the target directory",
-                    rel,
-                    line_for(where),
-                    f"give a path relative to {target_dir}",
-                )
+            yield Problem(
+                file,
+                field,
+                "no such rule file in the target directory",
+                rel,
+                line_for(where),
+                f"give a path relative to {target_dir}",
             )
         elif promtool is not None:
             check = subprocess.run(
@@ -168,17 +192,14 @@ def monitoring_problems(
             )
             if check.returncode != 0:
                 detail = (check.stderr or check.stdout).strip().splitlines()[-1:] or ["(no detail)"]
-                problems.append(
-                    Problem(
-                        file,
-                        field,
-                        f"Prometheus cannot load these rules: {detail[0]}",
-                        rel,
-                        line_for(where),
-                        f"run `promtool check rules {path}` and fix what it says",
-                    )
+                yield Problem(
+                    file,
+                    field,
+                    f"Prometheus cannot load these rules: {detail[0]}",
+                    rel,
+                    line_for(where),
+                    f"run `promtool check rules {path}` and fix what it says",
                 )
-    return problems
 
 
 __all__ = [
