@@ -76,7 +76,18 @@ class MonitoringStack:
         self._td.close()
 
     def _start(self) -> None:
+        """Receiver, then Alertmanager (notifying it), then Prometheus (alerting it), then wired."""
         prometheus_bin, alertmanager_bin = binaries.prometheus(), binaries.alertmanager()
+        rules = self._copy_rules()
+        self.receiver = self._td.enter(
+            "alert receiver", AlertReceiver(self.work_dir / "notifications.jsonl", HOST)
+        )
+        am_port = self._start_alertmanager(alertmanager_bin, self.receiver.url)
+        self._start_prometheus(prometheus_bin, rules, am_port)
+        self._wait_wired()
+
+    def _copy_rules(self) -> list[str]:
+        """The rule files, copied into the work directory (numbered: two may share a name)."""
         wd = self.work_dir
         (wd / "rules").mkdir(parents=True, exist_ok=True)
         rules = []
@@ -84,18 +95,21 @@ class MonitoringStack:
             dst = wd / "rules" / f"{n}-{src.name}"
             shutil.copyfile(src, dst)
             rules.append(str(dst))
-        self.receiver = self._td.enter("alert receiver", AlertReceiver(wd / "notifications.jsonl", HOST))
+        return rules
 
+    def _start_alertmanager(self, binary: Path, webhook_url: str) -> int:
+        """Alertmanager, notifying ``webhook_url``, on a port of its own (returned), no cluster."""
+        wd = self.work_dir
         am_port = free_port(HOST)
         (wd / "alertmanager.yml").write_text(
-            alertmanager_config(webhook_url=self.receiver.url, group_interval=self.interval), encoding="utf-8"
+            alertmanager_config(webhook_url=webhook_url, group_interval=self.interval), encoding="utf-8"
         )
         self.alertmanager = self._td.enter(
             "alertmanager",
             Daemon(
                 "alertmanager",
                 [
-                    str(alertmanager_bin),
+                    str(binary),
                     f"--config.file={wd / 'alertmanager.yml'}",
                     f"--storage.path={wd / 'alertmanager-data'}",
                     f"--web.listen-address={HOST}:{am_port}",
@@ -108,6 +122,11 @@ class MonitoringStack:
                 self.start_timeout,
             ),
         )
+        return am_port
+
+    def _start_prometheus(self, binary: Path, rules: list[str], am_port: int) -> None:
+        """Prometheus scraping the targets with ``rules``, alerting the Alertmanager at ``am_port``."""
+        wd = self.work_dir
         prom_port = free_port(HOST)
         (wd / "prometheus.yml").write_text(
             prometheus_config(
@@ -125,7 +144,7 @@ class MonitoringStack:
             Daemon(
                 "prometheus",
                 [
-                    str(prometheus_bin),
+                    str(binary),
                     f"--config.file={wd / 'prometheus.yml'}",
                     f"--storage.tsdb.path={wd / 'prometheus-data'}",
                     f"--web.listen-address={HOST}:{prom_port}",
@@ -137,7 +156,6 @@ class MonitoringStack:
                 self.start_timeout,
             ),
         )
-        self._wait_wired()
 
     def _wait_wired(self) -> None:
         """Ready is not enough: Prometheus applies discovered targets and Alertmanagers at most
