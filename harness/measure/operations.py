@@ -91,12 +91,7 @@ def measure_operations(
     stopped = next((e for e in mine if isinstance(e, MonitoringStopped)), None)
     notices = [notice_of(e, t0_ns) for e in mine if isinstance(e, AlertReceived)]
     out.monitored = started is not None
-    log: WorkLog | None = None
-    if audit_docs is not None and audit_at is not None:
-        items = work_items(audit_docs, t0_ns)
-        out.work_items = len(items)
-        log = WorkLog(items) if items else None
-        out.log = log
+    log = _read_work_log(out, audit_docs, audit_at, t0_ns)
     ordered = sorted(faults, key=lambda f: f.injected_at)
     first_injection = ordered[0].injected_at if ordered else None
     for n, f in enumerate(ordered):
@@ -128,6 +123,20 @@ def measure_operations(
         out.faults.append(f.model_copy(update=update) if update else f)
         out.verdicts.extend(judge_operations(scenario, trial, f.label, bm, dm, monitored=out.monitored))
     return out
+
+
+def _read_work_log(
+    out: TrialOperations, audit_docs: Mapping[str, Any] | None, audit_at: float | None, t0_ns: int
+) -> WorkLog | None:
+    """The work items of the audit as a log (None without an audit or without items); the count
+    and the log are kept in ``out``."""
+    if audit_docs is None or audit_at is None:
+        return None
+    items = work_items(audit_docs, t0_ns)
+    out.work_items = len(items)
+    log = WorkLog(items) if items else None
+    out.log = log
+    return log
 
 
 def _detection_of(
