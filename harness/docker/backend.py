@@ -48,16 +48,16 @@ from harness.docker.containers import (
     StartedContainer,
     container_values,
     create_service_container,
+    remove_run_leftovers,
     service_command,
     service_environment,
+    stop_container,
     workdir_archive,
 )
 from harness.docker.engine import (
     CONTAINER_HOST,
     CONTAINER_PORT,
     CONTAINER_WORKDIR,
-    OWNER_LABEL,
-    RUN_LABEL,
     STOP_GRACE,
     Emit,
     build_labels,
@@ -353,7 +353,7 @@ class DockerBackend(Backend):
         self.emit("deploy_started", service=service, version=version, previous=self._versions.get(service))
         old = self._containers.get(service)
         if old is not None:
-            self._call(service, "stop", functools.partial(self._stop_container, old))
+            self._call(service, "stop", functools.partial(stop_container, old))
             self._call(service, "read the log of", functools.partial(self._logs[service].close, str(old.id)))
             try:
                 # streamed from the old container into the new one, never whole in memory
@@ -376,13 +376,6 @@ class DockerBackend(Backend):
             self._create_and_start(service, True, workdir)
         finally:
             old.remove(force=True, v=True)
-
-    def _stop_container(self, container: Container) -> None:
-        container.reload()
-        if container.status == "paused":
-            container.unpause()
-        if container.status in ("running", "paused", "restarting"):
-            container.stop(timeout=STOP_GRACE)
 
     def restart(self, service: str, wait: bool = True) -> None:
         """Start the same container again: same alias, same published port, same command and links.
@@ -440,7 +433,7 @@ class DockerBackend(Backend):
         order = [s for s in reversed(self.target.start_order()) if s in self._containers]
         for service in order:
             container = self._containers[service]
-            step(f"stop service {service!r}", functools.partial(self._stop_container, container))
+            step(f"stop service {service!r}", functools.partial(stop_container, container))
             step(
                 f"save the log of service {service!r}",
                 functools.partial(self._logs[service].close, str(container.id)),
@@ -455,23 +448,11 @@ class DockerBackend(Backend):
             network = self._network
             # Anything of this run still attached (e.g. a Toxiproxy container whose own teardown
             # failed) would keep the network alive; remove it too.
-            step("list containers left on the run network", lambda: self._remove_run_containers(errors))
+            step(
+                "list containers left on the run network",
+                lambda: remove_run_leftovers(self.client, self.run_id, self.owner, errors),
+            )
             step(f"remove the network {self.network_name}", network.remove)
             self._network = None
         if errors:
             raise ExceptionGroup(f"stopping the docker target of run {self.run_id} failed", errors)
-
-    def _remove_run_containers(self, errors: list[Exception]) -> None:
-        from docker.errors import NotFound
-
-        left = self.client.containers.list(
-            all=True, filters={"label": [f"{RUN_LABEL}={self.run_id}", f"{OWNER_LABEL}={self.owner}"]}
-        )
-        for container in left:
-            try:
-                container.remove(force=True, v=True)
-            except NotFound:
-                pass
-            except Exception as exc:
-                exc.add_note(f"while removing the leftover container {container.name}")
-                errors.append(exc)

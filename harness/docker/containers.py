@@ -20,8 +20,11 @@ from harness.docker.engine import (
     CONTAINER_PYTHON,
     CONTAINER_TARGET_DIR,
     CONTAINER_WORKDIR,
+    OWNER_LABEL,
     ROLE_LABEL,
+    RUN_LABEL,
     SERVICE_LABEL,
+    STOP_GRACE,
     container_name,
 )
 from harness.errors import InfrastructureError
@@ -191,3 +194,31 @@ class StartedContainer:
             return int(self.container.exec_run(argv).exit_code or 0)
         except DockerException as exc:
             raise InfrastructureError(f"service {self.service!r}: health command {argv!r}: {exc}") from None
+
+
+def stop_container(container: Container) -> None:
+    """Stop gracefully (SIGTERM, or the service's stop signal, then SIGKILL after the grace),
+    thawing a paused container first; a stopped one is left as it is."""
+    container.reload()
+    if container.status == "paused":
+        container.unpause()
+    if container.status in ("running", "paused", "restarting"):
+        container.stop(timeout=STOP_GRACE)
+
+
+def remove_run_leftovers(client: DockerClient, run_id: str, owner: str, errors: list[Exception]) -> None:
+    """Remove every container still labelled with this run and owner (e.g. a Toxiproxy container
+    whose own teardown failed), which would keep the run network alive; failures go to ``errors``."""
+    from docker.errors import NotFound
+
+    left = client.containers.list(
+        all=True, filters={"label": [f"{RUN_LABEL}={run_id}", f"{OWNER_LABEL}={owner}"]}
+    )
+    for container in left:
+        try:
+            container.remove(force=True, v=True)
+        except NotFound:
+            pass
+        except Exception as exc:
+            exc.add_note(f"while removing the leftover container {container.name}")
+            errors.append(exc)
