@@ -286,6 +286,10 @@ class ComposeBackend(Backend):
             raise InfrastructureError(f"service {service!r}: the engine stopped answering: {exc}") from None
         return str(found[0].id) if found else None
 
+    def mark_up(self) -> None:
+        """Something of the project runs: teardown must stop and remove it."""
+        self._up = True
+
     def state(self, service: str) -> dict[str, Any]:
         from docker.errors import DockerException
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.clock import now_ns
 from harness.compose import override as ov
@@ -23,14 +23,36 @@ from harness.toxiproxy.proxies import proxy_name
 from harness.toxiproxy.server import ToxiproxyServer, describe_exit
 
 if TYPE_CHECKING:
-    from harness.compose.backend import ComposeBackend
+    from docker import DockerClient
+
+    from harness.compose.cli import ComposeCLI
+    from harness.scenario.target import Target
+
+
+class ComposeRun(Protocol):
+    """What the Toxiproxy service needs of its run (the Compose backend provides it)."""
+
+    run_id: str
+    target: Target
+    project: str
+    cli: ComposeCLI
+    ports: dict[str, int]
+
+    @property
+    def client(self) -> DockerClient: ...
+
+    def state(self, service: str) -> dict[str, Any]: ...
+
+    def container_id(self, service: str) -> str | None: ...
+
+    def mark_up(self) -> None: ...
 
 
 @dataclass(kw_only=True)
 class ComposeToxiproxy(ToxiproxyServer):
     """Toxiproxy in the run's Compose project; enter it after the backend."""
 
-    backend: ComposeBackend
+    backend: ComposeRun
     _links: dict[str, tuple[str, str]] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -42,7 +64,7 @@ class ComposeToxiproxy(ToxiproxyServer):
         target = backend.target
         self._links = {proxy_name(backend.run_id, link): target.link_ends(link) for link in target.links}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        backend._up = True
+        backend.mark_up()
         backend.cli.run("up", "--detach", "--no-build", "--no-deps", ov.TOXIPROXY_SERVICE)
         self.client = ToxiproxyClient(self.url)
         deadline = time.monotonic() + self.start_timeout

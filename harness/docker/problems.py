@@ -11,8 +11,13 @@ from pathlib import Path
 
 from harness.docker.engine import CONTAINER_TARGET_DIR
 from harness.errors import Problem
-from harness.scenario.target import PLACEHOLDER, SIMPLE_PLACEHOLDERS, Service, Target
-from harness.targets.backend import needs_command_and_health
+from harness.scenario.target import (
+    PLACEHOLDER,
+    SIMPLE_PLACEHOLDERS,
+    Service,
+    Target,
+    needs_command_and_health,
+)
 
 
 def dockerfile_for(target_dir: Path, service: str, spec: Service) -> Path | None:

@@ -12,16 +12,9 @@ crossed in every window for ``for``. Checks (``http``, ``command``) are asked ev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.errors import Problem
 from harness.scenario.fields import Seconds as Duration
-
-if TYPE_CHECKING:  # checks.py imports models.py, which imports this module
-    from harness.scenario.checks import ScenarioContext
 
 
 class _Model(BaseModel):
@@ -91,20 +84,3 @@ class Abort(_Model):
         if self.window is not None and self.step is not None and self.step > self.window:
             raise ValueError(f"step ({self.step:g}s) must not exceed window ({self.window:g}s)")
         return self
-
-
-def abort_names_http_service(ctx: ScenarioContext) -> Iterator[Problem]:
-    """The HTTP check's service must be an HTTP service of the target (one whose health is
-    ``http:``; only those answer on the host, on every backend)."""
-    abort = ctx.scenario.abort
-    if abort is None or abort.http is None:
-        return
-    http = [name for name, svc in ctx.target.services.items() if svc.health is not None and svc.health.http]
-    if abort.http.service not in http:
-        known = abort.http.service in ctx.target.services
-        yield ctx.problem(
-            ("abort", "http", "service"),
-            "not an HTTP service of the target" if known else "no such service in the target",
-            abort.http.service,
-            f"HTTP services are: {', '.join(http) or 'none'}",
-        )

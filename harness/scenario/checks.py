@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Problem
-from harness.scenario.abort import abort_names_http_service
 from harness.scenario.lookup import is_file
 from harness.scenario.models import (
     CommandAction,
@@ -338,11 +337,28 @@ def backend_can_start_the_target(ctx: ScenarioContext) -> Iterator[Problem]:
                 fix="add `compose: compose.yaml` (relative to the target) or use --backend process/docker",
             )
         return
-    from harness.targets.backend import needs_command_and_health  # no import against the flow at load
+    from harness.scenario.target import needs_command_and_health
 
     for name, svc in ctx.target.services.items():
         for p in needs_command_and_health(file, name, svc, ctx.backend):
             yield dataclasses.replace(p, line=ctx.target_doc.line(_parse_field(p.field)))
+
+
+def abort_names_http_service(ctx: ScenarioContext) -> Iterator[Problem]:
+    """The HTTP check's service must be an HTTP service of the target (one whose health is
+    ``http:``; only those answer on the host, on every backend)."""
+    abort = ctx.scenario.abort
+    if abort is None or abort.http is None:
+        return
+    http = [name for name, svc in ctx.target.services.items() if svc.health is not None and svc.health.http]
+    if abort.http.service not in http:
+        known = abort.http.service in ctx.target.services
+        yield ctx.problem(
+            ("abort", "http", "service"),
+            "not an HTTP service of the target" if known else "no such service in the target",
+            abort.http.service,
+            f"HTTP services are: {', '.join(http) or 'none'}",
+        )
 
 
 SCENARIO_RULES: tuple[ScenarioRule, ...] = (

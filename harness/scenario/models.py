@@ -32,7 +32,7 @@ from harness.scenario.fields import (
 from harness.scenario.monitoring import AlertExpectations, Monitoring
 
 if TYPE_CHECKING:
-    from harness.measure.health import HealthPolicy
+    from harness.scenario.slo import HealthPolicy
 
 
 class Model(BaseModel):
@@ -77,7 +77,7 @@ class SLO(Model):
 
     def policy(self) -> HealthPolicy:
         """The health policy the measurement uses; raises ValueError when the rules do not hold."""
-        from harness.measure.health import HealthPolicy
+        from harness.scenario.slo import HealthPolicy
 
         return HealthPolicy(
             window=self.window,

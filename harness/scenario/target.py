@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from harness.errors import Problem
 from harness.scenario.fields import Seconds
 from harness.scenario.models import Model
 
@@ -207,3 +208,28 @@ class Target(Model):
             order.extend(ready)
             done.update(ready)
         return order
+
+
+def needs_command_and_health(file: str, name: str, spec: Service, backend: str) -> list[Problem]:
+    """The process and docker backends start a service by its ``command`` and probe its ``health``;
+    a Compose target may leave both out (Compose starts it; its healthcheck, or running, is health)."""
+    problems: list[Problem] = []
+    if spec.command is None:
+        problems.append(
+            Problem(
+                file,
+                f"services.{name}.command",
+                f"the {backend} backend needs a command to start the service",
+                fix="add `command: [...]`, or use `--backend compose` if the target has a Compose file",
+            )
+        )
+    if spec.health is None:
+        problems.append(
+            Problem(
+                file,
+                f"services.{name}.health",
+                f"the {backend} backend needs to know when the service is ready",
+                fix="add `health:` with one of: " + ", ".join(HEALTH_KINDS),
+            )
+        )
+    return problems

@@ -12,8 +12,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from harness.errors import InfrastructureError, Problem
-from harness.scenario.target import HEALTH_KINDS, PLACEHOLDER, Service
+from harness.errors import InfrastructureError
+from harness.scenario.target import PLACEHOLDER
 
 if TYPE_CHECKING:
     from harness.toxiproxy.server import ToxiproxyServer
@@ -84,28 +84,3 @@ def render(template: str, values: dict[str, str]) -> str:
         return values[key]
 
     return PLACEHOLDER.sub(sub, template)
-
-
-def needs_command_and_health(file: str, name: str, spec: Service, backend: str) -> list[Problem]:
-    """The process and docker backends start a service by its ``command`` and probe its ``health``;
-    a Compose target may leave both out (Compose starts it; its healthcheck, or running, is health)."""
-    problems: list[Problem] = []
-    if spec.command is None:
-        problems.append(
-            Problem(
-                file,
-                f"services.{name}.command",
-                f"the {backend} backend needs a command to start the service",
-                fix="add `command: [...]`, or use `--backend compose` if the target has a Compose file",
-            )
-        )
-    if spec.health is None:
-        problems.append(
-            Problem(
-                file,
-                f"services.{name}.health",
-                f"the {backend} backend needs to know when the service is ready",
-                fix="add `health:` with one of: " + ", ".join(HEALTH_KINDS),
-            )
-        )
-    return problems

@@ -33,8 +33,8 @@ from typing import Any
 from harness.errors import InfrastructureError, ScenarioError
 from harness.net import free_port
 from harness.reaper import labelled_env, make_workdir
-from harness.scenario.target import Target
-from harness.targets.backend import Backend, needs_command_and_health, render
+from harness.scenario.target import Target, needs_command_and_health
+from harness.targets.backend import Backend, render
 from harness.targets.health import log_tail, wait_healthy
 from harness.toxiproxy.server import ToxiproxyServer
 
