@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.drain import fetch_audit
 from harness.errors import InfrastructureError
 from harness.events import EventBus
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.audit import AuditSchemaError, validate_audit
-from harness.run import fetch_audit
 from harness.scenario.target import Target
 from harness.session import TargetSession, mode_env
 

@@ -11,65 +11,55 @@ and SIGTERM become :class:`~harness.errors.Interrupted`; what was measured is st
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import platform
 import secrets
 import sys
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from harness import __version__, reaper
-from harness.analysis import AUDIT_FILE, analyse_run, policy_of
+from harness import reaper
+from harness.analysis import analyse_run, policy_of
 from harness.as_run import apply_overrides
-from harness.clock import CLOCK_NAME, now_ns
+from harness.clock import now_ns
 from harness.compose.sweep import sweep_compose
 from harness.docker.sweep import sweep_docker
-from harness.errors import Aborted, AftershockError, ExitCode, InfrastructureError, Interrupted
+from harness.drain import stop_and_audit
+from harness.errors import Aborted, AftershockError, ExitCode, Interrupted
 from harness.events import (
-    Audited,
-    Drained,
     EventBus,
-    LoadProgress,
     LoadStarted,
-    LoadStopped,
     PhaseStarted,
     ReportWriting,
     RunError,
     RunFinished,
     RunInterrupted,
-    RunStarted,
     TeardownDone,
     TrialStarted,
 )
 from harness.faults.kinds import build_fault
 from harness.faults.timeline import FaultTimeline
-from harness.files import atomic_write_text
 from harness.guards.trial import TrialGuards, trial_guards
 from harness.journal import JOURNAL_NAME, Journal
 from harness.load.control import LoadControl
 from harness.load.runner import LoadProcess
-from harness.measure.audit import Audit, AuditSchemaError, outstanding, validate_audit
-from harness.measure.live import LiveHealth, LoadTicker
+from harness.load_status import load_status
+from harness.measure.live import LiveHealth
 from harness.monitoring.trial import TrialMonitoring
 from harness.progress import Progress
 from harness.report import write_reports
 from harness.results import Results, write_results
 from harness.rollback import RollbackController
 from harness.run_record import SCENARIO_COPY
+from harness.run_started import run_started
 from harness.scenario.loader import LoadedScenario
 from harness.scenario.models import Fault, Scenario
 from harness.session import TargetSession, mode_env
 from harness.signals import shielded, signals_as_interrupts
 from harness.targets.backend import Backend
 from harness.teardown import Teardown
-from harness.toxiproxy.provision import TOXIPROXY_VERSION, find_toxiproxy
+from harness.toxiproxy.provision import find_toxiproxy
 
 
 @dataclass(frozen=True)
@@ -138,7 +128,16 @@ class Orchestrator:
         interrupted = aborted = False
         try:
             with signals_as_interrupts():
-                self.bus.publish(self._run_started(swept))
+                started = run_started(
+                    self.run_id,
+                    self.loaded,
+                    self.scenario,
+                    t0_ns=self.t0_ns,
+                    overrides=self.overrides,
+                    env=self.env_overrides(),
+                    swept=swept,
+                )
+                self.bus.publish(started)
                 binary = find_toxiproxy()
                 for trial in range(1, self.scenario.trials + 1):
                     if aborted := self._run_trial(trial, binary):
@@ -175,35 +174,6 @@ class Orchestrator:
         except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
             print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)
         return swept
-
-    def _run_started(self, swept: int) -> RunStarted:
-        """The scenario as actually run: what the analysis and every report restate."""
-        s, target = self.scenario, self.loaded.target
-        return RunStarted(
-            run_id=self.run_id,
-            scenario=s.name,
-            backend=s.backend,
-            trials=s.trials,
-            seed=s.seed,
-            t0_ns=self.t0_ns,
-            mode=s.target.mode,
-            load_workers=s.load.workers,
-            overrides=self.overrides,
-            env=self.env_overrides(),
-            swept_leftovers=swept,
-            scenario_file=str(self.loaded.path.resolve()),
-            target=target.name,
-            consistency=target.consistency.model_dump() if target.consistency else None,
-            wallclock=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            clock=CLOCK_NAME,
-            environment={
-                "aftershock": __version__,
-                "python": platform.python_version(),
-                "toxiproxy": TOXIPROXY_VERSION,
-                "platform": platform.platform(),
-                "pid": os.getpid(),
-            },
-        )
 
     def _finish(
         self, journal: Journal, error: BaseException | None, interrupted: bool, aborted: bool = False
@@ -361,21 +331,20 @@ class Orchestrator:
 
         timeline = td.enter("faults", FaultTimeline(s.faults, make, self.bus, trial))
         guards: list[Guard] = [trial_guards.check]  # the watchdog, then the abort bounds
-        if s.rollback is not None:
-            rollback = RollbackController(
-                s.rollback,
-                backend=backend,
-                bus=self.bus,
-                live=LiveHealth(trial_dir, policy_of(s)),
-                timeline=timeline,
-                workdir=self.loaded.path.resolve().parent,
-                run_id=self.run_id,
-                trial=trial,
-                services=list(target.services),
-            )
-            rollback.schedule(timeline)
+        rollback = self._rollback(trial, trial_dir, backend, timeline)
+        if rollback is not None:
             guards.append(lambda now: rollback.tick())
-        guards.append(self._progress_guard(trial, trial_dir, timeline, ready_ns))
+        status = load_status(
+            self.bus,
+            trial,
+            trial_dir,
+            timeline,
+            [f.label for f in s.faults],
+            ready_ns=ready_ns,
+            duration=s.load.duration,
+            live_terminal=self.live_terminal,
+        )
+        guards.append(status)
         if monitoring is not None:  # alerts go into the journal as they arrive
             pump = monitoring.pump
 
@@ -395,6 +364,27 @@ class Orchestrator:
             timeline.clear_all()  # every fault at once; then the load stops
             return True
         return False
+
+    def _rollback(
+        self, trial: int, trial_dir: Path, backend: Backend, timeline: FaultTimeline
+    ) -> RollbackController | None:
+        """The scenario's rollback, scheduled on the timeline (None when it states none)."""
+        s = self.scenario
+        if s.rollback is None:
+            return None
+        rollback = RollbackController(
+            s.rollback,
+            backend=backend,
+            bus=self.bus,
+            live=LiveHealth(trial_dir, policy_of(s)),
+            timeline=timeline,
+            workdir=self.loaded.path.resolve().parent,
+            run_id=self.run_id,
+            trial=trial,
+            services=list(self.loaded.target.services),
+        )
+        rollback.schedule(timeline)
+        return rollback
 
     def _guards(
         self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess, ready_ns: int
@@ -418,84 +408,20 @@ class Orchestrator:
             run_id=self.run_id,
         )
 
-    def _progress_guard(self, trial: int, trial_dir: Path, timeline: FaultTimeline, ready_ns: int) -> Guard:
-        """The live load status (req/s, share failing, active faults) as a progress event."""
-        s = self.scenario
-        ticker = LoadTicker(trial_dir, interval=1.0 if self.live_terminal else 5.0)
-
-        def tick(now: int) -> None:
-            rates = ticker.due(now)
-            if rates is not None:
-                self.bus.publish(
-                    LoadProgress(
-                        trial=trial,
-                        elapsed=(now - ready_ns) / 1e9,
-                        total=s.load.duration,
-                        rps=rates[0],
-                        error_rate=rates[1],
-                        faults=[s.faults[i].label for i in timeline.active()],
-                    )
-                )
-
-        return tick
-
     def _stop_and_audit(
-        self,
-        trial: int,
-        trial_dir: Path,
-        session: TargetSession,
-        load: LoadProcess,
-        guards: TrialGuards,
+        self, trial: int, trial_dir: Path, session: TargetSession, load: LoadProcess, guards: TrialGuards
     ) -> None:
-        """Stop the load, then drain and audit. No request starts after the journaled stop
-        instant, and every request sent is in the ledger before it closes. The guards stop
-        watching Locust first: from here its exit is ours."""
-        guards.stop_aborting()
-        guards.release("locust")
-        self.bus.publish(
-            PhaseStarted(trial=trial, what="stopping the load: waiting for the requests in flight to land")
+        """Stop the load, then drain and audit (:func:`harness.drain.stop_and_audit`)."""
+        stop_and_audit(
+            self.bus,
+            trial,
+            trial_dir,
+            load,
+            guards,
+            backend=session.backend,
+            target=self.loaded.target,
+            drain_timeout=self.scenario.drain_timeout,
         )
-        stop_ns = load.drain()
-        self.bus.publish(LoadStopped(t_ns=stop_ns, trial=trial))
-        if self.loaded.target.audit:
-            self.bus.publish(
-                PhaseStarted(
-                    trial=trial,
-                    what=f"draining the target's queued work (up to {self.scenario.drain_timeout:g} s), "
-                    "then reading its audit",
-                )
-            )
-            self._drain_and_audit(session.backend, trial, trial_dir)
-
-    def _drain_and_audit(self, backend: Backend, trial: int, trial_dir: Path) -> None:
-        """Wait (bounded) until the target reports no pending work, then keep its final state."""
-        target, timeout = self.loaded.target, self.scenario.drain_timeout
-        contract = target.consistency
-        started = now_ns()
-        deadline = started + round(timeout * 1e9)
-        while True:
-            docs: dict[str, Any] = {}
-            audits: dict[str, Audit] = {}
-            for source in target.audit:
-                url = backend.entry_url(source.service) + source.path
-                docs[source.service] = fetch_audit(url, timeout=max(1.0, min(timeout, 30.0)))
-                try:  # validated before anything is computed from it (docs/audit.md)
-                    audits[source.service] = validate_audit(docs[source.service], url)
-                except AuditSchemaError:
-                    atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
-                    raise
-            pending = outstanding(  # work accepted and not finished, each unit once
-                audits,
-                contract.primary if contract else None,
-                contract.final_status if contract else None,
-            )
-            if pending == 0 or now_ns() >= deadline:
-                break
-            time.sleep(0.2)
-        atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
-        effects = sum(len(a.effects) for a in audits.values())
-        self.bus.publish(Drained(trial=trial, waited=(now_ns() - started) / 1e9, pending=pending))
-        self.bus.publish(Audited(trial=trial, summary=f"{effects} effects, {pending} still pending"))
 
 
 Guard = Callable[[int], None]
@@ -507,12 +433,3 @@ def _flatten(exc: BaseException) -> str:
         return "; ".join(_flatten(e) for e in exc.exceptions)
     notes = getattr(exc, "__notes__", [])
     return str(exc) + ("".join(f"\n  {n}" for n in notes) if notes else "")
-
-
-def fetch_audit(url: str, timeout: float) -> Any:
-    try:
-        resp = requests.get(url, timeout=timeout)
-        resp.raise_for_status()
-        return resp.json()
-    except (requests.RequestException, json.JSONDecodeError) as exc:
-        raise InfrastructureError(f"could not read the target's audit at {url}: {exc}") from None

@@ -1,0 +1,98 @@
+"""The end of a trial's load: stop it, let the target drain its queued work, keep its audit.
+
+A step of its own because its order is a contract (DESIGN.md, ledger completeness): no request
+starts after the journaled stop instant, every request sent is in the ledger before the audit is
+read, and the audit is validated against its schema before anything is computed from it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.analysis import AUDIT_FILE
+from harness.clock import now_ns
+from harness.errors import InfrastructureError
+from harness.events import Audited, Drained, EventBus, LoadStopped, PhaseStarted
+from harness.files import atomic_write_text
+from harness.guards.trial import TrialGuards
+from harness.load.runner import LoadProcess
+from harness.measure.audit import Audit, AuditSchemaError, outstanding, validate_audit
+from harness.scenario.target import Target
+from harness.targets.backend import Backend
+
+
+def stop_and_audit(
+    bus: EventBus,
+    trial: int,
+    trial_dir: Path,
+    load: LoadProcess,
+    guards: TrialGuards,
+    *,
+    backend: Backend,
+    target: Target,
+    drain_timeout: float,
+) -> None:
+    """Stop the load, then drain and audit. The guards stop watching Locust first: from here its
+    exit is ours."""
+    guards.stop_aborting()
+    guards.release("locust")
+    bus.publish(
+        PhaseStarted(trial=trial, what="stopping the load: waiting for the requests in flight to land")
+    )
+    stop_ns = load.drain()
+    bus.publish(LoadStopped(t_ns=stop_ns, trial=trial))
+    if target.audit:
+        bus.publish(
+            PhaseStarted(
+                trial=trial,
+                what=f"draining the target's queued work (up to {drain_timeout:g} s), then reading its audit",
+            )
+        )
+        drain_and_audit(bus, backend, target, trial, trial_dir, drain_timeout)
+
+
+def drain_and_audit(
+    bus: EventBus, backend: Backend, target: Target, trial: int, trial_dir: Path, timeout: float
+) -> None:
+    """Wait (bounded) until the target reports no pending work, then keep its final state."""
+    contract = target.consistency
+    started = now_ns()
+    deadline = started + round(timeout * 1e9)
+    while True:
+        docs: dict[str, Any] = {}
+        audits: dict[str, Audit] = {}
+        for source in target.audit:
+            url = backend.entry_url(source.service) + source.path
+            docs[source.service] = fetch_audit(url, timeout=max(1.0, min(timeout, 30.0)))
+            try:  # validated before anything is computed from it (docs/audit.md)
+                audits[source.service] = validate_audit(docs[source.service], url)
+            except AuditSchemaError:
+                atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
+                raise
+        pending = outstanding(  # work accepted and not finished, each unit once
+            audits,
+            contract.primary if contract else None,
+            contract.final_status if contract else None,
+        )
+        if pending == 0 or now_ns() >= deadline:
+            break
+        time.sleep(0.2)
+    atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
+    effects = sum(len(a.effects) for a in audits.values())
+    bus.publish(Drained(trial=trial, waited=(now_ns() - started) / 1e9, pending=pending))
+    bus.publish(Audited(trial=trial, summary=f"{effects} effects, {pending} still pending"))
+
+
+def fetch_audit(url: str, timeout: float) -> Any:
+    """The audit document at ``url``; an unreachable or unreadable audit is an infrastructure error."""
+    try:
+        resp = requests.get(url, timeout=timeout)
+        resp.raise_for_status()
+        return resp.json()
+    except (requests.RequestException, json.JSONDecodeError) as exc:
+        raise InfrastructureError(f"could not read the target's audit at {url}: {exc}") from None
