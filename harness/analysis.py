@@ -13,28 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.events import (
-    FaultCleared,
-    FaultInjected,
-    HarnessFailed,
-)
+from harness.fault_result import effect_on_the_work, fault_result
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.audit import AuditSchemaError, validate_audit
 from harness.measure.baseline import Baseline, measure_baseline
-from harness.measure.bracket import Bracket
 from harness.measure.business import WorkLog
 from harness.measure.consistency import Consistency, effects_of, reconcile
 from harness.measure.failures import failure_breakdown
 from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.operations import operations_of
-from harness.measure.recovery import FaultMeasurement, measure_fault
+from harness.measure.recovery import measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
 from harness.measure.trials import mttr_over_trials
 from harness.measure.verdicts import (
-    judge_consistency,
-    judge_data_restored,
     judge_distribution,
     judge_fault,
     judge_rollback,
@@ -42,19 +35,13 @@ from harness.measure.verdicts import (
 from harness.results import (
     AbortResult,
     AsRun,
-    BaselineResult,
-    BracketResult,
-    ConsistencyResult,
-    DataAfterRollback,
     Escalation,
     Expect,
     FaultResult,
     FidelityResult,
     HarnessFailure,
     LoadResult,
-    Resolution,
     Results,
-    RollbackResult,
     Slo,
     TrialResult,
     Verdict,
@@ -62,7 +49,8 @@ from harness.results import (
 from harness.results.abort import ABORTED_NOTE
 from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
-from harness.scenario.models import Fault, Scenario
+from harness.scenario.models import Scenario
+from harness.trial_result import Reconciliation, trial_result
 
 AUDIT_FILE = "audit.json"
 
@@ -101,47 +89,6 @@ def _load_result(
     )
 
 
-def _fault_result(
-    fault: Fault,
-    index: int,
-    m: FaultMeasurement,
-    injected: FaultInjected,
-    cleared: FaultCleared | None,
-    cleared_at: float | None,
-    t0_ns: int,
-) -> FaultResult:
-    """A fault's figures with what the journal says of its timing (scheduled instant, lags)."""
-    scheduled = (injected.scheduled_ns - t0_ns) / 1e9
-    return FaultResult(
-        index=index,
-        kind=fault.kind,
-        target=fault.where,
-        label=fault.label,
-        injected_at=float(m.injected_at),
-        cleared_at=cleared_at,
-        time_to_impact=m.time_to_impact,
-        impact_at=m.impact_at,
-        recovered_at=m.recovered_at,
-        recovery_time=m.recovery_time,
-        recovered=bool(m.recovered),
-        outage=float(m.outage),
-        resolution=Resolution(**{k: float(v) for k, v in m.resolution.items()}),
-        error_rate_during_fault=m.error_rate_during_fault,
-        requests_during_fault=int(m.requests_during_fault),
-        note=None,
-        scheduled_at=scheduled,
-        injection_lag=(injected.injected_ns - injected.scheduled_ns) / 1e9,
-        clear_lag=None if cleared is None else cleared.lag_ns / 1e9,
-        impact_bracket=_bracket(m.impact_bracket),
-        recovery_bracket=_bracket(m.recovery_bracket),
-        recovery_time_bracketed=m.recovery_time_bracketed,
-    )
-
-
-def _bracket(b: Bracket | None) -> BracketResult | None:
-    return None if b is None else BracketResult(**b.to_dict())
-
-
 def _measure_faults(
     out: TrialAnalysis, scenario: Scenario, ev: TrialEvents, t0_ns: int, start: float, stop: float
 ) -> None:
@@ -165,9 +112,7 @@ def _measure_faults(
             m = dataclasses.replace(
                 m, recovered=False, recovered_at=None, recovery_time=None, recovery_bracket=None
             )
-        result = _fault_result(
-            fault, index, m, inj_event, cleared, clr if cut else float(m.cleared_at), t0_ns
-        )
+        result = fault_result(fault, index, m, inj_event, cleared, clr if cut else float(m.cleared_at), t0_ns)
         fidelity = measure_fidelity(
             out.samples, fault, injected_at=inj, cleared_at=clear_seen, load_started=start
         )
@@ -285,103 +230,32 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
 def _trial_result(
     run_dir: Path, record: RunRecord, scenario: Scenario, a: TrialAnalysis, errors: list[str]
 ) -> TrialResult:
-    """A trial's figures; its consistency (and the data left after a rollback) judged here.
+    """A trial's result (:func:`harness.trial_result.trial_result`), from its ledger and audit."""
+    reconciled = _reconcile(run_dir, record, a.trial, errors) if record.started.consistency else None
 
-    Harness failures are the run's error (exit 3) and the trial's ``harness_failure``: an audit
-    that does not match its schema gives no data verdict (never "everything lost"); unledgered
-    effects mean the ledger missed requests; a HarnessFailed event (Toxiproxy, Locust or the
-    harness died during the trial) voids every verdict of the trial about the target.
-    """
-    rollback = None if a.rollback is None else RollbackResult(**dataclasses.asdict(a.rollback))
-    events = record.trials[a.trial].harness_failures
-    failures = [_harness_failure(e, record.t0_ns) for e in events]
-    consistency = None
-    if record.started.consistency:
-        c: Consistency | None = None
-        judge = True
-        try:
-            c = consistency_of(run_dir, record, a.trial)
-        except AuditSchemaError as exc:  # no data verdict from an audit that was not understood
-            errors.append(f"trial {a.trial}: {exc}")
-            failures.append(HarnessFailure(component="audit", detail=str(exc)))
-            judge = False
-        except (OSError, ValueError) as exc:
-            errors.append(f"reconciling trial {a.trial} failed: {exc}")
-        if c is not None:
-            consistency = ConsistencyResult(**dataclasses.asdict(c))
-            rollback = _data_after(rollback, c)
-            if c.unledgered:  # the ledger missed requests: a harness error (exit 3)
-                detail = f"{c.unledgered} unledgered effects, keys {c.unledgered_keys}"
-                errors.append(f"trial {a.trial}: {detail}")
-                failures.append(HarnessFailure(component="ledger", detail=detail))
-        if judge:
-            a.verdicts.extend(judge_consistency(scenario.expect, a.trial, c))
-            if c is not None:  # a rollback restores the service, not the data (on by default)
-                damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
-                a.verdicts.extend(
-                    judge_data_restored(scenario.expect, a.trial, scenario.rollback is not None, damage)
-                )
-    if events:
-        a.verdicts.clear()  # no verdict about the target from a trial the harness failed
-        errors.extend(f"trial {a.trial}: the harness failed ({e.component}): {e.detail}" for e in events)
-    if record.trials[a.trial].harness_failures:  # a part died mid-play: the figures are the harness's
-        a.faults, a.rollback, rollback = [], None, None
-    if record.trials[a.trial].aborted is not None:  # the abort, not the target, ended the observation
-        a.faults = [f if f.recovered else f.model_copy(update={"note": ABORTED_NOTE}) for f in a.faults]
-        cut = {f.label for f in a.faults if f.note == ABORTED_NOTE}
-        a.verdicts[:] = [  # still missed, but say why: the figure was never observed
-            v.model_copy(update={"measured_text": "not observed (aborted)"})
-            if v.fault in cut and v.measured is None
-            else v
-            for v in a.verdicts
-        ]
-    return TrialResult(
-        trial=a.trial,
-        load=a.load,
-        faults=a.faults,
-        rollback=rollback,
-        consistency=consistency,
-        harness_failure=failures[0] if failures else None,
-        failures=failures_of(run_dir, record.t0_ns, a),
-        baseline=None if a.baseline is None else BaselineResult(**a.baseline.to_dict()),
-    )
+    def breakdown(a: TrialAnalysis) -> FailureBreakdown:
+        return failures_of(run_dir, record.t0_ns, a)
+
+    return trial_result(record, scenario, a, reconciled, breakdown, errors)
+
+
+def _reconcile(run_dir: Path, record: RunRecord, trial: int, errors: list[str]) -> Reconciliation:
+    """:func:`consistency_of`, with what went wrong said: an audit that does not match its schema
+    is a harness failure and gives no data verdict (never "everything lost")."""
+    try:
+        return Reconciliation(consistency_of(run_dir, record, trial))
+    except AuditSchemaError as exc:
+        errors.append(f"trial {trial}: {exc}")
+        return Reconciliation(None, judged=False, failure=HarnessFailure(component="audit", detail=str(exc)))
+    except (OSError, ValueError) as exc:
+        errors.append(f"reconciling trial {trial} failed: {exc}")
+        return Reconciliation(None)
 
 
 def failures_of(run_dir: Path, t0_ns: int, a: TrialAnalysis) -> FailureBreakdown:
     """The trial's failed requests broken down (read again from the ledger: one pass, no samples)."""
     windows = [(f.label, f.injected_at, f.cleared_at) for f in a.faults]
     return failure_breakdown(read_records(shard_paths(run_dir / f"trial-{a.trial}")), t0_ns, windows)
-
-
-def effect_on_the_work(f: FaultResult) -> FaultResult:
-    """A fault on a link no user request crosses (worker->payments) can still move the work: a
-    backlog that left its baseline range during the fault is an observed effect, never "no effect
-    observed" (the HTTP view alone would call a fault that stalled every order harmless)."""
-    fid, work = f.fidelity, f.business
-    if fid is None or not fid.no_effect or work is None or work.left_range_at is None:
-        return f
-    seen = (
-        f"effect observed on the work: backlog rose to {work.max_backlog} (baseline range "
-        f"0..{work.baseline_backlog}) at t={work.left_range_at:.2f}s; the entrypoint's requests "
-        f"did not move ({fid.note.removeprefix('no effect observed: ')})"
-    )
-    update = {"effect_observed": True, "no_effect": False, "note": seen}
-    return f.model_copy(update={"fidelity": fid.model_copy(update=update)})
-
-
-def _data_after(rollback: RollbackResult | None, c: Consistency) -> RollbackResult | None:
-    """What the rollback did not undo: the data damage still there once service is restored."""
-    if rollback is None:
-        return None
-    damage = {"lost": c.lost, "duplicated": c.duplicated, "corrupted": c.corrupted}
-    data = DataAfterRollback(**damage, clean=not any(damage.values()))
-    return rollback.model_copy(update={"data_after_rollback": data})
-
-
-def _harness_failure(e: HarnessFailed, t0_ns: int) -> HarnessFailure:
-    at = e.t_ns if e.at_ns is None else e.at_ns
-    alive = None if e.last_alive_ns is None else (e.last_alive_ns - t0_ns) / 1e9
-    return HarnessFailure(component=e.component, detail=e.detail, at=(at - t0_ns) / 1e9, last_alive=alive)
 
 
 def _abort_result(record: RunRecord) -> AbortResult | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.analysis import effect_on_the_work
+from harness.fault_result import effect_on_the_work
 from harness.results import FaultResult, FidelityResult
 from harness.results.operations import BusinessResult
 
