@@ -14,20 +14,16 @@ A pure renderer: it draws from ``results`` (the ``results.json`` document) and t
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from collections.abc import Sequence
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.files import atomic_write_text
 from harness.report import (
-    CONSISTENCY_PROBLEMS,
     EXPECTATION_WORDS,
     as_run_words,
     bound_kind,
-    consistency_rows,
     escalation_text,
     figure_text,
     headline,
@@ -44,9 +40,11 @@ from harness.report import (
     status_word,
 )
 from harness.report.evidence import bracket_text, fidelity_text
+from harness.report.html_parts import esc, img, table, td
+from harness.report.html_trial import folded, trial_section, trials_side_by_side
 from harness.report.lead import lead
 from harness.report.style import REPORT_CSS as _CSS
-from harness.results import Results, RollbackResult, TrialResult, Verdict
+from harness.results import Results, Verdict
 from harness.results.abort import ABORTED_NOTE
 
 if TYPE_CHECKING:
@@ -55,30 +53,6 @@ if TYPE_CHECKING:
 REPORT_NAME = "report.html"
 #: DESIGN.md, "escalation": without a stated recovery target, automation gets three minutes.
 DEFAULT_AUTOMATED_RECOVERY_BUDGET = 180.0
-
-
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value))
-
-
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, raw: bool = False) -> str:
-    """An HTML table; cells are escaped unless ``raw`` (then each cell is a full ``<td>``)."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = []
-    for row in rows:
-        cells = "".join(row) if raw else "".join(f"<td>{_e(c)}</td>" for c in row)
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _td(text: str, cls: str = "", title: str = "") -> str:
-    attrs = (f' class="{cls}"' if cls else "") + (f' title="{_e(title)}"' if title else "")
-    return f"<td{attrs}>{_e(text)}</td>"
 
 
 # -- sections -----------------------------------------------------------------------------------
@@ -90,11 +64,11 @@ def _header(results: Results) -> str:
     rest = line.split(": ", 1)[1] if ": " in line else line
     trials = len(results.trials)
     facts = [
-        f"scenario <strong>{_e(results.scenario)}</strong>",
-        f"target {_e(results.target or 'unknown')}",
+        f"scenario <strong>{esc(results.scenario)}</strong>",
+        f"target {esc(results.target or 'unknown')}",
         f"{trials} trial{'s' if trials != 1 else ''}",
-        f"run {_e(results.run_id)}",
-        f"started {_e(results.started_at or 'unknown')}",
+        f"run {esc(results.run_id)}",
+        f"started {esc(results.started_at or 'unknown')}",
     ]
     desc = results.description
     misses = [v for v in results.verdicts if not v.passed]
@@ -104,19 +78,19 @@ def _header(results: Results) -> str:
         def which(v: Verdict) -> str:
             return "all trials" if v.trial == 0 else f"trial {v.trial}"
 
-        items = "".join(f"<li>{_e(miss_sentence(v))} ({_e(which(v))}, {_e(v.fault)})</li>" for v in misses)
+        items = "".join(f"<li>{esc(miss_sentence(v))} ({esc(which(v))}, {esc(v.fault)})</li>" for v in misses)
         listed = f"<p>Every expectation missed:</p><ul>{items}</ul>"
     escalate = escalation_text(results)
     if escalate:
-        listed += f'<p class="escalate">ESCALATE: {_e(escalate)}</p>'
-    listed += "".join(f'<p class="escalate">WARNING: {_e(w)}</p>' for w in results.warnings)
+        listed += f'<p class="escalate">ESCALATE: {esc(escalate)}</p>'
+    listed += "".join(f'<p class="escalate">WARNING: {esc(w)}</p>' for w in results.warnings)
     return (
         f'<header class="headline {word}">'
         f'<h1 class="lead">{_lead_html(results)}</h1>'
-        f'<p class="why">{_e(rest[:1].upper() + rest[1:])}</p>{listed}'
+        f'<p class="why">{esc(rest[:1].upper() + rest[1:])}</p>{listed}'
         f'<p class="meta">{" · ".join(facts)}</p>'
-        f'<p class="meta">as run: {_e(as_run_words(results))}</p>'
-        + (f'<p class="meta">{_e(desc)}</p>' if desc else "")
+        f'<p class="meta">as run: {esc(as_run_words(results))}</p>'
+        + (f'<p class="meta">{esc(desc)}</p>' if desc else "")
         + "</header>"
     )
 
@@ -126,15 +100,15 @@ def _lead_html(results: Results) -> str:
     text = lead(results)
     word = status_word(results)
     if text.startswith(word):
-        return f'<span class="status">{_e(word)}</span>{_e(text[len(word) :])}'
-    return _e(text)
+        return f'<span class="status">{esc(word)}</span>{esc(text[len(word) :])}'
+    return esc(text)
 
 
 def _verdicts(results: Results) -> str:
     verdicts = results.verdicts
     out = ['<section id="verdicts"><h2>Expectations</h2>']
     if not verdicts:
-        out.append(f"<p>{_e(no_verdict_sentence(results))}</p>")
+        out.append(f"<p>{esc(no_verdict_sentence(results))}</p>")
         return "".join(out) + "</section>"
     rows = []
     for v in verdicts:
@@ -142,20 +116,20 @@ def _verdicts(results: Results) -> str:
         measured = measured_words(v)
         rows.append(
             [
-                _td("✔ PASS" if ok else "✘ FAIL", "pass" if ok else "fail"),
-                _td(v.expectation, title=EXPECTATION_WORDS.get(v.expectation, "")),
-                _td("all" if v.trial == 0 else str(v.trial), "num"),
-                _td(v.fault, "label"),
-                _td(
+                td("✔ PASS" if ok else "✘ FAIL", "pass" if ok else "fail"),
+                td(v.expectation, title=EXPECTATION_WORDS.get(v.expectation, "")),
+                td("all" if v.trial == 0 else str(v.trial), "num"),
+                td(v.fault, "label"),
+                td(
                     plain_bound(v.target, bound_kind(v.expectation)),
                     title=f"as stated in the scenario: {v.target}",
                 ),
-                _td(measured, "num"),
-                _td(margin_text(v), "num"),
+                td(measured, "num"),
+                td(margin_text(v), "num"),
             ]
         )
     out.append(
-        _table(["result", "expectation", "trial", "fault", "target", "measured", "margin"], rows, raw=True)
+        table(["result", "expectation", "trial", "fault", "target", "measured", "margin"], rows, raw=True)
     )
     out.append(
         '<p class="note">Margin: how far inside (+) or outside (−) the target the measurement landed. '
@@ -203,23 +177,23 @@ def _recovery_table(results: Results) -> str:
         err = f.error_rate_during_fault
         rows.append(
             [
-                _td(str(trial), "num"),
-                f'<td class="label">{_e(f.label)}'
-                + (f'<br><span class="wrap note">{_e(f.note)}</span>' if f.note else "")
+                td(str(trial), "num"),
+                f'<td class="label">{esc(f.label)}'
+                + (f'<br><span class="wrap note">{esc(f.note)}</span>' if f.note else "")
                 + "</td>",
-                _td(seconds_text(f.injected_at, 0.001), "num"),
-                _td(seconds_text(f.cleared_at, 0.001), "num"),
-                _td(impact, "num"),
-                _td(recovery, "num" if f.recovered else "fail"),
-                _td(figure_text(f.outage, res.outage), "num"),
-                _td("-" if err is None else f"{err * 100:.3g} %", "num"),
-                _td(bracket_text(f), "num"),
-                _td(
+                td(seconds_text(f.injected_at, 0.001), "num"),
+                td(seconds_text(f.cleared_at, 0.001), "num"),
+                td(impact, "num"),
+                td(recovery, "num" if f.recovered else "fail"),
+                td(figure_text(f.outage, res.outage), "num"),
+                td("-" if err is None else f"{err * 100:.3g} %", "num"),
+                td(bracket_text(f), "num"),
+                td(
                     fidelity_text(f),
                     "fail" if f.fidelity is not None and f.fidelity.no_effect else "",
                     "" if f.fidelity is None else f.fidelity.note,
                 ),
-                _td(human),
+                td(human),
             ]
         )
     if not rows:
@@ -237,7 +211,7 @@ def _recovery_table(results: Results) -> str:
         "observed effect of the fault",
         "needs a human?",
     ]
-    return _table(header, rows, raw=True) + (
+    return table(header, rows, raw=True) + (
         f'<p class="note">Times are seconds since the run started. "Needs a human" marks a recovery '
         f"slower than the automated-recovery budget ({budget:g} s).</p>"
     )
@@ -265,13 +239,13 @@ def _mttr(results: Results) -> str:
                 each,
             ]
         )
-    out.append(_table(["fault", "trials", "median", "p95", "max", "resolution", "every trial"], rows))
+    out.append(table(["fault", "trials", "median", "p95", "max", "resolution", "every trial"], rows))
     if len(results.trials) > 1:
         from harness.report.plots import mttr_png
 
         png = mttr_png(stats, _recovery_target(results))
         out.append(
-            f"<figure>{_img(png, 'recovery time of every trial, one dot per trial, median and p95 marked')}"
+            f"<figure>{img(png, 'recovery time of every trial, one dot per trial, median and p95 marked')}"
             "<figcaption>One dot per trial; the tall bar is the median, the short bar the 95th "
             "percentile, the dashed line the target. A cross at the right edge is a trial that never "
             "recovered.</figcaption></figure>"
@@ -279,125 +253,11 @@ def _mttr(results: Results) -> str:
     return "".join(out) + "</section>"
 
 
-def _trial(results: Results, trial: TrialResult, analysis: TrialAnalysis | None) -> str:
-    n = trial.trial
-    out = [f'<section id="trial-{_e(n)}"><h2>Trial {_e(n)}</h2>']
-    if trial.measurement_error:
-        out.append(f"<p><strong>Could not be measured:</strong> {_e(trial.measurement_error)}</p>")
-    if trial.harness_failure is not None:
-        hf = trial.harness_failure
-        out.append(
-            f"<p><strong>The harness failed ({_e(hf.component)}) at {_e(seconds_text(hf.at, 0.01))}:"
-            f"</strong> {_e(hf.detail)}. This trial says nothing about the target.</p>"
-        )
-    load = trial.load
-    if load is not None:
-        out.append(
-            f"<p>{_e(load.requests)} requests: {_e(load.ok)} succeeded, "
-            f"{_e(load.fail)} were refused or rejected, {_e(load.indeterminate)} "
-            f"got no clear answer. Load ran from {_e(seconds_text(load.started_at, 0.01))} to "
-            f"{_e(seconds_text(load.stopped_at, 0.01))}.</p>"
-        )
-    if analysis is not None:
-        out.append(_trial_figure(results, trial, analysis))
-    if trial.rollback is not None:
-        out.append(_rollback(trial.rollback))
-    elif results.as_run is not None and results.as_run.rollback is not None:
-        out.append("<h3>Rollback</h3><p><strong>No rollback happened in this trial.</strong></p>")
-    if trial.consistency is not None:
-        out.append(_consistency(trial))
-    return "".join(out) + "</section>"
-
-
-def _trial_figure(results: Results, trial: TrialResult, analysis: TrialAnalysis) -> str:
-    from harness.report.timeline_plot import timeline_png
-
-    png = timeline_png(analysis, trial.faults, results.slo, trial.rollback)
-    if png is None:
-        return "<p>No request was recorded in this trial: nothing to draw.</p>"
-    labels = ", ".join(f.label for f in trial.faults) or "no fault"
-    alt = f"timeline of trial {trial.trial}: throughput, failures and response times; {labels}"
-    return (
-        f"<figure>{_img(png, alt)}"
-        "<figcaption>Hatched orange: the fault was active. Dashed line: first moment users were "
-        "affected; solid line: recovered. The dotted band around each line is its resolution "
-        "(±): the true instant lies within it. Bottom strip: grey where the service missed its "
-        "target.</figcaption></figure>"
-    ) + _operations_figure(trial, analysis)
-
-
-def _operations_figure(trial: TrialResult, analysis: TrialAnalysis) -> str:
-    """The work's timeline (backlog, both recoveries, detection), when the target reports work."""
-    from harness.report.operations_plot import operations_png
-
-    t_from, t_to = analysis.observe_from, analysis.observe_to
-    if analysis.work is None or t_from is None or t_to is None:
-        return ""
-    png = operations_png(analysis.work, trial.faults, t_from, t_to)
-    if png is None:
-        return ""
-    alt = f"operations timeline of trial {trial.trial}: backlog, HTTP and business recovery, detection"
-    return (
-        f"<figure>{_img(png, alt)}"
-        "<figcaption>The work behind the requests: the backlog of accepted, unfinished work and its"
-        " baseline range; HTTP recovery and backlog recovery on one axis, with the first alert, the"
-        " first symptom page and the alerts' resolution from the target's own monitoring."
-        "</figcaption></figure>"
-    )
-
-
-def _consistency(trial: TrialResult) -> str:
-    out = ["<h3>Data consistency</h3>"]
-    cells = []
-    for k, c, ex, meaning in consistency_rows(trial.consistency):
-        bad = k in CONSISTENCY_PROBLEMS and c not in ("0", "-")  # data went wrong: say it loudly
-        cells.append(
-            [
-                _td(k, "fail" if bad else ""),
-                _td(c, "num fail" if bad else "num"),
-                _td(", ".join(ex) or "-"),
-                _td(meaning),
-            ]
-        )
-    out.append(_table(["category", "count", "examples (ids)", "meaning"], cells, raw=True))
-    out.append(
-        '<p class="note">Writes are matched by idempotency key between what clients were told '
-        "(the ledger) and what the system kept (the audit, read after the drain wait). "
-        "Writes with no clear answer may be present or absent; they are never counted as lost.</p>"
-    )
-    return "".join(out)
-
-
-def _rollback(rb: RollbackResult) -> str:
-    """A trial's rollback (DESIGN.md: rollback_duration, detection_to_rollback, escalation)."""
-    res = rb.resolution
-    rows = [
-        ["triggered at", seconds_text(rb.triggered_at, 0.01), rb.reason],
-        ["action", rb.action, "succeeded" if rb.action_ok else "FAILED"],
-        ["action took", seconds_text(rb.action_duration, 0.01), "from the trigger"],
-        ["old version confirmed at", seconds_text(rb.confirmed_at, 0.01), ""],
-        ["healthy again at", figure_text(rb.recovered_at, res), ""],
-        [
-            "rollback duration",
-            "did not roll back" if rb.rollback_duration is None else figure_text(rb.rollback_duration, res),
-            "trigger until healthy at the old version",
-        ],
-        [
-            "first impact to rollback",
-            figure_text(rb.detection_to_rollback, res),
-            "how long until someone (or something) pulled the lever",
-        ],
-        ["needs a human?", "YES" if rb.escalated else "no", f"budget {rb.budget:g} s"],
-    ]
-    note = f'<p class="note">{_e(rb.note)}</p>' if rb.note else ""
-    return "<h3>Rollback</h3>" + _table(["", "value", "meaning"], rows) + note
-
-
 def _how_to_read(results: Results) -> str:
     slo = results.slo
     return (
         '<section id="definitions"><h2>How to read this</h2>'
-        f"<p>{_e(slo_sentence(slo))}</p><dl class='defs'>"
+        f"<p>{esc(slo_sentence(slo))}</p><dl class='defs'>"
         "<dt>users affected after (time to impact)</dt><dd>from the moment the fault was injected until "
         "the service first missed its target.</dd>"
         "<dt>recovered after the fault ended (recovery time, MTTR)</dt><dd>from the moment the fault was "
@@ -429,9 +289,10 @@ def _scenario(run_dir: Path, results: Results) -> str:
         text = "(scenario.yaml is missing from the run directory)"
     return (
         '<section id="scenario"><h2>The scenario as run</h2>'
-        f"<p>From <code>{_e(results.scenario_file or 'unknown file')}</code>; the run used "
-        f"seed {_e(results.seed)} and backend {_e(results.backend)} (command-line "
-        f"overrides included).</p><p>As run: {_e(as_run_words(results))}.</p><pre>{_e(text)}</pre></section>"
+        f"<p>From <code>{esc(results.scenario_file or 'unknown file')}</code>; the run used "
+        f"seed {esc(results.seed)} and backend {esc(results.backend)} (command-line "
+        f"overrides included).</p><p>As run: {esc(as_run_words(results))}.</p>"
+        f"<pre>{esc(text)}</pre></section>"
     )
 
 
@@ -452,7 +313,7 @@ def _environment(results: Results) -> str:
     rows += [["report drawn with", f"numpy {numpy.__version__}, matplotlib {matplotlib.__version__}"]]
     return (
         '<section id="environment"><h2>Environment</h2>'
-        + _table(["what", "value"], [[k, "" if v is None else str(v)] for k, v in rows])
+        + table(["what", "value"], [[k, "" if v is None else str(v)] for k, v in rows])
         + "</section>"
     )
 
@@ -467,47 +328,14 @@ def _failures(results: Results) -> str:
     if not rows:
         return "".join(out) + "<p>No request failed.</p></section>"
     out.append("<p>Times in seconds since the run started; share of all requests of that operation.</p>")
-    out.append(_table(FAILURE_HEADER, rows))
+    out.append(table(FAILURE_HEADER, rows))
     errors = top_errors(results)
     if errors:
         items = "".join(
-            f"<li>trial {n}: {count:,} × <code>{_e(text)}</code></li>" for n, text, count in errors
+            f"<li>trial {n}: {count:,} × <code>{esc(text)}</code></li>" for n, text, count in errors
         )
         out.append(f"<p>Most common error texts:</p><ul>{items}</ul>")
     return "".join(out) + "</section>"
-
-
-def _trials_side_by_side(results: Results, analyses: Sequence[TrialAnalysis]) -> str:
-    from harness.report.trials_plot import trials_png
-
-    png = trials_png(results.trials, analyses, results.slo)
-    if png is None:
-        return ""
-    return (
-        '<section id="trials"><h2>The trials side by side</h2><figure>'
-        + _img(png, "every trial's share of failing requests and p95 response time, on shared axes")
-        + "<figcaption>One column per trial, on shared axes, time counted from the trial's first "
-        "fault. Solid line: share of requests failing; dashed: p95 response time; hatched: the fault "
-        "was active; vertical line: recovered. Each trial's full timeline is below, folded."
-        "</figcaption></figure></section>"
-    )
-
-
-def _folded(trial: TrialResult, section: str) -> str:
-    """A trial's detail behind a one-line summary (a 3-trial page was 7,500 px long unfolded)."""
-    rts = [f.recovery_time for f in trial.faults]
-    if trial.measurement_error or trial.harness_failure:
-        what = "not measured" if trial.measurement_error else "harness failure"
-    elif not rts:
-        what = "no fault measured"
-    elif all(r is not None for r in rts):
-        what = "recovered in " + ", ".join(
-            seconds_text(f.recovery_time, f.resolution.recovery_time) for f in trial.faults
-        )
-    else:
-        what = "NOT recovered"
-    summary = f"Trial {_e(trial.trial)}: {_e(what)} (timeline and detail)"
-    return f"<details><summary>{summary}</summary>{section}</details>"
 
 
 def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysis]) -> str:
@@ -518,14 +346,14 @@ def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysi
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(word)}: {_e(results.scenario)} — aftershock {_e(results.run_id)}</title>",
+        f"<title>{esc(word)}: {esc(results.scenario)} — aftershock {esc(results.run_id)}</title>",
         f"<style>{_CSS}</style></head><body>",
         _header(results),
         _verdicts(results),
     ]
     several = len(results.trials) > 1
     if several:  # the trials at a glance, before the tables
-        parts.append(_trials_side_by_side(results, analyses))
+        parts.append(trials_side_by_side(results, analyses))
     parts += [
         '<section id="recovery"><h2>Recovery, fault by fault</h2>',
         _recovery_table(results),
@@ -534,12 +362,12 @@ def render_html(run_dir: Path, results: Results, analyses: Sequence[TrialAnalysi
         _failures(results),
     ]
     for trial in results.trials:
-        section = _trial(results, trial, by_trial.get(trial.trial))
-        parts.append(_folded(trial, section) if several else section)
+        section = trial_section(results, trial, by_trial.get(trial.trial))
+        parts.append(folded(trial, section) if several else section)
     parts += [_how_to_read(results), _scenario(run_dir, results), _environment(results)]
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     parts.append(
-        f'<footer class="note"><p>Generated by aftershock from {_e(results.schema_)} at {stamp}. '
+        f'<footer class="note"><p>Generated by aftershock from {esc(results.schema_)} at {stamp}. '
         "This page is self-contained: no network, no scripts.</p></footer></body></html>\n"
     )
     return "\n".join(parts)
