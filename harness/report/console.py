@@ -19,7 +19,33 @@ def _secs(value: float | None, resolution: float | None = None) -> str:
     return "-" if value is None else seconds_text(value, resolution)
 
 
+def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A header and its rows, each column as wide as its widest cell."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [_row(header, widths), *(_row(r, widths) for r in rows)]
+
+
 def verdict_table(results: Results) -> str:
+    """What went wrong with the run itself, the faults' figures, the data, then the verdicts."""
+    lines = _no_verdict_lines(results)
+    faults = _fault_rows(results)
+    if faults:
+        fh = ["trial", "fault", "injected", "cleared", "impact after", "recovery", "outage", "resolution"]
+        fh += ["recovery (bracket)", "observed effect"]
+        lines += [*_columns(fh, faults), ""]
+    lines += _data_lines(results.trials)
+    lines += operations_lines(results)  # HTTP vs business recovery, detection
+    lines += _rollback_lines(results)
+    rows = _verdict_rows(results)
+    if rows:
+        lines += _columns(["", "expectation", "trial", "fault", "target", "measured", "margin"], rows)
+    elif not any(t.harness_failure is not None for t in results.trials):
+        lines.append(no_verdict_sentence(results))
+    return "\n".join(lines)
+
+
+def _no_verdict_lines(results: Results) -> list[str]:
+    """Trials the harness failed and the abort, first: they say why verdicts are missing."""
     lines: list[str] = []
     for t in results.trials:
         hf = t.harness_failure
@@ -34,20 +60,11 @@ def verdict_table(results: Results) -> str:
         lines.append(f"ABORTED at t={results.aborted.at:.2f}s: {results.aborted.reason}")
     if lines:
         lines.append("")
-    header = ["", "expectation", "trial", "fault", "target", "measured", "margin"]
-    rows: list[list[str]] = []
-    for v in results.verdicts:
-        rows.append(
-            [
-                "PASS" if v.passed else "FAIL",
-                v.expectation,
-                "all" if v.trial == 0 else str(v.trial),
-                v.fault,
-                v.target,
-                v.measured_text,
-                margin_text(v),
-            ]
-        )
+    return lines
+
+
+def _fault_rows(results: Results) -> list[list[str]]:
+    """One row per fault per trial: its instants and figures, each as precise as its resolution."""
     faults: list[list[str]] = []
     for trial, f in results.faults():
         r = f.resolution
@@ -67,23 +84,22 @@ def verdict_table(results: Results) -> str:
                 fidelity_text(f),
             ]
         )
-    if faults:
-        fh = ["trial", "fault", "injected", "cleared", "impact after", "recovery", "outage", "resolution"]
-        fh += ["recovery (bracket)", "observed effect"]
-        widths = [max(len(r[i]) for r in [fh, *faults]) for i in range(len(fh))]
-        lines.append(_row(fh, widths))
-        lines.extend(_row(r, widths) for r in faults)
-        lines.append("")
-    lines += _data_lines(results.trials)
-    lines += operations_lines(results)  # HTTP vs business recovery, detection
-    lines += _rollback_lines(results)
-    if rows:
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines.append(_row(header, widths))
-        lines.extend(_row(r, widths) for r in rows)
-    elif not any(t.harness_failure is not None for t in results.trials):
-        lines.append(no_verdict_sentence(results))
-    return "\n".join(lines)
+    return faults
+
+
+def _verdict_rows(results: Results) -> list[list[str]]:
+    return [
+        [
+            "PASS" if v.passed else "FAIL",
+            v.expectation,
+            "all" if v.trial == 0 else str(v.trial),
+            v.fault,
+            v.target,
+            v.measured_text,
+            margin_text(v),
+        ]
+        for v in results.verdicts
+    ]
 
 
 def _data_lines(trials: list[TrialResult]) -> list[str]:

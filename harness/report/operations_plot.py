@@ -9,6 +9,7 @@ page and the last resolution. The gap between the two recoveries is the point of
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,19 +17,20 @@ from harness.measure.business import WorkLog
 from harness.report.plots import _BAND_HATCH, _INK, _new_figure, figure_png
 from harness.results import FaultResult
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+Mark = tuple[float | None, float, str, str | tuple[int, tuple[int, int]]]
+"""An instant drawn as a vertical line: when (None: not reached), its resolution, label, style."""
+
 
 def operations_png(log: WorkLog, faults: Sequence[FaultResult], t_from: float, t_to: float) -> bytes | None:
     """PNG bytes, or None when the trial has no work items or no fault with business figures."""
     measured = [f for f in faults if f.business is not None or f.detection is not None]
     if not len(log) or not measured:
         return None
-    ends = [float(x) for x in log.stamps[-1:]]
-    for f in measured:
-        if f.business is not None and f.business.backlog_recovered_at is not None:
-            ends.append(f.business.backlog_recovered_at)
-        if f.detection is not None and f.detection.resolved_at is not None:
-            ends.append(f.detection.resolved_at)
-    t_to = max(t_to, *ends)
+    t_to = _plot_end(log, measured, t_to)
     span = t_to - t_from
     fig = _new_figure(12, 3.6)
     ax = fig.subplots(1, 1)
@@ -40,41 +42,10 @@ def operations_png(log: WorkLog, faults: Sequence[FaultResult], t_from: float, t
     for f in measured:
         cleared = f.cleared_at if f.cleared_at is not None else t_to
         ax.axvspan(f.injected_at, cleared, facecolor="none", hatch="//", edgecolor="#e65100", linewidth=0)
-        marks: list[tuple[float | None, float, str, str | tuple[int, tuple[int, int]]]] = [
-            (f.recovered_at, f.resolution.recovered_at or 0.0, "HTTP recovered", "-"),
-        ]
         if f.business is not None:
-            b = f.business
-            ax.axhspan(0, b.baseline_backlog, facecolor="#c8e6c9", alpha=0.5, linewidth=0)
-            marks.append(
-                (b.backlog_recovered_at, b.resolution.backlog_recovery_time, "backlog recovered", "--")
-            )
-        if f.detection is not None:
-            d = f.detection
-            symptom = next((a.fired_at for a in d.alerts if a.symptom), None)
-            marks += [
-                (d.impact_at, 0.0, "first impact", (0, (1, 1))),
-                (d.detected_at, 0.0, "first alert", "-."),
-                (symptom, 0.0, "symptom page", (0, (5, 1))),
-                (d.resolved_at, 0.0, "alerts resolved", (0, (3, 3))),
-            ]
-        for n, (at, res, label, style) in enumerate(marks):
-            if at is None:
-                continue
-            if res > 0:
-                ax.axvspan(at - res, at + res, facecolor="none", hatch=_BAND_HATCH, edgecolor="#555555", lw=0)
-            ax.axvline(at, color=_INK, linestyle=style, linewidth=1.2)
-            left = at > t_from + 0.85 * span  # near the right edge: label on the line's left
-            ax.annotate(
-                label,
-                (at, top * (0.95 - 0.11 * n)),
-                xytext=(-4 if left else 4, 0),
-                textcoords="offset points",
-                ha="right" if left else "left",
-                fontsize=8.5,
-                va="center",
-                bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
-            )
+            ax.axhspan(0, f.business.baseline_backlog, facecolor="#c8e6c9", alpha=0.5, linewidth=0)
+        for n, mark in enumerate(_marks(f)):
+            _draw_mark(ax, n, mark, left_from=t_from + 0.85 * span, y=top * (0.95 - 0.11 * n))
         if f.business is not None and not f.business.backlog_recovered:
             ax.text(t_to, top * 0.5, "backlog NOT recovered ▶", ha="right", fontsize=9, fontweight="bold")
     ax.set_xlim(t_from, t_to + span * 0.01)
@@ -91,3 +62,54 @@ def operations_png(log: WorkLog, faults: Sequence[FaultResult], t_from: float, t
         ha="left",
     )
     return figure_png(fig)
+
+
+def _plot_end(log: WorkLog, measured: Sequence[FaultResult], t_to: float) -> float:
+    """The observation's end, stretched to the last work item, backlog recovery or alert resolution."""
+    ends = [float(x) for x in log.stamps[-1:]]
+    for f in measured:
+        if f.business is not None and f.business.backlog_recovered_at is not None:
+            ends.append(f.business.backlog_recovered_at)
+        if f.detection is not None and f.detection.resolved_at is not None:
+            ends.append(f.detection.resolved_at)
+    return max(t_to, *ends)
+
+
+def _marks(f: FaultResult) -> list[Mark]:
+    """A fault's instants: HTTP and backlog recovery (with resolution), then detection's."""
+    marks: list[Mark] = [(f.recovered_at, f.resolution.recovered_at or 0.0, "HTTP recovered", "-")]
+    if f.business is not None:
+        b = f.business
+        marks.append((b.backlog_recovered_at, b.resolution.backlog_recovery_time, "backlog recovered", "--"))
+    if f.detection is not None:
+        d = f.detection
+        symptom = next((a.fired_at for a in d.alerts if a.symptom), None)
+        marks += [
+            (d.impact_at, 0.0, "first impact", (0, (1, 1))),
+            (d.detected_at, 0.0, "first alert", "-."),
+            (symptom, 0.0, "symptom page", (0, (5, 1))),
+            (d.resolved_at, 0.0, "alerts resolved", (0, (3, 3))),
+        ]
+    return marks
+
+
+def _draw_mark(ax: Axes, n: int, mark: Mark, *, left_from: float, y: float) -> None:
+    """The ``n``-th mark of a fault: its resolution band, its line, its label at height ``y``
+    (on the line's left from ``left_from`` on, near the right edge)."""
+    at, res, label, style = mark
+    if at is None:
+        return
+    if res > 0:
+        ax.axvspan(at - res, at + res, facecolor="none", hatch=_BAND_HATCH, edgecolor="#555555", lw=0)
+    ax.axvline(at, color=_INK, linestyle=style, linewidth=1.2)
+    left = at > left_from
+    ax.annotate(
+        label,
+        (at, y),
+        xytext=(-4 if left else 4, 0),
+        textcoords="offset points",
+        ha="right" if left else "left",
+        fontsize=8.5,
+        va="center",
+        bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
+    )

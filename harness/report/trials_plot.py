@@ -26,6 +26,7 @@ from harness.report.words import seconds_text
 from harness.results import Slo, TrialResult
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from harness.analysis import TrialAnalysis
@@ -44,17 +45,7 @@ def trials_figure(
     trials: Sequence[TrialResult], analyses: Sequence[TrialAnalysis], slo: Slo
 ) -> Figure | None:
     """The small-multiples figure, or None when fewer than two trials have load to draw."""
-    from matplotlib.ticker import FuncFormatter
-
-    by_trial = {a.trial: a for a in analyses}
-    drawn = [
-        (t, by_trial[t.trial])
-        for t in trials
-        if t.trial in by_trial
-        and by_trial[t.trial].observe_from is not None
-        and by_trial[t.trial].observe_to is not None
-        and len(by_trial[t.trial].samples)
-    ]
+    drawn = _drawable(trials, analyses)
     if len(drawn) < 2:
         return None
     cols = min(len(drawn), MAX_COLUMNS)
@@ -70,43 +61,7 @@ def trials_figure(
     top = 0.0
     for k, (trial, a) in enumerate(drawn):
         ax_err, ax_lat = grid[2 * (k // cols)][k % cols], grid[2 * (k // cols) + 1][k % cols]
-        origin = _origin(trial, a) or 0.0
-        t_from, t_to = float(a.observe_from or 0.0), float(a.observe_to or 0.0)
-        width = choose_bin_width(t_to - t_from, len(a.samples), slo.window)
-        s = bin_samples(a.samples, t_from, t_to, width)
-        edges = s.edges - origin
-        ax_err.stairs(s.error_share * 100, edges, baseline=None, color=_INK, linewidth=1.4, zorder=3)
-        ax_lat.stairs(s.p95, edges, baseline=None, color=_INK, linewidth=1.4, linestyle="--", zorder=3)
-        top = max(top, float(np.nanmax(s.p95, initial=0.0)))
-        for f in trial.faults:
-            end = f.cleared_at if f.cleared_at is not None else t_to
-            for ax in (ax_err, ax_lat):
-                ax.axvspan(
-                    f.injected_at - origin,
-                    end - origin,
-                    facecolor=_FAULT_FACE,
-                    hatch=_FAULT_HATCH,
-                    edgecolor="#c77700",
-                    linewidth=0,
-                    zorder=0,
-                )
-                if f.recovered_at is not None:
-                    ax.axvline(f.recovered_at - origin, color=_INK, linewidth=1.3, zorder=2)
-        rt = [f.recovery_time for f in trial.faults]
-        title = f"trial {trial.trial}"
-        if rt and all(r is not None for r in rt):
-            title += ": recovered in " + ", ".join(
-                seconds_text(f.recovery_time, f.resolution.recovery_time) for f in trial.faults
-            )
-        elif rt:
-            title += ": NOT recovered"
-        ax_err.set_title(title, fontsize=9.5)
-        ax_err.set_ylim(-3, 103)
-        ax_lat.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _seconds_formatter(v)))
-        ax_lat.set_xlabel("seconds since the fault", fontsize=8.5)
-        for ax in (ax_err, ax_lat):
-            ax.grid(True, color="#e5e5e5", linewidth=0.6)
-            ax.tick_params(labelsize=8)
+        top = max(top, _draw_trial(ax_err, ax_lat, trial, a, slo))
         if k % cols == 0:
             ax_err.set_ylabel("% failing", fontsize=9)
             ax_lat.set_ylabel("p95 response", fontsize=9)
@@ -116,6 +71,70 @@ def trials_figure(
         grid[2 * (k // cols)][k % cols].set_visible(False)
         grid[2 * (k // cols) + 1][k % cols].set_visible(False)
     return fig
+
+
+def _drawable(
+    trials: Sequence[TrialResult], analyses: Sequence[TrialAnalysis]
+) -> list[tuple[TrialResult, TrialAnalysis]]:
+    """The trials with an observed load and at least one request, with their analyses."""
+    by_trial = {a.trial: a for a in analyses}
+    return [
+        (t, by_trial[t.trial])
+        for t in trials
+        if t.trial in by_trial
+        and by_trial[t.trial].observe_from is not None
+        and by_trial[t.trial].observe_to is not None
+        and len(by_trial[t.trial].samples)
+    ]
+
+
+def _draw_trial(ax_err: Axes, ax_lat: Axes, trial: TrialResult, a: TrialAnalysis, slo: Slo) -> float:
+    """One trial's column: share failing above, p95 below, faults hatched, recoveries marked.
+    Returns the column's highest p95 (the row shares its scale)."""
+    from matplotlib.ticker import FuncFormatter
+
+    origin = _origin(trial, a) or 0.0
+    t_from, t_to = float(a.observe_from or 0.0), float(a.observe_to or 0.0)
+    width = choose_bin_width(t_to - t_from, len(a.samples), slo.window)
+    s = bin_samples(a.samples, t_from, t_to, width)
+    edges = s.edges - origin
+    ax_err.stairs(s.error_share * 100, edges, baseline=None, color=_INK, linewidth=1.4, zorder=3)
+    ax_lat.stairs(s.p95, edges, baseline=None, color=_INK, linewidth=1.4, linestyle="--", zorder=3)
+    for f in trial.faults:
+        end = f.cleared_at if f.cleared_at is not None else t_to
+        for ax in (ax_err, ax_lat):
+            ax.axvspan(
+                f.injected_at - origin,
+                end - origin,
+                facecolor=_FAULT_FACE,
+                hatch=_FAULT_HATCH,
+                edgecolor="#c77700",
+                linewidth=0,
+                zorder=0,
+            )
+            if f.recovered_at is not None:
+                ax.axvline(f.recovered_at - origin, color=_INK, linewidth=1.3, zorder=2)
+    ax_err.set_title(_title(trial), fontsize=9.5)
+    ax_err.set_ylim(-3, 103)
+    ax_lat.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _seconds_formatter(v)))
+    ax_lat.set_xlabel("seconds since the fault", fontsize=8.5)
+    for ax in (ax_err, ax_lat):
+        ax.grid(True, color="#e5e5e5", linewidth=0.6)
+        ax.tick_params(labelsize=8)
+    return float(np.nanmax(s.p95, initial=0.0))
+
+
+def _title(trial: TrialResult) -> str:
+    """``trial 2: recovered in 1.5 s`` (or NOT recovered)."""
+    rt = [f.recovery_time for f in trial.faults]
+    title = f"trial {trial.trial}"
+    if rt and all(r is not None for r in rt):
+        title += ": recovered in " + ", ".join(
+            seconds_text(f.recovery_time, f.resolution.recovery_time) for f in trial.faults
+        )
+    elif rt:
+        title += ": NOT recovered"
+    return title
 
 
 def trials_png(trials: Sequence[TrialResult], analyses: Sequence[TrialAnalysis], slo: Slo) -> bytes | None:
