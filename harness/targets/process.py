@@ -33,7 +33,7 @@ from typing import Any
 from harness.errors import InfrastructureError, ScenarioError
 from harness.net import free_port
 from harness.reaper import labelled_env, make_workdir
-from harness.scenario.target import Target, needs_command_and_health
+from harness.scenario.target import Health, Target, needs_command_and_health
 from harness.targets.backend import Backend, render
 from harness.targets.health import log_tail, wait_healthy
 from harness.toxiproxy.server import ToxiproxyServer
@@ -245,15 +245,7 @@ class ProcessBackend(Backend):
         if spec.command is None or spec.health is None:
             raise InfrastructureError(f"service {service!r} has no command/health for the process backend")
         cmd = [render(part, values) for part in spec.command]
-        env = labelled_env(self.run_id)
-        env.update({k: render(v, values) for k, v in spec.env.items()})
-        version = self._versions.get(service)
-        if version is not None:
-            env.update({k: render(v, values) for k, v in spec.versions[version].items()})
-            env["AFTERSHOCK_VERSION"] = version
-        env.update(self.env_overrides.get(service, {}))
-        env["AFTERSHOCK_SERVICE"] = service
-        env[SECRET_VAR] = self.secret
+        env = self._env(service, values)
         log = self.log_path(service).open("ab")
         log.write(f"--- aftershock: starting {service}: {' '.join(cmd)}\n".encode())
         log.flush()
@@ -275,27 +267,54 @@ class ProcessBackend(Backend):
         self._procs[service] = proc
         self.emit("service_starting", service=service, pid=proc.pid)
         if wait:
-            health_cmd = spec.health.command
-            started = _Started(
-                service,
-                proc,
-                self.host,
-                self.ports[service],
-                self.log_path(service),
-                offset,
-                self.target_dir,
-                env,
-            )
-            health = spec.health
-            if health_cmd is not None:  # placeholders as in the command
-                health = health.model_copy(update={"command": [render(p, values) for p in health_cmd]})
-            try:
-                wait_healthy(started, health, spec.startup_timeout)
-            except InfrastructureError:
-                if proc.poll() is not None and self._port_was_taken(service, offset):
-                    raise _PortTaken(log_tail(self.log_path(service))) from None
-                raise
-            self.emit("service_up", service=service, pid=proc.pid, address=self.upstream_address(service))
+            self._wait_up(service, proc, spec.health, values, env, offset)
+
+    def _env(self, service: str, values: dict[str, str]) -> dict[str, str]:
+        """The service's environment: the run's labels, its own (then its version's) variables,
+        the mode's overrides, and what aftershock tells every service (name, secret)."""
+        spec = self.target.services[service]
+        env = labelled_env(self.run_id)
+        env.update({k: render(v, values) for k, v in spec.env.items()})
+        version = self._versions.get(service)
+        if version is not None:
+            env.update({k: render(v, values) for k, v in spec.versions[version].items()})
+            env["AFTERSHOCK_VERSION"] = version
+        env.update(self.env_overrides.get(service, {}))
+        env["AFTERSHOCK_SERVICE"] = service
+        env[SECRET_VAR] = self.secret
+        return env
+
+    def _wait_up(
+        self,
+        service: str,
+        proc: subprocess.Popen[bytes],
+        health: Health,
+        values: dict[str, str],
+        env: dict[str, str],
+        offset: int,
+    ) -> None:
+        """Wait until the service is healthy; a service that died because its port was taken
+        raises :class:`_PortTaken` (the caller retries), anything else stays an infrastructure error."""
+        started = _Started(
+            service,
+            proc,
+            self.host,
+            self.ports[service],
+            self.log_path(service),
+            offset,
+            self.target_dir,
+            env,
+        )
+        health_cmd = health.command
+        if health_cmd is not None:  # placeholders as in the command
+            health = health.model_copy(update={"command": [render(p, values) for p in health_cmd]})
+        try:
+            wait_healthy(started, health, self.target.services[service].startup_timeout)
+        except InfrastructureError:
+            if proc.poll() is not None and self._port_was_taken(service, offset):
+                raise _PortTaken(log_tail(self.log_path(service))) from None
+            raise
+        self.emit("service_up", service=service, pid=proc.pid, address=self.upstream_address(service))
 
     def _port_was_taken(self, service: str, log_start: int) -> bool:
         """Whether the service's own log (since this start) says its port was in use."""
