@@ -10,11 +10,16 @@ from harness.results import FaultResult, Results, TrialResult
 
 
 def bracket_text(f: FaultResult) -> str:
-    """``2.98 s ±0.012 s``: the MTTR from the recovery bracket, or ``-`` without one."""
+    """``2.98 s ±0.012 s``: the MTTR from the recovery bracket, or ``-`` without one.
+
+    A bracket whose middle lies before the clear (slow requests straddling it) reads ``0.0 s``
+    with its half-width: recovery is counted from the clear, so it cannot be negative (DESIGN.md:
+    recovered_at >= cleared_at), and ``0 ± half-width`` still holds every instant the bracket
+    allows. results.json keeps the measured (negative) figure."""
     b = f.recovery_bracket
     if b is None or f.recovery_time_bracketed is None:
         return "-"
-    text = figure_text(f.recovery_time_bracketed, b.half_width)
+    text = figure_text(max(0.0, f.recovery_time_bracketed), b.half_width)
     return text + (f" ({b.contradicting} contradicting)" if b.contradicting else "")
 
 

@@ -42,7 +42,7 @@ from harness.report import (
 from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.html_parts import esc, img, table, td
 from harness.report.html_trial import folded, trial_section, trials_side_by_side
-from harness.report.lead import lead
+from harness.report.lead import lead, resolutions_note
 from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, Verdict
 from harness.results.abort import ABORTED_NOTE
@@ -80,6 +80,7 @@ def _header(results: Results) -> str:
 
         items = "".join(f"<li>{esc(miss_sentence(v))} ({esc(which(v))}, {esc(v.fault)})</li>" for v in misses)
         listed = f"<p>Every expectation missed:</p><ul>{items}</ul>"
+    note = resolutions_note(results)
     escalate = escalation_text(results)
     if escalate:
         listed += f'<p class="escalate">ESCALATE: {esc(escalate)}</p>'
@@ -87,7 +88,8 @@ def _header(results: Results) -> str:
     return (
         f'<header class="headline {word}">'
         f'<h1 class="lead">{_lead_html(results)}</h1>'
-        f'<p class="why">{esc(rest[:1].upper() + rest[1:])}</p>{listed}'
+        + (f'<p class="note resolutions">{esc(note)}</p>' if note else "")
+        + f'<p class="why">{esc(rest[:1].upper() + rest[1:])}</p>{listed}'
         f'<p class="meta">{" · ".join(facts)}</p>'
         f'<p class="meta">as run: {esc(as_run_words(results))}</p>'
         + (f'<p class="meta">{esc(desc)}</p>' if desc else "")
@@ -265,14 +267,19 @@ def _how_to_read(results: Results) -> str:
         "<dt>unhealthy time (outage)</dt><dd>total time the service missed its target between the fault "
         "starting and the recovery.</dd>"
         "<dt>resolution (±)</dt><dd>the uncertainty of a figure: the evaluation step plus the largest gap "
-        "between completed requests around the instant. Figures are never printed more precisely.</dd>"
+        "between completed requests around the instant. Figures are never printed more precisely. Each "
+        "figure has its own: a recovery time has that of the instant the service recovered (the end of "
+        "the fault is exact, from the journal); the unhealthy time (outage) adds both its edges, the "
+        "first impact and the recovery, so its ± is wider than the recovery's beside it.</dd>"
         "<dt>requests</dt><dd>a failed (or too slow) request counts when it was sent, a good one when it "
         "ended: each where it tells the truth, so a slow failure cannot move the recovery late. A request "
         "with no answer counts against the service, and a stretch with no request at all is an outage, "
         "not a quiet moment.</dd>"
         "<dt>recovered after (request bracket)</dt><dd>the recovery located by the requests themselves: "
         "after the start of the last failing request, no later than the end of the first good one; ± is "
-        "half that bracket.</dd>"
+        "half that bracket. A bracket centred before the fault ended (slow requests straddling the "
+        "end) reads 0.0 s with its ±: recovery is counted from the end of the fault, so it cannot be "
+        "negative; results.json keeps the measured figure.</dd>"
         "<dt>observed effect of the fault</dt><dd>median latency and share failing of the requests sent "
         "while the fault was active, against those sent just before it and what the fault asked for. "
         "NO EFFECT OBSERVED marks a fault that changed nothing the users saw (a mis-wired fault, a link "
