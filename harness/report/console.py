@@ -30,7 +30,7 @@ def verdict_table(results: Results) -> str:
     lines = _no_verdict_lines(results)
     faults = _fault_rows(results)
     if faults:
-        fh = ["trial", "fault", "injected", "cleared", "impact after", "recovery", "outage", "resolution"]
+        fh = ["trial", "fault", "injected", "cleared", "impact after", "recovery", "outage", "recovery ±"]
         fh += ["recovery (bracket)", "observed effect"]
         lines += [*_columns(fh, faults), ""]
     lines += _data_lines(results.trials)

@@ -102,8 +102,8 @@ def data_phrase(trials: list[TrialResult]) -> str:
     return ", ".join(f"{count_text(n)} {words}" for words, n in total.items())
 
 
-def outage_phrase(results: Results) -> str | None:
-    """``users saw errors for 7.8 s (±0.3 s)``: the worst trial's total outage."""
+def _worst_outage(results: Results) -> tuple[float, float | None] | None:
+    """The worst trial's total outage and its resolution (the widest of its faults')."""
     worst: tuple[float, float | None] | None = None
     for t in results.trials:
         if not t.faults:
@@ -112,12 +112,46 @@ def outage_phrase(results: Results) -> str | None:
         res = max((f.resolution.outage or 0.0 for f in t.faults), default=0.0) or None
         if worst is None or total > worst[0]:
             worst = (total, res)
+    return worst
+
+
+def outage_phrase(results: Results) -> str | None:
+    """``users saw errors for 7.8 s (±0.3 s)``: the worst trial's total outage."""
+    worst = _worst_outage(results)
     if worst is None:
         return None
     if worst[0] == 0:
         return "users saw no errors"
     prefix = "users saw errors for up to " if len(results.trials) > 1 else "users saw errors for "
     return prefix + seconds_text(worst[0], worst[1]) + plus_minus(worst[1])
+
+
+def resolutions_note(results: Results) -> str | None:
+    """Which ± of the lead line is whose, when it prints a recovery's and an outage's side by side.
+
+    They differ on purpose: a recovery time has the resolution of the instant the service
+    recovered (the clear is exact, from the journal); an outage spans from the first impact to the
+    recovery, so its resolution adds both edges'. None when the lead line prints only one of them."""
+    if len(results.trials) > 1:
+        from harness.report.mttr import mttr_stats
+
+        recovery = [s.resolution for s in mttr_stats(results) if s.recovered == len(s.values)]
+    else:
+        recovery = [
+            f.resolution.recovery_time
+            for _, f in results.faults()
+            if f.recovered and f.time_to_impact is not None
+        ]
+    worst = _worst_outage(results)
+    rec = next((r for r in recovery if r), None)
+    if rec is None or worst is None or not worst[0] or not worst[1]:
+        return None
+    out = worst[1]
+    return (
+        f"± is each figure's own resolution: recovery ±{seconds_text(rec, rec)} is that of the instant "
+        f"the service recovered; outage ±{seconds_text(out, out)} adds both its edges (the first impact "
+        "and the recovery), so it is wider."
+    )
 
 
 def requests_phrase(results: Results) -> str | None:

@@ -104,7 +104,12 @@ def _recovery_lines(results: Results) -> list[str]:
     faults = results.faults()
     if not faults:
         return []
-    out = ["", "**Recovery** (seconds since the run started; ± is each figure's resolution)", ""]
+    out = [
+        "",
+        "**Recovery** (seconds since the run started; ± is each figure's own resolution: an outage's adds "
+        "both its edges, so it is wider than the recovery's)",
+        "",
+    ]
     rows = []
     for trial, f in faults:
         res = f.resolution
