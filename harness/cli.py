@@ -286,7 +286,7 @@ def index(reports_dir: Path) -> None:
 @click.option(
     "--budget", type=click.IntRange(1, 1000), help="Examples to try (default: the scenario's explore.budget)."
 )
-@click.option("--time", "time_limit", help="Stop spending rehearsals after this long, e.g. 10m.")
+@click.option("--time", "time_limit", help="Search time from the first rehearsal (not setup), e.g. 10m.")
 @click.option("--seed", type=int, help="Seed of the search (default: the scenario's seed).")
 @click.option("--mode", help="Explore the target in one of its modes (e.g. fragile).")
 @click.option("--derandomize", is_flag=True, help="Deterministic search (for CI), ignores --seed.")

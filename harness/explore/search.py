@@ -11,7 +11,9 @@ when a seed is given (and forbids one with ``derandomize``), so failures are kep
 file per scenario (``reports/explore/<scenario>/replay.json``) and fed back as explicit
 ``@example`` s: a failure found once is tried first next time, whatever the seed.
 Shrinking re-runs rehearsals; a hard cap on rehearsals (``4 x budget``) and the ``--time``
-limit stop it with the best schedule found so far. A failure that does not repeat on replay is
+limit stop it with the best schedule found so far. ``--time`` counts the search only: its clock
+starts when the first rehearsal is asked for (setup before it is not counted), and a rehearsal
+already started always finishes. A failure that does not repeat on replay is
 reported as flaky, with both outcomes.
 """
 
@@ -106,7 +108,7 @@ def explore(
     here = base_dir / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     (here / "examples").mkdir(parents=True, exist_ok=True)
     base = yaml.safe_load(loaded.path.read_text(encoding="utf-8"))
-    limit = "" if time_limit is None else f", time limit {time_limit:g} s"
+    limit = "" if time_limit is None else f", time limit {time_limit:g} s from the first rehearsal"
     how = "derandomized" if derandomize else f"seed {seed}"
     say(
         f"exploring {scenario.name}: {how}, budget {budget} rehearsal{'s' if budget != 1 else ''}{limit}; "
@@ -179,7 +181,14 @@ class _Rehearsals:
         self.examples: list[Example] = []
         self.fatal: list[BaseException] = []
         self.seen: dict[str, Example] = {}  # schedule -> its rehearsal: a failure alone is rehearsed again
-        self.started = time.monotonic()
+        self.started: float | None = None  # the search's clock: set by the first rehearsal asked for
+
+    def _out_of_time(self) -> bool:
+        """Whether ``--time`` is spent, counted from the first rehearsal the search asked for."""
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        return self.time_limit is not None and now - self.started > self.time_limit
 
     def rehearse(self, schedule: list[dict[str, Any]]) -> None:
         """Run one schedule; a missed expectation raises :class:`ExampleFailed` for hypothesis."""
@@ -187,8 +196,7 @@ class _Rehearsals:
 
         from harness.run import Orchestrator, RunOptions
 
-        over_time = self.time_limit is not None and time.monotonic() - self.started > self.time_limit
-        if self.fatal or len(self.examples) >= self.cap or over_time:
+        if self.fatal or len(self.examples) >= self.cap or self._out_of_time():
             reject()  # stop spending rehearsals: the shrinker keeps the best schedule so far
         n = len(self.examples) + 1
         key = json.dumps(schedule, sort_keys=True)
