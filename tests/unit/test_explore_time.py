@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ class FakeClock:
 
 
 def _rehearsals(tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> _Rehearsals:
-    monkeypatch.setattr(search.time, "monotonic", clock)
+    monkeypatch.setattr(search, "time", SimpleNamespace(monotonic=clock))  # this module's clock only
     loaded = load_scenario(REPO / "scenarios" / "explore-orders.yaml")
     said: list[str] = []
     r = _Rehearsals(loaded, tmp_path, {}, cap=10, time_limit=1.0, mode=None, say=said.append)
