@@ -209,8 +209,13 @@ class ServicePortBusy(RunEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceKilled(RunEvent):
+    """A crash's signal was sent (for KILL: its victims are gone). ``processes``: how many got it."""
+
     TAG: ClassVar[str] = "service_killed"
     service: str
+    signal: str = "KILL"
+    scope: str = "group"
+    processes: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,10 +36,12 @@ from harness.compose.provision import find_compose
 from harness.docker import images, toxiproxy_image
 from harness.docker.engine import Emit, docker_client, run_labels
 from harness.docker.logs import LiveLog
+from harness.docker.signals import signal_container
 from harness.errors import InfrastructureError, Problem, ScenarioError
 from harness.files import atomic_write_text
 from harness.net import free_port
 from harness.reaper import owner_token
+from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
 from harness.targets.health import log_size, wait_healthy
@@ -349,9 +351,18 @@ class ComposeBackend(Backend):
                 raise InfrastructureError(f"service {service!r} {why}")
         self.emit("service_up", service=service, project=self.project, address=self.ports.get(service))
 
-    def kill(self, service: str) -> None:
+    def kill(self, service: str, signal: CrashSignal = "KILL", scope: CrashScope = "group") -> None:
+        """KILL of the group: ``compose kill -s SIGKILL``; otherwise the signal goes to the scope's
+        processes by host pid (:mod:`harness.docker.signals`)."""
         if self.state(service).get("Status") == "paused":
             self.cli.run("unpause", service)
+        if (signal, scope) != ("KILL", "group"):
+            cid = self.container_id(service)
+            if cid is None:
+                raise InfrastructureError(f"service {service!r} has no container")
+            hit = signal_container(service, self.client.containers.get(cid), signal, scope)
+            self.emit("service_killed", service=service, signal=signal, scope=scope, processes=len(hit))
+            return
         self.cli.run("kill", "--signal", "SIGKILL", service)
         deadline = time.monotonic() + 5.0
         while self.state(service).get("Status") not in ("exited", "dead", "missing"):

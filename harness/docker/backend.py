@@ -68,9 +68,11 @@ from harness.docker.engine import (
 from harness.docker.logs import LiveLog
 from harness.docker.problems import docker_problems
 from harness.docker.service_images import prepare_service_images
+from harness.docker.signals import signal_container
 from harness.errors import InfrastructureError, ScenarioError
 from harness.net import free_port
 from harness.reaper import owner_token
+from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Service, Target
 from harness.targets.backend import Backend, render
 from harness.targets.health import log_size, log_tail, wait_healthy
@@ -309,16 +311,20 @@ class DockerBackend(Backend):
         except DockerException as exc:
             raise InfrastructureError(f"could not {what} service {service!r}: {exc}") from None
 
-    def kill(self, service: str) -> None:
-        """SIGKILL the container (every process in it); a no-op if it is not running."""
+    def kill(self, service: str, signal: CrashSignal = "KILL", scope: CrashScope = "group") -> None:
+        """KILL of the group: ``docker kill`` (every process in it); otherwise the signal goes to the
+        scope's processes by host pid (:mod:`harness.docker.signals`). A no-op if not running."""
         container = self.container(service)
         self._call(service, "inspect", container.reload)
         if container.status == "paused":  # a frozen cgroup is thawed first so the kill lands at once
             self._call(service, "unpause", container.unpause)
-        if container.status in ("running", "paused"):
+        hit: list[int] = []
+        if container.status in ("running", "paused") and (signal, scope) == ("KILL", "group"):
             self._call(service, "kill", lambda: container.kill(signal="SIGKILL"))
-        self._wait_stopped(service, container, 5.0)
-        self.emit("service_killed", service=service)
+            self._wait_stopped(service, container, 5.0)
+        elif container.status in ("running", "paused"):
+            hit = signal_container(service, container, signal, scope)
+        self.emit("service_killed", service=service, signal=signal, scope=scope, processes=len(hit) or None)
 
     def _wait_stopped(self, service: str, container: Container, timeout: float) -> None:
         deadline = time.monotonic() + timeout

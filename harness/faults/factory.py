@@ -13,13 +13,18 @@ from typing import Any
 from harness.faults.link import (
     LinkEffect,
     LinkFault,
+    bandwidth_toxics,
     latency_toxics,
+    limit_data_toxics,
     reset_toxics,
     response_loss_toxics,
+    slicer_toxics,
+    slow_close_toxics,
     timeout_toxics,
 )
 from harness.faults.partition import Partition, crossing_links
 from harness.faults.service import ServiceCrash, ServicePause
+from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
 from harness.toxiproxy.proxies import LinkProxies
@@ -65,9 +70,39 @@ class FaultFactory:
     def partition(self, *groups: list[str]) -> AbstractContextManager[Any]:
         return Partition(crossing_links(groups, self.target), self.proxies, self._id())
 
-    def crash(self, service: str, restart: bool = True) -> AbstractContextManager[Any]:
-        """SIGKILL on enter; relaunched on exit (``restart``), without waiting for health."""
-        return ServiceCrash(service, self.backend, restart=restart)
+    def bandwidth(
+        self, link: str, rate_kb: int, direction: str = "downstream", toxicity: float = 1.0
+    ) -> AbstractContextManager[Any]:
+        return self._link(link, LinkEffect(link, bandwidth_toxics(rate_kb, direction, toxicity)))
+
+    def slicer(
+        self,
+        link: str,
+        average_size: int,
+        size_variation: int = 0,
+        delay_ms: float = 0,
+        direction: str = "downstream",
+    ) -> AbstractContextManager[Any]:
+        toxics = slicer_toxics(average_size, size_variation, delay_ms / 1000, direction)
+        return self._link(link, LinkEffect(link, toxics))
+
+    def slow_close(
+        self, link: str, delay_ms: float, direction: str = "downstream"
+    ) -> AbstractContextManager[Any]:
+        return self._link(link, LinkEffect(link, slow_close_toxics(delay_ms / 1000, direction)))
+
+    def limit_data(self, link: str, limit: int, direction: str = "downstream") -> AbstractContextManager[Any]:
+        return self._link(link, LinkEffect(link, limit_data_toxics(limit, direction)))
+
+    def crash(
+        self,
+        service: str,
+        restart: bool = True,
+        signal: CrashSignal = "KILL",
+        scope: CrashScope = "group",
+    ) -> AbstractContextManager[Any]:
+        """``signal`` to ``scope`` on enter; relaunched on exit (``restart``), without waiting for health."""
+        return ServiceCrash(service, self.backend, restart=restart, signal=signal, scope=scope)
 
     def pause(self, service: str) -> AbstractContextManager[Any]:
         return ServicePause(service, self.backend)

@@ -8,22 +8,17 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
-from harness.faults.link import LinkFault, link_effect
+from harness.faults.link import LinkFault, LinkFaultSpec, link_effect
 from harness.faults.partition import Partition, crossing_links
 from harness.faults.service import ServiceCrash, ServiceDeploy, ServicePause
 from harness.load.control import DuplicateRequests, LoadControl
 from harness.scenario.models import (
     CrashFault,
     DeployFault,
-    DownFault,
     DuplicateFault,
     Fault,
-    LatencyFault,
     PartitionFault,
     PauseFault,
-    ResetFault,
-    ResponseLossFault,
-    TimeoutFault,
 )
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
@@ -39,7 +34,7 @@ def build_fault(
     target: Target,
     control: LoadControl,
 ) -> AbstractContextManager[Any]:
-    if isinstance(fault, LatencyFault | DownFault | TimeoutFault | ResetFault | ResponseLossFault):
+    if isinstance(fault, LinkFaultSpec):
         return LinkFault(link_effect(fault), proxies, fault_id)
     if isinstance(fault, DuplicateFault):
         return DuplicateRequests(fault, control)

@@ -1,4 +1,5 @@
-"""Faults on a link, through Toxiproxy: latency, down, timeout (black hole), reset.
+"""Faults on a link, through Toxiproxy: latency, down, timeout (black hole), reset, response
+loss, and the toxics of degraded networks: bandwidth, slicer, slow_close, limit_data.
 
 Each is a context manager: ``__enter__`` injects (and undoes a partial injection if a call fails
 half-way), ``__exit__`` always clears. If Toxiproxy itself does not answer the clear, the server
@@ -12,11 +13,31 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from harness.scenario.models import DownFault, LatencyFault, ResetFault, ResponseLossFault, TimeoutFault
+from harness.scenario.models import (
+    BandwidthFault,
+    DownFault,
+    LatencyFault,
+    LimitDataFault,
+    ResetFault,
+    ResponseLossFault,
+    SlicerFault,
+    SlowCloseFault,
+    TimeoutFault,
+)
 from harness.toxiproxy.client import ToxiproxyError
 from harness.toxiproxy.proxies import LinkProxies
 
-LinkFaultSpec = LatencyFault | DownFault | TimeoutFault | ResetFault | ResponseLossFault
+LinkFaultSpec = (
+    LatencyFault
+    | DownFault
+    | TimeoutFault
+    | ResetFault
+    | ResponseLossFault
+    | BandwidthFault
+    | SlicerFault
+    | SlowCloseFault
+    | LimitDataFault
+)
 Direction = str  # "downstream", "upstream" or "both"
 
 
@@ -73,6 +94,43 @@ def response_loss_toxics(toxicity: float = 1.0) -> tuple[Toxic, ...]:
     return (Toxic("limit_data", "downstream", toxicity, (("bytes", 0),)),)
 
 
+def bandwidth_toxics(
+    rate_kb: int, direction: Direction = "downstream", toxicity: float = 1.0
+) -> tuple[Toxic, ...]:
+    """At most ``rate_kb`` KB/s through the link (Toxiproxy counts 1 KB as 1000 bytes)."""
+    return tuple(Toxic("bandwidth", s, toxicity, (("rate", rate_kb),)) for s in _streams(direction))
+
+
+def slicer_toxics(
+    average_size: int,
+    size_variation: int = 0,
+    delay: float = 0.0,
+    direction: Direction = "downstream",
+    toxicity: float = 1.0,
+) -> tuple[Toxic, ...]:
+    """Slices of ``average_size`` ± ``size_variation`` bytes, ``delay`` seconds apart (Toxiproxy
+    takes the delay in microseconds)."""
+    attrs = (
+        ("average_size", average_size),
+        ("size_variation", size_variation),
+        ("delay", round(delay * 1_000_000)),
+    )
+    return tuple(Toxic("slicer", s, toxicity, attrs) for s in _streams(direction))
+
+
+def slow_close_toxics(
+    delay: float, direction: Direction = "downstream", toxicity: float = 1.0
+) -> tuple[Toxic, ...]:
+    return tuple(Toxic("slow_close", s, toxicity, (("delay", _ms(delay)),)) for s in _streams(direction))
+
+
+def limit_data_toxics(
+    limit: int, direction: Direction = "downstream", toxicity: float = 1.0
+) -> tuple[Toxic, ...]:
+    """The connection is closed once ``limit`` bytes have passed (per stream it is set on)."""
+    return tuple(Toxic("limit_data", s, toxicity, (("bytes", limit),)) for s in _streams(direction))
+
+
 def link_effect(spec: LinkFaultSpec) -> LinkEffect:
     """The effect of a scenario's link fault (its ``at`` and ``duration`` are the timeline's)."""
     if isinstance(spec, DownFault):
@@ -83,6 +141,17 @@ def link_effect(spec: LinkFaultSpec) -> LinkEffect:
         return LinkEffect(spec.link, timeout_toxics(spec.timeout, spec.direction, spec.toxicity))
     if isinstance(spec, ResetFault):
         return LinkEffect(spec.link, reset_toxics(spec.timeout, spec.direction, spec.toxicity))
+    if isinstance(spec, BandwidthFault):
+        return LinkEffect(spec.link, bandwidth_toxics(spec.rate, spec.direction, spec.toxicity))
+    if isinstance(spec, SlicerFault):
+        toxics = slicer_toxics(
+            spec.average_size, spec.size_variation, spec.delay, spec.direction, spec.toxicity
+        )
+        return LinkEffect(spec.link, toxics)
+    if isinstance(spec, SlowCloseFault):
+        return LinkEffect(spec.link, slow_close_toxics(spec.delay, spec.direction, spec.toxicity))
+    if isinstance(spec, LimitDataFault):
+        return LinkEffect(spec.link, limit_data_toxics(spec.bytes, spec.direction, spec.toxicity))
     return LinkEffect(spec.link, response_loss_toxics(spec.toxicity))
 
 

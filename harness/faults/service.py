@@ -1,4 +1,5 @@
-"""Faults on a service, through the backend: crash (SIGKILL, optional restart) and pause.
+"""Faults on a service, through the backend: crash (a signal to a scope of its processes,
+optional restart) and pause.
 
 Context managers like every fault: ``__exit__`` always undoes what ``__enter__`` did - a paused
 service is resumed, a crashed one restarted (when the scenario asks the harness to restart it).
@@ -13,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.clock import now_ns
-from harness.scenario.models import CrashFault
+from harness.scenario.models import CrashFault, CrashScope, CrashSignal
 from harness.targets.backend import Backend
 
 
@@ -49,8 +50,9 @@ def wait_for_log(path: Path, pattern: str, within: float) -> str | None:
 
 
 class ServiceCrash(AbstractContextManager["ServiceCrash"]):
-    """SIGKILL on enter; relaunch on exit if ``restart``. Without restart the fault clears itself:
-    ``cleared_at`` is the injection instant (the target's own supervisor must bring it back)."""
+    """``signal`` to the service's ``scope`` on enter (after ``when_log`` matched, plus ``delay``);
+    relaunch on exit if ``restart``. Without restart the fault clears itself: ``cleared_at`` is the
+    injection instant (the target's own supervisor must bring it back)."""
 
     def __init__(
         self,
@@ -60,24 +62,42 @@ class ServiceCrash(AbstractContextManager["ServiceCrash"]):
         restart: bool = True,
         when_log: str | None = None,
         within: float = 10.0,
+        signal: CrashSignal = "KILL",
+        scope: CrashScope = "group",
+        delay: float = 0.0,
     ) -> None:
         self.service = service
         self.backend = backend
         self.restart = restart
         self.when_log = when_log
         self.within = within
+        self.signal: CrashSignal = signal
+        self.scope: CrashScope = scope
+        self.delay = delay
         self.clears_itself = not restart
         self.trigger: str | None = None
 
     @classmethod
     def of(cls, spec: CrashFault, backend: Backend) -> ServiceCrash:
         """The effect of a scenario's crash (its ``at`` and ``duration`` are the timeline's)."""
-        return cls(spec.service, backend, restart=spec.restart, when_log=spec.when_log, within=spec.within)
+        return cls(
+            spec.service,
+            backend,
+            restart=spec.restart,
+            when_log=spec.when_log,
+            within=spec.within,
+            signal=spec.signal,
+            scope=spec.scope,
+            delay=spec.delay,
+        )
 
     def __enter__(self) -> ServiceCrash:
         if self.when_log:
             self.trigger = wait_for_log(self.backend.log_path(self.service), self.when_log, self.within)
-        self.backend.kill(self.service)
+            if self.trigger is not None and self.delay:
+                # "200 ms after the job started": the kill lands mid-job, not at its first line
+                time.sleep(self.delay)
+        self.backend.kill(self.service, self.signal, self.scope)
         return self
 
     def __exit__(
@@ -85,7 +105,8 @@ class ServiceCrash(AbstractContextManager["ServiceCrash"]):
     ) -> None:
         if self.restart:
             # Relaunch without waiting for health: the time it takes to come back is part of the
-            # recovery being measured, not something the harness should hide.
+            # recovery being measured, not something the harness should hide. A service whose main
+            # survived (scope children, or a TERM it ignored) is stopped first, then started.
             self.backend.restart(self.service, wait=False)
 
 

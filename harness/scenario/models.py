@@ -7,6 +7,7 @@ test, never because of a typo.
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -103,6 +104,24 @@ class SLO(Model):
         return self
 
 
+CRASH_SIGNALS = ("KILL", "TERM", "INT")
+CRASH_SCOPES = ("group", "main", "children")
+CrashSignal = Literal["KILL", "TERM", "INT"]
+CrashScope = Literal["group", "main", "children"]
+
+
+def _one_of(value: Any, choices: tuple[str, ...], what: str, strip: str = "") -> Any:
+    """``value`` if it is one of ``choices``; else the error that says which one was meant."""
+    if not isinstance(value, str) or value in choices:
+        return value  # a wrong type is the Literal's to report
+    # compared without case (and without e.g. a SIG prefix): "sigterm" means TERM
+    plain = value.strip().upper().removeprefix(strip)
+    by_key = {c.upper(): c for c in choices}
+    close = [plain] if plain in by_key else difflib.get_close_matches(plain, list(by_key), n=1)
+    meant = f"did you mean {by_key[close[0]]!r}? " if close else ""
+    raise ValueError(f"unknown {what} {value!r}; fix: {meant}use one of: {', '.join(choices)}")
+
+
 class _FaultBase(Model):
     at: Seconds = Field(description="when to inject, counted from the start of load")
     duration: Seconds = Field(gt=0, description="how long the fault stays before it is cleared")
@@ -154,9 +173,10 @@ class ResetFault(_LinkFault):
 
 
 class CrashFault(_FaultBase):
-    """SIGKILL a service. With ``restart: true`` the harness starts it again after ``duration``
-    (``cleared_at`` is the instant it was relaunched); with ``restart: false`` the target's own
-    supervisor must bring it back (``cleared_at`` = ``injected_at``)."""
+    """Kill a service as an operator (or the kernel) would: ``signal`` to ``scope``. With
+    ``restart: true`` the harness starts it again after ``duration`` (``cleared_at`` is the instant
+    it was relaunched); with ``restart: false`` the target's own supervisor must bring it back
+    (``cleared_at`` = ``injected_at``)."""
 
     kind: Literal["crash"]
     service: str
@@ -166,6 +186,39 @@ class CrashFault(_FaultBase):
         None, description="after `at`, wait for a line of the service's log matching this regex, then kill"
     )
     within: Seconds = Field(10.0, gt=0, description="how long to wait for `when_log` before killing anyway")
+    # -- crash as an operator would (signal, scope, delay after the log line) --------------------
+    signal: CrashSignal = Field(
+        "KILL", description="KILL (no cleanup), TERM (a graceful stop) or INT (Ctrl-C)"
+    )
+    scope: CrashScope = Field(
+        "group",
+        description=(
+            "group: every process of the service; main: its main process only; children: only the"
+            " processes it started (a worker pool's workers, what an out-of-memory kill takes)"
+        ),
+    )
+    delay: Seconds = Field(
+        0.0, ge=0, description="with when_log: kill this long after the matching line (mid-job)"
+    )
+
+    @field_validator("signal", mode="before")
+    @classmethod
+    def _signal_known(cls, value: Any) -> Any:
+        return _one_of(value, CRASH_SIGNALS, "signal", strip="SIG")
+
+    @field_validator("scope", mode="before")
+    @classmethod
+    def _scope_known(cls, value: Any) -> Any:
+        return _one_of(value, CRASH_SCOPES, "scope")
+
+    @model_validator(mode="after")
+    def _delay_needs_a_log_line(self) -> CrashFault:
+        if self.delay and not self.when_log:
+            raise ValueError(
+                f"delay ({self.delay:g}s) counts from a `when_log` match, and there is none; fix: add"
+                f" `when_log:`, or move the delay into `at` (at: {self.at + self.delay:g}s)"
+            )
+        return self
 
     @property
     def where(self) -> str:
@@ -202,6 +255,58 @@ class ResponseLossFault(_LinkFault):
     kind: Literal["response_loss"]
 
 
+# -- the remaining Toxiproxy toxics as fault kinds (bandwidth, slicer, slow_close, limit_data) --
+Stream = Literal["downstream", "upstream", "both"]
+MAX_TOXIC_BYTES = 2**31 - 1  # Toxiproxy's attributes are 32-bit on some builds
+
+
+class BandwidthFault(_LinkFault):
+    """Caps the link's throughput at ``rate`` KB/s (Toxiproxy ``bandwidth``): a saturated or slow
+    network, where small requests pass and large answers crawl."""
+
+    kind: Literal["bandwidth"]
+    rate: Count = Field(ge=1, le=MAX_TOXIC_BYTES, description="KB per second (1 KB = 1000 bytes)")
+    direction: Stream = "downstream"
+
+
+class SlicerFault(_LinkFault):
+    """Cuts the data into small packets of ``average_size`` ± ``size_variation`` bytes, ``delay``
+    apart (Toxiproxy ``slicer``): a lossy path, and parsers that assume one read is one message."""
+
+    kind: Literal["slicer"]
+    average_size: Count = Field(ge=1, le=MAX_TOXIC_BYTES, description="bytes per slice, on average")
+    size_variation: Count = Field(0, ge=0, le=MAX_TOXIC_BYTES, description="bytes, less than average_size")
+    delay: Seconds = Field(0.0, ge=0, le=10, description="between slices (resolution 1 microsecond)")
+    direction: Stream = "downstream"
+
+    @model_validator(mode="after")
+    def _variation_below_average(self) -> SlicerFault:
+        if self.size_variation >= self.average_size:
+            raise ValueError(
+                f"size_variation ({self.size_variation}) must be less than average_size"
+                f" ({self.average_size}); fix: set size_variation to at most {self.average_size - 1}"
+            )
+        return self
+
+
+class SlowCloseFault(_LinkFault):
+    """Delays closing the connection by ``delay`` (Toxiproxy ``slow_close``): a peer that lingers
+    after the exchange, pinning connections and pool slots."""
+
+    kind: Literal["slow_close"]
+    delay: Seconds = Field(gt=0, le=3600, description="how long the close is held back")
+    direction: Stream = "downstream"
+
+
+class LimitDataFault(_LinkFault):
+    """Closes the connection after ``bytes`` bytes (Toxiproxy ``limit_data``): truncated answers,
+    partial reads. ``response_loss`` is this with 0 bytes downstream."""
+
+    kind: Literal["limit_data"]
+    bytes: Count = Field(ge=0, le=MAX_TOXIC_BYTES, description="bytes let through before the close")
+    direction: Stream = "downstream"
+
+
 class DuplicateFault(_FaultBase):
     """The load resends ``fraction`` of its writes under the same idempotency key (double clicks,
     at-least-once delivery), ``delay`` after the first send."""
@@ -236,6 +341,10 @@ Fault = Annotated[
     | TimeoutFault
     | ResetFault
     | ResponseLossFault
+    | BandwidthFault
+    | SlicerFault
+    | SlowCloseFault
+    | LimitDataFault
     | CrashFault
     | PauseFault
     | PartitionFault
@@ -251,13 +360,27 @@ FAULT_MODELS: dict[str, type[_FaultBase]] = {
     "timeout": TimeoutFault,
     "reset": ResetFault,
     "response_loss": ResponseLossFault,
+    "bandwidth": BandwidthFault,
+    "slicer": SlicerFault,
+    "slow_close": SlowCloseFault,
+    "limit_data": LimitDataFault,
     "crash": CrashFault,
     "pause": PauseFault,
     "partition": PartitionFault,
     "duplicate": DuplicateFault,
     "deploy": DeployFault,
 }
-LINK_FAULT_KINDS = ("latency", "down", "timeout", "reset", "response_loss")
+LINK_FAULT_KINDS = (
+    "latency",
+    "down",
+    "timeout",
+    "reset",
+    "response_loss",
+    "bandwidth",
+    "slicer",
+    "slow_close",
+    "limit_data",
+)
 
 
 class RecoveryDistribution(Model):

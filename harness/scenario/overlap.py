@@ -9,7 +9,7 @@ What a fault occupies, from ``at`` for ``duration``:
 
 * a link fault: its link; a partition: every link crossing it;
 * crash and pause: their service (a crash waiting for ``when_log`` may fire up to ``within``
-  later, so it occupies that wait too).
+  plus its ``delay`` later, so it occupies that wait too).
 
 Duplicate requests act on the load, not on a place, and a deploy holds its service until the
 rollback; neither is checked here.
@@ -51,7 +51,7 @@ def span(index: int, fault: _FaultBase, target: Target) -> Span | None:
         links = frozenset(f"link {link}" for link in partition_links(fault, target))
         return Span(index, links, fault.at, fault.at + (fault.duration or 0.0))
     if isinstance(fault, CrashFault | PauseFault):
-        wait = fault.within if isinstance(fault, CrashFault) and fault.when_log else 0.0
+        wait = fault.within + fault.delay if isinstance(fault, CrashFault) and fault.when_log else 0.0
         return Span(
             index, frozenset({f"service {fault.service}"}), fault.at, fault.at + wait + fault.duration
         )

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from harness.errors import InfrastructureError
+from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import PLACEHOLDER
 
 if TYPE_CHECKING:
@@ -39,8 +40,10 @@ class Backend(AbstractContextManager["Backend"], abc.ABC):
         """Start ``service`` with its link placeholders bound to ``links``; with ``wait``, until healthy."""
 
     @abc.abstractmethod
-    def kill(self, service: str) -> None:
-        """SIGKILL the service (all its processes)."""
+    def kill(self, service: str, signal: CrashSignal = "KILL", scope: CrashScope = "group") -> None:
+        """Send ``signal`` to the service's processes in ``scope``: ``group`` = all of them, ``main`` =
+        its main process, ``children`` = every other one. KILL returns once they are gone; TERM and
+        INT once sent (what the service does with them is what the rehearsal measures)."""
 
     @abc.abstractmethod
     def pause(self, service: str) -> None: ...

@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfrastructureError, ScenarioError
+from harness.faults.signals import group_members, send, signal_number, wait_gone
 from harness.net import free_port
 from harness.reaper import labelled_env, make_workdir
+from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Health, Target, needs_command_and_health
 from harness.targets.backend import Backend, render
 from harness.targets.health import log_tail, wait_healthy
@@ -333,13 +335,21 @@ class ProcessBackend(Backend):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
 
-    def kill(self, service: str) -> None:
-        self._signal(service, signal.SIGKILL)
-        proc = self._procs[service]
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            raise InfrastructureError(f"service {service!r} survived SIGKILL for 5s") from None
+    def kill(self, service: str, signal: CrashSignal = "KILL", scope: CrashScope = "group") -> None:
+        """``group``: the service's process group; ``main``: the process the command started (its
+        children are orphaned and live on until the restart kills the group's leftovers);
+        ``children``: every other process of the group."""
+        proc = self._procs.get(service)
+        if proc is None:
+            raise InfrastructureError(f"service {service!r} is not running")
+        members = group_members(proc.pid)
+        victims = {"group": members, "main": [proc.pid]}.get(scope, [p for p in members if p != proc.pid])
+        hit = send(victims, signal_number(signal))
+        if signal == "KILL":
+            wait_gone(hit, f"service {service!r}")
+            if proc.pid in hit:
+                proc.wait(timeout=5)  # reap it: the restart checks whether it exited
+        self.emit("service_killed", service=service, signal=signal, scope=scope, processes=len(hit))
 
     def pause(self, service: str) -> None:
         self._signal(service, signal.SIGSTOP)
@@ -349,7 +359,7 @@ class ProcessBackend(Backend):
 
     def restart(self, service: str, wait: bool = True) -> None:
         proc = self._procs.get(service)
-        if proc is not None and proc.poll() is None:
+        if proc is not None:  # stops it if alive; kills what a crash left of its group (orphans)
             self._stop_one(service, proc)
         self.start(service, self._links.get(service, {}), wait=wait)
 
