@@ -76,6 +76,7 @@ class ServiceCrash(AbstractContextManager["ServiceCrash"]):
         self.delay = delay
         self.clears_itself = not restart
         self.trigger: str | None = None
+        self.kill_sent_ns: int | None = None  # when the signal went out (run clock)
 
     @classmethod
     def of(cls, spec: CrashFault, backend: Backend) -> ServiceCrash:
@@ -97,6 +98,7 @@ class ServiceCrash(AbstractContextManager["ServiceCrash"]):
             if self.trigger is not None and self.delay:
                 # "200 ms after the job started": the kill lands mid-job, not at its first line
                 time.sleep(self.delay)
+        self.kill_sent_ns = now_ns()
         self.backend.kill(self.service, self.signal, self.scope)
         return self
 

@@ -119,7 +119,7 @@ def _one_of(value: Any, choices: tuple[str, ...], what: str, strip: str = "") ->
     by_key = {c.upper(): c for c in choices}
     close = [plain] if plain in by_key else difflib.get_close_matches(plain, list(by_key), n=1)
     meant = f"did you mean {by_key[close[0]]!r}? " if close else ""
-    raise ValueError(f"unknown {what} {value!r}; fix: {meant}use one of: {', '.join(choices)}")
+    raise ValueError(f"unknown {what}; fix: {meant}use one of: {', '.join(choices)}")
 
 
 class _FaultBase(Model):
