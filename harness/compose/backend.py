@@ -36,6 +36,7 @@ from harness.compose.provision import find_compose
 from harness.docker import images, toxiproxy_image
 from harness.docker.engine import Emit, docker_client, run_labels
 from harness.docker.logs import LiveLog
+from harness.docker.partition import NetworkPartition
 from harness.docker.signals import signal_container
 from harness.errors import InfrastructureError, Problem, ScenarioError
 from harness.files import atomic_write_text
@@ -370,6 +371,12 @@ class ComposeBackend(Backend):
                 raise InfrastructureError(f"service {service!r} is still running 5s after SIGKILL")
             time.sleep(0.05)
         self.emit("service_killed", service=service)
+
+    def network_partition(self, groups: list[list[str]], fault_id: str) -> NetworkPartition:
+        """The direct paths between the groups' containers cut too (:mod:`harness.docker.partition`)."""
+        ids = [[cid for cid in map(self.container_id, group) if cid is not None] for group in groups]
+        containers = [[self.client.containers.get(cid) for cid in group] for group in ids]
+        return NetworkPartition(self.client, containers, self.labels, fault_id)
 
     def pause(self, service: str) -> None:
         self.cli.run("pause", service)

@@ -66,6 +66,7 @@ from harness.docker.engine import (
     run_labels,
 )
 from harness.docker.logs import LiveLog
+from harness.docker.partition import NetworkPartition
 from harness.docker.problems import docker_problems
 from harness.docker.service_images import prepare_service_images
 from harness.docker.signals import signal_container
@@ -338,6 +339,11 @@ class DockerBackend(Backend):
                     f"{timeout:g}s after SIGKILL"
                 )
             time.sleep(0.05)
+
+    def network_partition(self, groups: list[list[str]], fault_id: str) -> NetworkPartition:
+        """The direct paths between the groups' containers cut too (:mod:`harness.docker.partition`)."""
+        containers = [[self.container(s) for s in group if s in self._containers] for group in groups]
+        return NetworkPartition(self.client, containers, self.labels, fault_id)
 
     def pause(self, service: str) -> None:
         container = self.container(service)

@@ -68,7 +68,9 @@ class FaultFactory:
         return self._link(link, LinkEffect(link, response_loss_toxics(toxicity)))
 
     def partition(self, *groups: list[str]) -> AbstractContextManager[Any]:
-        return Partition(crossing_links(groups, self.target), self.proxies, self._id())
+        fault_id = self._id()
+        network = self.backend.network_partition([list(g) for g in groups], fault_id)
+        return Partition(crossing_links(groups, self.target), self.proxies, fault_id, network)
 
     def bandwidth(
         self, link: str, rate_kb: int, direction: str = "downstream", toxicity: float = 1.0

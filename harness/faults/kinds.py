@@ -45,5 +45,6 @@ def build_fault(
     if isinstance(fault, PauseFault):
         return ServicePause(fault.service, backend)
     if isinstance(fault, PartitionFault):
-        return Partition(crossing_links(fault.groups, target), proxies, fault_id)
+        network = backend.network_partition(fault.groups, fault_id)
+        return Partition(crossing_links(fault.groups, target), proxies, fault_id, network)
     raise TypeError(f"no injector for fault kind {fault.kind!r}")

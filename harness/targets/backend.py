@@ -10,7 +10,7 @@ import abc
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import InfrastructureError
 from harness.scenario.models import CrashScope, CrashSignal
@@ -44,6 +44,12 @@ class Backend(AbstractContextManager["Backend"], abc.ABC):
         """Send ``signal`` to the service's processes in ``scope``: ``group`` = all of them, ``main`` =
         its main process, ``children`` = every other one. KILL returns once they are gone; TERM and
         INT once sent (what the service does with them is what the rehearsal measures)."""
+
+    def network_partition(self, groups: list[list[str]], fault_id: str) -> AbstractContextManager[Any] | None:
+        """What a partition between ``groups`` cuts besides the links' proxies: the services' own
+        network paths (Docker, Compose). None where there are none to cut (local processes share
+        the loopback interface; only their links can be cut)."""
+        return None
 
     @abc.abstractmethod
     def pause(self, service: str) -> None: ...

@@ -21,7 +21,7 @@ from harness.targets.process import ProcessBackend
 
 pytestmark = pytest.mark.integration
 
-POOL = Path(__file__).parents[1] / "fixtures" / "services" / "pool.py"
+POOL = Path(__file__).parents[1] / "fixtures" / "targets" / "netcut" / "pool.py"
 
 
 class Journal:
