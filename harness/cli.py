@@ -121,6 +121,8 @@ def run(
         except ScenarioError as exc:
             problems.append(str(exc))
             continue
+        for warning in item.warnings:
+            click.echo(f"warning: {path}: {warning}", err=True)
         if mode is not None and mode not in item.target.modes:
             problems.append(
                 f"--mode: target {item.target.name!r} has no mode {mode!r} "
@@ -210,6 +212,8 @@ def validate(scenarios: tuple[Path, ...], backend: str | None) -> None:
         try:
             item = load_scenario(path, backend=backend)
             click.echo(f"ok  {path}  (target {item.target.name}, {len(item.scenario.faults)} fault(s))")
+            for warning in item.warnings:
+                click.echo(f"  warning: {warning}", err=True)
         except ScenarioError as exc:
             bad += 1
             click.echo(f"invalid  {path}\n{exc}", err=True)

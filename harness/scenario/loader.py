@@ -42,6 +42,7 @@ class LoadedScenario:
     path: Path
     target: Target
     target_dir: Path
+    warnings: tuple[str, ...] = ()  # worth knowing, not wrong (e.g. paths no link covers)
 
 
 def load_scenario(path: Path | str, backend: str | None = None) -> LoadedScenario:
@@ -58,7 +59,20 @@ def load_scenario(path: Path | str, backend: str | None = None) -> LoadedScenari
     problems = check_scenario(ctx)
     if problems:
         raise ScenarioError(problems)
-    return LoadedScenario(scenario=scenario, path=path, target=target, target_dir=target_dir)
+    warnings = _reach_warnings(target, target_dir, backend or scenario.backend)
+    return LoadedScenario(
+        scenario=scenario, path=path, target=target, target_dir=target_dir, warnings=warnings
+    )
+
+
+def _reach_warnings(target: Target, target_dir: Path, backend: str) -> tuple[str, ...]:
+    """Compose services that may reach each other outside every declared link."""
+    if backend != "compose" or target.compose is None:
+        return ()
+    from harness.compose.reach import direct_paths
+
+    links = [target.link_ends(link) for link in target.links]
+    return tuple(p.warning() for p in direct_paths(target_dir / target.compose, links))
 
 
 def parse_scenario(path: Path | str) -> Scenario:
