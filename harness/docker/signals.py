@@ -10,7 +10,9 @@ Why host pids and not ``docker exec <c> kill``: it works for every image (a dist
 scratch image has no ``kill`` and no shell), it adds no process to the container at the moment of
 the crash, and one engine call returns pids and parents together. It needs what the rest of the
 harness already assumes: the engine runs on this machine (containers of the run only) and the
-harness may signal its processes (root, or the engine's user).
+harness may signal its processes (root, or the engine's user). Every pid is checked to be the
+container's (its cgroup path names the container) before anything is sent: a remote engine's pids
+would be strangers' here.
 
 What the kernel does next is not ours to soften: when a container's PID 1 exits, every other
 process in its PID namespace is killed. So on Docker and Compose ``scope: main`` with a signal the
@@ -21,6 +23,7 @@ does), unlike on the process backend, where the children are orphaned and live o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import InfrastructureError
@@ -69,7 +72,24 @@ def container_processes(service: str, container: Container) -> ContainerProcesse
             raise InfrastructureError(f"service {service!r}: its init (pid {pid1}) runs no command")
         main = first[0]
     rest = tuple(pid for pid, _ in rows if pid not in (pid1, main))
+    strangers = [pid for pid in (main, *rest) if not _in_container(pid, str(container.id))]
+    if strangers:
+        # never signal a pid that is not the container's: an engine on another machine reports
+        # its own pids, which may be anyone's here
+        raise InfrastructureError(
+            f"service {service!r}: pid(s) {strangers} from `docker top` are not processes of container"
+            f" {container.name} on this machine (is the engine remote?); a crash with a signal or a"
+            " scope needs the engine on this machine"
+        )
     return ContainerProcesses(pid1 if has_init else None, main, rest)
+
+
+def _in_container(pid: int, container_id: str) -> bool:
+    """Whether host process ``pid`` runs in the container (its cgroup path names the container)."""
+    try:
+        return container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False  # gone already, or not on this machine
 
 
 def signal_container(service: str, container: Container, signal: CrashSignal, scope: CrashScope) -> list[int]:
