@@ -15,15 +15,19 @@ from harness.faults.service import ServiceCrash, ServiceDeploy, ServicePause
 from harness.load.control import DuplicateRequests, LoadControl
 from harness.scenario.loader import load_target
 from harness.scenario.models import (
+    BandwidthFault,
     CrashFault,
     DeployFault,
     DownFault,
     DuplicateFault,
     LatencyFault,
+    LimitDataFault,
     PartitionFault,
     PauseFault,
     ResetFault,
     ResponseLossFault,
+    SlicerFault,
+    SlowCloseFault,
     TimeoutFault,
 )
 from harness.targets.backend import Backend
@@ -39,8 +43,15 @@ class Proxies:
         return f"proxy-{link}"
 
 
+class Processes:
+    """Stands in for the process backend: nothing to cut besides the links, as there."""
+
+    def network_partition(self, groups: list[list[str]], fault_id: str) -> None:
+        return None
+
+
 PROXIES = cast(LinkProxies, Proxies())
-BACKEND = cast(Backend, object())
+BACKEND = cast(Backend, Processes())
 
 
 def build(fault: Any, tmp_path: Path) -> Any:
@@ -68,6 +79,24 @@ def test_link_effects_are_the_toxics_asked_for() -> None:
     assert loss.toxics == (Toxic("limit_data", "downstream", 1.0, (("bytes", 0),)),)
 
 
+def test_the_degraded_network_toxics_carry_their_attributes_in_toxiproxy_units() -> None:
+    where: dict[str, Any] = {"link": "api->db", "at": 1, "duration": 2}
+    assert link_effect(BandwidthFault(kind="bandwidth", rate=64, **where)).toxics == (
+        Toxic("bandwidth", "downstream", 1.0, (("rate", 64),)),
+    )
+    sliced = SlicerFault(kind="slicer", average_size=100, size_variation=20, delay=0.0015, **where)
+    assert link_effect(sliced).toxics == (  # Toxiproxy's slicer delay is in microseconds
+        Toxic("slicer", "downstream", 1.0, (("average_size", 100), ("size_variation", 20), ("delay", 1500))),
+    )
+    lingering = SlowCloseFault(kind="slow_close", delay=0.25, direction="both", toxicity=0.5, **where)
+    assert link_effect(lingering).toxics == (
+        Toxic("slow_close", "upstream", 0.5, (("delay", 250),)),
+        Toxic("slow_close", "downstream", 0.5, (("delay", 250),)),
+    )
+    cut = LimitDataFault(kind="limit_data", bytes=4096, direction="upstream", **where)
+    assert link_effect(cut).toxics == (Toxic("limit_data", "upstream", 1.0, (("bytes", 4096),)),)
+
+
 def test_the_same_fault_at_another_time_has_the_same_effect() -> None:
     early = LatencyFault(kind="latency", link="api->db", at=1, duration=2, latency=0.3)
     late = early.model_copy(update={"at": 20.0, "duration": 7.0})
@@ -79,6 +108,14 @@ def test_every_kind_builds_its_injector(tmp_path: Path) -> None:
     assert isinstance(link, LinkFault) and link.proxy == "proxy-api->db" and link.effect.disable
     crash = build(CrashFault(kind="crash", service="worker", at=1, restart=False, when_log="job"), tmp_path)
     assert isinstance(crash, ServiceCrash) and crash.clears_itself and crash.when_log == "job"
+    assert (crash.signal, crash.scope, crash.delay) == ("KILL", "group", 0.0)  # as before: SIGKILL, all
+    spec = CrashFault(
+        kind="crash", service="worker", at=1, when_log="job", delay=0.2, signal="TERM", scope="children"
+    )
+    term = build(spec, tmp_path)
+    assert (term.signal, term.scope, term.delay) == ("TERM", "children", 0.2)
+    slow = build(BandwidthFault(kind="bandwidth", link="api->db", at=1, duration=2, rate=8), tmp_path)
+    assert isinstance(slow, LinkFault) and slow.effect.toxics[0].type == "bandwidth"
     deploy = build(DeployFault(kind="deploy", service="api", version="v2", at=1), tmp_path)
     assert isinstance(deploy, ServiceDeploy) and (deploy.service, deploy.version) == ("api", "v2")
     assert isinstance(build(PauseFault(kind="pause", service="db", at=1, duration=1), tmp_path), ServicePause)
