@@ -71,6 +71,17 @@ def test_partition_cuts_the_direct_path_too_and_restores_it(engine: DockerClient
     assert back.attrs["NetworkSettings"]["Networks"][stack.backend.network_name]["Aliases"][0] == "back"
     assert [n.name for n in engine.networks.list() if "-cut-p1-" in n.name] == []
 
+    # an exception inside the fault (an abort, Ctrl-C) restores the paths just the same
+    network = stack.backend.network_partition(groups, "p2")
+    with (
+        pytest.raises(RuntimeError, match="abort"),
+        Partition(crossing_links(groups, stack.target), stack.proxies, "p2", network),
+    ):
+        assert status(stack.url("/direct"), timeout=5) == 502
+        raise RuntimeError("abort")
+    eventually(stack.url("/direct"), 200, within=10)
+    assert [n.name for n in engine.networks.list() if "-cut-p2-" in n.name] == []
+
 
 def test_crash_scopes_inside_a_container(stack: Stack) -> None:
     backend = stack.backend
