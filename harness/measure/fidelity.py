@@ -40,7 +40,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from harness.measure.samples import RequestSamples
-from harness.scenario.models import Fault, LatencyFault
+from harness.scenario.models import (
+    BandwidthFault,
+    Fault,
+    LatencyFault,
+    LimitDataFault,
+    SlicerFault,
+    SlowCloseFault,
+)
 
 ERROR_KINDS = ("down", "timeout", "reset", "response_loss")
 MIN_ERROR_RISE = 0.01
@@ -90,10 +97,26 @@ def _asked(fault: Fault) -> tuple[str, float | None, float | None]:
             f" (toxicity {fault.toxicity:g})"
         )
         return text, asked, None
+    if isinstance(fault, BandwidthFault | SlicerFault | SlowCloseFault | LimitDataFault):
+        words = _shaping_words(fault)
+        return f"{words} {fault.direction} on {fault.link} (toxicity {fault.toxicity:g})", None, None
     if fault.kind in ERROR_KINDS:
         toxicity = float(getattr(fault, "toxicity", 1.0))
         return f"{fault.kind} on {fault.where} (toxicity {toxicity:g})", None, toxicity
     return f"{fault.kind} of {fault.where}", None, None
+
+
+def _shaping_words(fault: BandwidthFault | SlicerFault | SlowCloseFault | LimitDataFault) -> str:
+    """The traffic-shaping toxics in words (the effect they ask for has no single latency or error
+    share to compare with: it depends on the size of what crosses the link)."""
+    if isinstance(fault, BandwidthFault):
+        return f"bandwidth capped at {fault.rate} KB/s"
+    if isinstance(fault, SlicerFault):
+        variation = f" ± {fault.size_variation}" if fault.size_variation else ""
+        return f"data sliced into {fault.average_size}{variation}-byte pieces {fault.delay * 1000:g} ms apart"
+    if isinstance(fault, SlowCloseFault):
+        return f"connection close held back {fault.delay * 1000:g} ms"
+    return f"connection closed after {fault.bytes} bytes"
 
 
 def _sent_between(samples: RequestSamples, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:

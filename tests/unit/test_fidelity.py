@@ -102,3 +102,24 @@ def test_latency_wander_of_a_busy_machine_is_not_an_effect() -> None:
     wander = RequestSamples.from_arrays(start, start + latency, np.ones(start.size, dtype=bool))
     fid = measure(wander, fault(kind="latency", link="worker->payments", latency="500ms"))
     assert fid.effect_observed is False
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"kind": "bandwidth", "rate": 50}, "bandwidth capped at 50 KB/s downstream on app->dep"),
+        (
+            {"kind": "slicer", "average_size": 64, "size_variation": 8, "delay": "2ms"},
+            "data sliced into 64 ± 8-byte pieces 2 ms apart downstream on app->dep",
+        ),
+        (
+            {"kind": "slow_close", "delay": "300ms"},
+            "connection close held back 300 ms downstream on app->dep",
+        ),
+        ({"kind": "limit_data", "bytes": 100}, "connection closed after 100 bytes downstream on app->dep"),
+    ],
+)
+def test_a_shaping_toxic_says_what_it_asked_for(kw: dict[str, object], words: str) -> None:
+    """The traffic-shaping kinds name their effect, not just "<kind> of <link>"."""
+    fid = measure(ledger(extra_latency=0.2), fault(link="app->dep", **kw))
+    assert fid.asked.startswith(words)
