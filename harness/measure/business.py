@@ -305,17 +305,22 @@ def _left_and_recovered(
     observe_to: float,
     load_stopped_at: float | None,
 ) -> tuple[float | None, float | None]:
-    """When the backlog first left the baseline range after the injection (None: it never did),
-    and when it was back for good (the clear, if it never left; None: not within the observation)."""
-    after = log.stamps[(log.stamps >= injected_at) & (log.stamps <= observe_to)]
-    out_of_range = after[log.backlog(after) > upper] if after.size else after
-    left = float(out_of_range[0]) if out_of_range.size else None
-    if left is None or left > observe_to:
-        return left, cleared_at
+    """When the backlog first left the baseline range within this fault's own span (None: it
+    never did), and when it was back for good (None: not within the observation).
+
+    The recovery is searched from the clear itself, as defined: a backlog that is in range at the
+    clear and holds there for ``hold`` is recovered at the clear, whatever a later fault does to
+    it. The fault's span ends at that recovery (or the end of the observation), so a later
+    excursion is neither this fault's departure from the range nor its recovery time."""
     final = (
         load_stopped_at is not None
         and load_stopped_at <= observe_to
         and log.unfinished_at(observe_to) == 0
         and log.accepted_by(observe_to) == len(log)
     )
-    return left, backlog_recovered_at(log, max(cleared_at, left), upper, hold, observe_to, final)
+    recovered = backlog_recovered_at(log, cleared_at, upper, hold, observe_to, final)
+    span_end = observe_to if recovered is None else recovered
+    after = log.stamps[(log.stamps >= injected_at) & (log.stamps <= span_end)]
+    out_of_range = after[log.backlog(after) > upper] if after.size else after
+    left = float(out_of_range[0]) if out_of_range.size else None
+    return left, recovered

@@ -98,6 +98,23 @@ def test_a_fault_the_work_never_felt_recovers_at_the_clear() -> None:
     assert m.max_backlog <= m.baseline_backlog
 
 
+def test_a_later_surge_is_not_charged_to_a_fault_whose_backlog_held_after_its_clear() -> None:
+    """A fault the work never felt (in range at its clear and for hold after it) recovers at the
+    clear, even when a later fault (here: work held from 25 s on) pushes the backlog out of range
+    before the end of the observation. Before the fix the search started at that later departure
+    and charged this fault ~10 s."""
+    normal = steady(0.0, 40.0, 0.125, 0.25)
+    held = [i for i in normal if 25.0 <= i.accepted_at < 30.0]
+    items = [i for i in normal if i not in held]
+    items += [WorkItem(i.key, i.accepted_at, 30.0 + n / 16) for n, i in enumerate(held, 1)]
+    log = WorkLog(items)
+    m = measure_business(log, baseline_from=0.0, injected_at=10.0, cleared_at=18.0, hold=3.0, observe_to=40.0)
+    assert m.backlog_recovery_time == 0.0
+    assert m.backlog_recovered_at == 18.0
+    assert m.left_range_at is None  # the surge at 25 s belongs to the later fault
+    assert m.max_backlog <= m.baseline_backlog
+
+
 def test_recovery_needs_the_whole_hold_inside_the_observation() -> None:
     log = WorkLog(payments_down(drain_per_s=16))
     # observation ends 1 s after the backlog is back in range: hold 3 s cannot be seen
