@@ -3,11 +3,22 @@
 Every ``GET /work`` asks the dependency (through its Toxiproxy link) for "pong". While the
 dependency fails, /work answers 503. Once the dependency answers again, /work keeps answering
 503 for exactly ``GT_RECOVERY_DELAY`` seconds (a warm-up, as real services have) and then 200.
-Each transition is logged with its ``time.monotonic_ns()`` instant (the run clock), so a test
-can compare the harness's measured recovery against the truth:
+Each transition is logged with its ``time.monotonic_ns()`` instant (the run clock), taken right
+after the probe that decided it, so a test can compare the harness's measured recovery against
+the truth:
 
     GT dependency_back <ns>
     GT recovered <ns>
+
+It is one asyncio process (standard library only, so the Docker image needs nothing more) with
+HTTP/1.1 keep-alive, and it keeps its connections to the dependency open between probes, as a
+real service's connection pool does: each probe still sends "ping" through the link and waits
+for "pong", so the dependency's state is what fails the request. That takes it past 1,000 req/s
+on 2 cores (a new TCP connection through Toxiproxy per request capped it near 200). A probe
+times out after ``GT_PROBE_TIMEOUT`` (0.3 s; the connection is then dropped, so a late "pong"
+never answers a later "ping"); a pooled connection the link has closed (``down``, a crash, a
+restarted Toxiproxy) is retried once on a fresh connection, as pools do, so a stale socket never
+fails a request on its own.
 
 It also counts every ``/work`` request it receives per ``Idempotency-Key`` (at receipt, before
 answering) and lists them at ``GET /audit`` in the audit contract (docs/audit.md), one effect
@@ -24,125 +35,168 @@ those late failures move the measured recovery.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
-import socket
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DELAY_NS = int(float(os.environ.get("GT_RECOVERY_DELAY", "3")) * 1e9)
 PROBE_TIMEOUT = float(os.environ.get("GT_PROBE_TIMEOUT", "0.3"))
 FAIL_DELAY = float(os.environ.get("GT_FAIL_DELAY", "0"))
 WORK_DELAY = float(os.environ.get("GT_WORK_DELAY", "0"))
 
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+REASONS = {200: b"OK", 404: b"Not Found", 503: b"Service Unavailable"}
+
 
 class Received:
     """Every keyed request received, in arrival order: the target's own count per key."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.keys: list[str] = []
 
-    def add(self, key: str) -> None:
-        with self.lock:
-            self.keys.append(key)
-
     def audit(self) -> dict[str, object]:
-        with self.lock:
-            keys = list(self.keys)
         effects = [
             {"kind": "request", "key": k, "id": str(n), "value": None, "status": "received"}
-            for n, k in enumerate(keys, 1)
+            for n, k in enumerate(self.keys, 1)
         ]
         return {"effects": effects, "pending": 0}
 
 
+class Dependency:
+    """Pooled connections to the dependency's link; ``probe()`` is one ping/pong round trip."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.idle: list[Conn] = []
+
+    async def probe(self) -> bool:
+        while self.idle:  # newest first; a stale one is dropped and the next tried
+            answer = await self._ping(self.idle.pop())
+            if answer is not None:
+                return answer
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                conn = await asyncio.open_connection(self.host, self.port)
+        except (OSError, TimeoutError):
+            return False
+        return bool(await self._ping(conn))
+
+    async def _ping(self, conn: Conn) -> bool | None:
+        """True: pong (the connection goes back to the pool); False: no answer in time or a wrong
+        one; None: the connection was already closed (stale; the caller may try another)."""
+        reader, writer = conn
+        try:
+            writer.write(b"ping\n")
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                line = await reader.readline()
+        except TimeoutError:
+            writer.close()
+            return False
+        except OSError:
+            writer.close()
+            return None
+        if not line:
+            writer.close()
+            return None
+        if line.startswith(b"pong"):
+            self.idle.append(conn)
+            return True
+        writer.close()
+        return False
+
+
 class State:
-    def __init__(self, dep: tuple[str, int]) -> None:
+    def __init__(self, dep: Dependency) -> None:
         self.dep = dep
-        self.lock = threading.Lock()
         self.broken = False
         self.back_at: int | None = None
 
-    def probe(self) -> bool:
+    async def serve(self) -> bool:
+        dep_ok = await self.dep.probe()
+        now = time.monotonic_ns()  # one event loop: nothing runs between here and the decision
+        if not dep_ok:
+            self.broken, self.back_at = True, None
+            return False
+        if not self.broken:
+            return True
+        if self.back_at is None:
+            self.back_at = now
+            print(f"GT dependency_back {now}", flush=True)
+        if now - self.back_at >= DELAY_NS:
+            self.broken, self.back_at = False, None
+            print(f"GT recovered {now}", flush=True)
+            return True
+        return False
+
+
+class Server:
+    def __init__(self, state: State, received: Received) -> None:
+        self.state, self.received = state, received
+
+    async def route(self, path: bytes, headers: dict[bytes, bytes]) -> tuple[int, bytes, bytes]:
+        if path == b"/health":
+            return 200, b"ok\n", b"text/plain"
+        if path == b"/audit":
+            return 200, json.dumps(self.received.audit()).encode(), b"application/json"
+        if path != b"/work":
+            return 404, b"not found\n", b"text/plain"
+        key = headers.get(b"idempotency-key")
+        if key:
+            self.received.keys.append(key.decode())
+        if WORK_DELAY:
+            await asyncio.sleep(WORK_DELAY)
+        ok = await self.state.serve()
+        if not ok and FAIL_DELAY:
+            await asyncio.sleep(FAIL_DELAY)
+        return (200, b"ok\n", b"text/plain") if ok else (503, b"unavailable\n", b"text/plain")
+
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """HTTP/1.1 with keep-alive: one request after another on the connection."""
         try:
-            with socket.create_connection(self.dep, timeout=PROBE_TIMEOUT) as s:
-                s.settimeout(PROBE_TIMEOUT)
-                s.sendall(b"ping\n")
-                return s.recv(16).startswith(b"pong")
-        except OSError:
-            return False
-
-    def serve(self) -> bool:
-        dep_ok = self.probe()
-        now = time.monotonic_ns()
-        with self.lock:
-            if not dep_ok:
-                self.broken, self.back_at = True, None
-                return False
-            if not self.broken:
-                return True
-            if self.back_at is None:
-                self.back_at = now
-                print(f"GT dependency_back {now}", flush=True)
-            if now - self.back_at >= DELAY_NS:
-                self.broken, self.back_at = False, None
-                print(f"GT recovered {now}", flush=True)
-                return True
-            return False
-
-
-def handler_for(state: State, received: Received) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            if self.path == "/health":
-                ok = True
-            elif self.path == "/work":
-                key = self.headers.get("Idempotency-Key")
-                if key:
-                    received.add(key)
-                if WORK_DELAY:
-                    time.sleep(WORK_DELAY)
-                ok = state.serve()
-            elif self.path == "/audit":
-                self.answer(200, json.dumps(received.audit()).encode(), "application/json")
-                return
-            else:
-                self.send_error(404)
-                return
-            if not ok and FAIL_DELAY:
-                time.sleep(FAIL_DELAY)
-            self.answer(200 if ok else 503, b"ok\n" if ok else b"unavailable\n", "text/plain")
-
-        def answer(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    return Handler
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+                    return
+                request_line, *lines = head[:-4].split(b"\r\n")
+                _method, path, version = request_line.split(b" ", 2)
+                headers = {}
+                for line in lines:
+                    name, _, value = line.partition(b":")
+                    headers[name.strip().lower()] = value.strip()
+                if length := int(headers.get(b"content-length", b"0")):
+                    await reader.readexactly(length)
+                keep = version == b"HTTP/1.1" and headers.get(b"connection", b"").lower() != b"close"
+                status, body, content_type = await self.route(path.split(b"?", 1)[0], headers)
+                close = b"" if keep else b"Connection: close\r\n"
+                writer.write(
+                    b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n"
+                    % (status, REASONS[status], content_type, len(body), close)
+                    + body
+                )
+                await writer.drain()
+                if not keep:
+                    return
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            return
+        finally:
+            writer.close()
 
 
-def main() -> None:
+async def main(host: str, port: int, dep: str) -> None:
+    dep_host, _, dep_port = dep.rpartition(":")
+    server = Server(State(Dependency(dep_host, int(dep_port))), Received())
+    listener = await asyncio.start_server(server.connection, host, port, backlog=512)
+    print(f"GT delay_ns {DELAY_NS}", flush=True)
+    async with listener:
+        await listener.serve_forever()
+
+
+if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--dep", required=True, help="host:port of the dependency (the link's proxy)")
     a = ap.parse_args()
-    host, _, port = a.dep.rpartition(":")
-    server = ThreadingHTTPServer((a.host, a.port), handler_for(State((host, int(port))), Received()))
-    server.daemon_threads = True
-    print(f"GT delay_ns {DELAY_NS}", file=sys.stdout, flush=True)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()
+    asyncio.run(main(a.host, a.port, a.dep))
