@@ -11,9 +11,11 @@ for ``alive_for``), ``log`` (a line since *this* start matches) and ``command`` 
 
 from __future__ import annotations
 
+import itertools
 import re
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,7 +25,8 @@ import requests
 from harness.errors import InfrastructureError
 from harness.scenario.target import Health
 
-POLL = 0.1  # seconds between probes
+POLL = 0.1  # seconds between probes, at most
+FIRST_POLL = 0.01  # seconds before the second probe of a cheap kind; doubled up to POLL
 PROBE_TIMEOUT = 1.0  # seconds any one HTTP / TCP probe may take
 COMMAND_TIMEOUT = 5.0  # seconds a health command may run
 
@@ -113,11 +116,25 @@ class _Probe:
             return type(exc).__name__
 
 
+def poll_delays(health: Health) -> Iterator[float]:
+    """Seconds to sleep between probes: 10, 20, 40, 80 ms, then every ``POLL``.
+
+    Why: most services of a trial are ready within a few tens of milliseconds of their port
+    opening, and each start waits for the ones it needs, so a fixed 100 ms poll added ~50 ms per
+    service on the start-up chain. A ``command`` probe costs a process (in Docker an exec), so it
+    keeps the fixed ``POLL``."""
+    if health.command is not None:
+        return itertools.repeat(POLL)
+    ramp = itertools.takewhile(lambda d: d < POLL, (FIRST_POLL * 2**n for n in itertools.count()))
+    return itertools.chain(ramp, itertools.repeat(POLL))
+
+
 def wait_healthy(subject: Subject, health: Health, timeout: float, hint: str = "") -> None:
     """Return once ``subject`` passes ``health``; raise :class:`InfrastructureError` if it exits or
     ``timeout`` seconds pass (with the log's last lines and ``hint``)."""
     started = time.monotonic()
     probe = _Probe(health, subject, started)
+    delays = poll_delays(health)
     last = "no answer yet"
     name = subject.service
     while time.monotonic() < started + timeout:
@@ -132,7 +149,7 @@ def wait_healthy(subject: Subject, health: Health, timeout: float, hint: str = "
         if seen is None:
             return
         last = seen
-        time.sleep(POLL)
+        time.sleep(next(delays))
     raise InfrastructureError(
         f"service {name!r} did not become healthy within {timeout:g}s ({subject.status()}, "
         f"health {health.kind}, last check: {last}).\n"
