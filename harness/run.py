@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -225,6 +226,7 @@ class Orchestrator:
                 self._stop_and_audit(trial, trial_dir, session, load, guards)
             if monitoring is not None:
                 monitoring.settle()  # alerts still firing get `resolve_wait` to resolve
+            threading.Thread(target=_import_report_writers, daemon=True).start()
             td.close()  # the stack is empty after this; nothing runs twice
             self.bus.publish(TeardownDone(trial=trial))
             return aborted
@@ -426,6 +428,20 @@ class Orchestrator:
 
 Guard = Callable[[int], None]
 """Run at least every 50 ms while the timeline plays, given the run clock; raises to stop the trial."""
+
+
+def _import_report_writers() -> None:
+    """Import matplotlib and the report writers (~0.5 s of CPU) while the trial is torn down: the
+    harness only waits on processes there, and nothing is measured any more. A failure here is
+    left to the real import in :func:`write_reports`, which reports it."""
+    try:
+        import matplotlib.backends.backend_agg
+        import matplotlib.figure  # noqa: F401
+
+        import harness.report.html
+        import harness.report.timeline_plot  # noqa: F401
+    except Exception:
+        pass
 
 
 def _flatten(exc: BaseException) -> str:
