@@ -219,6 +219,31 @@ class ServiceKilled(RunEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServiceOomKilled(RunEvent):
+    """The kernel's OOM killer killed a process of the service's container (its cgroup counted an
+    ``oom_kill``), seen by an ``oom`` fault or, for a limit the service outgrew, at teardown."""
+
+    TAG: ClassVar[str] = "service_oom_killed"
+    service: str
+    oom_killed: bool  # Docker's State.OOMKilled: the container ended by an OOM kill
+    exit_code: int | None  # 137 = 128 + SIGKILL once the container has exited
+    status: str  # the container's status when seen (exited, running: a child process was killed)
+    memory_limit: int | None = None  # bytes, when seen
+    seen_by: str = "fault"  # "fault" or "teardown"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceLimitsChanged(RunEvent):
+    """A running container's cgroup limits were changed by a fault (``oom``, ``cpu_starve``) or restored."""
+
+    TAG: ClassVar[str] = "service_limits_changed"
+    service: str
+    memory: int | None = None  # bytes
+    cpus: float | None = None
+    why: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServiceStopped(RunEvent):
     TAG: ClassVar[str] = "service_stopped"
     service: str

@@ -36,6 +36,7 @@ from harness.compose.provision import find_compose
 from harness.docker import images, toxiproxy_image
 from harness.docker.engine import Emit, docker_client, run_labels
 from harness.docker.logs import LiveLog
+from harness.docker.oom import report_oom_kills
 from harness.docker.partition import NetworkPartition
 from harness.docker.signals import signal_container
 from harness.errors import InfrastructureError, Problem, ScenarioError
@@ -250,6 +251,7 @@ class ComposeBackend(Backend):
             toxiproxy_image=self.toxiproxy_image or "aftershock-toxiproxy",
             toxiproxy_api=(self.toxiproxy_api, toxiproxy_image.TOXIPROXY_API_PORT),
             seed=self.seed,
+            limits={n: (s.limits.memory, s.limits.cpus) for n, s in self.target.services.items() if s.limits},
         )
         atomic_write_text(self.override_path, ov.dump(ov.build_override(self.config, plan)))
 
@@ -424,6 +426,9 @@ class ComposeBackend(Backend):
                 exc.add_note(f"while trying to {what}")
                 errors.append(exc)
 
+        if self._up and self._client is not None:  # a limit a service outgrew, journaled
+            ids = {s: self.container_id(s) for s in sorted(self._started)}
+            step("read the containers' OOM state", lambda: report_oom_kills(self.client, ids, self.emit))
         if self._up:  # stopped first: a log follower ends when its container stops
             step("stop the compose project", lambda: self.cli.run("stop", "--timeout", str(STOP_GRACE)))
         for service in list(self._logs):

@@ -16,7 +16,10 @@ sweep finds them after a SIGKILL); published ports are replaced by ``127.0.0.1:<
 services the harness talks to and removed from the rest (parallel runs must not fight over the
 application's fixed host ports); ``container_name`` is dropped (two runs, one name); ``restart``
 is ``"no"`` (a crash is the rehearsal's to end, not Docker's); built images get a stable name per
-target so the layer cache is reused from run to run; a mode or version adds ``environment``.
+target so the layer cache is reused from run to run; a mode or version adds ``environment``; a
+service's ``limits`` become ``mem_limit`` (no swap beyond it: ``memswap_limit`` the same) and
+``cpus``, written also as ``deploy.resources.limits`` so that a file which states them there too
+gets the same values, never two that Compose would refuse as distinct.
 
 A consequence to know: a server of a link is reachable only through its links, by the clients
 declared. Undeclared clients of it can no longer resolve it (declare the link).
@@ -24,7 +27,7 @@ declared. Undeclared clients of it can no longer resolve it (declare the link).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -77,6 +80,7 @@ class Plan:
     toxiproxy_image: str
     toxiproxy_api: tuple[int, int]  # (host port on 127.0.0.1, port in the container)
     seed: int = 1
+    limits: dict[str, tuple[int | None, float | None]] = field(default_factory=dict)  # (bytes, cpus)
 
 
 def build_override(project: dict[str, Any], plan: Plan) -> dict[str, Any]:
@@ -100,6 +104,7 @@ def build_override(project: dict[str, Any], plan: Plan) -> dict[str, Any]:
             extra["image"] = plan.images[name]
         if plan.environment.get(name):
             extra["environment"] = dict(plan.environment[name])
+        extra.update(_limits(*plan.limits.get(name, (None, None))))
         own_links = [link_network(c, s) for c, s in plan.links if c == name]
         if name in servers:
             nets: dict[str, Any] = {upstream_network(name): {"aliases": [upstream_alias(name)]}}
@@ -136,6 +141,21 @@ def build_override(project: dict[str, Any], plan: Plan) -> dict[str, Any]:
     if volumes:
         doc["volumes"] = volumes
     return doc
+
+
+def _limits(memory: int | None, cpus: float | None) -> dict[str, Any]:
+    """A service's container limits, in both of Compose's spellings (see the module docstring)."""
+    out: dict[str, Any] = {}
+    deploy: dict[str, Any] = {}
+    if memory is not None:
+        out.update(mem_limit=memory, memswap_limit=memory)
+        deploy["memory"] = memory
+    if cpus is not None:
+        out["cpus"] = cpus
+        deploy["cpus"] = cpus
+    if deploy:
+        out["deploy"] = {"resources": {"limits": deploy}}
+    return out
 
 
 def dump(doc: dict[str, Any]) -> str:

@@ -66,6 +66,7 @@ from harness.docker.engine import (
     run_labels,
 )
 from harness.docker.logs import LiveLog
+from harness.docker.oom import report_oom_kills
 from harness.docker.partition import NetworkPartition
 from harness.docker.problems import docker_problems
 from harness.docker.service_images import prepare_service_images
@@ -172,6 +173,11 @@ class DockerBackend(Backend):
             return self._containers[service]
         except KeyError:
             raise InfrastructureError(f"service {service!r} is not running") from None
+
+    def container_id(self, service: str) -> str | None:
+        """The id of the service's container (the limits faults act on it); None before it starts."""
+        container = self._containers.get(service)
+        return str(container.id) if container is not None else None
 
     def toxiproxy(self, binary: Path, log_path: Path, seed: int = 1) -> DockerToxiproxy:
         """The run's Toxiproxy, as a container on this run's network (enter it after the backend)."""
@@ -443,6 +449,8 @@ class DockerBackend(Backend):
                 errors.append(exc)
 
         order = [s for s in reversed(self.target.start_order()) if s in self._containers]
+        ids = {s: self.container_id(s) for s in order}  # a limit the service outgrew, journaled
+        step("read the containers' OOM state", lambda: report_oom_kills(self.client, ids, self.emit))
         for service in order:
             container = self._containers[service]
             step(f"stop service {service!r}", functools.partial(stop_container, container))

@@ -103,10 +103,16 @@ def create_service_container(
     host_port: int | None,
 ) -> Container:
     """Create (not start) the service's container on the run network under its name as an alias;
-    an HTTP service's port is published on ``127.0.0.1:host_port``."""
+    an HTTP service's port is published on ``127.0.0.1:host_port``; its ``limits`` (memory, with
+    no swap beyond it, and cpus) are the container's cgroup limits."""
     from docker.errors import DockerException
 
     published = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)} if host_port is not None else {}
+    limits: dict[str, int] = {}
+    if spec.limits is not None and spec.limits.memory is not None:  # no swap beyond the limit
+        limits.update(mem_limit=spec.limits.memory, memswap_limit=spec.limits.memory)
+    if spec.limits is not None and spec.limits.nano_cpus is not None:
+        limits["nano_cpus"] = spec.limits.nano_cpus  # as `docker run --cpus`
     try:
         return client.containers.create(
             image,
@@ -123,6 +129,7 @@ def create_service_container(
             networking_config={
                 network.name or network_name: client.api.create_endpoint_config(aliases=[service])
             },
+            **limits,  # type: ignore[arg-type]
         )
     except DockerException as exc:
         raise InfrastructureError(f"could not create the container of service {service!r}: {exc}") from None

@@ -13,10 +13,12 @@ from harness.faults.partition import Partition, crossing_links
 from harness.faults.service import ServiceCrash, ServiceDeploy, ServicePause
 from harness.load.control import DuplicateRequests, LoadControl
 from harness.scenario.models import (
+    CpuStarveFault,
     CrashFault,
     DeployFault,
     DuplicateFault,
     Fault,
+    OomFault,
     PartitionFault,
     PauseFault,
 )
@@ -47,4 +49,8 @@ def build_fault(
     if isinstance(fault, PartitionFault):
         network = backend.network_partition(fault.groups, fault_id)
         return Partition(crossing_links(fault.groups, target), proxies, fault_id, network)
+    if isinstance(fault, OomFault | CpuStarveFault):
+        from harness.faults.resources import resource_fault  # the Docker SDK only when used
+
+        return resource_fault(fault, backend)
     raise TypeError(f"no injector for fault kind {fault.kind!r}")

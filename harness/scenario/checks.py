@@ -380,4 +380,6 @@ SCENARIO_RULES: tuple[ScenarioRule, ...] = (
 
 
 def check_scenario(ctx: ScenarioContext) -> list[Problem]:
-    return [p for rule in SCENARIO_RULES for p in rule(ctx)]
+    from harness.scenario.limits_checks import LIMIT_RULES  # container limits and their faults
+
+    return [p for rule in (*SCENARIO_RULES, *LIMIT_RULES) for p in rule(ctx)]

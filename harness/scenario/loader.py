@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.errors import Problem, ScenarioError
 from harness.scenario.checks import ScenarioContext, check_scenario
+from harness.scenario.inline import inline_target, with_limits
 from harness.scenario.lookup import available_targets as _available
 from harness.scenario.lookup import find_target, search_roots
 from harness.scenario.models import Scenario
@@ -53,12 +54,16 @@ def load_scenario(path: Path | str, backend: str | None = None) -> LoadedScenari
     """
     path = Path(path)
     scenario, doc = _parse(path)
-    target_dir = _target_dir(scenario, doc, path)
-    target, target_doc = _load_target(target_dir)
+    if scenario.target.compose is not None:  # an inline Compose target (harness.scenario.inline)
+        target, target_doc, target_dir = inline_target(scenario, doc, backend or scenario.backend)
+    else:
+        target_dir = _target_dir(scenario, doc, path)
+        target, target_doc = _load_target(target_dir)
     ctx = ScenarioContext(scenario, doc, target, target_dir, backend or scenario.backend, target_doc)
     problems = check_scenario(ctx)
     if problems:
         raise ScenarioError(problems)
+    target = with_limits(target, scenario)  # the scenario's limits over target.yaml's
     warnings = _reach_warnings(target, target_dir, backend or scenario.backend)
     return LoadedScenario(
         scenario=scenario, path=path, target=target, target_dir=target_dir, warnings=warnings

@@ -11,8 +11,6 @@ import difflib
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -20,6 +18,7 @@ from pydantic import (
 )
 
 from harness.scenario.abort import Abort
+from harness.scenario.base import Model
 from harness.scenario.fields import (
     MAX_FAULTS,
     Count,
@@ -30,22 +29,61 @@ from harness.scenario.fields import (
     SafeName,
     Seconds,
 )
+from harness.scenario.limits import Limits
 from harness.scenario.monitoring import AlertExpectations, Monitoring
+from harness.scenario.target import AuditSource, ConsistencyContract, Service
 
 if TYPE_CHECKING:
     from harness.scenario.slo import HealthPolicy
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
+__all__ = ["Model"]  # re-exported: the base of every model lives in harness.scenario.base
+
+#: Fields of an inline Compose target (``target: {compose: ..., links: [...], entrypoint: api}``).
+INLINE_TARGET_FIELDS = ("compose", "links", "entrypoint", "services", "audit", "consistency", "locustfile")
 
 
 class TargetRef(Model):
-    """Which target to rehearse, with per-service environment overrides (e.g. a fragile mode)."""
+    """Which target to rehearse, with per-service environment and limits overrides; or, with
+    ``compose:``, the target itself, inline (paths relative to the scenario file)."""
 
     name: str = Field(min_length=1, max_length=1000)
     mode: str | None = Field(None, description="a mode the target declares, e.g. fragile")
     env: dict[str, dict[str, str]] = Field(default_factory=dict)
+    limits: dict[str, Limits] = Field(
+        default_factory=dict,
+        description="per service: memory / cpus limits over target.yaml's (docker and compose backends)",
+    )
+    compose: str | None = Field(
+        None, min_length=1, description="inline Compose target: the Compose file, relative to the scenario"
+    )
+    links: list[str] | None = Field(None, description="inline Compose target: its links, client->server")
+    entrypoint: str | None = Field(None, description="inline Compose target: the HTTP service load goes to")
+    services: dict[str, Service] | None = Field(
+        None, description="inline Compose target: what a service needs beyond Compose (health, port)"
+    )
+    audit: list[AuditSource] | None = Field(None, description="inline Compose target: audit endpoints")
+    consistency: ConsistencyContract | None = None
+    locustfile: str | None = Field(
+        None,
+        description="inline Compose target: the locustfile, relative to the scenario (default locustfile.py)",
+    )
+
+    @model_validator(mode="after")
+    def _inline(self) -> TargetRef:
+        if self.compose is None:
+            given = [f for f in INLINE_TARGET_FIELDS if getattr(self, f) is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} describe an inline Compose target, which needs `compose:`; fix: add"
+                    " `compose: path/to/compose.yaml`, or put them in the target's target.yaml"
+                )
+        elif self.entrypoint is None:
+            raise ValueError(
+                "an inline Compose target needs `entrypoint:` (the HTTP service load is driven at); fix: add"
+                " `entrypoint: <service>`"
+            )
+        return self
 
 
 class Load(Model):
@@ -335,6 +373,46 @@ class DeployFault(_FaultBase):
         return f"{self.service}={self.version}"
 
 
+# -- resource faults: a container's memory and CPU (docker and compose backends only) ------------
+class OomFault(_FaultBase):
+    """A real kernel OOM kill: at ``at`` the container's memory limit is cut to what it uses plus
+    a little, and memory pressure in its cgroup makes the kernel kill its largest process (see
+    :mod:`harness.faults.resources`). With ``restart: true`` the limit is restored and a dead
+    container started again after ``duration`` (``cleared_at``); ``restart: false`` leaves the
+    limit lowered only until the kill and recovery to the target (``cleared_at`` = ``injected_at``)."""
+
+    kind: Literal["oom"]
+    service: str
+    duration: Seconds = Field(
+        0.0, ge=0, description="how long the killed service stays down before the restart"
+    )
+    restart: bool = True
+    within: Seconds = Field(
+        10.0, gt=0, le=300, description="how long the pressure may take to bring the kill"
+    )
+
+    @property
+    def where(self) -> str:
+        return self.service
+
+
+class CpuStarveFault(_FaultBase):
+    """The container's CPU quota is cut to ``cpus`` for ``duration``, then restored (``docker
+    update --cpus``): a noisy neighbour, a throttled pod."""
+
+    kind: Literal["cpu_starve"]
+    service: str
+    cpus: Number = Field(0.05, ge=0.01, le=1024, description="the CPU share left during the fault, e.g. 0.05")
+
+    @property
+    def where(self) -> str:
+        return self.service
+
+
+#: Fault kinds that act on a container's cgroup limits: refused on the process backend.
+RESOURCE_FAULT_KINDS = ("oom", "cpu_starve")
+
+
 Fault = Annotated[
     LatencyFault
     | DownFault
@@ -349,7 +427,9 @@ Fault = Annotated[
     | PauseFault
     | PartitionFault
     | DuplicateFault
-    | DeployFault,
+    | DeployFault
+    | OomFault
+    | CpuStarveFault,
     Field(discriminator="kind"),
 ]
 
@@ -369,6 +449,8 @@ FAULT_MODELS: dict[str, type[_FaultBase]] = {
     "partition": PartitionFault,
     "duplicate": DuplicateFault,
     "deploy": DeployFault,
+    "oom": OomFault,
+    "cpu_starve": CpuStarveFault,
 }
 LINK_FAULT_KINDS = (
     "latency",
@@ -574,4 +656,8 @@ class Scenario(Model):
     def _target_shorthand(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("target"), str):
             data = {**data, "target": {"name": data["target"]}}
+        target = data.get("target") if isinstance(data, dict) else None
+        if isinstance(target, dict) and "compose" in target and "name" not in target:
+            # an inline Compose target is named after its scenario
+            data = {**data, "target": {**target, "name": str(data.get("name") or "inline")}}
         return data

@@ -20,7 +20,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.scenario.models import CrashFault, PartitionFault, PauseFault, _FaultBase, _LinkFault
+from harness.scenario.models import (
+    CpuStarveFault,
+    CrashFault,
+    OomFault,
+    PartitionFault,
+    PauseFault,
+    _FaultBase,
+    _LinkFault,
+)
 from harness.scenario.target import Target
 
 
@@ -50,8 +58,9 @@ def span(index: int, fault: _FaultBase, target: Target) -> Span | None:
     if isinstance(fault, PartitionFault):
         links = frozenset(f"link {link}" for link in partition_links(fault, target))
         return Span(index, links, fault.at, fault.at + (fault.duration or 0.0))
-    if isinstance(fault, CrashFault | PauseFault):
+    if isinstance(fault, CrashFault | PauseFault | OomFault | CpuStarveFault):
         wait = fault.within + fault.delay if isinstance(fault, CrashFault) and fault.when_log else 0.0
+        wait = fault.within if isinstance(fault, OomFault) else wait
         return Span(
             index, frozenset({f"service {fault.service}"}), fault.at, fault.at + wait + fault.duration
         )

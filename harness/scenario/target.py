@@ -19,8 +19,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from harness.errors import Problem
+from harness.scenario.base import Model
 from harness.scenario.fields import Seconds
-from harness.scenario.models import Model
+from harness.scenario.limits import Limits
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([^}]*))?\}")
 SIMPLE_PLACEHOLDERS = ("python", "port", "host", "target_dir", "workdir", "run_id")
@@ -115,6 +116,9 @@ class Service(Model):
     version: str | None = Field(None, description="the version running at start (default: the first listed)")
     docker: DockerService | None = Field(
         None, description="Docker backend settings, if the defaults do not fit"
+    )
+    limits: Limits | None = Field(
+        None, description="container limits, e.g. {memory: 256Mi, cpus: 0.5} (docker and compose backends)"
     )
 
 

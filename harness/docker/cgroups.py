@@ -1,0 +1,116 @@
+"""A running container's cgroup limits, read and changed through the engine and the host's cgroupfs.
+
+What the ``oom`` and ``cpu_starve`` faults need, for both container backends (Docker, Compose):
+the container's limits as the engine records them (``HostConfig``), ``docker update`` of memory
+and CPU on a running container, and the container's memory cgroup on this host (found from its
+init process: ``/proc/<pid>/cgroup``; cgroup v1 and v2). Two things Docker cannot do, and what is
+done instead: a memory limit cannot be removed from a container (the floor is 6 MiB, -1 is
+refused), so "unlimited" is restored as the engine's whole memory; ``NanoCpus: 0`` is ignored, so
+"unlimited" CPU is restored as all of the engine's CPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import InfrastructureError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CPU_PERIOD = 100_000  # microseconds: Docker's default CFS period
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    """A container's limits as the engine records them (0 = unset)."""
+
+    memory: int
+    memory_swap: int
+    nano_cpus: int
+    cpu_quota: int
+    cpu_period: int
+
+
+def inspect(client: DockerClient, cid: str) -> dict[str, Any]:
+    from docker.errors import DockerException
+
+    try:
+        return dict(client.api.inspect_container(cid))
+    except DockerException as exc:
+        raise InfrastructureError(f"could not inspect container {cid[:12]}: {exc}") from None
+
+
+def limits_of(info: dict[str, Any]) -> ContainerLimits:
+    hc = info.get("HostConfig") or {}
+    return ContainerLimits(
+        memory=int(hc.get("Memory") or 0),
+        memory_swap=int(hc.get("MemorySwap") or 0),
+        nano_cpus=int(hc.get("NanoCpus") or 0),
+        cpu_quota=int(hc.get("CpuQuota") or 0),
+        cpu_period=int(hc.get("CpuPeriod") or 0),
+    )
+
+
+def update(client: DockerClient, cid: str, **fields: int) -> None:
+    """``POST /containers/<id>/update`` with ``fields`` as the engine names them (``Memory``,
+    ``MemorySwap``, ``NanoCpus``, ``CpuQuota``...); the SDK's ``update`` has no ``NanoCpus``."""
+    from docker.errors import DockerException
+
+    api: Any = client.api  # the SDK's own request helpers: versioned URL, errors as DockerException
+    try:
+        response = api._post_json(api._url("/containers/{0}/update", cid), data=fields)
+        api._raise_for_status(response)
+    except DockerException as exc:
+        raise InfrastructureError(
+            f"could not update the limits of container {cid[:12]} ({fields}): {exc}"
+        ) from None
+
+
+def engine_memory(client: DockerClient) -> int:
+    return int(client.info()["MemTotal"])
+
+
+def engine_cpus(client: DockerClient) -> int:
+    return int(client.info()["NCPU"])
+
+
+def memory_cgroup(pid: int) -> Path:
+    """The memory cgroup directory of process ``pid`` on this host (v1 ``memory`` line, else v2)."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError as exc:
+        raise InfrastructureError(
+            f"cannot read /proc/{pid}/cgroup ({exc}): the oom fault needs the harness on the Docker host"
+        ) from None
+    unified: str | None = None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return _existing(CGROUP_ROOT / "memory" / path.lstrip("/"))
+        if controllers == "":
+            unified = path
+    if unified is None:
+        raise InfrastructureError(f"process {pid} is in no memory cgroup (/proc/{pid}/cgroup)")
+    return _existing(CGROUP_ROOT / unified.lstrip("/"))
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_dir():
+        raise InfrastructureError(
+            f"the container's memory cgroup {path} is not visible here: the oom fault needs the harness on"
+            " the Docker host, as root"
+        )
+    return path
+
+
+def memory_usage(cgroup: Path) -> int:
+    """Bytes charged to the cgroup now (v1 ``memory.usage_in_bytes``, v2 ``memory.current``)."""
+    for name in ("memory.usage_in_bytes", "memory.current"):
+        file = cgroup / name
+        if file.is_file():
+            return int(file.read_text().strip())
+    raise InfrastructureError(f"{cgroup} has no memory usage file")

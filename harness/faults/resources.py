@@ -1,0 +1,231 @@
+"""Faults on a container's cgroup limits: a real kernel OOM kill (``oom``) and CPU starvation
+(``cpu_starve``). Docker and Compose backends only (validation refuses them elsewhere).
+
+**oom.** ``docker update --memory`` cannot take a limit under what the container uses on cgroup v1
+(the kernel refuses: "unable to set memory limit ... current usage"), and a service that does not
+grow would never meet a merely lowered limit. So, at ``at``: the container's memory limit is set to
+its current usage plus :data:`HEADROOM` (no swap beyond it), and a balloon process
+(:mod:`harness.faults.balloon`) joins the container's memory cgroup, shielded from the OOM killer,
+and touches memory until the cgroup counts an ``oom_kill``. The kernel chose and killed the
+victim - the largest process of the service - exactly as in production. The fault then reads the
+container's state and journals ``service_oom_killed`` (Docker's ``OOMKilled`` flag and the exit
+code, 137 = 128 + SIGKILL, when the container ended). On clear the limit is restored (see
+:mod:`harness.docker.cgroups` for "unlimited") and, with ``restart``, a dead container is started
+again (``cleared_at``, without waiting for health, as for a crash). No kill within ``within``
+seconds is a harness failure, never a silent pass.
+
+**cpu_starve.** The CFS quota is cut to ``cpus`` (``NanoCpus``, or ``CpuQuota`` if the container's
+limit was given that way) for ``duration``, then restored.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from harness.docker import cgroups
+from harness.errors import InfrastructureError
+from harness.scenario.limits import MIN_MEMORY
+from harness.scenario.models import CpuStarveFault, OomFault
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+    from harness.targets.backend import Backend
+
+HEADROOM = 4 * 2**20  # bytes above current usage: the balloon fills it, the next page is the OOM
+BALLOON = Path(__file__).with_name("balloon.py")
+
+
+class ContainerBackend(Protocol):
+    """What these faults need of a backend: the engine, the service's container, a restart."""
+
+    name: str
+
+    @property
+    def client(self) -> DockerClient: ...
+
+    def emit(self, kind: str, /, **fields: Any) -> Any: ...
+
+    def container_id(self, service: str) -> str | None: ...
+
+    def restart(self, service: str, wait: bool = True) -> None: ...
+
+
+def container_backend(backend: Backend) -> ContainerBackend:
+    if not all(hasattr(backend, a) for a in ("client", "container_id", "emit")):
+        raise InfrastructureError(
+            f"the {backend.name} backend runs no containers: oom and cpu_starve need docker or compose"
+        )
+    return cast(ContainerBackend, backend)
+
+
+def resource_fault(fault: OomFault | CpuStarveFault, backend: Backend) -> AbstractContextManager[Any]:
+    """The injector of a scenario's ``oom`` or ``cpu_starve`` (``at`` and ``duration`` are the timeline's)."""
+    containers = container_backend(backend)
+    if isinstance(fault, OomFault):
+        return ContainerOom(fault.service, containers, restart=fault.restart, within=fault.within)
+    return CpuStarve(fault.service, containers, fault.cpus)
+
+
+def _container(backend: ContainerBackend, service: str) -> str:
+    cid = backend.container_id(service)
+    if cid is None:
+        raise InfrastructureError(f"service {service!r} has no container")
+    return cid
+
+
+class ContainerOom(AbstractContextManager["ContainerOom"]):
+    """See the module docstring. Without ``restart`` the fault clears itself at the kill
+    (``cleared_at`` = ``injected_at``): the limit is restored and bringing the service back is the
+    target's business."""
+
+    def __init__(
+        self, service: str, backend: ContainerBackend, *, restart: bool = True, within: float = 10.0
+    ) -> None:
+        self.service = service
+        self.backend = backend
+        self.restart = restart
+        self.within = within
+        self.clears_itself = not restart
+        self.original: cgroups.ContainerLimits | None = None
+        self.seen: dict[str, Any] = {}
+
+    def __enter__(self) -> ContainerOom:
+        client = self.backend.client
+        cid = _container(self.backend, self.service)
+        info = cgroups.inspect(client, cid)
+        pid = int((info.get("State") or {}).get("Pid") or 0)
+        if not pid:
+            raise InfrastructureError(f"oom: service {self.service!r} is not running (nothing to kill)")
+        cgroup = cgroups.memory_cgroup(pid)
+        self.original = cgroups.limits_of(info)
+        try:
+            limit = max(MIN_MEMORY, _page_up(cgroups.memory_usage(cgroup) + HEADROOM))
+            cgroups.update(client, cid, Memory=limit, MemorySwap=limit)
+            self.backend.emit("service_limits_changed", service=self.service, memory=limit, why="oom")
+            killed = self._pressure(cgroup)
+            self.seen = self._settled(cid)
+            self.backend.emit(
+                "service_oom_killed",
+                service=self.service,
+                oom_killed=bool(self.seen.get("OOMKilled")),
+                exit_code=self.seen.get("ExitCode") if self.seen.get("Status") != "running" else None,
+                status=str(self.seen.get("Status")),
+                memory_limit=limit,
+                seen_by="fault",
+            )
+            if not killed:
+                raise InfrastructureError(
+                    f"oom: the kernel killed nothing in service {self.service!r} within {self.within:g}s"
+                    f" of memory pressure at a limit of {limit} bytes"
+                )
+        except BaseException:
+            self._restore()
+            raise
+        return self
+
+    def _pressure(self, cgroup: Path) -> bool:
+        """Run the balloon in the container's memory cgroup; True once the cgroup counted a kill."""
+        argv = [sys.executable, "-I", str(BALLOON), str(cgroup), f"{self.within:g}"]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.within + 10)
+        except subprocess.TimeoutExpired:
+            return False  # run() killed it
+        if done.returncode not in (0, 1):
+            raise InfrastructureError(
+                f"oom: the memory balloon failed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
+            )
+        return done.returncode == 0
+
+    def _settled(self, cid: str) -> dict[str, Any]:
+        """The container's state once the kill has landed: exited, or still running after 2 s
+        (a child process was the victim and the service lives on)."""
+        deadline = time.monotonic() + 2.0
+        while True:
+            state = dict(cgroups.inspect(self.backend.client, cid).get("State") or {})
+            if state.get("Status") != "running" or time.monotonic() > deadline:
+                return state
+            time.sleep(0.02)
+
+    def _restore(self) -> None:
+        if self.original is None:
+            return
+        original, self.original = self.original, None
+        client = self.backend.client
+        memory = original.memory or cgroups.engine_memory(client)
+        swap = original.memory_swap if original.memory else -1
+        cgroups.update(client, _container(self.backend, self.service), Memory=memory, MemorySwap=swap)
+        self.backend.emit("service_limits_changed", service=self.service, memory=memory, why="restored")
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._restore()
+        if not self.restart:
+            return
+        status = (
+            cgroups.inspect(self.backend.client, _container(self.backend, self.service)).get("State") or {}
+        ).get("Status")
+        if status in ("exited", "dead"):
+            # Relaunch without waiting for health: coming back is part of the recovery measured.
+            self.backend.restart(self.service, wait=False)
+
+
+def _page_up(size: int) -> int:
+    return -(-size // 4096) * 4096
+
+
+class CpuStarve(AbstractContextManager["CpuStarve"]):
+    """The container's CPU quota cut to ``cpus`` on enter, restored on exit (see the module docstring)."""
+
+    clears_itself = False
+
+    def __init__(self, service: str, backend: ContainerBackend, cpus: float) -> None:
+        self.service = service
+        self.backend = backend
+        self.cpus = cpus
+        self.original: cgroups.ContainerLimits | None = None
+
+    def __enter__(self) -> CpuStarve:
+        cid = _container(self.backend, self.service)
+        original = cgroups.limits_of(cgroups.inspect(self.backend.client, cid))
+        if original.cpu_quota > 0:  # given as a quota: keep to it (the engine refuses mixing the two)
+            fields = {"CpuQuota": max(1000, round(self.cpus * (original.cpu_period or cgroups.CPU_PERIOD)))}
+        else:
+            fields = {"NanoCpus": round(self.cpus * 1e9)}
+        self.original = original
+        try:
+            cgroups.update(self.backend.client, cid, **fields)
+            self.backend.emit(
+                "service_limits_changed", service=self.service, cpus=self.cpus, why="cpu_starve"
+            )
+        except BaseException:
+            self._restore()
+            raise
+        return self
+
+    def _restore(self) -> None:
+        if self.original is None:
+            return
+        original, self.original = self.original, None
+        client = self.backend.client
+        cid = _container(self.backend, self.service)
+        if original.cpu_quota > 0:
+            cgroups.update(client, cid, CpuQuota=original.cpu_quota)
+            cpus = original.cpu_quota / (original.cpu_period or cgroups.CPU_PERIOD)
+        else:
+            nano = original.nano_cpus or cgroups.engine_cpus(client) * 10**9
+            cgroups.update(client, cid, NanoCpus=nano)
+            cpus = nano / 1e9
+        self.backend.emit("service_limits_changed", service=self.service, cpus=cpus, why="restored")
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._restore()
