@@ -3,7 +3,9 @@
 An ``oom`` fault journals the kill it brings about. A container the kernel killed because the
 service allocated beyond its ``limits.memory`` is found at teardown, before containers are
 removed: Docker's ``State.OOMKilled`` (reset when a container starts again) says the last exit
-was an OOM kill; it is journaled as ``service_oom_killed`` with ``seen_by: teardown``.
+was an OOM kill; a container found dead that way is journaled as ``service_oom_killed`` with
+``seen_by: teardown``. Docker keeps the flag when a container is started again, so a running
+container (restarted after an ``oom`` fault, which journaled its own kill) is not reported again.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ def report_oom_kills(client: DockerClient, containers: Mapping[str, str | None],
             continue
         info = cgroups.inspect(client, cid)
         state = info.get("State") or {}
-        if state.get("OOMKilled"):
+        if state.get("OOMKilled") and state.get("Status") in ("exited", "dead"):
             found.append(service)
             emit(
                 "service_oom_killed",
                 service=service,
                 oom_killed=True,
-                exit_code=state.get("ExitCode") if state.get("Status") != "running" else None,
+                exit_code=state.get("ExitCode"),
                 status=str(state.get("Status")),
                 memory_limit=cgroups.limits_of(info).memory or None,
                 seen_by="teardown",

@@ -1,11 +1,16 @@
 """Memory pressure inside a container's memory cgroup, until the kernel OOM-kills something there.
 
 Run as its own process (``python -I balloon.py CGROUP_DIR SECONDS``, no harness import): it moves
-itself into the cgroup (only memory it touches from then on is charged there), makes itself
-unkillable by the OOM killer (``oom_score_adj -1000``; the harness runs as root on the Docker
-host), then touches memory 1 MiB at a time until the cgroup's ``oom_kill`` count rises, so the
-victim is the kernel's choice among the service's own processes (the largest), as in a real OOM.
-It frees everything and exits 0 once a kill is counted, 1 if none came within SECONDS.
+itself into the cgroup (only memory it touches from then on is charged there), then touches memory
+1 MiB at a time until the cgroup's ``oom_kill`` count rises.
+
+The victim must be one of the service's processes, never the balloon, and among them the kernel's
+own choice (the largest). Lowering the balloon's ``oom_score_adj`` needs CAP_SYS_RESOURCE, which a
+harness in a container often lacks; raising is always allowed. So every other process of the cgroup
+gets ``oom_score_adj + 1000`` (capped at 1000) for the duration: the same for all of them, so
+their order is the kernel's, and each outranks the balloon, whose charge in the cgroup is less
+than the limit. The survivors get their own values back before the balloon exits.
+It frees everything and exits 0 once a kill is counted, 3 if none came within SECONDS.
 """
 
 from __future__ import annotations
@@ -29,12 +34,37 @@ def oom_kills(cgroup: str) -> int:
     raise RuntimeError(f"{cgroup} counts no oom_kill (a memory cgroup on a kernel >= 4.13 is needed)")
 
 
+def _adj(pid: str, value: int | None = None) -> int | None:
+    """Read (or write) a process's ``oom_score_adj``; None when the process is gone."""
+    try:
+        path = f"/proc/{pid}/oom_score_adj"
+        if value is not None:
+            with open(path, "w") as fh:
+                fh.write(str(value))
+            return value
+        with open(path) as fh:
+            return int(fh.read())
+    except (ProcessLookupError, FileNotFoundError):
+        return None
+
+
 def main(cgroup: str, seconds: float) -> int:
     before = oom_kills(cgroup)
-    with open(os.path.join(cgroup, "cgroup.procs"), "w") as fh:
-        fh.write(str(os.getpid()))
-    with open("/proc/self/oom_score_adj", "w") as fh:
-        fh.write("-1000")
+    with open(os.path.join(cgroup, "cgroup.procs")) as fh:
+        others = [pid for pid in fh.read().split() if pid != str(os.getpid())]
+    saved = {pid: adj for pid in others if (adj := _adj(pid)) is not None}
+    try:
+        for pid, adj in saved.items():
+            _adj(pid, min(1000, adj + 1000))
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as fh:
+            fh.write(str(os.getpid()))
+        return _inflate(cgroup, before, seconds)
+    finally:
+        for pid, adj in saved.items():
+            _adj(pid, adj)
+
+
+def _inflate(cgroup: str, before: int, seconds: float) -> int:
     held: list[bytearray] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -44,7 +74,7 @@ def main(cgroup: str, seconds: float) -> int:
         for i in range(0, len(chunk), 4096):  # touch every page: charged now, not on first use
             chunk[i] = 1
         held.append(chunk)
-    return 0 if oom_kills(cgroup) > before else 1
+    return 0 if oom_kills(cgroup) > before else 3
 
 
 if __name__ == "__main__":
