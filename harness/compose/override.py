@@ -149,7 +149,7 @@ def _limits(memory: int | None, cpus: float | None) -> dict[str, Any]:
     deploy: dict[str, Any] = {}
     if memory is not None:
         out.update(mem_limit=memory, memswap_limit=memory)
-        deploy["memory"] = memory
+        deploy["memory"] = f"{memory}b"  # the schema wants a string there
     if cpus is not None:
         out["cpus"] = cpus
         deploy["cpus"] = cpus

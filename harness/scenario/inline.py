@@ -30,7 +30,7 @@ def inline_target(scenario: Scenario, doc: YamlDocument, backend: str) -> tuple[
     ref = scenario.target
     assert ref.compose is not None
     target_dir = Path(doc.file).resolve().parent
-    sub = _subdocument(doc)
+    sub = _subdocument(doc, ref.name)
     where = sub.line(("compose",))
     if backend != "compose":
         message = f"an inline Compose target cannot run on the {backend} backend"
@@ -68,9 +68,9 @@ def with_limits(target: Target, scenario: Scenario) -> Target:
     return target.model_copy(update={"services": services})
 
 
-def _subdocument(doc: YamlDocument) -> YamlDocument:
+def _subdocument(doc: YamlDocument, name: str) -> YamlDocument:
     data = doc.data["target"]
-    kept = {k: v for k, v in data.items() if k in (*INLINE_TARGET_FIELDS, "name")}
+    kept = {"name": name, **{k: v for k, v in data.items() if k in INLINE_TARGET_FIELDS}}
     lines = {where[1:]: line for where, line in doc.lines.items() if where[:1] == ROOT}
     return YamlDocument(doc.file, kept, lines)
 

@@ -69,6 +69,14 @@ class TargetRef(Model):
         description="inline Compose target: the locustfile, relative to the scenario (default locustfile.py)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _audit_shorthand(cls, data: Any) -> Any:
+        """``audit: /audit`` is the entrypoint's, as in target.yaml."""
+        if isinstance(data, dict) and isinstance(data.get("audit"), str):
+            data = {**data, "audit": [{"service": data.get("entrypoint"), "path": data["audit"]}]}
+        return data
+
     @model_validator(mode="after")
     def _inline(self) -> TargetRef:
         if self.compose is None:

@@ -1,0 +1,237 @@
+"""Container limits and the faults on them (``oom``, ``cpu_starve``) on a real Docker engine.
+
+* one short rehearsal on Docker (``tests/fixtures/limits``: a service that burns 3 ms of CPU per
+  request): its CPU quota cut to 2 % for 3 s, then a real kernel OOM kill; both are measured like
+  any other fault and the kill is journaled with Docker's ``OOMKilled`` and exit code 137;
+* a service that outgrows its own memory limit is OOM-killed by the kernel and the teardown
+  journals it; its limits are what ``docker inspect`` shows;
+* the Compose backend: an inline Compose target (``examples/compose-shop/shop-inline.yaml``, no
+  target.yaml) with limits in the generated override and a ``cpu_starve``; bad inline values exit 2
+  with file:line.
+
+Images are never pulled (``AFTERSHOCK_OFFLINE=1``): everything builds from the local base.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from harness.docker.backend import DockerBackend
+from harness.docker.engine import docker_client
+from harness.errors import InfrastructureError, ScenarioError
+from harness.scenario.limits import Limits
+from harness.scenario.loader import load_scenario, load_target
+from tests.conftest import REPO, aftershock, latest_run, results_of
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+pytestmark = pytest.mark.docker
+
+LIMITS = REPO / "tests" / "fixtures" / "limits"
+SHOP = REPO / "examples" / "compose-shop"
+OFFLINE = {"AFTERSHOCK_OFFLINE": os.environ.get("AFTERSHOCK_OFFLINE", "1")}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[DockerClient]:
+    try:
+        client = docker_client()
+    except InfrastructureError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and no Docker engine answers:\n{exc}")
+        pytest.skip(f"no Docker engine: {str(exc).splitlines()[0]}")
+    with pytest.MonkeyPatch.context() as mp:
+        if "AFTERSHOCK_OFFLINE" not in os.environ:
+            mp.setenv("AFTERSHOCK_OFFLINE", "1")
+        yield client
+    client.close()
+
+
+def journal(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+
+
+def fault_result(run_dir: Path, kind: str) -> dict[str, Any]:
+    (trial,) = results_of(run_dir)["trials"]
+    (found,) = [f for f in trial["faults"] if f["kind"] == kind]
+    return dict(found)
+
+
+# -- one rehearsal on Docker: cpu_starve, then oom ---------------------------------------------
+@pytest.fixture(scope="module")
+def docker_run(engine: DockerClient, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
+    out = tmp_path_factory.mktemp("limits-docker")
+    proc = aftershock(
+        "run", str(LIMITS / "limits-docker.yaml"), "--out", str(out), "--quiet", env=OFFLINE, timeout=600
+    )
+    return proc.returncode, latest_run(out), proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_the_rehearsal_passes_and_recovers_from_both_faults(docker_run: tuple[int, Path, str]) -> None:
+    code, run_dir, output = docker_run
+    assert code == 0, output
+    for kind in ("cpu_starve", "oom"):
+        result = fault_result(run_dir, kind)
+        assert result["recovered"] is True, result
+        assert result["time_to_impact"] is not None, f"{kind} had no impact: {result}"
+
+
+def test_oom_is_a_kernel_oom_kill_journaled_with_exit_137(docker_run: tuple[int, Path, str]) -> None:
+    _, run_dir, output = docker_run
+    events = journal(run_dir)
+    kills = [e for e in events if e["event"] == "service_oom_killed"]
+    assert kills, output
+    assert kills[0] | {"t_ns": 0, "t": 0} == {
+        "t_ns": 0,
+        "t": 0,
+        "event": "service_oom_killed",
+        "service": "app",
+        "oom_killed": True,  # Docker's State.OOMKilled: the kernel's OOM killer ended the container
+        "exit_code": 137,
+        "status": "exited",
+        "memory_limit": kills[0]["memory_limit"],
+        "seen_by": "fault",
+    }
+    assert [e["seen_by"] for e in kills] == ["fault"]  # restarted: not reported again at teardown
+    changes = [
+        (e["why"], e["memory"]) for e in events if e["event"] == "service_limits_changed" and e["memory"]
+    ]
+    lowered, restored = changes
+    assert lowered[0] == "oom" and lowered[1] < 80 * 2**20
+    assert restored == ("restored", 80 * 2**20)  # the scenario's 80Mi over target.yaml's 96Mi
+
+
+def test_cpu_starve_raises_latency_during_the_fault(docker_run: tuple[int, Path, str]) -> None:
+    _, run_dir, _ = docker_run
+    t0 = next(e["t0_ns"] for e in journal(run_dir) if e["event"] == "run_started")
+    starve = fault_result(run_dir, "cpu_starve")
+    rows = [r for p in (run_dir / "trial-1").glob("ledger-*.csv") for r in csv.DictReader(p.open())]
+    at = [((int(r["start_ns"]) - t0) / 1e9, float(r["latency_ms"])) for r in rows if r["outcome"] == "ok"]
+    before = [ms for t, ms in at if t < starve["injected_at"]]
+    during = [ms for t, ms in at if starve["injected_at"] <= t < starve["cleared_at"]]
+    assert before and during
+    assert statistics.median(during) > 5 * statistics.median(before), (before[:20], during[:20])
+    changes = [
+        (e["why"], e["cpus"])
+        for e in journal(run_dir)
+        if e["event"] == "service_limits_changed" and e["cpus"]
+    ]
+    assert changes == [("cpu_starve", 0.02), ("restored", 1.5)]
+
+
+# -- a service that outgrows its own limit -----------------------------------------------------
+def test_a_service_outgrowing_its_limit_is_oom_killed_and_reported(
+    engine: DockerClient, tmp_path: Path
+) -> None:
+    target = load_target(LIMITS)
+    app = target.services["app"].model_copy(update={"limits": Limits(memory=48 * 2**20, cpus=0.5)})
+    target = target.model_copy(update={"services": {"app": app}})
+    events: list[tuple[str, dict[str, Any]]] = []
+    grow = {"app": {"GROW_TO_MB": "400", "GROW_AFTER": "0.5"}}
+    backend = DockerBackend(
+        target, LIMITS, tmp_path, f"lim{time.time_ns() % 10**9}", grow, lambda t, **f: events.append((t, f))
+    )
+    with backend:
+        backend.start("app", {})
+        cid = backend.container_id("app")
+        assert cid is not None
+        host = engine.api.inspect_container(cid)["HostConfig"]
+        assert (host["Memory"], host["MemorySwap"], host["NanoCpus"]) == (48 * 2**20, 48 * 2**20, 500_000_000)
+        deadline = time.monotonic() + 60
+        while (state := engine.api.inspect_container(cid)["State"])["Status"] == "running":
+            assert time.monotonic() < deadline, "the service outgrew nothing in 60 s"
+            time.sleep(0.1)
+        assert (state["OOMKilled"], state["ExitCode"]) == (True, 137)
+    reported = [f for tag, f in events if tag == "service_oom_killed"]
+    assert reported == [
+        {
+            "service": "app",
+            "oom_killed": True,
+            "exit_code": 137,
+            "status": "exited",
+            "memory_limit": 48 * 2**20,
+            "seen_by": "teardown",
+        }
+    ]
+    assert "holding" in backend.log_path("app").read_text()  # it grew, then died
+
+
+# -- Compose: an inline target, limits in the override, cpu_starve -----------------------------
+def test_an_inline_compose_target_runs_with_limits_and_a_cpu_starve(
+    engine: DockerClient, tmp_path: Path
+) -> None:
+    proc = aftershock(
+        "run", str(SHOP / "shop-inline.yaml"), "--out", str(tmp_path), "--quiet", env=OFFLINE, timeout=600
+    )
+    run_dir = latest_run(tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    override = (run_dir / "trial-1" / "compose.override.yaml").read_text()
+    web = yaml.load(
+        override.split("\n", 1)[1].replace("!override", "").replace("!reset", ""), yaml.SafeLoader
+    )
+    web = web["services"]["web"]
+    assert (web["mem_limit"], web["memswap_limit"], web["cpus"]) == (128 * 2**20, 128 * 2**20, 1.0)
+    assert web["deploy"] == {"resources": {"limits": {"memory": f"{128 * 2**20}b", "cpus": 1.0}}}
+    changes = [(e["why"], e["cpus"]) for e in journal(run_dir) if e["event"] == "service_limits_changed"]
+    assert changes == [("cpu_starve", 0.02), ("restored", 1.0)]
+    assert fault_result(run_dir, "cpu_starve")["recovered"] is True
+
+
+INLINE = """\
+name: inline-bad
+target:
+  compose: {compose}
+  entrypoint: web
+  links: [web->store, worker->nowhere]
+backend: {backend}
+load: {{duration: 10s}}
+"""
+
+
+def _problems(scenario: Path) -> list[str]:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(scenario)
+    return [f"{Path(p.file).name}:{p.line}: {p.field}: {p.message}" for p in err.value.problems]
+
+
+def test_bad_inline_values_name_the_scenario_file_and_line(engine: DockerClient, tmp_path: Path) -> None:
+    scenario = tmp_path / "inline.yaml"
+    (tmp_path / "compose.yaml").write_text(
+        (SHOP / "compose.yaml").read_text().replace("build: .", f"build: {SHOP}")
+    )
+    scenario.write_text(INLINE.format(compose="compose.yaml", backend="compose"))
+    assert _problems(scenario) == ["inline.yaml:5: target.links[1]: no service named 'nowhere'"]
+    scenario.write_text(INLINE.format(compose="nope.yaml", backend="compose"))
+    assert _problems(scenario) == [
+        f"inline.yaml:3: target.compose: no such file (looked at {tmp_path / 'nope.yaml'})"
+    ]
+    scenario.write_text(INLINE.format(compose="compose.yaml", backend="docker"))
+    assert _problems(scenario) == [
+        "inline.yaml:3: target.compose: an inline Compose target cannot run on the docker backend"
+    ]
+    scenario.write_text(
+        INLINE.format(compose="compose.yaml", backend="compose").replace("  entrypoint: web\n", "")
+    )
+    assert [p.split(": ", 2)[:2] for p in _problems(scenario)] == [["inline.yaml:2", "target"]]
+    proc = aftershock("validate", str(scenario))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "inline.yaml:2: target:" in proc.stdout + proc.stderr and "entrypoint" in proc.stdout + proc.stderr
+
+
+def test_an_inline_target_is_the_scenarios_and_takes_its_limits(engine: DockerClient) -> None:
+    loaded = load_scenario(SHOP / "shop-inline.yaml")
+    assert loaded.target_dir == SHOP.resolve()
+    assert loaded.target.compose == "compose.yaml" and loaded.target.entrypoint == "web"
+    assert set(loaded.target.services) == {"store", "web", "worker"}  # from compose config
+    assert loaded.target.services["web"].limits == Limits(memory=128 * 2**20, cpus=1.0)
