@@ -3,16 +3,16 @@
 
 **oom.** ``docker update --memory`` cannot take a limit under what the container uses on cgroup v1
 (the kernel refuses: "unable to set memory limit ... current usage"), and a service that does not
-grow would never meet a merely lowered limit. So, at ``at``: the container's memory limit is set to
-its current usage plus :data:`HEADROOM` (no swap beyond it), and a balloon process
-(:mod:`harness.faults.balloon`) joins the container's memory cgroup, ranked below every process of
-the service for the OOM killer, and touches memory until the cgroup counts an ``oom_kill``. The kernel chose and killed the
-victim - the largest process of the service - exactly as in production. The fault then reads the
-container's state and journals ``service_oom_killed`` (Docker's ``OOMKilled`` flag and the exit
-code, 137 = 128 + SIGKILL, when the container ended). On clear the limit is restored (see
-:mod:`harness.docker.cgroups` for "unlimited") and, with ``restart``, a dead container is started
-again (``cleared_at``, without waiting for health, as for a crash). No kill within ``within``
-seconds is a harness failure, never a silent pass.
+grow would never meet a merely lowered limit. So, at ``at``: the container's memory limit is set
+to its current usage plus :data:`HEADROOM` (no swap beyond it), and a balloon process
+(:mod:`harness.faults.balloon`) joins the container's memory cgroup, ranked below every process
+of the service for the OOM killer, and touches memory until the cgroup counts an ``oom_kill``.
+The kernel chose and killed the victim - the largest process of the service - as in production.
+The fault then reads the container's state and journals ``service_oom_killed`` (Docker's
+``OOMKilled`` flag and the exit code, 137 = 128 + SIGKILL, when the container ended). On clear
+the limit is restored (see :mod:`harness.docker.cgroups` for "unlimited") and, with ``restart``,
+a dead container is started again (``cleared_at``, without waiting for health, as for a crash).
+No kill within ``within`` seconds is a harness failure, never a silent pass.
 
 **cpu_starve.** The CFS quota is cut to ``cpus`` (``NanoCpus``, or ``CpuQuota`` if the container's
 limit was given that way) for ``duration``, then restored.

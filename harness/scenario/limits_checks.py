@@ -36,8 +36,7 @@ def resource_faults_need_containers(ctx: ScenarioContext) -> Iterator[Problem]:
         if fault.kind in RESOURCE_FAULT_KINDS:
             yield ctx.problem(
                 ("faults", i, "kind"),
-                f"`{fault.kind}` acts on a container's cgroup limits;"
-                f" the {ctx.backend} backend has none",
+                f"`{fault.kind}` acts on a container's cgroup limits; the {ctx.backend} backend has none",
                 fault.kind,
                 "use backend: docker or compose (or `--backend docker`)",
             )
