@@ -414,6 +414,10 @@ class ComposeBackend(Backend):
         offset = self._follow(service)
         self._wait_healthy(service, offset)
 
+    def _report_oom_kills(self) -> None:
+        ids = {s: self.container_id(s) for s in sorted(self._started)}
+        report_oom_kills(self.client, ids, self.emit)
+
     def stop_all(self) -> None:
         """``down -v --remove-orphans``: every container, network and volume of the project; logs
         are completed first. Every step runs; failures are raised together."""
@@ -427,8 +431,7 @@ class ComposeBackend(Backend):
                 errors.append(exc)
 
         if self._up and self._client is not None:  # a limit a service outgrew, journaled
-            ids = {s: self.container_id(s) for s in sorted(self._started)}
-            step("read the containers' OOM state", lambda: report_oom_kills(self.client, ids, self.emit))
+            step("read the containers' OOM state", self._report_oom_kills)
         if self._up:  # stopped first: a log follower ends when its container stops
             step("stop the compose project", lambda: self.cli.run("stop", "--timeout", str(STOP_GRACE)))
         for service in list(self._logs):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from harness.docker import cgroups
 from harness.docker.engine import Emit
+from harness.errors import InfrastructureError
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -26,7 +27,10 @@ def report_oom_kills(client: DockerClient, containers: Mapping[str, str | None],
     for service, cid in containers.items():
         if cid is None:
             continue
-        info = cgroups.inspect(client, cid)
+        try:
+            info = cgroups.inspect(client, cid)
+        except InfrastructureError:
+            continue  # gone already: whatever ended it, teardown has nothing to read
         state = info.get("State") or {}
         if state.get("OOMKilled") and state.get("Status") in ("exited", "dead"):
             found.append(service)
