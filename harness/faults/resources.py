@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 HEADROOM = 4 * 2**20  # bytes above current usage: the balloon fills it, the next page is the OOM
 BALLOON = Path(__file__).with_name("balloon.py")
+#: How long a killed container may take to be reported exited (the engine is slow on a busy host).
+SETTLE = 5.0
 
 
 class ContainerBackend(Protocol):
@@ -144,9 +146,9 @@ class ContainerOom(AbstractContextManager["ContainerOom"]):
         return done.returncode == 0
 
     def _settled(self, cid: str) -> dict[str, Any]:
-        """The container's state once the kill has landed: exited, or still running after 2 s
-        (a child process was the victim and the service lives on)."""
-        deadline = time.monotonic() + 2.0
+        """The container's state once the kill has landed: exited, or still running after
+        :data:`SETTLE` s (a child process was the victim and the service lives on)."""
+        deadline = time.monotonic() + SETTLE
         while True:
             state = dict(cgroups.inspect(self.backend.client, cid).get("State") or {})
             if state.get("Status") != "running" or time.monotonic() > deadline:
