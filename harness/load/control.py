@@ -27,6 +27,13 @@ CONTROL_FILE = "load.control"
 STOP_FILE = "load.stop"
 #: ``ledger-<pid>.done``: written by a load process once its last request is in its closed shard.
 DONE_SUFFIX = ".done"
+#: ``remote-<worker>.refused``: the Locust master refused a remote worker (the reason inside).
+REFUSED_SUFFIX = ".refused"
+#: ``remote-<worker>.stopped``: the latest run-clock instant a remote worker may have started a
+#: request (it hears of the stop over the network; see :mod:`harness.load.remote`).
+STOPPED_SUFFIX = ".stopped"
+#: How many remote workers the master waits for, on top of its local ones.
+REMOTE_WORKERS_ENV = "AFTERSHOCK_REMOTE_WORKERS"
 
 
 def done_marker(shard: Path) -> Path:

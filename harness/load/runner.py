@@ -5,6 +5,10 @@ must not touch the orchestrator, the Docker client or the Toxiproxy client. The 
 writes its own ledger shard; the harness waits for its "ready" marker (all users spawned), stops
 the load through a stop file (:meth:`LoadProcess.drain`), waits until every shard is complete,
 and only then ends Locust with SIGTERM.
+
+Remote workers (``load.master``): the master binds the address the scenario names, waits for
+that many more workers, and :mod:`harness.load.remote` brings their shards back, shifted onto
+the run's clock; see :mod:`harness.load.remote_worker` for the other machine's side.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from types import TracebackType
 from harness.clock import now_ns
 from harness.errors import InfrastructureError
 from harness.files import atomic_write_text
-from harness.load.control import STOP_FILE, done_marker
+from harness.load.clock_sync import WorkerClock, read_clocks
+from harness.load.control import REFUSED_SUFFIX, REMOTE_WORKERS_ENV, STOP_FILE, STOPPED_SUFFIX, done_marker
 from harness.load.ledger import shard_paths
 from harness.reaper import labelled_env
 from harness.targets.health import log_tail
@@ -42,6 +47,9 @@ class LoadProcess:
         rate_per_user: float,
         request_timeout: float,
         workers: int = 1,
+        remote_workers: int = 0,
+        master_bind: str = "127.0.0.1",
+        master_port: int | None = None,
         run_dir: Path,
         run_id: str,
         seed: int,
@@ -53,6 +61,9 @@ class LoadProcess:
         self.rate_per_user = rate_per_user
         self.request_timeout = request_timeout
         self.workers = workers
+        self.remote_workers = remote_workers
+        self.master_bind = master_bind
+        self.master_port = master_port
         self.run_dir = run_dir
         self.run_id = run_id
         self.seed = seed
@@ -84,6 +95,7 @@ class LoadProcess:
                 "AFTERSHOCK_RATE_PER_USER": repr(self.rate_per_user),
                 "AFTERSHOCK_REQUEST_TIMEOUT": repr(self.request_timeout),
                 "AFTERSHOCK_SEED": str(self.seed),
+                REMOTE_WORKERS_ENV: str(self.remote_workers),
             }
         )
         cmd = [
@@ -104,7 +116,7 @@ class LoadProcess:
             "--only-summary",
             "--loglevel",
             "WARNING",
-            *(self._distributed() if self.workers > 1 else []),
+            *(self._distributed() if self.workers > 1 or self.remote_workers else []),
             "--stop-timeout",
             f"{int(self.request_timeout) + 2}s",
         ]
@@ -124,17 +136,21 @@ class LoadProcess:
 
     def _distributed(self) -> list[str]:
         """Worker processes, and their master on a free loopback port (Locust's default is
-        ``*:5557``: every interface, and a second concurrent run could not start)."""
-        port = str(service_port("127.0.0.1"))
+        ``*:5557``: every interface, and a second concurrent run could not start). With remote
+        workers the master binds the named address (and port, when named: a firewall rule)."""
+        if self.master_port is None:
+            self.master_port = service_port(self.master_bind)
+        port = str(self.master_port)
+        local = "127.0.0.1" if self.master_bind in ("0.0.0.0", "::") else self.master_bind
         return [
             "--processes",
             str(self.workers),
             "--master-bind-host",
-            "127.0.0.1",
+            self.master_bind,
             "--master-bind-port",
             port,
             "--master-host",
-            "127.0.0.1",
+            local,
             "--master-port",
             port,
         ]
@@ -149,23 +165,46 @@ class LoadProcess:
                 text = marker.read_text().strip()
                 if text:
                     return int(text)
+            self._check_refused()
             if self._proc.poll() is not None:
                 raise InfrastructureError(
                     f"Locust exited before the load started (code {self._proc.returncode}).\n"
                     f"  last lines of {self.log_path}:\n{log_tail(self.log_path)}"
                 )
             time.sleep(0.02)
-        raise InfrastructureError(f"Locust did not spawn its users within {timeout:g}s; see {self.log_path}")
+        waiting = (
+            f" (waiting for {self.remote_workers} remote worker(s) to connect)" if self.remote_workers else ""
+        )
+        raise InfrastructureError(
+            f"Locust did not spawn its users within {timeout:g}s{waiting}; see {self.log_path}"
+        )
+
+    def _check_refused(self) -> None:
+        """A remote worker the master refused (another aftershock version or locustfile)."""
+        refused = sorted(self.run_dir.glob(f"remote-*{REFUSED_SUFFIX}"))
+        if refused:
+            raise InfrastructureError(
+                "a remote load worker was refused: "
+                + "; ".join(p.read_text().strip() for p in refused)
+                + "\n  fix: run the same aftershock checkout and target on the worker's machine"
+            )
+
+    def clocks(self) -> list[WorkerClock]:
+        """The master's current clock statement for each remote worker (none without them)."""
+        return read_clocks(self.run_dir)
 
     def drain(self) -> int:
         """Stop the load and wait until every request sent is in the ledger; returns the stop instant.
 
         The stop file is created first and the instant taken after: a load process checks the
         file after stamping a request's start, so no request that starts after the returned
-        instant is sent. Each load process then closes its shard once its last request in flight
-        has landed and writes the shard's done marker; Locust is stopped as soon as every shard
-        is marked (not after a fixed timeout). Raises :class:`InfrastructureError` if a shard is
-        still unmarked after Locust has quit: its ledger may miss requests the target received.
+        instant is sent (a remote worker hears of the stop over the network: the instant returned
+        is then the latest at which one of them may still have started a request, on the run's
+        clock with the offset's uncertainty added). Each load process then closes its shard once
+        its last request in flight has landed and writes the shard's done marker; Locust is
+        stopped as soon as every shard is marked (not after a fixed timeout). Raises
+        :class:`InfrastructureError` if a shard is still unmarked after Locust has quit: its
+        ledger may miss requests the target received.
         """
         atomic_write_text(self.run_dir / STOP_FILE, "")
         stop_ns = now_ns()
@@ -181,7 +220,8 @@ class LoadProcess:
                 + " has no done marker, so requests the target received may be missing from it.\n"
                 f"  last lines of {self.log_path}:\n{log_tail(self.log_path)}"
             )
-        return stop_ns
+        remote_stops = [int(p.read_text()) for p in self.run_dir.glob(f"remote-*{STOPPED_SUFFIX}")]
+        return max([stop_ns, *remote_stops])
 
     @property
     def request_deadline(self) -> float:

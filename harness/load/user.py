@@ -43,6 +43,8 @@ from harness.load.control import CONTROL_FILE, STOP_FILE, done_marker
 from harness.load.fastclient import Answer, FastClient
 from harness.load.ledger import LedgerRecord, LedgerWriter
 from harness.load.outcome import classify
+from harness.load.remote import install as _install_remote
+from harness.load.remote import wait_configured
 
 LEDGER_DIR = Path(os.environ.get("AFTERSHOCK_LEDGER_DIR", "."))
 READY_FILE = "load.ready"
@@ -53,6 +55,11 @@ CONNECT_TIMEOUT = min(1.0, REQUEST_TIMEOUT)
 REQUEST_DEADLINE = CONNECT_TIMEOUT + REQUEST_TIMEOUT
 SEED = int(os.environ.get("AFTERSHOCK_SEED", "1"))
 STOP_PATH = str(LEDGER_DIR / STOP_FILE)
+#: Where this worker's requests go instead of the master's ``--host`` (a remote worker that
+#: reaches the target by another address); see :mod:`harness.load.remote_worker`.
+TARGET_URL = os.environ.get("AFTERSHOCK_TARGET_URL", "")
+#: Makes idempotency keys unique across load processes (a remote worker's is its worker name).
+KEY_PREFIX = f"{os.getpid():x}"
 
 _writer: LedgerWriter | None = None
 _ids = itertools.count(1)
@@ -158,6 +165,7 @@ events.spawning_complete.add_listener(_ready)  # type: ignore[no-untyped-call]
 events.quitting.add_listener(_close)  # type: ignore[no-untyped-call]
 events.test_stop.add_listener(_flush)  # type: ignore[no-untyped-call]
 events.quit.add_listener(_last)  # type: ignore[no-untyped-call]
+_install_remote()
 
 
 class LedgerUser(User):
@@ -168,6 +176,7 @@ class LedgerUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
+        wait_configured()  # a remote worker: the run's settings come from the master first
         self.user_no = next(_users)
         self.random = random.Random(SEED * 100_003 + self.user_no)
         self._dup_random = random.Random(SEED * 7_919 + self.user_no)
@@ -186,11 +195,11 @@ class LedgerUser(User):
         return self._next - now
 
     def _client(self) -> FastClient:
-        return FastClient(self.host or "http://127.0.0.1", CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+        return FastClient(TARGET_URL or self.host or "http://127.0.0.1", CONNECT_TIMEOUT, REQUEST_TIMEOUT)
 
     def new_key(self) -> str:
         """A fresh idempotency key, unique across users and load processes."""
-        return f"k{os.getpid():x}-{self.user_no}-{next(self._keys)}"
+        return f"k{KEY_PREFIX}-{self.user_no}-{next(self._keys)}"
 
     def call(
         self,

@@ -1,0 +1,246 @@
+"""Locust workers on "other machines": two network namespaces this test creates, each with its own
+veth pair and private addresses, one worker with its clock set 7 s off (the test hook). The
+harness's master (bound to the test's address only) must bring both shards back into the trial
+directory, complete, with every stamp shifted onto the harness's clock to within the stated
+uncertainty. The truth is the test's own server, in the harness's namespace: it stamps each
+keyed request's arrival on the harness's clock, which must lie inside the request's corrected
+[start, end] (widened by the uncertainty). Needs root (``ip netns``)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness.load.clock_sync import read_clocks
+from harness.load.control import done_marker
+from harness.load.ledger import read_records, shard_paths
+from harness.load.remote import OFFSET_ENV
+from harness.load.runner import LoadProcess
+from tests.conftest import REPO
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"),
+]
+
+LOCUSTFILE = REPO / "tests" / "fixtures" / "remote" / "locustfile.py"
+INJECTED_NS = 7_000_000_000  # the second worker's clock runs 7 s ahead
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    outer: str  # the harness's side of its veth pair
+    host_addr: str  # the harness's address on that pair
+    addr: str  # the worker's address
+
+
+def ip(*args: str, ns: str | None = None) -> None:
+    cmd = ["ip", *args] if ns is None else ["ip", "netns", "exec", ns, "ip", *args]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def namespaces() -> Iterator[list[Namespace]]:
+    """Two namespaces, 10.203.X.0/30 each; the second routes to the first pair's harness address
+    through its own pair. Removed even if the setup fails half-way."""
+    tag = os.getpid() % 100_000
+    base = 1 + (os.getpid() % 60) * 4
+    made: list[Namespace] = []
+    try:
+        for i in range(2):
+            x = base + i
+            ns = Namespace(f"as-rw{tag}-{i}", f"asrw{tag}{i}a", f"10.203.{x}.1", f"10.203.{x}.2")
+            made.append(ns)
+            ip("netns", "add", ns.name)
+            ip("link", "set", "lo", "up", ns=ns.name)
+            inner = ns.outer[:-1] + "b"
+            ip("link", "add", ns.outer, "type", "veth", "peer", "name", inner)
+            ip("link", "set", inner, "netns", ns.name)
+            ip("addr", "add", f"{ns.host_addr}/30", "dev", ns.outer)
+            ip("link", "set", ns.outer, "up")
+            ip("addr", "add", f"{ns.addr}/30", "dev", inner, ns=ns.name)
+            ip("link", "set", inner, "up", ns=ns.name)
+        ip("route", "add", f"{made[0].host_addr}/32", "via", made[1].host_addr, ns=made[1].name)
+        yield made
+    finally:
+        for ns in made:
+            subprocess.run(["ip", "netns", "del", ns.name], capture_output=True, timeout=10)
+            subprocess.run(["ip", "link", "del", ns.outer], capture_output=True, timeout=10)
+
+
+class ArrivalServer:
+    """Answers every POST with 200 and stamps its arrival (harness clock) by idempotency key."""
+
+    def __init__(self, addr: str) -> None:
+        arrivals: dict[str, int] = {}
+        self.arrivals = arrivals
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                at = time.monotonic_ns()
+                arrivals[self.headers.get("Idempotency-Key", "")] = at
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((addr, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{addr}:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Outcome:
+    trial_dir: Path
+    stop_ns: int
+    arrivals: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def rehearsal(namespaces: list[Namespace], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
+    """One local worker and two remote ones (the second 7 s off), 3 s of keyed writes."""
+    trial_dir = tmp_path_factory.mktemp("remote-trial")
+    bind = namespaces[0].host_addr
+    server = ArrivalServer(bind)
+    workers: list[subprocess.Popen[bytes]] = []
+    load = LoadProcess(
+        locustfile=LOCUSTFILE,
+        host=server.url,
+        users=6,
+        spawn_rate=6.0,
+        rate_per_user=20.0,
+        request_timeout=2.0,
+        workers=1,
+        remote_workers=2,
+        master_bind=bind,
+        run_dir=trial_dir,
+        run_id="test-remote-workers",
+        seed=1,
+    )
+    try:
+        with load:
+            for i, ns in enumerate(namespaces):
+                env = dict(os.environ, PYTHONPATH=str(REPO))
+                if i == 1:
+                    env[OFFSET_ENV] = str(INJECTED_NS)
+                log = (trial_dir / f"worker-{i}.log").open("wb")
+                workers.append(
+                    subprocess.Popen(
+                        [
+                            "ip",
+                            "netns",
+                            "exec",
+                            ns.name,
+                            sys.executable,
+                            "-m",
+                            "harness.load.remote_worker",
+                            "--master",
+                            f"{bind}:{load.master_port}",
+                            "--locustfile",
+                            str(LOCUSTFILE),
+                            "--ledger-dir",
+                            str(trial_dir / f"worker-{i}"),
+                        ],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+                log.close()
+            load.wait_ready(timeout=60)
+            time.sleep(3)
+            stop_ns = load.drain()
+        yield Outcome(trial_dir, stop_ns, dict(server.arrivals))
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        server.close()
+
+
+def remote_shards(trial_dir: Path) -> list[Path]:
+    return [p for p in shard_paths(trial_dir) if p.name.startswith("ledger-r")]
+
+
+def test_remote_shards_come_back_complete(rehearsal: Outcome) -> None:
+    shards = remote_shards(rehearsal.trial_dir)
+    assert len(shards) == 2, sorted(p.name for p in rehearsal.trial_dir.iterdir())
+    for shard in shards:
+        rows = list(read_records([shard]))
+        assert rows, f"{shard.name} holds no request"
+        assert done_marker(shard).read_text().strip() == str(len(rows))
+    ledger = list(read_records(shard_paths(rehearsal.trial_dir)))
+    keys = {r.key for r in ledger}
+    assert set(rehearsal.arrivals) <= keys, "a request the server received is missing from the ledger"
+    assert {r.key for r in ledger if r.outcome == "ok"} <= set(rehearsal.arrivals)
+    assert len(keys) == len(ledger), "idempotency keys collide across workers"
+
+
+def test_clock_offsets_are_found_within_their_bound(rehearsal: Outcome) -> None:
+    clocks = {c.worker: c for c in read_clocks(rehearsal.trial_dir)}
+    assert len(clocks) == 2 and all(c.final for c in clocks.values())
+    off = [c for c in clocks.values() if abs(c.offset_ns) > INJECTED_NS // 2]
+    on = [c for c in clocks.values() if abs(c.offset_ns) <= INJECTED_NS // 2]
+    assert len(off) == 1 and len(on) == 1, clocks
+    assert abs(off[0].offset_ns - INJECTED_NS) <= off[0].uncertainty_ns
+    assert abs(on[0].offset_ns) <= on[0].uncertainty_ns  # same kernel: the true offset is 0
+    assert all(0 < c.uncertainty_ns < 1e9 and c.samples >= 5 for c in clocks.values())
+
+
+def test_corrected_stamps_hold_the_true_arrival(rehearsal: Outcome) -> None:
+    """Every answered request reached the server between its corrected start and end (each
+    widened by the worker's stated uncertainty); on the raw stamps the shifted worker fails it."""
+    clocks = {c.worker: c for c in read_clocks(rehearsal.trial_dir)}
+    checked = 0
+    for shard in remote_shards(rehearsal.trial_dir):
+        worker = shard.stem.removeprefix("ledger-")
+        u = clocks[worker].uncertainty_ns
+        for r in read_records([shard]):
+            if r.outcome != "ok":
+                continue
+            at = rehearsal.arrivals[r.key]
+            assert r.start_ns - u <= at <= r.end_ns + u, (worker, r, at, u)
+            assert r.start_ns <= rehearsal.stop_ns, "a request started after the journaled stop"
+            checked += 1
+        raw = rehearsal.trial_dir / f"remote-{worker}.raw.csv"
+        with raw.open(newline="") as fh:
+            raw_rows = [row for row in csv.reader(fh)][1:]
+        assert len(raw_rows) == int(done_marker(shard).read_text())
+        if abs(clocks[worker].offset_ns) > INJECTED_NS // 2:
+            answered = [row for row in raw_rows if row[5] == "ok"]
+            outside = [
+                row
+                for row in answered
+                if not int(row[3]) - u <= rehearsal.arrivals[row[2]] <= int(row[4]) + u
+            ]
+            assert answered and outside == answered, "uncorrected, the shifted worker's stamps miss the truth"
+    assert checked > 20
