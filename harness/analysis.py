@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.fault_result import effect_on_the_work, fault_result
+from harness.load.clock_sync import clock_uncertainty, widen_resolution
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.audit import AuditSchemaError, validate_audit
 from harness.measure.baseline import Baseline, measure_baseline
@@ -90,9 +91,16 @@ def _load_result(
 
 
 def _measure_faults(
-    out: TrialAnalysis, scenario: Scenario, ev: TrialEvents, t0_ns: int, start: float, stop: float
+    out: TrialAnalysis,
+    scenario: Scenario,
+    ev: TrialEvents,
+    t0_ns: int,
+    start: float,
+    stop: float,
+    clock: float = 0.0,
 ) -> None:
-    """Every fault injected while load was observed, in injection order, with its verdicts."""
+    """Every fault injected while load was observed, in injection order, with its verdicts.
+    ``clock``: the remote load workers' clock uncertainty (s), added to every resolution."""
     assert out.timeline is not None
     injected = sorted(ev.injected.values(), key=lambda e: e.injected_ns)
     never_healthy = out.baseline is not None and out.baseline.healthy is False
@@ -108,6 +116,8 @@ def _measure_faults(
         cut = clr is None or clr > stop  # the observation ended while the fault was still active
         clear_seen = stop if cut or clr is None else clr
         m = measure_fault(out.timeline, out.samples, inj, clear_seen, impact_until=min(until, stop))
+        if clock:
+            m = dataclasses.replace(m, resolution=widen_resolution(m.resolution, clock))
         if cut:
             m = dataclasses.replace(
                 m, recovered=False, recovered_at=None, recovery_time=None, recovery_bracket=None
@@ -155,7 +165,7 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     never_healthy = out.baseline.healthy is False
     if never_healthy:
         out.verdicts.append(baseline_verdict(ev.trial, out.baseline))
-    _measure_faults(out, scenario, ev, t0_ns, start, stop)
+    _measure_faults(out, scenario, ev, t0_ns, start, stop, clock_uncertainty(trial_dir))
     ops = operations_of(run_dir, scenario, t0_ns, ev.trial, out.faults, start, stop)  # business, detection
     out.faults, out.work = [effect_on_the_work(f) for f in ops.faults], ops.log
     out.verdicts.extend(ops.verdicts)

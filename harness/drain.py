@@ -46,6 +46,8 @@ def stop_and_audit(
     )
     stop_ns = load.drain()
     bus.publish(LoadStopped(t_ns=stop_ns, trial=trial))
+    for offset in load.clock_offsets(trial):  # remote workers: the offsets their shards were shifted by
+        bus.publish(offset)
     if target.audit:
         bus.publish(
             PhaseStarted(

@@ -296,6 +296,28 @@ class LoadStopped(RunEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LoadClockOffset(RunEvent):
+    """A remote load worker's clock minus the harness's, from round trips over Locust's messages.
+
+    Journaled once the load runs (``final`` False: the estimate so far) and after the stop
+    (``final`` True: the estimate its ledger shard was shifted by). The truth is within
+    ``uncertainty_ns`` of ``offset_ns``; that uncertainty is added to every resolution of the
+    trial. ``consistent`` False: the offset moved during the run (drift, a clock step).
+    """
+
+    TAG: ClassVar[str] = "load_clock_offset"
+    trial: int
+    worker: str
+    host: str
+    offset_ns: int
+    uncertainty_ns: int
+    best_rtt_ns: int
+    samples: int
+    consistent: bool
+    final: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class Drained(RunEvent):
     TAG: ClassVar[str] = "drained"
     trial: int

@@ -291,6 +291,9 @@ class Orchestrator:
                 rate_per_user=s.load.rate_per_user,
                 request_timeout=s.load.request_timeout,
                 workers=s.load.workers,
+                remote_workers=0 if s.load.master is None else s.load.master.remote_workers,
+                master_bind="127.0.0.1" if s.load.master is None else s.load.master.bind,
+                master_port=None if s.load.master is None else s.load.master.port,
                 run_dir=trial_dir,
                 run_id=self.run_id,
                 seed=s.seed + trial,
@@ -307,6 +310,8 @@ class Orchestrator:
         self.bus.publish(
             LoadStarted(t_ns=ready_ns, trial=trial, users=s.load.users, duration=s.load.duration)
         )
+        for offset in load.clock_offsets(trial):  # remote workers: their clocks at the start
+            self.bus.publish(offset)
         return load, ready_ns
 
     def _play(

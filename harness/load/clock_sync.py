@@ -119,6 +119,16 @@ class OffsetEstimator:
         )
 
 
+def shift_row(row: list[str], est: OffsetEstimate, worker: str) -> list[str]:
+    """A remote worker's ledger row (CSV fields) on the run's clock, its id prefixed with the
+    worker (ids are unique only per process, and two machines may share a pid)."""
+    out = list(row)
+    out[0] = f"{worker}:{row[0]}"
+    out[3] = str(est.to_harness(int(row[3])))
+    out[4] = str(est.to_harness(int(row[4])))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerClock:
     """What the master states for one remote worker (``clock-<worker>.json`` in the trial dir)."""
@@ -148,6 +158,14 @@ def read_clocks(trial_dir: Path) -> list[WorkerClock]:
         except (OSError, ValueError, TypeError):
             continue  # a statement being replaced right now: the next look reads it
     return out
+
+
+def widen_resolution(resolution: dict[str, float], clock: float) -> dict[str, float]:
+    """A fault's resolutions with the remote clocks' uncertainty added (seconds; DESIGN.md, "Clock
+    across machines"): once per instant read off the requests, twice for the outage (two edges,
+    possibly stamped by different workers). ``cleared_at`` is the journal's, on the run's clock."""
+    twice = {"outage"}
+    return {k: v + (2 * clock if k in twice else clock) for k, v in resolution.items()}
 
 
 def clock_uncertainty(trial_dir: Path) -> float:

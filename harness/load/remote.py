@@ -44,7 +44,7 @@ import gevent
 import gevent.event
 
 from harness import __version__
-from harness.load.clock_sync import OffsetEstimate, OffsetEstimator, RoundTrip, WorkerClock
+from harness.load.clock_sync import OffsetEstimator, RoundTrip, WorkerClock, shift_row
 from harness.load.control import (
     CONTROL_FILE,
     REFUSED_SUFFIX,
@@ -281,7 +281,11 @@ class _Master:
             if len(remote.pending) > 100:  # answers lost (a worker gone): forget the oldest
                 for seq in sorted(remote.pending)[:-100]:
                     del remote.pending[seq]
-            if not remote.finished and remote.clock.count and remote.clock.count % 5 == 0:
+            if (
+                not remote.finished
+                and remote.clock.count > 0
+                and (remote.clock.count <= 5 or remote.clock.count % 5 == 0)
+            ):
                 self._state(remote, final=False)
 
     def on_pong(self, environment: Any, msg: Any, **_: Any) -> None:
@@ -310,7 +314,7 @@ class _Master:
             est = remote.clock.estimate()
             if est is not None:  # the live view, on the running estimate
                 with remote.shard.open("a", encoding="utf-8", newline="") as fh:
-                    csv.writer(fh).writerows(shift(r, est, remote.name) for r in remote.buffered)
+                    csv.writer(fh).writerows(shift_row(r, est, remote.name) for r in remote.buffered)
                 remote.buffered.clear()
         if "done" in msg.data:
             self._finish(remote, int(msg.data["done"]))
@@ -334,7 +338,7 @@ class _Master:
         with tmp.open("w", encoding="utf-8", newline="") as fh:
             out = csv.writer(fh)
             out.writerow(COLUMNS)
-            out.writerows(shift(r, est, remote.name) for r in rows)
+            out.writerows(shift_row(r, est, remote.name) for r in rows)
         tmp.replace(remote.shard)
         self._state(remote, final=True)
         if remote.stopped_at is not None:  # the latest instant it may have started a request
@@ -383,16 +387,6 @@ class _Master:
                         self.runner.send_message("aftershock_control", {"state": state}, r.client_id)
                     last = stamp
             gevent.sleep(0.02)
-
-
-def shift(row: list[str], est: OffsetEstimate, worker: str) -> list[str]:
-    """A worker's ledger row on the run's clock, its id prefixed with the worker (ids are only
-    unique per process, and two machines may share a pid)."""
-    out = list(row)
-    out[0] = f"{worker}:{row[0]}"
-    out[3] = str(est.to_harness(int(row[3])))
-    out[4] = str(est.to_harness(int(row[4])))
-    return out
 
 
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:

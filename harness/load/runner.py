@@ -18,11 +18,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 
 from harness.clock import now_ns
 from harness.errors import InfrastructureError
+from harness.events import LoadClockOffset
 from harness.files import atomic_write_text
 from harness.load.clock_sync import WorkerClock, read_clocks
 from harness.load.control import REFUSED_SUFFIX, REMOTE_WORKERS_ENV, STOP_FILE, STOPPED_SUFFIX, done_marker
@@ -192,6 +194,10 @@ class LoadProcess:
     def clocks(self) -> list[WorkerClock]:
         """The master's current clock statement for each remote worker (none without them)."""
         return read_clocks(self.run_dir)
+
+    def clock_offsets(self, trial: int) -> list[LoadClockOffset]:
+        """The remote workers' clock offsets as journal events (after the stop: the final ones)."""
+        return [LoadClockOffset(trial=trial, **asdict(c)) for c in self.clocks()]
 
     def drain(self) -> int:
         """Stop the load and wait until every request sent is in the ledger; returns the stop instant.

@@ -94,6 +94,33 @@ class TargetRef(Model):
         return self
 
 
+class LoadMaster(Model):
+    """Locust's master for load workers on other machines (README, "Load from other machines").
+
+    Without it the master listens on loopback only. ``bind`` is an address of this machine the
+    workers can reach; ``port`` is fixed when a firewall rule needs it (default: a free one,
+    printed in the Locust log); the load starts once ``remote_workers`` have connected.
+    """
+
+    bind: str = Field(description="IP address of this machine the master listens on, e.g. 10.0.0.5")
+    port: int | None = Field(None, ge=1024, le=65535, description="TCP port (default: a free one)")
+    remote_workers: Count = Field(ge=1, le=256, description="workers on other machines to wait for")
+
+    @field_validator("bind")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP address; fix: name one address of this machine the workers "
+                "reach (e.g. 10.0.0.5), or 0.0.0.0 for every interface"
+            ) from None
+        return value
+
+
 class Load(Model):
     users: Count = Field(10, ge=1, le=10_000)
     spawn_rate: Number | None = Field(
@@ -105,6 +132,9 @@ class Load(Model):
     locustfile: str | None = Field(None, description="path relative to the target directory")
     workers: Count = Field(
         1, ge=1, le=64, description="Locust worker processes (master + workers, one ledger shard each)"
+    )
+    master: LoadMaster | None = Field(
+        None, description="workers on other machines: the address the master listens on, and how many"
     )
 
 
