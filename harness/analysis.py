@@ -24,6 +24,7 @@ from harness.measure.failures import failure_breakdown
 from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.operations import operations_of
+from harness.measure.bracket import Bracket
 from harness.measure.recovery import measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
@@ -90,6 +91,11 @@ def _load_result(
     )
 
 
+def _widen(b: Bracket | None, clock: float) -> Bracket | None:
+    """A bracket whose request stamps are each known to within ``clock`` seconds."""
+    return None if b is None else dataclasses.replace(b, lower=b.lower - clock, upper=b.upper + clock)
+
+
 def _measure_faults(
     out: TrialAnalysis,
     scenario: Scenario,
@@ -116,8 +122,13 @@ def _measure_faults(
         cut = clr is None or clr > stop  # the observation ended while the fault was still active
         clear_seen = stop if cut or clr is None else clr
         m = measure_fault(out.timeline, out.samples, inj, clear_seen, impact_until=min(until, stop))
-        if clock:
-            m = dataclasses.replace(m, resolution=widen_resolution(m.resolution, clock))
+        if clock:  # remote load workers: every request's stamps are known to within `clock`
+            m = dataclasses.replace(
+                m,
+                resolution=widen_resolution(m.resolution, clock),
+                impact_bracket=_widen(m.impact_bracket, clock),
+                recovery_bracket=_widen(m.recovery_bracket, clock),
+            )
         if cut:
             m = dataclasses.replace(
                 m, recovered=False, recovered_at=None, recovery_time=None, recovery_bracket=None

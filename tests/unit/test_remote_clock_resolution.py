@@ -5,6 +5,7 @@ worker's clock statement."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests.unit.rundirs import RunDir
 from tests.unit.test_analysis import DOWN
 
 
-def resolution(tmp_path: Path, name: str, uncertainty_ns: int | None) -> dict[str, float]:
+def resolution(tmp_path: Path, name: str, uncertainty_ns: int | None) -> dict[str, Any]:
     run = RunDir(tmp_path / f"20261121-120000-{name}", DOWN)
     run.trial(1, 1.0, 21.0, bad=[(5.0, 11.0)]).fault(1, 0, "down", "app->dep", 5.0, 9.0)
     run_dir = run.write()
@@ -24,7 +25,13 @@ def resolution(tmp_path: Path, name: str, uncertainty_ns: int | None) -> dict[st
         ).write(run_dir / "trial-1")
     results, _ = analyse_run(run_dir)
     (fault,) = results.trials[0].faults
-    return fault.resolution.model_dump()
+    assert fault.impact_bracket is not None and fault.recovery_bracket is not None
+    return {
+        **fault.resolution.model_dump(),
+        "impact_half_width": fault.impact_bracket.half_width,
+        "recovery_half_width": fault.recovery_bracket.half_width,
+        "recovery_time_bracketed": fault.recovery_time_bracketed,
+    }
 
 
 def test_the_remote_clock_uncertainty_adds_to_every_resolution(tmp_path: Path) -> None:
@@ -33,3 +40,6 @@ def test_the_remote_clock_uncertainty_adds_to_every_resolution(tmp_path: Path) -
     for key in ("time_to_impact", "recovered_at", "recovery_time"):
         assert remote[key] == pytest.approx(local[key] + 0.040), key
     assert remote["outage"] == pytest.approx(local["outage"] + 0.080)
+    for key in ("impact_half_width", "recovery_half_width"):  # each edge's stamp: 40 ms either way
+        assert remote[key] == pytest.approx(local[key] + 0.040), key
+    assert remote["recovery_time_bracketed"] == pytest.approx(local["recovery_time_bracketed"])
