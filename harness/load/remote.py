@@ -84,9 +84,10 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def worker_name(host: str, pid: int) -> str:
-    """A name usable in a file name, unique per worker process (host and pid)."""
-    return "r" + re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:40] + f"-{pid}"
+def worker_name(host: str, pid: int, client_id: str) -> str:
+    """A name usable in a file name, unique per worker process: host and pid, and a piece of
+    Locust's random client id (two machines may share a host name and a pid)."""
+    return "r" + re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:40] + f"-{pid}-{client_id[-6:]}"
 
 
 # -- the worker's side ------------------------------------------------------------------------
@@ -169,6 +170,9 @@ def _ship_forever(runner: Any, user: Any) -> None:
     path = Path(user.LEDGER_DIR) / f"ledger-{os.getpid()}.csv"
     sent = 0
     while True:
+        if user._stopped and user._writer is None:  # stopped before any user ran here: no rows
+            runner.send_message("aftershock_rows", {"data": "", "done": 0})
+            return
         done = done_marker(path)
         finished = done.exists()  # looked at first: the lines read after it are all there are
         data = b""
@@ -229,7 +233,7 @@ class _Master:
 
     def on_hello(self, environment: Any, msg: Any, **_: Any) -> None:
         data = msg.data
-        name = worker_name(str(data["host"]), int(data["pid"]))
+        name = worker_name(str(data["host"]), int(data["pid"]), str(msg.node_id))
         problems = []
         if data.get("version") != __version__:
             problems.append(f"aftershock {data.get('version')} on the worker, {__version__} here")

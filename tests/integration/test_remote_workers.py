@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import InfrastructureError
 from harness.events import LoadClockOffset, event_from_json, event_to_json
 from harness.load.clock_sync import read_clocks
 from harness.load.control import LoadControl, done_marker
@@ -264,3 +265,83 @@ def test_corrected_stamps_hold_the_true_arrival(rehearsal: Outcome) -> None:
             ]
             assert answered and outside == answered, "uncorrected, the shifted worker's stamps miss the truth"
     assert checked > 20
+
+
+def start_worker(ns: Namespace, master: str, locustfile: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                "ip", "netns", "exec", ns.name, sys.executable, "-m", "harness.load.remote_worker",
+                "--master", master, "--locustfile", str(locustfile), "--ledger-dir", str(log.with_suffix("")),
+            ],
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def end(workers: list[subprocess.Popen[bytes]]) -> None:
+    for proc in workers:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def small_load(trial_dir: Path, url: str, bind: str, users: int, remote: int) -> LoadProcess:
+    return LoadProcess(
+        locustfile=LOCUSTFILE,
+        host=url,
+        users=users,
+        spawn_rate=float(users),
+        rate_per_user=10.0,
+        request_timeout=2.0,
+        workers=1,
+        remote_workers=remote,
+        master_bind=bind,
+        run_dir=trial_dir,
+        run_id="test-remote-workers",
+        seed=1,
+    )
+
+
+def test_a_remote_worker_without_users_still_closes_its_shard(
+    namespaces: list[Namespace], tmp_path: Path
+) -> None:
+    """One user for three workers: at least one remote worker never runs a user, and its (empty)
+    shard must still be marked done, or the stop would wait for it and fail the trial."""
+    bind = namespaces[0].host_addr
+    server = ArrivalServer(bind)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        with small_load(tmp_path, server.url, bind, users=1, remote=2) as load:
+            master = f"{bind}:{load.master_port}"
+            workers = [
+                start_worker(ns, master, LOCUSTFILE, tmp_path / f"w{i}.log")
+                for i, ns in enumerate(namespaces)
+            ]
+            load.wait_ready(timeout=60)
+            time.sleep(1)
+            load.drain()
+    finally:
+        end(workers)
+        server.close()
+    shards = remote_shards(tmp_path)
+    assert len(shards) == 2 and all(done_marker(s).exists() for s in shards)
+    assert any(int(done_marker(s).read_text()) == 0 for s in shards), "a remote worker ran the only user"
+
+
+def test_a_worker_with_another_locustfile_is_refused(namespaces: list[Namespace], tmp_path: Path) -> None:
+    other = tmp_path / "locustfile.py"
+    other.write_text(LOCUSTFILE.read_text() + "\n# changed on the worker's machine\n")
+    bind = namespaces[0].host_addr
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        with small_load(tmp_path, f"http://{bind}:9", bind, users=1, remote=1) as load:
+            workers = [start_worker(namespaces[0], f"{bind}:{load.master_port}", other, tmp_path / "w.log")]
+            with pytest.raises(InfrastructureError, match=r"refused.*locustfile.*differs"):
+                load.wait_ready(timeout=60)
+    finally:
+        end(workers)
