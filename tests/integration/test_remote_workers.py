@@ -4,12 +4,14 @@ harness's master (bound to the test's address only) must bring both shards back 
 directory, complete, with every stamp shifted onto the harness's clock to within the stated
 uncertainty. The truth is the test's own server, in the harness's namespace: it stamps each
 keyed request's arrival on the harness's clock, which must lie inside the request's corrected
-[start, end] (widened by the uncertainty). Needs root (``ip netns``)."""
+[start, end] (widened by the uncertainty). The namespace tests need root (``ip netns``); the
+last test runs a whole rehearsal with a remote worker on loopback."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.errors import InfrastructureError
 from harness.events import LoadClockOffset, event_from_json, event_to_json
@@ -30,13 +33,12 @@ from harness.load.control import LoadControl, done_marker
 from harness.load.ledger import read_records, shard_paths
 from harness.load.remote import OFFSET_ENV
 from harness.load.runner import LoadProcess
-from tests.conftest import REPO
+from harness.targets.process import service_port
+from tests.conftest import REPO, aftershock, latest_run, results_of
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"),
-]
+pytestmark = pytest.mark.integration
 
+GROUNDTRUTH = REPO / "targets" / "groundtruth"
 LOCUSTFILE = REPO / "tests" / "fixtures" / "remote" / "locustfile.py"
 INJECTED_NS = 7_000_000_000  # the second worker's clock runs 7 s ahead
 
@@ -58,6 +60,8 @@ def ip(*args: str, ns: str | None = None) -> None:
 def namespaces() -> Iterator[list[Namespace]]:
     """Two namespaces, 10.203.X.0/30 each; the second routes to the first pair's harness address
     through its own pair. Removed even if the setup fails half-way."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("network namespaces need root and iproute2")
     tag = os.getpid() % 100_000
     base = 1 + (os.getpid() % 60) * 4
     made: list[Namespace] = []
@@ -345,3 +349,55 @@ def test_a_worker_with_another_locustfile_is_refused(namespaces: list[Namespace]
                 load.wait_ready(timeout=60)
     finally:
         end(workers)
+
+
+def test_a_rehearsal_with_a_remote_worker_journals_and_shifts_its_clock(tmp_path: Path) -> None:
+    """``aftershock run`` end to end with ``load.master``: one remote worker (here on loopback, so
+    it reaches the loopback target; its clock 3 s off by the test hook). The run waits for it,
+    journals its offset at the start and the final one, and analyses its shifted shard."""
+    port = service_port("127.0.0.1")
+    scenario = tmp_path / "remote.yaml"
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "remote",
+                "target": {"name": str(GROUNDTRUTH), "env": {"app": {"GT_RECOVERY_DELAY": "0"}}},
+                "load": {
+                    "users": 2,
+                    "rate_per_user": 10,
+                    "duration": "4s",
+                    "request_timeout": "1s",
+                    "master": {"bind": "127.0.0.1", "port": port, "remote_workers": 1},
+                },
+                "slo": {"window": "1s", "step": "100ms", "hold": "1s"},
+                "faults": [{"kind": "down", "link": "app->dep", "at": "1s", "duration": "1s"}],
+                "expect": {"recovered": True},
+            }
+        )
+    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "harness.load.remote_worker", "--master", f"127.0.0.1:{port}",
+             "--locustfile", str(GROUNDTRUTH / "locustfile.py"), "--ledger-dir", str(tmp_path / "worker")],
+            env=dict(os.environ, PYTHONPATH=str(REPO), **{OFFSET_ENV: "3000000000"}),
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        done = aftershock("run", str(scenario), "--out", str(tmp_path / "out"), "--quiet", timeout=300)
+    finally:
+        end([worker])
+    assert done.returncode == 0, done.stdout + done.stderr + log.read_text()
+    run_dir = latest_run(tmp_path / "out")
+    journal = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    offsets = [e for e in journal if e["event"] == "load_clock_offset"]
+    assert [e["final"] for e in offsets] == [False, True], offsets
+    final = offsets[-1]
+    assert abs(final["offset_ns"] - 3_000_000_000) <= final["uncertainty_ns"]
+    started = next(e["t_ns"] for e in journal if e["event"] == "load_started")
+    stopped = next(e["t_ns"] for e in journal if e["event"] == "load_stopped")
+    (shard,) = remote_shards(run_dir / "trial-1")
+    rows = list(read_records([shard]))
+    assert rows and all(started - 1_000_000_000 <= r.start_ns <= stopped for r in rows)
+    (fault,) = results_of(run_dir)["trials"][0]["faults"]
+    assert fault["resolution"]["recovery_time"] >= final["uncertainty_ns"] / 1e9
