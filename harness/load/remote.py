@@ -182,13 +182,27 @@ def _ship_forever(runner: Any, user: Any) -> None:
                 data = fh.read()
         if not finished:
             data = data[: data.rfind(b"\n") + 1]
-        for i in range(0, len(data), CHUNK):
-            runner.send_message("aftershock_rows", {"data": data[i : i + CHUNK].decode("utf-8")})
+        for piece in _pieces(data):
+            runner.send_message("aftershock_rows", {"data": piece.decode("utf-8")})
         sent += len(data)
         if finished:
             runner.send_message("aftershock_rows", {"data": "", "done": int(done.read_text().strip() or 0)})
             return
         gevent.sleep(SHIP_INTERVAL)
+
+
+def _pieces(data: bytes) -> list[bytes]:
+    """``data`` in pieces of at most :data:`CHUNK` bytes, cut after a newline (whole rows, whole
+    UTF-8 characters); a single longer row goes whole."""
+    out = []
+    while data:
+        if len(data) <= CHUNK:
+            cut = len(data)
+        else:  # after the last newline within CHUNK, or else after the long row's own end
+            cut = data.rfind(b"\n", 0, CHUNK) + 1 or data.find(b"\n", CHUNK) + 1 or len(data)
+        out.append(data[:cut])
+        data = data[cut:]
+    return out
 
 
 # -- the master's side ------------------------------------------------------------------------
