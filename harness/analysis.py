@@ -18,13 +18,13 @@ from harness.load.clock_sync import clock_uncertainty, widen_resolution
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.audit import AuditSchemaError, validate_audit
 from harness.measure.baseline import Baseline, measure_baseline
+from harness.measure.bracket import Bracket
 from harness.measure.business import WorkLog
 from harness.measure.consistency import Consistency, effects_of, reconcile
 from harness.measure.failures import failure_breakdown
 from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.operations import operations_of
-from harness.measure.bracket import Bracket
 from harness.measure.recovery import measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
