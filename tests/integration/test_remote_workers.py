@@ -366,7 +366,7 @@ def test_a_rehearsal_with_a_remote_worker_journals_and_shifts_its_clock(tmp_path
                     "users": 2,
                     "rate_per_user": 10,
                     "duration": "4s",
-                    "request_timeout": "1s",
+                    "request_timeout": "2s",
                     "master": {"bind": "127.0.0.1", "port": port, "remote_workers": 1},
                 },
                 "slo": {"window": "1s", "step": "100ms", "hold": "1s"},
@@ -387,8 +387,16 @@ def test_a_rehearsal_with_a_remote_worker_journals_and_shifts_its_clock(tmp_path
         done = aftershock("run", str(scenario), "--out", str(tmp_path / "out"), "--quiet", timeout=300)
     finally:
         end([worker])
-    assert done.returncode == 0, done.stdout + done.stderr + log.read_text()
     run_dir = latest_run(tmp_path / "out")
+    failed = [
+        (shard.name, r.start_ns, r.error, r.status)
+        for shard in shard_paths(run_dir / "trial-1")
+        for r in read_records([shard])
+        if r.outcome != "ok"
+    ]
+    # the plumbing is under test, not the target: a verdict (1) or a baseline spoiled by a slow,
+    # shared machine (5) is fine; a usage (2) or harness (3) error is not
+    assert done.returncode in (0, 1, 5), done.stdout + done.stderr + log.read_text() + repr(failed)
     journal = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
     offsets = [e for e in journal if e["event"] == "load_clock_offset"]
     assert [e["final"] for e in offsets] == [False, True], offsets
