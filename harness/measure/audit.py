@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import InfrastructureError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SCHEMA_ID = "https://aftershock.invalid/schema/audit-schema.json"
 DOCS_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "audit-schema.json"
@@ -152,6 +156,114 @@ def outstanding(audits: Mapping[str, Audit], primary: str | None, final_status: 
                 if e.kind == primary:
                     (finished if e.status == final_status else unfinished).add(e.key)
     return len(unfinished - finished) + sum(a.pending for a in audits.values())
+
+
+def norm_value(value: object) -> str | None:
+    """Values compare as text; 12 and "12" and 12.0 are the same amount."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True, eq=False)
+class EffectColumns:
+    """Every effect of every audit source as Arrow string columns, in audit order.
+
+    ``value`` is normalised (:func:`norm_value`) and null where the target does not record it;
+    ``status`` is null where it has none; ``id`` is text. ``pending`` is the sources' sum.
+    """
+
+    kind: pa.Array
+    key: pa.Array
+    value: pa.Array
+    status: pa.Array
+    id: pa.Array
+    pending: int = 0
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+_Columns = tuple[list[Any], list[Any], "list[Any] | pa.Array", list[Any], list[Any], int]
+
+
+def effect_columns(docs: Mapping[str, object], endpoint_of: Mapping[str, str]) -> EffectColumns:
+    """The audits (service -> document, as ``audit.json`` holds them) validated and as columns.
+
+    A document is checked by column (the type of every field of every effect, in a few passes
+    over lists) instead of one model per effect, which a million effects cannot afford; a
+    document that is not plainly valid goes through :func:`validate_audit`, which raises the same
+    :class:`AuditSchemaError` it always did (the first offending path), or accepts it.
+    """
+    parts = []
+    for svc, doc in docs.items():
+        cols = _checked_columns(doc)
+        if cols is None:
+            audit = validate_audit(doc, endpoint_of[svc])
+            cols = (
+                [e.kind for e in audit.effects],
+                [e.key for e in audit.effects],
+                [norm_value(e.value) for e in audit.effects],
+                [e.status for e in audit.effects],
+                [str(e.id) for e in audit.effects],
+                audit.pending,
+            )
+        parts.append(cols)
+    return columns_of(parts)
+
+
+def columns_of(parts: list[_Columns]) -> EffectColumns:
+    """Arrow columns from per-source lists (kind, key, value text or None, status, id, pending)."""
+    import pyarrow as pa
+
+    def col(i: int) -> pa.Array:
+        chunks = [p[i] if isinstance(p[i], pa.Array) else pa.array(p[i], type=pa.string()) for p in parts]
+        return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.string())
+
+    return EffectColumns(
+        kind=col(0), key=col(1), value=col(2), status=col(3), id=col(4), pending=sum(p[5] for p in parts)
+    )
+
+
+def _checked_columns(doc: object) -> _Columns | None:
+    """The columns of a document that is plainly valid, else None (let the model judge it)."""
+    if type(doc) is not dict:
+        return None
+    effects, pending = doc.get("effects"), doc.get("pending", 0)
+    if type(effects) is not list or type(pending) is not int or pending < 0:
+        return None
+    if not set(map(type, effects)) <= {dict}:
+        return None
+    kinds = [e.get("kind") for e in effects]
+    keys = [e.get("key") for e in effects]
+    ids = [e.get("id") for e in effects]
+    values = [e.get("value") for e in effects]
+    statuses = [e.get("status") for e in effects]
+    if not set(map(type, kinds)) <= {str} or "" in kinds or not set(map(type, keys)) <= {str}:
+        return None
+    id_types, value_types = set(map(type, ids)), set(map(type, values))
+    if not id_types <= {str, int} or not value_types <= {str, int, float, type(None)}:
+        return None
+    if not set(map(type, statuses)) <= {str, type(None)}:
+        return None
+    id_texts = ids if id_types <= {str} else [str(i) for i in ids]
+    return kinds, keys, _value_texts(values, value_types), statuses, id_texts, pending
+
+
+def _value_texts(values: list[Any], types: set[type]) -> list[Any] | pa.Array:
+    """:func:`norm_value` of each value; whole integer columns are converted by Arrow at once."""
+    if types <= {str, type(None)}:
+        return values
+    if types <= {int, type(None)}:
+        import pyarrow as pa
+
+        try:
+            return pa.array(values, type=pa.int64()).cast(pa.string())
+        except (OverflowError, pa.ArrowException):
+            pass  # beyond 64 bits: Python's own str below
+    return [norm_value(v) for v in values]
 
 
 def audit_schema() -> dict[str, Any]:
