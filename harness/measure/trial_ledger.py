@@ -6,7 +6,6 @@ the same read the samples came from), so analysing a trial parses its ledger onc
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.load.ledger import shard_paths
-from harness.measure.audit import effect_columns
+from harness.measure.audit import read_effect_columns
 from harness.measure.columns import OK, LedgerColumns, read_ledger
 from harness.measure.consistency import Consistency, reconcile_columns
 from harness.measure.failures import NO_FAULT, TEXT_LIMIT, status_class
@@ -27,6 +26,17 @@ if TYPE_CHECKING:
 AUDIT_FILE = "audit.json"
 
 
+class _Endpoints(dict[str, str]):
+    """How an audit source is named in an error: the service and the file it was kept in."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def __missing__(self, svc: str) -> str:
+        return f"service {svc!r} ({self.path})"
+
+
 def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency | None:
     """Reconcile a trial's ledger with its audit, if the target has a consistency contract.
 
@@ -37,10 +47,7 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
     audit_path = trial_dir / AUDIT_FILE
     if not contract or not audit_path.exists():
         return None
-    docs = json.loads(audit_path.read_text(encoding="utf-8"))
-    endpoints = {svc: f"service {svc!r} ({audit_path})" for svc in docs}
-    effects = effect_columns(docs, endpoints)
-    del docs  # the columns hold what is needed; the parsed document is the largest thing here
+    effects = read_effect_columns(audit_path, _Endpoints(audit_path))
     return reconcile_columns(
         read_ledger(shard_paths(trial_dir)),
         effects,

@@ -19,7 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.load.ledger import COLUMNS, LedgerRecord, LedgerWriter, read_records
-from harness.measure.audit import AuditSchemaError, effect_columns, validate_audit
+from harness.measure.audit import (
+    AuditSchemaError,
+    EffectColumns,
+    effect_columns,
+    read_effect_columns,
+    validate_audit,
+)
 from harness.measure.columns import read_ledger
 from harness.measure.consistency import Consistency, Effect, effects_of, reconcile, reconcile_columns
 from harness.measure.failures import failure_breakdown
@@ -205,15 +211,23 @@ def test_from_files_the_columns_give_what_records_and_models_gave(
     endpoints = {svc: f"service {svc!r} (audit.json)" for svc in docs}
     with tempfile.TemporaryDirectory() as tmp:
         paths = _write_shards(Path(tmp), records, shards, torn, junk)
+        audit_file = Path(tmp) / "audit.json"
+        audit_file.write_text(json.dumps(docs, indent=1))  # as the harness writes it
         rows = list(read_records(paths))
         try:
             audits = {svc: validate_audit(doc, endpoints[svc]) for svc, doc in docs.items()}
         except AuditSchemaError as exc:
-            with pytest.raises(AuditSchemaError) as got:
-                effect_columns(docs, endpoints)
-            assert str(got.value) == str(exc)
+            for read in (
+                lambda: effect_columns(docs, endpoints),
+                lambda: read_effect_columns(audit_file, endpoints),
+            ):
+                with pytest.raises(AuditSchemaError) as got:
+                    read()
+                assert str(got.value) == str(exc)
             return
         columns = effect_columns(docs, endpoints)
+        from_file = read_effect_columns(audit_file, endpoints)
+        assert _lists(from_file) == _lists(columns) == _lists_of(effects_of(audits), audits)
         ledger = read_ledger(paths)
         assert ledger.key.to_pylist() == [r.key for r in rows]
         assert ledger.end_ns.tolist() == [r.end_ns for r in rows]
@@ -225,6 +239,25 @@ def test_from_files_the_columns_give_what_records_and_models_gave(
         assert _as_tuple(reconcile_columns(ledger, columns, **args)) == _as_tuple(expected)
         windows = [("down@a->b", 1.0, 4.0), ("latency@a->c", 3.0, None)]
         assert failure_breakdown_columns(ledger, T0, windows) == failure_breakdown(rows, T0, windows)
+
+
+def _lists(c: EffectColumns) -> tuple[list[Any], ...]:
+    return (
+        c.kind.to_pylist(),
+        c.key.to_pylist(),
+        c.value.to_pylist(),
+        c.status.to_pylist(),
+        c.id.to_pylist(),
+        [c.pending],
+    )
+
+
+def _lists_of(effects: list[Effect], audits: dict[str, Any]) -> tuple[list[Any], ...]:
+    pending = sum(a.pending for a in audits.values())
+    return (
+        *tuple([getattr(e, f) for e in effects] for f in ("kind", "key", "value", "status", "id")),
+        [pending],
+    )
 
 
 def test_an_empty_audit_and_an_empty_ledger() -> None:
@@ -243,3 +276,43 @@ def test_an_empty_audit_and_an_empty_ledger() -> None:
         assert len(ledger) == 0
         assert failure_breakdown_columns(ledger, 0, []).failed == 0
     assert len(effect_columns({}, {})) == 0
+
+
+def test_an_orders_audit_is_read_by_arrow_not_by_json_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path is the one a real audit takes (mixed int/float values, int and str ids, an
+    empty source); json.loads is only the fallback, so it must not be reached here."""
+    import harness.measure.audit as audit
+
+    docs = {
+        "api": {
+            "effects": [
+                {
+                    "kind": "order",
+                    "key": "a",
+                    "id": "1",
+                    "value": 100,
+                    "status": "confirmed",
+                    "accepted_ns": 5,
+                },
+                {"kind": "order", "key": "b", "id": "2", "value": 12.5, "status": None},
+                {"kind": "order", "key": "c", "id": "3"},
+            ],
+            "pending": 1,
+        },
+        "payments": {
+            "effects": [{"kind": "charge", "key": "a", "id": 7, "value": 100}],
+            "stats": {"calls": 2},
+        },
+        "mail": {"effects": []},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audit.json"
+        path.write_text(json.dumps(docs, indent=1))
+        monkeypatch.setattr(audit.json, "loads", lambda *_: pytest.fail("read with json.loads"))
+        c = read_effect_columns(path, {})
+    assert c.value.to_pylist() == ["100", "12.5", None, "100"]
+    assert (c.id.to_pylist(), c.status.to_pylist(), c.pending) == (
+        ["1", "2", "3", "7"],
+        ["confirmed", None, None, None],
+        1,
+    )
