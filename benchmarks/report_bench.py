@@ -16,7 +16,8 @@ impact and a 5 s recovery to draw.
 
 With ``--consistency`` the run is the orders target's: every request is a keyed write
 (``create_order``, its amount as the ledger value), the journal carries the target's consistency
-contract and the audit event, and ``trial-1/audit.json`` holds what the orders audit returns, in
+contract (and, with ``--audit-event``, the audit event that makes the operations view compute and
+draw the audit's work log), and ``trial-1/audit.json`` holds what the orders audit returns, in
 the layout the harness writes it (``json.dumps(..., indent=1)``): an ``order`` effect per applied
 write with its work-item stamps (``accepted_ns``, ``finished_ns``, ``attempts``) and a ``charge``
 per order, all acknowledged writes applied, half of the indeterminate ones, one charge in 1,000
@@ -24,7 +25,8 @@ taken twice and one order in 5,000 stored with a wrong amount, so every figure h
 
     .venv/bin/python benchmarks/report_bench.py                # 1e5 and 1e6, 3 runs each
     .venv/bin/python benchmarks/report_bench.py --sizes 100000 --repeats 1
-    .venv/bin/python benchmarks/report_bench.py --consistency --sizes 1000000 --out benchmarks/results/report_consistency.json
+    .venv/bin/python benchmarks/report_bench.py --consistency --sizes 1000000 \
+        --out benchmarks/results/report_consistency.json
 
 Writes ``benchmarks/results/report.json``. Goals (CPU seconds of the whole child process, and its
 peak RSS): plain 1e6 requests <= 10 s and <= 1 GiB; plain 1e7 <= 10 CPU-s; with consistency,
@@ -81,7 +83,9 @@ expect:
 CONTRACT = {"write_ops": ["create_order"], "primary": "order", "final_status": "confirmed"}
 
 
-def make_run_dir(run_dir: Path, requests: int, shards: int = 2, consistency: bool = False) -> None:
+def make_run_dir(
+    run_dir: Path, requests: int, shards: int = 2, consistency: bool = False, audit_event: bool = False
+) -> None:
     """A run directory as the orchestrator leaves it, with ``requests`` ledger rows (all keyed
     writes, with an orders audit, when ``consistency``)."""
     sys.path.insert(0, str(REPO))
@@ -272,6 +276,43 @@ def child(run_dir: Path) -> None:
     )
 
 
+def data_child(run_dir: Path) -> None:
+    """The ledger's part alone: the one columnar read, samples and outcome counts, the failure
+    breakdown and the consistency reconcile (audit included) - what ``analyse_run`` spends on the
+    ledger and the audit's data figures, without health, faults, the operations view or reports."""
+    sys.path.insert(0, str(REPO))
+    from harness.load.ledger import shard_paths
+    from harness.measure.samples import load_samples_counted
+    from harness.measure.trial_ledger import consistency_of, failure_breakdown_columns
+    from harness.run_record import read_run
+
+    cpu0 = time.process_time()
+    record = read_run(run_dir)
+    shards = shard_paths(run_dir / "trial-1")
+    samples, counts = load_samples_counted(shards, record.t0_ns)
+    from harness.measure.columns import read_ledger
+
+    failures = failure_breakdown_columns(read_ledger(shards), record.t0_ns, [("down", 0.0, None)])
+    c = consistency_of(run_dir, record, 1)
+    cpu = time.process_time() - cpu0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        json.dumps(
+            {
+                "data_cpu_s": cpu,
+                "process_cpu_s": usage.ru_utime + usage.ru_stime,
+                "peak_rss_bytes": usage.ru_maxrss * 1024,
+                "requests": len(samples),
+                "counts": counts,
+                "failed": failures.failed,
+                "consistency": None
+                if c is None
+                else {"writes": c.writes, "lost": c.lost, "corrupted": c.corrupted},
+            }
+        )
+    )
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -325,10 +366,25 @@ def main() -> None:
     parser.add_argument(
         "--consistency", action="store_true", help="the orders target's run: keyed writes and an audit"
     )
+    parser.add_argument(
+        "--audit-event",
+        action="store_true",
+        help="journal the audit (as a real run does): the operations view (work log, backlog figure) is "
+        "then computed and drawn too",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--data-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--data-only",
+        action="store_true",
+        help="measure only the ledger's part (read, samples, failure breakdown, consistency), no reports",
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child)
+        return
+    if args.data_child:
+        data_child(args.data_child)
         return
     sizes: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="aftershock-bench-") as tmp:
@@ -336,12 +392,12 @@ def main() -> None:
             run_dir = Path(tmp) / f"20261121-120000-{n:x}"[:20]
             load_before = os.getloadavg()[0]
             started = time.perf_counter()
-            make_run_dir(run_dir, n, consistency=args.consistency)
+            make_run_dir(run_dir, n, consistency=args.consistency, audit_event=args.audit_event)
             print(f"{n:>9} requests: run dir built in {time.perf_counter() - started:.1f}s", file=sys.stderr)
             runs = []
             for k in range(args.repeats):
                 proc = subprocess.run(
-                    [sys.executable, __file__, "--child", str(run_dir)],
+                    [sys.executable, __file__, "--data-child" if args.data_only else "--child", str(run_dir)],
                     capture_output=True,
                     text=True,
                     check=False,
@@ -351,6 +407,9 @@ def main() -> None:
                     sys.exit(f"measurement failed:\n{proc.stderr}")
                 runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 r = runs[-1]
+                if args.data_only:
+                    print(f"{n:>9} requests, run {k + 1}: {json.dumps(r)}", file=sys.stderr)
+                    continue
                 print(
                     f"{n:>9} requests, run {k + 1}: analyse {r['analyse_s']:.2f}s"
                     f" + reports {r['reports_s']:.2f}s = {r['total_s']:.2f}s (cpu {r['cpu_s']:.2f}s,"
@@ -359,9 +418,10 @@ def main() -> None:
                     file=sys.stderr,
                 )
             load_after = os.getloadavg()[0]
-            median = {
-                key: statistics.median(r[key] for r in runs)
-                for key in (
+            keys = (
+                ("data_cpu_s", "process_cpu_s", "peak_rss_bytes")
+                if args.data_only
+                else (
                     "analyse_s",
                     "reports_s",
                     "total_s",
@@ -370,7 +430,8 @@ def main() -> None:
                     "peak_rss_bytes",
                     "rss_after_imports_bytes",
                 )
-            }
+            )
+            median = {key: statistics.median(r[key] for r in runs) for key in keys}
             sizes.append(
                 {
                     "requests": n,
@@ -385,9 +446,15 @@ def main() -> None:
                 }
             )
     report = {
-        "benchmark": "analyse_run + write_reports from a run directory (aftershock report RUN_DIR)"
+        "benchmark": (
+            "the ledger's part of analyse_run (columnar read, samples, failure breakdown, consistency)"
+            if args.data_only
+            else "analyse_run + write_reports from a run directory (aftershock report RUN_DIR)"
+        )
         + (", orders run with a consistency contract and audit" if args.consistency else ""),
+        "data_only": args.data_only,
         "consistency": args.consistency,
+        "audit_event": args.audit_event,
         "repeats": args.repeats,
         "statistic": "median",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -72,7 +72,7 @@ def _as_tuple(c: Consistency) -> tuple[dict[str, Any], list[str]]:
     return asdict(c), list(c.examples)  # the examples' order is what the reports print
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(record, max_size=30), st.lists(effect, max_size=30), contract)
 def test_the_array_reconcile_matches_the_loop(
     records: list[LedgerRecord], effects: list[Effect], k: dict[str, Any]
