@@ -127,7 +127,7 @@ def make_run_dir(
         (at(load_start + duration), "load_stopped", {"trial": 1}),
         *(
             [(at(load_start + duration + 0.3), "audit", {"trial": 1, "summary": "synthetic"})]
-            if consistency
+            if audit_event
             else []
         ),
         (at(load_start + duration + 0.5), "run_finished", {"complete": True, "trials_run": 1}),
