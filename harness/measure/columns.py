@@ -90,9 +90,8 @@ def _read(paths: list[Path]) -> LedgerColumns:
     import pyarrow as pa
 
     tables = [t for t in (_read_shard(p) for p in paths) if t is not None and t.num_rows]
-    if not tables:
-        return _columns(_empty_table())
-    table = pa.concat_tables(tables).combine_chunks()
+    table = pa.concat_tables(tables) if tables else _empty_table()
+    tables.clear()  # the blocks are now referenced by `table` alone: each column is freed once joined
     return _columns(table)
 
 
@@ -166,33 +165,34 @@ def _last_newline(view: memoryview) -> int:
 
 
 def _columns(table: pa.Table) -> LedgerColumns:
+    """One contiguous array per column, joining the reader's blocks column by column and dropping
+    each column's blocks as soon as it is joined (never the whole ledger twice in memory)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    def text(name: str) -> pa.Array:
+    joined: dict[str, Any] = {}
+    for name in READ:
         col = table.column(name)
-        return col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
+        joined[name] = col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
+        del col
+        table = table.drop_columns([name])
 
     def ints(name: str) -> NDArray[np.int64]:
-        col = table.column(name)
-        if col.num_chunks == 0:
-            return np.empty(0, dtype=np.int64)
-        arr = col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return np.asarray(joined.pop(name).to_numpy(zero_copy_only=False), dtype=np.int64)
 
-    outcome = text("outcome")
+    outcome = joined["outcome"]
     code = np.full(len(outcome), OTHER, dtype=np.int8)
     if len(outcome):
         code[np.asarray(pc.equal(outcome, "ok").to_numpy(zero_copy_only=False), dtype=bool)] = OK
         code[np.asarray(pc.equal(outcome, "fail").to_numpy(zero_copy_only=False), dtype=bool)] = FAIL
     return LedgerColumns(
-        op=text("op"),
-        key=text("key"),
+        op=joined["op"],
+        key=joined["key"],
         start_ns=ints("start_ns"),
         end_ns=ints("end_ns"),
         outcome=outcome,
         code=code,
         status=ints("status"),
-        error=text("error"),
-        value=text("value"),
+        error=joined["error"],
+        value=joined["value"],
     )
