@@ -160,33 +160,37 @@ class _Writes:
     asked: pa.Array  # the first non-empty value any attempt sent, "" if none
 
 
-def _writes(ledger: LedgerColumns, write_ops: Iterable[str]) -> tuple[_Writes, pa.Array]:
-    """Each write key's outcome over all its attempts; and every key the ledger saw (any op)."""
+def _writes(ledger: LedgerColumns, write_ops: Iterable[str]) -> tuple[_Writes, pa.Array, NDArray[np.int64]]:
+    """Each write key's outcome over all its attempts; every key the ledger saw (any op), hashed
+    once; and for each seen key its write's slot in ``_Writes`` (-1: the key has no write)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     keyed = pc.not_equal(ledger.key, "")
-    seen = pc.unique(ledger.key.filter(keyed))
+    encoded = ledger.key.filter(keyed).dictionary_encode()
+    seen = encoded.dictionary
     ops = pa.array(sorted(set(write_ops)), type=pa.string())
-    is_write = pc.and_(keyed, pc.is_in(ledger.op, value_set=ops))
-    mask = _bools(is_write)
-    encoded = ledger.key.filter(is_write).dictionary_encode()
-    keys = encoded.dictionary
-    idx = _np(encoded.indices).astype(np.int64)
-    n = len(keys)
-    code = ledger.code[mask]
+    write_row = _bools(pc.is_in(ledger.op.filter(keyed), value_set=ops))
+    seen_of = _np(encoded.indices).astype(np.int64)[write_row]
+    slots, idx = np.unique(seen_of, return_inverse=True)
+    idx = idx.reshape(-1)
+    slot_of_seen = np.full(len(seen), -1, dtype=np.int64)
+    slot_of_seen[slots] = np.arange(slots.size)
+    n = slots.size
+    code = ledger.code[_bools(keyed)][write_row]
     tries = np.bincount(idx, minlength=n)
     oks = np.bincount(idx[code == OK], minlength=n)
     fails = np.bincount(idx[code == FAIL], minlength=n)
     acknowledged = oks > 0
     definite = ~acknowledged & (fails == tries)
-    value = ledger.value.filter(is_write)
+    value = ledger.value.filter(keyed).filter(pa.array(write_row))
     with_value = np.flatnonzero(_bools(pc.not_equal(value, "")))
     first_key, first_at = np.unique(idx[with_value], return_index=True)
     take = np.full(n, -1, dtype=np.int64)
     take[first_key] = with_value[first_at]
     asked = value.take(pa.array(take, mask=take < 0)).fill_null("")
-    return _Writes(keys, acknowledged, definite, asked), seen
+    keys = seen.take(pa.array(slots, type=pa.int64()))
+    return _Writes(keys, acknowledged, definite, asked), seen, slot_of_seen
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,7 +237,7 @@ def reconcile_columns(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    w, seen = _writes(ledger, write_ops)
+    w, seen, slot_of_seen = _writes(ledger, write_ops)
     c = Consistency(pending=effects.pending, writes=len(w.keys))
     examples: list[tuple[tuple[int, int, str, str, int], str, list[str]]] = []  # (order, name, texts)
 
@@ -241,14 +245,15 @@ def reconcile_columns(
     g = _groups(effects)
     per_kind: Any = np.bincount(g.kind, weights=g.size, minlength=len(g.kinds)) if len(g.size) else []
     c.effects = {name: int(n) for name, n in zip(g.kinds, per_kind, strict=True)}
-    ledgered = _bools(pc.is_in(effects.key, value_set=seen))
+    seen_of = _np(pc.index_in(effects.key, value_set=seen).fill_null(-1)).astype(np.int64)
+    ledgered = seen_of >= 0
     c.unledgered = int((~ledgered).sum())
     if c.unledgered:
         c.unledgered_keys = _smallest(pc.unique(effects.key.filter(pa.array(~ledgered))), UNLEDGERED_KEYS)
         examples.append(((0, 0, "", "", 0), "unledgered", c.unledgered_keys[:EXAMPLES]))
 
     # each write by what the client was told, against its primary effect
-    write_of = _np(pc.index_in(effects.key, value_set=w.keys).fill_null(-1)).astype(np.int64)
+    write_of = np.where(ledgered, slot_of_seen[np.maximum(seen_of, 0)], -1) if len(seen) else seen_of
     primary_code = g.kinds.index(primary) if primary in g.kinds else -1
     is_primary = g.kind[g.of_effect] == primary_code
     present = np.zeros(len(w.keys), dtype=np.bool_)
