@@ -8,26 +8,25 @@ crashed or interrupted run still be analysed.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.fault_result import effect_on_the_work, fault_result
 from harness.load.clock_sync import clock_uncertainty, widen_resolution
-from harness.load.ledger import read_records, shard_paths
-from harness.measure.audit import AuditSchemaError, validate_audit
+from harness.load.ledger import shard_paths
+from harness.measure.audit import AuditSchemaError
 from harness.measure.baseline import Baseline, measure_baseline
 from harness.measure.bracket import Bracket
 from harness.measure.business import WorkLog
-from harness.measure.consistency import Consistency, effects_of, reconcile
-from harness.measure.failures import failure_breakdown
 from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.operations import operations_of
 from harness.measure.recovery import measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
+from harness.measure.trial_ledger import AUDIT_FILE as AUDIT_FILE
+from harness.measure.trial_ledger import consistency_of, failures_of
 from harness.measure.trials import mttr_over_trials
 from harness.measure.verdicts import (
     judge_distribution,
@@ -53,8 +52,6 @@ from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Scenario
 from harness.trial_result import Reconciliation, trial_result
-
-AUDIT_FILE = "audit.json"
 
 
 def policy_of(scenario: Scenario) -> HealthPolicy:
@@ -230,24 +227,6 @@ def _measure_rollback(
     )
 
 
-def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency | None:
-    """Reconcile a trial's ledger with its audit, if the target has a consistency contract."""
-    contract = record.started.consistency
-    audit_path = run_dir / f"trial-{trial}" / AUDIT_FILE
-    if not contract or not audit_path.exists():
-        return None
-    docs = json.loads(audit_path.read_text(encoding="utf-8"))
-    audits = {svc: validate_audit(doc, f"service {svc!r} ({audit_path})") for svc, doc in docs.items()}
-    return reconcile(
-        read_records(shard_paths(run_dir / f"trial-{trial}")),
-        effects_of(audits),
-        write_ops=contract["write_ops"],
-        primary=contract["primary"],
-        final_status=contract.get("final_status"),
-        pending=sum(a.pending for a in audits.values()),
-    )
-
-
 def _trial_result(
     run_dir: Path, record: RunRecord, scenario: Scenario, a: TrialAnalysis, errors: list[str]
 ) -> TrialResult:
@@ -271,12 +250,6 @@ def _reconcile(run_dir: Path, record: RunRecord, trial: int, errors: list[str]) 
     except (OSError, ValueError) as exc:
         errors.append(f"reconciling trial {trial} failed: {exc}")
         return Reconciliation(None)
-
-
-def failures_of(run_dir: Path, t0_ns: int, a: TrialAnalysis) -> FailureBreakdown:
-    """The trial's failed requests broken down (read again from the ledger: one pass, no samples)."""
-    windows = [(f.label, f.injected_at, f.cleared_at) for f in a.faults]
-    return failure_breakdown(read_records(shard_paths(run_dir / f"trial-{a.trial}")), t0_ns, windows)
 
 
 def _abort_result(record: RunRecord) -> AbortResult | None:

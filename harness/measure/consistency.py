@@ -19,17 +19,29 @@ Definitions, from DESIGN.md (binding):
 
 Keys are idempotency keys: every attempt of an op (a client retry, a duplicate resend) carries the
 same key, so the key is the op's identity on both sides.
+
+The reconcile runs on columns (:func:`reconcile_columns`): the ledger's columns from the trial's one
+read (:mod:`harness.measure.columns`) and the audit's (:class:`~harness.measure.audit.EffectColumns`).
+Keys are matched with Arrow's hash kernels and counted with numpy, so a million writes cost no
+Python object per row. Only the few examples quoted in the report are turned into text.
+:func:`reconcile` takes records and effects (tests, small callers) and runs the same code.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from harness.load.ledger import LedgerRecord
-from harness.measure.audit import Audit, AuditEffect
+from harness.measure.audit import Audit, AuditEffect, EffectColumns, columns_of, norm_value
+from harness.measure.columns import FAIL, OK, OTHER, LedgerColumns
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 EXAMPLES = 5
 UNLEDGERED_KEYS = 20  # keys listed with the unledgered figure, to go and look for
@@ -45,21 +57,12 @@ class Effect:
 
     @classmethod
     def from_audit(cls, e: AuditEffect) -> Effect:
-        return cls(e.kind, e.key, _norm(e.value), e.status, str(e.id))
+        return cls(e.kind, e.key, norm_value(e.value), e.status, str(e.id))
 
 
 def effects_of(audits: Mapping[str, Audit]) -> list[Effect]:
     """Every effect of every (validated) audit source."""
     return [Effect.from_audit(e) for a in audits.values() for e in a.effects]
-
-
-def _norm(value: object) -> str | None:
-    """Values compare as text; 12 and "12" and 12.0 are the same amount."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 @dataclass
@@ -84,11 +87,6 @@ class Consistency:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def _example(self, name: str, text: str) -> None:
-        bucket = self.examples.setdefault(name, [])
-        if len(bucket) < EXAMPLES:
-            bucket.append(text)
-
 
 def reconcile(
     records: Iterable[LedgerRecord],
@@ -99,104 +97,264 @@ def reconcile(
     final_status: str | None,
     pending: int = 0,
 ) -> Consistency:
+    """:func:`reconcile_columns` of ledger records and effects (a few rows: tests, small callers)."""
+    import pyarrow as pa
+
+    rows = list(records)
+    found = list(effects)
+    text = pa.string()
+    codes = {"ok": OK, "fail": FAIL}
+    ledger = LedgerColumns(
+        op=pa.array([r.op for r in rows], type=text),
+        key=pa.array([r.key for r in rows], type=text),
+        start_ns=np.array([r.start_ns for r in rows], dtype=np.int64),
+        end_ns=np.array([r.end_ns for r in rows], dtype=np.int64),
+        outcome=pa.array([r.outcome for r in rows], type=text),
+        code=np.array([codes.get(r.outcome, OTHER) for r in rows], dtype=np.int8),
+        status=np.array([r.status for r in rows], dtype=np.int64),
+        error=pa.array([r.error for r in rows], type=text),
+        value=pa.array([r.value for r in rows], type=text),
+    )
+    columns = columns_of(
+        [
+            (
+                [e.kind for e in found],
+                [e.key for e in found],
+                [e.value for e in found],
+                [e.status for e in found],
+                [e.id for e in found],
+                pending,
+            )
+        ]
+    )
+    return reconcile_columns(ledger, columns, write_ops=write_ops, primary=primary, final_status=final_status)
+
+
+def _np(arr: pa.Array | pa.ChunkedArray) -> NDArray[Any]:
+    return np.asarray(arr.to_numpy(zero_copy_only=False))
+
+
+def _bools(arr: pa.Array | pa.ChunkedArray) -> NDArray[np.bool_]:
+    """An Arrow boolean result as numpy, null as False."""
+    return np.asarray(_np(arr.fill_null(False)), dtype=np.bool_)
+
+
+def _smallest(keys: pa.Array, k: int) -> list[str]:
+    """The ``k`` smallest strings, sorted (Arrow sorts by UTF-8 bytes: Python's code point order)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(keys) > 4 * k:
+        picked = pc.select_k_unstable(pa.table({"k": keys}), k=k, sort_keys=[("k", "ascending")])
+        keys = keys.take(picked)
+    return sorted(keys.to_pylist())[:k]
+
+
+@dataclass(frozen=True, eq=False)
+class _Writes:
+    """The write ops, one per distinct key: ``keys[i]`` with its judgement."""
+
+    keys: pa.Array
+    acknowledged: NDArray[np.bool_]
+    definite: NDArray[np.bool_]
+    asked: pa.Array  # the first non-empty value any attempt sent, "" if none
+
+
+def _writes(ledger: LedgerColumns, write_ops: Iterable[str]) -> tuple[_Writes, pa.Array, NDArray[np.int64]]:
+    """Each write key's outcome over all its attempts; every key the ledger saw (any op), hashed
+    once; and for each seen key its write's slot in ``_Writes`` (-1: the key has no write)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keyed = pc.not_equal(ledger.key, "")
+    encoded = ledger.key.filter(keyed).dictionary_encode()
+    seen = encoded.dictionary
+    ops = pa.array(sorted(set(write_ops)), type=pa.string())
+    write_row = _bools(pc.is_in(ledger.op.filter(keyed), value_set=ops))
+    seen_of = _np(encoded.indices).astype(np.int64)[write_row]
+    slots, idx = np.unique(seen_of, return_inverse=True)
+    idx = idx.reshape(-1)
+    slot_of_seen = np.full(len(seen), -1, dtype=np.int64)
+    slot_of_seen[slots] = np.arange(slots.size)
+    n = slots.size
+    code = ledger.code[_bools(keyed)][write_row]
+    tries = np.bincount(idx, minlength=n)
+    oks = np.bincount(idx[code == OK], minlength=n)
+    fails = np.bincount(idx[code == FAIL], minlength=n)
+    acknowledged = oks > 0
+    definite = ~acknowledged & (fails == tries)
+    value = ledger.value.filter(keyed).filter(pa.array(write_row))
+    with_value = np.flatnonzero(_bools(pc.not_equal(value, "")))
+    first_key, first_at = np.unique(idx[with_value], return_index=True)
+    take = np.full(n, -1, dtype=np.int64)
+    take[first_key] = with_value[first_at]
+    asked = value.take(pa.array(take, mask=take < 0)).fill_null("")
+    keys = seen.take(pa.array(slots, type=pa.int64()))
+    return _Writes(keys, acknowledged, definite, asked), seen, slot_of_seen
+
+
+@dataclass(frozen=True, eq=False)
+class _Groups:
+    """The effects grouped by (kind, key): group ``g`` is kind ``kind[g]``, key ``keys[key[g]]``."""
+
+    of_effect: NDArray[np.int64]  # each effect's group
+    first: NDArray[np.int64]  # each group's first effect (audit order)
+    size: NDArray[np.int64]
+    kind: NDArray[np.int64]
+    key: NDArray[np.int64]
+    keys: pa.Array
+    kinds: list[str]
+
+
+def _groups(effects: EffectColumns) -> _Groups:
+    kinds = effects.kind.dictionary_encode()
+    keys = effects.key.dictionary_encode()
+    kind_of = _np(kinds.indices).astype(np.int64)
+    key_of = _np(keys.indices).astype(np.int64)
+    width = max(len(keys.dictionary), 1)
+    gid = kind_of * width + key_of
+    uniq, first, of_effect, size = np.unique(gid, return_index=True, return_inverse=True, return_counts=True)
+    return _Groups(
+        of_effect=of_effect.reshape(-1),
+        first=first,
+        size=size,
+        kind=uniq // width,
+        key=uniq % width,
+        keys=keys.dictionary,
+        kinds=[str(k) for k in kinds.dictionary.to_pylist()],
+    )
+
+
+def reconcile_columns(
+    ledger: LedgerColumns,
+    effects: EffectColumns,
+    *,
+    write_ops: Iterable[str],
+    primary: str,
+    final_status: str | None,
+) -> Consistency:
     """The ledger against the effects the target holds; see the module docstring for each count."""
-    attempts, seen = _write_attempts(records, set(write_ops))
-    c = Consistency(pending=pending)
-    by_kind_key = _count_effects(c, effects, seen)
-    c.writes = len(attempts)
-    for key in c.unledgered_keys[:EXAMPLES]:
-        c._example("unledgered", key)
-    _judge_writes(c, attempts, by_kind_key, primary)
-    _judge_effects(c, attempts, by_kind_key, primary, final_status)
-    if pending:
-        c.stuck += pending
-        c._example("stuck", f"{pending} more reported pending by the target (not yet an effect)")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    w, seen, slot_of_seen = _writes(ledger, write_ops)
+    c = Consistency(pending=effects.pending, writes=len(w.keys))
+    examples: list[tuple[tuple[int, int, str, str, int], str, list[str]]] = []  # (order, name, texts)
+
+    # the effects: by kind, and those no ledgered request asked for
+    g = _groups(effects)
+    per_kind: Any = np.bincount(g.kind, weights=g.size, minlength=len(g.kinds)) if len(g.size) else []
+    c.effects = {name: int(n) for name, n in zip(g.kinds, per_kind, strict=True)}
+    seen_of = _np(pc.index_in(effects.key, value_set=seen).fill_null(-1)).astype(np.int64)
+    ledgered = seen_of >= 0
+    c.unledgered = int((~ledgered).sum())
+    if c.unledgered:
+        c.unledgered_keys = _smallest(pc.unique(effects.key.filter(pa.array(~ledgered))), UNLEDGERED_KEYS)
+        examples.append(((0, 0, "", "", 0), "unledgered", c.unledgered_keys[:EXAMPLES]))
+
+    # each write by what the client was told, against its primary effect
+    write_of = np.where(ledgered, slot_of_seen[np.maximum(seen_of, 0)], -1) if len(seen) else seen_of
+    primary_code = g.kinds.index(primary) if primary in g.kinds else -1
+    is_primary = g.kind[g.of_effect] == primary_code
+    present = np.zeros(len(w.keys), dtype=np.bool_)
+    present[write_of[is_primary & (write_of >= 0)]] = True
+    indeterminate = ~w.acknowledged & ~w.definite
+    lost, phantom = w.acknowledged & ~present, w.definite & present
+    c.acknowledged, c.lost = int(w.acknowledged.sum()), int(lost.sum())
+    c.definitely_failed, c.phantom = int(w.definite.sum()), int(phantom.sum())
+    c.indeterminate = int(indeterminate.sum())
+    c.indeterminate_present = int((indeterminate & present).sum())
+    c.indeterminate_absent = c.indeterminate - c.indeterminate_present
+    for name, mask in (("lost", lost), ("phantom", phantom)):
+        if mask.any():
+            keys = _smallest(w.keys.filter(pa.array(mask)), EXAMPLES)
+            examples.append(((1, 0, keys[0], "", 0), name, keys))
+
+    # each (kind, key) by what the target holds
+    asked = w.asked.take(pa.array(write_of, mask=write_of < 0)).fill_null("")
+    wrong = pc.and_(
+        pc.and_(pc.is_valid(effects.value), pc.not_equal(asked, "")), pc.not_equal(effects.value, asked)
+    )
+    wrong_e = _bools(wrong)
+    groups = len(g.size)
+    corrupted_g = np.bincount(g.of_effect, weights=wrong_e, minlength=groups) > 0
+    duplicated_g = g.size > 1
+    stuck_g = np.zeros(groups, dtype=np.bool_)
+    if final_status is not None and primary_code >= 0:
+        finished = _bools(pc.equal(effects.status, final_status))
+        done_g = np.bincount(g.of_effect, weights=finished, minlength=groups) > 0
+        stuck_g = (g.kind == primary_code) & ~done_g
+    c.duplicated, c.corrupted, c.stuck = int(duplicated_g.sum()), int(corrupted_g.sum()), int(stuck_g.sum())
+    for rank, (name, mask) in enumerate(
+        (("duplicated", duplicated_g), ("corrupted", corrupted_g), ("stuck", stuck_g))
+    ):
+        chosen = _first_groups(g, mask)
+        if chosen:
+            texts = _group_texts(name, chosen, g, effects, asked, wrong_e)
+            kind, key = g.kinds[int(g.kind[chosen[0]])], str(g.keys[int(g.key[chosen[0]])].as_py())
+            examples.append(((2, 0, kind, key, rank), name, texts))
+    if c.pending:
+        c.stuck += c.pending
+        more = f"{c.pending} more reported pending by the target (not yet an effect)"
+        examples.append(((3, 0, "", "", 0), "stuck", [more]))
+    # the examples in the order the report has always listed them (first seen, in key order)
+    for _, name, texts in sorted(examples, key=lambda e: e[0]):
+        bucket = c.examples.setdefault(name, [])
+        bucket.extend(texts[: EXAMPLES - len(bucket)])
     return c
 
 
-def _write_attempts(
-    records: Iterable[LedgerRecord], ops: set[str]
-) -> tuple[dict[str, list[LedgerRecord]], set[str]]:
-    """Every attempt of each write, by key; and every key the ledger has seen (any operation)."""
-    attempts: dict[str, list[LedgerRecord]] = defaultdict(list)
-    seen: set[str] = set()
-    for r in records:
-        if r.key:
-            seen.add(r.key)
-            if r.op in ops:
-                attempts[r.key].append(r)
-    return attempts, seen
+def _first_groups(g: _Groups, mask: NDArray[np.bool_]) -> list[int]:
+    """The first :data:`EXAMPLES` flagged groups in (kind, key) order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-
-def _count_effects(
-    c: Consistency, effects: Iterable[Effect], seen: set[str]
-) -> dict[tuple[str, str], list[Effect]]:
-    """The effects by (kind, key); counts them by kind and those no ledgered request asked for."""
-    by_kind_key: dict[tuple[str, str], list[Effect]] = defaultdict(list)
-    kinds: dict[str, int] = defaultdict(int)
-    unledgered: set[str] = set()
-    for e in effects:
-        by_kind_key[(e.kind, e.key)].append(e)
-        kinds[e.kind] += 1
-        if e.key not in seen:
-            c.unledgered += 1
-            unledgered.add(e.key)
-    c.effects = dict(kinds)
-    c.unledgered_keys = sorted(unledgered)[:UNLEDGERED_KEYS]
-    return by_kind_key
-
-
-def _judge_writes(
-    c: Consistency,
-    attempts: dict[str, list[LedgerRecord]],
-    by_kind_key: dict[tuple[str, str], list[Effect]],
-    primary: str,
-) -> None:
-    """Each write by what the client was told: acknowledged (lost without its primary effect),
-    definitely failed (phantom with one), or indeterminate (present or absent)."""
-    for key, tries in sorted(attempts.items()):
-        outcomes = {t.outcome for t in tries}
-        primary_effects = by_kind_key.get((primary, key), [])
-        if "ok" in outcomes:
-            c.acknowledged += 1
-            if not primary_effects:
-                c.lost += 1
-                c._example("lost", key)
-        elif outcomes == {"fail"}:
-            c.definitely_failed += 1
-            if primary_effects:
-                c.phantom += 1
-                c._example("phantom", key)
+    out: list[int] = []
+    for name in sorted(set(g.kinds)):
+        code = g.kinds.index(name)
+        cand = np.flatnonzero(mask & (g.kind == code))
+        if not cand.size:
+            continue
+        keys = g.keys.take(pa.array(g.key[cand]))
+        if cand.size > 4 * EXAMPLES:  # many: select the smallest keys in Arrow, not in Python
+            smallest = _smallest(keys, EXAMPLES)
+            at = pc.index_in(pa.array(smallest, type=pa.string()), value_set=keys).to_pylist()
+            by_key = {k: int(cand[i]) for k, i in zip(smallest, at, strict=True)}
         else:
-            c.indeterminate += 1
-            if primary_effects:
-                c.indeterminate_present += 1
-            else:
-                c.indeterminate_absent += 1
+            by_key = dict(zip(keys.to_pylist(), cand.tolist(), strict=True))
+        out.extend(by_key[k] for k in sorted(by_key))
+        if len(out) >= EXAMPLES:
+            break
+    return out[:EXAMPLES]
 
 
-def _judge_effects(
-    c: Consistency,
-    attempts: dict[str, list[LedgerRecord]],
-    by_kind_key: dict[tuple[str, str], list[Effect]],
-    primary: str,
-    final_status: str | None,
-) -> None:
-    """Each (kind, key) by what the target holds: duplicated, corrupted (not the value the client
-    sent), stuck (a primary effect that never reached ``final_status``)."""
-    for (kind, key), found in sorted(by_kind_key.items()):
-        if len(found) > 1:
-            c.duplicated += 1
-            c._example("duplicated", f"{key}: {len(found)} {kind}s ({', '.join(e.id for e in found[:3])})")
-        asked = next((t.value for t in attempts.get(key, []) if t.value), "")
-        if asked:
-            wrong = [e for e in found if e.value is not None and e.value != asked]
-            if wrong:
-                c.corrupted += 1
-                c._example(
-                    "corrupted", f"{key}: {kind} {wrong[0].id} has {wrong[0].value}, client sent {asked}"
-                )
-        # each key once: stuck unless one of its primary effects reached the final status
-        if kind == primary and final_status is not None and all(e.status != final_status for e in found):
-            c.stuck += 1
-            c._example("stuck", f"{key}: {kind} {found[0].id} is {found[0].status!r}")
+def _group_texts(
+    name: str,
+    chosen: list[int],
+    g: _Groups,
+    effects: EffectColumns,
+    asked: pa.Array,
+    wrong: NDArray[np.bool_],
+) -> list[str]:
+    """The report's text for each chosen group, from its effects in audit order."""
+    members = np.flatnonzero(np.isin(g.of_effect, chosen))
+    of: dict[int, list[int]] = {gr: [] for gr in chosen}
+    for e, gr in zip(members.tolist(), g.of_effect[members].tolist(), strict=True):
+        of[gr].append(e)
+    out = []
+    for gr in chosen:
+        kind, key = g.kinds[int(g.kind[gr])], g.keys[int(g.key[gr])].as_py()
+        found = of[gr]
+        if name == "duplicated":
+            ids = ", ".join(str(effects.id[e].as_py()) for e in found[:3])
+            out.append(f"{key}: {len(found)} {kind}s ({ids})")
+        elif name == "corrupted":
+            e = next(e for e in found if wrong[e])
+            out.append(
+                f"{key}: {kind} {effects.id[e].as_py()} has {effects.value[e].as_py()}, "
+                f"client sent {asked[e].as_py()}"
+            )
+        else:
+            e = found[0]
+            out.append(f"{key}: {kind} {effects.id[e].as_py()} is {effects.status[e].as_py()!r}")
+    return out

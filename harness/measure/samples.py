@@ -10,11 +10,11 @@ timeout sent just before the service recovered) would move the recovery late by 
 unseen. Both orderings let the window maths find any window's requests with two binary searches.
 
 A run can hold millions of requests, so :func:`load_samples` does not build a
-:class:`~harness.load.ledger.LedgerRecord` per row: it keeps three packed integer columns
-(``start_ns``, ``end_ns``, ``ok``) while parsing, which keeps 1e6 rows to a few seconds and a few
-tens of MB. It reads exactly what :func:`harness.load.ledger.read_records` reads: the first row of
-a shard is its header, a torn last line (a crash mid-write) is skipped, and rows with the wrong
-number of columns are skipped.
+:class:`~harness.load.ledger.LedgerRecord` per row: it takes the ``start_ns``, ``end_ns`` and
+outcome columns of the trial's one columnar read of the ledger (:mod:`harness.measure.columns`),
+which reads exactly what :func:`harness.load.ledger.read_records` reads: the first row of a shard
+is its header, a torn last line (a crash mid-write) is skipped, and rows with the wrong number of
+columns are skipped.
 
 Times are float64 seconds relative to the run's start ``t0_ns`` (the subtraction is done in
 integer nanoseconds first, so no precision is lost to the large absolute monotonic stamps).
@@ -22,25 +22,19 @@ integer nanoseconds first, so no precision is lost to the large absolute monoton
 
 from __future__ import annotations
 
-import csv
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from harness.load.ledger import COLUMNS, LedgerRecord
+from harness.load.ledger import LedgerRecord
+from harness.measure.columns import FAIL, OK, OTHER, LedgerColumns, read_ledger
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
-
-_I_START = COLUMNS.index("start_ns")
-_I_END = COLUMNS.index("end_ns")
-_I_OUTCOME = COLUMNS.index("outcome")
-_N_COLUMNS = len(COLUMNS)
 
 
 def _frozen(values: ArrayLike, dtype: type[np.generic]) -> NDArray[np.generic]:
@@ -188,40 +182,7 @@ def judged(samples: RequestSamples, slow_above: float | None = None) -> JudgedSa
     return out
 
 
-def _complete_lines(fh: TextIO) -> Iterator[str]:
-    """Every line of ``fh`` except a last one with no newline (torn by a crash mid-write).
-
-    Mirrors ``read_records``, which drops everything after the file's last ``"\\n"``.
-    """
-    prev: str | None = None
-    for line in fh:
-        if prev is not None:
-            yield prev
-        prev = line
-    if prev is not None and prev.endswith("\n"):
-        yield prev
-
-
-def _read_shard(path: Path) -> tuple[array[int], array[int], array[int]]:
-    starts: array[int] = array("q")
-    ends: array[int] = array("q")
-    oks: array[int] = array("b")
-    # newline="\n": split lines on "\n" only, as read_records does, and leave "\r\n" to csv.
-    with path.open(newline="\n", encoding="utf-8") as fh:
-        reader = csv.reader(_complete_lines(fh))
-        if next(reader, None) is None:  # the header (or an empty shard)
-            return starts, ends, oks
-        add_start, add_end, add_ok = starts.append, ends.append, oks.append
-        for row in reader:
-            if len(row) != _N_COLUMNS:
-                continue
-            add_start(int(row[_I_START]))
-            add_end(int(row[_I_END]))
-            add_ok(_CODES.get(row[_I_OUTCOME], 2))
-    return starts, ends, oks
-
-
-_CODES = {"ok": 0, "fail": 1, "indeterminate": 2}  # outcome codes while reading; ok is code 0
+_CODES = {"ok": OK, "fail": FAIL, "indeterminate": OTHER}  # outcome codes; ok is code 0
 
 
 def _from_ns_columns(shards: list[tuple[array[int], array[int], array[int]]], t0_ns: int) -> RequestSamples:
@@ -258,9 +219,31 @@ def load_samples(paths: list[Path], t0_ns: int) -> RequestSamples:
     A malformed number in a complete row raises ``ValueError``, as ``read_records`` does:
     a ledger we cannot read must not silently become a healthier-looking one.
     """
-    return _from_ns_columns([_read_shard(p) for p in paths], t0_ns)
+    return load_samples_counted(paths, t0_ns)[0]
 
 
 def load_samples_counted(paths: list[Path], t0_ns: int) -> tuple[RequestSamples, dict[str, int]]:
-    """:func:`load_samples` plus the number of requests per outcome, in the same single pass."""
-    return _from_ns_columns_counted([_read_shard(p) for p in paths], t0_ns)
+    """:func:`load_samples` plus the number of requests per outcome, from the trial's one read of
+    the ledger (:func:`harness.measure.columns.read_ledger`, shared with the failure breakdown and
+    the consistency reconcile)."""
+    return samples_of(read_ledger(paths), t0_ns)
+
+
+def samples_of(columns: LedgerColumns, t0_ns: int) -> tuple[RequestSamples, dict[str, int]]:
+    """Samples and outcome counts from the ledger's columns (outcome codes: ok 0, fail 1, other 2)."""
+    if not len(columns):
+        return RequestSamples.empty(), {name: 0 for name in _CODES}
+    t0 = np.int64(t0_ns)
+
+    def seconds(ns: NDArray[np.int64]) -> FloatArray:
+        rel = ns - t0  # relative first, in integers: absolute stamps would lose precision as floats
+        out = rel.astype(np.float64)
+        out /= 1e9
+        return out
+
+    tally = np.bincount(columns.code, minlength=len(_CODES))
+    counts = {name: int(tally[code]) for name, code in _CODES.items()}
+    samples = RequestSamples.from_arrays(
+        seconds(columns.start_ns), seconds(columns.end_ns), columns.code == 0
+    )
+    return samples, counts
