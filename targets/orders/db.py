@@ -5,11 +5,11 @@ to run as root, so as root this creates a system user, hands it the data directo
 privileges before ``exec`` - the process the harness started *is* the postmaster, so SIGKILL,
 SIGSTOP and SIGINT (fast shutdown) reach it directly.
 
-Authentication: under aftershock's process backend every service gets a per-run secret in
+Authentication: under every aftershock backend each service gets a per-run secret in
 ``$AFTERSHOCK_SECRET`` (the environment is private to its user; never on a command line), and the
 database requires it as the ``postgres`` password (scram-sha-256) on TCP and on its socket: on a
-shared host, another local user cannot connect as superuser during a run. Without the variable
-(the docker backend, whose database sits on the run's private network) it trusts, as before.
+shared host, another local user (or another container on the run network) cannot connect as
+superuser during a run. Only without the variable (the Compose file run by hand) does it trust.
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def main() -> None:
         secret = os.environ.get(SECRET_VAR, "")
         auth = ["--auth=trust"]
         pwfile = args.workdir / ".pwfile"
+        args.workdir.mkdir(parents=True, exist_ok=True)  # a Compose volume's path may not exist yet
         if secret:
             pwfile.write_text(secret + "\n")
             pwfile.chmod(0o600)

@@ -11,6 +11,7 @@ Images are never pulled (``AFTERSHOCK_OFFLINE=1``): everything builds from the l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -229,7 +230,32 @@ def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, t
             assert backend.state("worker")["Status"] == status, act  # type: ignore[attr-defined]
         log = backend.log_path("worker").read_text()
         assert log.count("worker ready") == 2  # the restart waited for its own ready line
+        # The database wants the run's password on the run network (before: samenet trust).
+        secret: str = backend.secret  # type: ignore[attr-defined]
+        db = (backend.ip("db"), backend.ports["db"])  # type: ignore[attr-defined]
+        assert db[0], "the database has an address on the run network"
+        assert asyncio.run(_pg_user(*db, None)).startswith("refused"), "no password: no entry"
+        assert asyncio.run(_pg_user(*db, "guess")).startswith("refused")
+        assert asyncio.run(_pg_user(*db, secret)) == "postgres"
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert written == [], "the secret must reach Compose's environment only, never a file"
     assert project_left(engine, run_id) == []
+
+
+async def _pg_user(host: str, port: int, password: str | None) -> str:
+    """``current_user`` of a connection as ``postgres`` with ``password``, or why it was refused."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(
+            host=host, port=port, user="postgres", database="postgres", password=password, timeout=10
+        )
+    except asyncpg.PostgresError as exc:  # password authentication failed / none supplied
+        return f"refused: {exc}"
+    try:
+        return str(await conn.fetchval("select current_user"))
+    finally:
+        await conn.close()
 
 
 def test_a_compose_file_not_written_for_aftershock_is_rehearsed(engine: DockerClient, tmp_path: Path) -> None:

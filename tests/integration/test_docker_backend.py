@@ -27,7 +27,8 @@ import pytest
 import requests
 
 from harness.docker.backend import DockerBackend
-from harness.docker.engine import OWNER_LABEL, RUN_LABEL, docker_client, owner_running
+from harness.docker.containers import container_ip
+from harness.docker.engine import CONTAINER_PORT, OWNER_LABEL, RUN_LABEL, docker_client, owner_running
 from harness.docker.images import checkout_id
 from harness.docker.sweep import sweep_docker
 from harness.errors import InfrastructureError, ScenarioError
@@ -239,6 +240,44 @@ def test_orders_on_docker_survives_a_database_crash(engine: DockerClient, tmp_pa
         eventually(s.url("/health"), 200, within=10)
         assert status(order) == 200, "the order written before the crash must survive it"
     assert "starting db" in (tmp_path / "services" / "db.log").read_text()
+
+
+def test_the_orders_database_on_docker_wants_the_runs_password(engine: DockerClient, tmp_path: Path) -> None:
+    """Before: ``samenet trust``, so anything on the run network (or the host, through the bridge)
+    was superuser. Now the run's secret is the password; it reaches the services' environment
+    only, never the run dir's files."""
+    import asyncio
+
+    import asyncpg
+
+    backend = DockerBackend(load_target(ORDERS), ORDERS, tmp_path, f"tpg{secrets.token_hex(3)}")
+
+    async def connect(host: str, password: str | None) -> str:
+        try:
+            conn = await asyncpg.connect(
+                host=host,
+                port=CONTAINER_PORT,
+                user="postgres",
+                database="postgres",
+                password=password,
+                timeout=10,
+            )
+        except asyncpg.PostgresError as exc:  # password authentication failed / none supplied
+            return f"refused: {exc}"
+        try:
+            return str(await conn.fetchval("select current_user"))
+        finally:
+            await conn.close()
+
+    with backend:
+        backend.start("db", {})
+        address = container_ip(backend.container("db"), backend.network_name)
+        assert address, "the database has an address on the run network"
+        assert asyncio.run(connect(address, None)).startswith("refused"), "no password: no entry"
+        assert asyncio.run(connect(address, "guess")).startswith("refused")
+        assert asyncio.run(connect(address, backend.secret)) == "postgres"
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and backend.secret.encode() in p.read_bytes()]
+    assert written == [], "the secret must not be written to the run dir"
 
 
 # -- errors that say what to do -------------------------------------------------------------
