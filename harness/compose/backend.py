@@ -195,7 +195,8 @@ class ComposeBackend(Backend):
         self.write_override()
         if any(svc.get("build") for svc in self.services.values()):
             started = time.monotonic()
-            self.cli.run("build", timeout=BUILD_TIMEOUT)
+            with images.replacing(self.client, [f"{tag}:latest" for tag in self.images.values()]):
+                self.cli.run("build", timeout=BUILD_TIMEOUT)
             self.emit(
                 "image_ready", service="*", image=self.project, seconds=round(time.monotonic() - started, 3)
             )
