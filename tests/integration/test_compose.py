@@ -12,6 +12,8 @@ Images are never pulled (``AFTERSHOCK_OFFLINE=1``): everything builds from the l
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import os
 import signal
@@ -218,6 +220,8 @@ def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, t
     target_dir = REPO / "targets" / "orders-compose"
     target = load_target(target_dir)
     run_id = f"actions-{os.getpid()}-{int(time.time())}"
+    tags = [f"aftershock-compose-orders-compose-{s}:latest" for s in ("api", "db", "payments", "worker")]
+    before = {tag: _image_id(engine, tag) for tag in tags}
     with TargetSession(target, target_dir, tmp_path / "run", run_id, backend="compose") as session:
         backend = session.backend
         for act, status in (
@@ -237,9 +241,61 @@ def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, t
         assert asyncio.run(_pg_user(*db, None)).startswith("refused"), "no password: no entry"
         assert asyncio.run(_pg_user(*db, "guess")).startswith("refused")
         assert asyncio.run(_pg_user(*db, secret)) == "postgres"
+    # the build re-tagged the stable names: the images it untagged went (before: a <none> each)
+    replaced = {old for tag, old in before.items() if old is not None and _image_id(engine, tag) != old}
+    assert replaced, "each run's build is a new image (the project label differs)"
+    stayed = replaced & {i.id for i in engine.images.list(all=True)}
+    in_use = {c.attrs.get("Image") for c in engine.containers.list(all=True, ignore_removed=True)}
+    assert stayed <= in_use, "the untagged images stayed (only a concurrent run's container may keep one)"
     written = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert written == [], "the secret must reach Compose's environment only, never a file"
     assert project_left(engine, run_id) == []
+
+
+def _image_id(engine: DockerClient, tag: str) -> str | None:
+    from docker.errors import ImageNotFound
+
+    try:
+        return str(engine.images.get(tag).id)
+    except ImageNotFound:
+        return None
+
+
+def test_the_sweep_removes_untagged_builds_of_runs_and_nothing_else(engine: DockerClient) -> None:
+    """Untagged images left by runs' Compose builds (~350 on this host before) go with the next
+    sweep; one a container uses, or of another run when one run is swept, stays."""
+    from harness.compose.sweep import sweep_compose
+    from harness.docker.base import base_image
+
+    base = base_image(engine)
+    run_a, run_b = f"tdangle-a{os.getpid()}", f"tdangle-b{os.getpid()}"
+
+    def build(run_id: str, tag: str) -> str:
+        dockerfile = f"FROM {base}\nLABEL test.n={time.time_ns()}\n".encode()
+        labels = {"com.docker.compose.project": project_name(run_id)}
+        image, _ = engine.images.build(fileobj=io.BytesIO(dockerfile), labels=labels, tag=tag, rm=True)
+        return str(image.id)
+
+    def dangling_build(run_id: str, n: int) -> str:
+        """An image untagged by a rebuild under its tag, as Compose's stable names are rebuilt."""
+        tag = f"aftershock-tdangle:{run_id}-{n}"
+        old = build(run_id, tag)
+        build(run_id, tag)
+        engine.images.remove(tag)  # the rebuild goes; the first build stays, untagged
+        return old
+
+    a1, a2, b1 = dangling_build(run_a, 1), dangling_build(run_a, 2), dangling_build(run_b, 1)
+    user = engine.containers.create(a2, command=["true"])
+    try:
+        removed = sweep_compose(run_id=run_a)
+        present = {i.id for i in engine.images.list(all=True)}
+        assert a1 not in present and {a2, b1} <= present
+        assert any(a1.removeprefix("sha256:")[:12] in line for line in removed), removed
+    finally:
+        user.remove(force=True)
+        for image_id in (a1, a2, b1):
+            with contextlib.suppress(Exception):
+                engine.images.remove(image_id)
 
 
 async def _pg_user(host: str, port: int, password: str | None) -> str:

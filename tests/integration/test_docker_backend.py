@@ -29,7 +29,7 @@ import requests
 from harness.docker.backend import DockerBackend
 from harness.docker.containers import container_ip
 from harness.docker.engine import CONTAINER_PORT, OWNER_LABEL, RUN_LABEL, docker_client, owner_running
-from harness.docker.images import checkout_id
+from harness.docker.images import CHECKOUT_LABEL, PIN_PREFIX, checkout_id, remove_built_by
 from harness.docker.sweep import sweep_docker
 from harness.errors import InfrastructureError, ScenarioError
 from harness.faults.link import LinkFault, link_effect
@@ -281,6 +281,20 @@ def test_the_orders_database_on_docker_wants_the_runs_password(engine: DockerCli
 
 
 # -- errors that say what to do -------------------------------------------------------------
+def throw_away_images(engine: DockerClient, target_dir: Path) -> None:
+    """Remove what a test's temporary target built: tags and pins (before: one pin per run piled
+    up, ``aftershock-broken:use-<checkout>`` x 20), and check nothing of it is left."""
+    checkout = checkout_id(str(target_dir.resolve()))
+    remove_built_by(engine, str(target_dir.resolve()))
+    left = [
+        t
+        for image in engine.images.list()
+        for t in image.tags
+        if t.endswith(f":{PIN_PREFIX}{checkout}") or (image.labels or {}).get(CHECKOUT_LABEL) == checkout
+    ]
+    assert left == [], "a test's throwaway images stayed"
+
+
 def write_target(root: Path, services: str) -> Path:
     (root / "docker").mkdir(parents=True)
     (root / "docker" / "Dockerfile").write_text("ARG BASE=aftershock-base:bookworm\nFROM ${BASE}\n")
@@ -298,7 +312,7 @@ def write_target(root: Path, services: str) -> Path:
 
 
 def test_health_timeout_and_early_exit_show_status_logs_and_a_hint(
-    engine: DockerClient, tmp_path: Path
+    engine: DockerClient, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     target_dir = write_target(
         tmp_path / "broken",
@@ -316,6 +330,7 @@ def test_health_timeout_and_early_exit_show_status_logs_and_a_hint(
     )
     target = load_target(target_dir)
     backend = DockerBackend(target, target_dir, tmp_path / "run", "tbroken")
+    request.addfinalizer(lambda: throw_away_images(engine, target_dir))
     try:
         with backend:
             with pytest.raises(InfrastructureError) as slow:
@@ -393,8 +408,7 @@ def test_deploy_replaces_the_container_and_keeps_its_workdir(engine: DockerClien
             "v1",
         ]
     finally:
-        for tag in set(backend.images.values()):
-            engine.images.remove(tag)
+        throw_away_images(engine, target_dir)
 
 
 def test_a_service_without_an_image_is_reported_before_anything_starts(tmp_path: Path) -> None:
