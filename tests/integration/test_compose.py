@@ -270,19 +270,17 @@ def test_the_sweep_removes_untagged_builds_of_runs_and_nothing_else(engine: Dock
     base = base_image(engine)
     run_a, run_b = f"tdangle-a{os.getpid()}", f"tdangle-b{os.getpid()}"
 
-    def build(run_id: str, tag: str) -> str:
+    def dangling_build(run_id: str, n: int) -> str:
+        """An image whose tag moved on (as a rebuild under Compose's stable name moves it)."""
+        repository, tag = "aftershock-tdangle", f"{run_id}-{n}"
         dockerfile = f"FROM {base}\nLABEL test.n={time.time_ns()}\n".encode()
         labels = {"com.docker.compose.project": project_name(run_id)}
-        image, _ = engine.images.build(fileobj=io.BytesIO(dockerfile), labels=labels, tag=tag, rm=True)
+        image, _ = engine.images.build(
+            fileobj=io.BytesIO(dockerfile), labels=labels, tag=f"{repository}:{tag}", rm=True
+        )
+        engine.api.tag(base, repository, tag, force=True)  # the tag moves to another image...
+        engine.images.remove(f"{repository}:{tag}")  # ...and goes: the build stays, untagged
         return str(image.id)
-
-    def dangling_build(run_id: str, n: int) -> str:
-        """An image untagged by a rebuild under its tag, as Compose's stable names are rebuilt."""
-        tag = f"aftershock-tdangle:{run_id}-{n}"
-        old = build(run_id, tag)
-        build(run_id, tag)
-        engine.images.remove(tag)  # the rebuild goes; the first build stays, untagged
-        return old
 
     a1, a2, b1 = dangling_build(run_a, 1), dangling_build(run_a, 2), dangling_build(run_b, 1)
     user = engine.containers.create(a2, command=["true"])
