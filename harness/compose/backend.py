@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,7 @@ from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
 from harness.targets.health import log_size, wait_healthy
+from harness.targets.process import SECRET_VAR
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -132,8 +134,15 @@ class ComposeBackend(Backend):
         problems = compose_problems(target, target_dir, self.config)
         if problems:
             raise ScenarioError(problems)
+        # The run's secret (the orders database's password), in Compose's environment only: the
+        # override names it as ``${AFTERSHOCK_SECRET}``, so it is never written to the run dir.
+        self.secret = secrets.token_urlsafe(24)
         self.cli = ComposeCLI(
-            binary, self.project, [self.compose_file, self.override_path], self.compose_file.parent
+            binary,
+            self.project,
+            [self.compose_file, self.override_path],
+            self.compose_file.parent,
+            env={SECRET_VAR: self.secret},
         )
         self.services: dict[str, dict[str, Any]] = dict(self.config.get("services") or {})
         self.ports: dict[str, int] = {}
@@ -186,7 +195,8 @@ class ComposeBackend(Backend):
         self.write_override()
         if any(svc.get("build") for svc in self.services.values()):
             started = time.monotonic()
-            self.cli.run("build", timeout=BUILD_TIMEOUT)
+            with images.replacing(self.client, [f"{tag}:latest" for tag in self.images.values()]):
+                self.cli.run("build", timeout=BUILD_TIMEOUT)
             self.emit(
                 "image_ready", service="*", image=self.project, seconds=round(time.monotonic() - started, 3)
             )
@@ -235,7 +245,7 @@ class ComposeBackend(Backend):
             raise ScenarioError(problems)
 
     def write_override(self) -> None:
-        env: dict[str, dict[str, str]] = {}
+        env: dict[str, dict[str, str]] = {name: {SECRET_VAR: f"${{{SECRET_VAR}}}"} for name in self.services}
         for name, spec in self.target.services.items():
             version = self._versions.get(name)
             if version is not None:

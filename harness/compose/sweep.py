@@ -14,6 +14,8 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from harness.compose.cli import project_name
+from harness.docker import images
 from harness.docker.engine import RUN_LABEL
 from harness.docker.sweep import Removals, left_by_dead_run, sweep_client
 
@@ -51,6 +53,13 @@ def sweep_compose(
 
         for project in sorted(_projects(engine, doomed)):
             _remove_project(engine, project, removals)
+        # Images a run's build left untagged (not used by anything, whoever's run it was).
+        only = project_name(run_id) if run_id is not None else None
+        for image_id, project in images.dangling_run_builds(engine, only):
+            removals.remove(
+                f"image {image_id.removeprefix('sha256:')[:12]} (untagged, built for {project})",
+                functools.partial(_remove_unused_image, engine, image_id),
+            )
     removals.raise_failures("compose")
     return removals.removed
 
@@ -84,3 +93,14 @@ def _remove_project(client: DockerClient, project: str, removals: Removals) -> N
         removals.remove(
             f"volume {v.name} (compose project {project})", functools.partial(v.remove, force=True)
         )
+
+
+def _remove_unused_image(client: DockerClient, image_id: str) -> None:
+    """An untagged image, unless a container took it into use meanwhile (Docker's 409 conflict)."""
+    from docker.errors import APIError
+
+    try:
+        client.images.remove(image_id)
+    except APIError as exc:
+        if exc.status_code != 409:
+            raise

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,6 +79,7 @@ from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Service, Target
 from harness.targets.backend import Backend, render
 from harness.targets.health import log_size, log_tail, wait_healthy
+from harness.targets.process import SECRET_VAR
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -121,6 +123,9 @@ class DockerBackend(Backend):
         self.owner = owner_token()
         self.labels = run_labels(run_id, self.owner)
         self.build_labels = build_labels(run_id, self.owner)
+        # The run's secret, as under the process backend: the orders database wants it as its
+        # password (the run network is shared with Toxiproxy; "trust" would admit any container).
+        self.secret = secrets.token_urlsafe(24)
         self.network_name = network_name(run_id)
         self.host_ports = {
             name: free_port("127.0.0.1")
@@ -226,6 +231,7 @@ class DockerBackend(Backend):
         command = service_command(spec, values)
         version = self._versions.get(service)
         env = service_environment(service, spec, values, version, self.env_overrides.get(service, {}))
+        env[SECRET_VAR] = self.secret
         container = create_service_container(
             self.client,
             service=service,

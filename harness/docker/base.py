@@ -7,14 +7,17 @@ Debian's package mirror and ``docker import``-ed. Builds of it are serialised ac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness import reaper
 from harness.docker.images import OFFLINE_VAR, build_lock, first_line, has_image, offline, progress
 from harness.errors import InfrastructureError
 
@@ -76,17 +79,35 @@ def build_local_base(client: DockerClient, tag: str = LOCAL_BASE) -> str:
         mirror = os.environ.get(DEBIAN_MIRROR_VAR, "").strip() or DEFAULT_MIRROR
         progress(f"building the base image {tag} with debootstrap from {mirror} (once; about a minute)")
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="aftershock-base-", dir="/var/tmp") as tmp:
-            root = Path(tmp) / "rootfs"
+        with _build_dir() as tmp:
+            root = tmp / "rootfs"
             _debootstrap(debootstrap, root, mirror)
             _trim_rootfs(root)
-            archive = Path(tmp) / "rootfs.tar"
+            archive = tmp / "rootfs.tar"
             _pack_rootfs(root, archive)
             _import_rootfs(client, archive, tag)
         if not has_image(client, tag):
             raise InfrastructureError(f"docker import did not produce {tag}")
         progress(f"base image {tag} built in {time.monotonic() - started:.1f}s")
         return tag
+
+
+@contextlib.contextmanager
+def _build_dir() -> Iterator[Path]:
+    """A scratch directory in :data:`~harness.reaper.SHARED_TMP` (a rootfs is ~400 MB; ``/tmp``
+    may be RAM), marked with this builder, removed on every way out: debootstrap's mounts
+    (``/proc``, ``/sys`` in the rootfs, left by a killed debootstrap) first, so removing never
+    walks into them. After a SIGKILL of the builder, :mod:`harness.reaper`'s sweep does the same."""
+    path = Path(tempfile.mkdtemp(prefix=reaper.BUILD_PREFIX, dir=reaper.SHARED_TMP))
+    try:
+        reaper.mark_owner(path, reaper.BUILD_OWNER)
+        yield path
+    finally:
+        problems = reaper.remove_shared_dir(reaper.Workdir(path, reaper.BUILD_OWNER, "", "build"))
+        if problems:
+            progress(
+                f"could not remove the build directory {path} ({problems[0]}); `aftershock cleanup` will"
+            )
 
 
 def _debootstrap_here(tag: str) -> str:

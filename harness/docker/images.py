@@ -266,6 +266,71 @@ def _prune_older(client: DockerClient, repository: str, keep: str, checkout: str
                     client.images.remove(old)
 
 
+# -- images nobody will use again -----------------------------------------------------------
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+RUN_PROJECT_PREFIX = "aftershock-"  # a run's Compose project (harness.compose.cli.project_name)
+
+
+def _image_id(client: DockerClient, tag: str) -> str | None:
+    from docker.errors import DockerException
+
+    try:
+        return str(client.images.get(tag).id)
+    except DockerException:
+        return None
+
+
+@contextlib.contextmanager
+def replacing(client: DockerClient, tags: list[str]) -> Iterator[None]:
+    """Around a build that re-tags ``tags`` (Compose's stable image names): the images it leaves
+    untagged are removed after it, instead of piling up as ``<none>`` (one per service per run:
+    the run's project label alone makes each build a new image). An image still tagged elsewhere
+    or used by a container is refused by Docker and stays."""
+    from docker.errors import DockerException
+
+    before = {tag: _image_id(client, tag) for tag in tags}
+    yield
+    for tag, old in before.items():
+        if old is not None and _image_id(client, tag) != old:
+            with contextlib.suppress(DockerException):
+                client.images.remove(old)
+
+
+def dangling_run_builds(client: DockerClient, project: str | None = None) -> list[tuple[str, str]]:
+    """``(image id, project)`` of untagged images built for a run's Compose project (``project``
+    only, if given) that no container uses: nobody can start them again."""
+    used = {c.attrs.get("Image") for c in client.containers.list(all=True, ignore_removed=True)}
+    found: list[tuple[str, str]] = []
+    for image in client.images.list(filters={"dangling": True, "label": COMPOSE_PROJECT_LABEL}):
+        owner = str((image.labels or {}).get(COMPOSE_PROJECT_LABEL, ""))
+        if not owner.startswith(RUN_PROJECT_PREFIX) or (project is not None and owner != project):
+            continue
+        if image.id not in used:
+            found.append((str(image.id), owner))
+    return found
+
+
+def remove_built_by(client: DockerClient, source: str) -> list[str]:
+    """Remove what the checkout at ``source`` built and pinned: for throwaway checkouts (a test's
+    temporary target). Its pins go; an image it built goes with all its tags unless another
+    checkout pins it. Returns the tags removed."""
+    from docker.errors import DockerException
+
+    checkout = checkout_id(source)
+    pin = f"{PIN_PREFIX}{checkout}"
+    removed: list[str] = []
+    for image in client.images.list():
+        tags = list(image.tags)
+        ours = [t for t in tags if t.rpartition(":")[2] == pin]
+        built = (image.labels or {}).get(CHECKOUT_LABEL) == checkout
+        others = [t for t in tags if t.rpartition(":")[2].startswith(PIN_PREFIX) and t not in ours]
+        for tag in tags if built and not others else ours:
+            with contextlib.suppress(DockerException):
+                client.images.remove(tag)
+                removed.append(tag)
+    return removed
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

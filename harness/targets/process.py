@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,7 +30,8 @@ from typing import Any
 
 from harness.errors import InfrastructureError, ScenarioError
 from harness.faults.signals import group_members, send, signal_number, wait_gone
-from harness.net import free_port
+from harness.net import PORT_IN_USE, free_port
+from harness.net import bindable as _bindable
 from harness.reaper import labelled_env, make_workdir
 from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Health, Target, needs_command_and_health
@@ -43,42 +42,9 @@ from harness.toxiproxy.server import ToxiproxyServer
 Emit = Callable[..., Any]
 
 SECRET_VAR = "AFTERSHOCK_SECRET"
-PORT_IN_USE = ("address already in use", "eaddrinuse", "[errno 98]")  # matched lowercased
 PORT_WAIT = 10.0  # how long a start waits for its port to be released before giving up
 PORT_ATTEMPTS = 4
-_LOWEST_PORT = 10000
-
-
-def _bindable(host: str, port: int) -> bool:
-    """Whether a server could bind ``port`` now. With SO_REUSEADDR, as servers bind: connections
-    of a killed predecessor in TIME_WAIT do not count, a listener or a plain bind does."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def ephemeral_range() -> tuple[int, int]:
-    try:
-        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(lo), int(hi)
-    except (OSError, ValueError):
-        return 32768, 60999  # Linux's default
-
-
-def service_port(host: str = "127.0.0.1", taken: frozenset[int] = frozenset()) -> int:
-    """A port that is free now and outside the ephemeral range (see the module docstring)."""
-    lo, _hi = ephemeral_range()
-    if lo - _LOWEST_PORT >= 1000:
-        rng = random.SystemRandom()
-        for _ in range(200):
-            port = rng.randrange(_LOWEST_PORT, lo)
-            if port not in taken and _bindable(host, port):
-                return port
-    return free_port(host)  # an unusual range: fall back to the kernel's choice
+service_port = free_port  # below the ephemeral range (see harness.net)
 
 
 @dataclass

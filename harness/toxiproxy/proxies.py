@@ -6,6 +6,7 @@ import re
 from types import TracebackType
 
 from harness.errors import InfrastructureError
+from harness.net import PORT_ATTEMPTS, free_port, port_in_use
 from harness.toxiproxy.client import ToxiproxyError
 from harness.toxiproxy.server import ToxiproxyServer
 
@@ -32,12 +33,21 @@ class LinkProxies:
         self.remove_all()
 
     def create(self, link: str, upstream: str) -> str:
+        """The link's proxy, listening on a port below the ephemeral range (:mod:`harness.net`);
+        a port taken between its choice and Toxiproxy's bind is replaced by a fresh one."""
         name = proxy_name(self.run_id, link)
-        try:
-            self._addresses[link] = self.server.create_proxy(name, f"{self.listen_host}:0", upstream)
-        except ToxiproxyError as exc:
-            raise InfrastructureError(f"could not create the proxy for link {link!r}: {exc}") from None
-        return self._addresses[link]
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            taken = frozenset(int(a.rsplit(":", 1)[1]) for a in self._addresses.values())
+            listen = f"{self.listen_host}:{free_port(self.listen_host, taken)}"
+            try:
+                self._addresses[link] = self.server.create_proxy(name, listen, upstream)
+                return self._addresses[link]
+            except ToxiproxyError as exc:
+                if not port_in_use(str(exc)) or attempt == PORT_ATTEMPTS:
+                    raise InfrastructureError(
+                        f"could not create the proxy for link {link!r} on {listen}: {exc}"
+                    ) from None
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def name(self, link: str) -> str:
         if link not in self._addresses:

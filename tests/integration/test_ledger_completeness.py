@@ -37,7 +37,7 @@ def keyed_scenario(tmp_path: Path) -> Path:
         "load": {
             "users": 6,
             "rate_per_user": 10,
-            "duration": "3s",
+            "duration": "2s",  # the edge under test is the stop: a longer load adds nothing
             "request_timeout": "1s",
             "locustfile": "keyed_locustfile.py",
         },
@@ -76,7 +76,7 @@ def test_target_side_count_equals_the_ledger_key_for_key_over_20_trials(tmp_path
         assert all(done_marker(p).exists() for p in shards), f"trial {trial}: a shard was not closed"
         in_flight_at_stop += sum(r.end_ns > stops[trial] for r in records)
         per_user = Counter(r.key.rsplit("-", 1)[0] for r in records)
-        assert min(per_user.values()) <= 4, per_user  # a 1 req/s user was among them, 3 s of load
+        assert min(per_user.values()) <= 3, per_user  # a 1 req/s user was among them, 2 s of load
         c = reconcile(
             records, effects_of({"app": audit}), write_ops=["work"], primary="request", final_status=None
         )

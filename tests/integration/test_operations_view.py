@@ -15,6 +15,7 @@ import pytest
 
 from harness.journal import read_journal
 from tests.conftest import aftershock, latest_run, leftovers, results_of
+from tests.integration.test_orders_consistency import check_verdict_by_mode
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +32,7 @@ def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_resilient_recovers_twice_and_its_alerting_pages_on_the_symptom(tmp_path: Path) -> None:
     proc, results, run_dir = run(tmp_path)
+    check_verdict_by_mode("payments-down", "resilient", proc, results)  # one rehearsal, both views
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (fault,) = results["trials"][0]["faults"]
     business, detection = fault["business"], fault["detection"]
@@ -55,6 +57,7 @@ def test_resilient_recovers_twice_and_its_alerting_pages_on_the_symptom(tmp_path
 
 def test_fragile_fails_the_backlog_and_the_detection_for_the_right_reasons(tmp_path: Path) -> None:
     proc, results, _ = run(tmp_path, "--mode", "fragile")
+    check_verdict_by_mode("payments-down", "fragile", proc, results)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     v = verdicts(results)
     # the backlog: jobs were dropped, the work never finished

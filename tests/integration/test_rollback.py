@@ -61,9 +61,12 @@ def test_shipped_rollback_scenarios_revert_in_time_and_judge_the_damage_left(
     assert "data NOT" in output
 
 
-def scenario_with(tmp_path: Path, rollback: dict[str, Any], expect: dict[str, Any]) -> Path:
+def scenario_with(tmp_path: Path, rollback: dict[str, Any], expect: dict[str, Any], duration: str) -> Path:
+    """The shipped flag rollback with another rollback, judged on it alone, and only as much
+    load as the rollback needs (the shipped 30 s is for a human watching)."""
     doc = yaml.safe_load((REPO / "scenarios" / "bad-flag-rollback.yaml").read_text())
     doc["target"] = {"name": str(REPO / "targets" / "orders")}
+    doc["load"]["duration"] = duration
     doc["rollback"] = rollback
     doc["expect"] = {"data_restored": False, **expect}  # these judge the revert alone
     path = tmp_path / "rollback.yaml"
@@ -78,7 +81,9 @@ def test_a_slow_rollback_command_misses_rollback_duration_with_the_measured_valu
         "action": {"command": {"run": ["{python}", str(SLOW_SCRIPT), "6"], "timeout": "30s"}},
         "confirm": {"service": "api", "path": "/health", "expect": {"flags": {"new_pricing": False}}},
     }
-    code, output, results = run(scenario_with(tmp_path, rollback, {"rollback_duration": "<= 3s"}), tmp_path)
+    # v2 at 5 s, the trigger ~3 s of SLO violation later, 6 s of command, then a 3 s hold: ~19 s
+    path = scenario_with(tmp_path, rollback, {"rollback_duration": "<= 3s"}, duration="24s")
+    code, output, results = run(path, tmp_path)
     assert code == 1, output
     (verdict,) = results["verdicts"]
     assert verdict["expectation"] == "rollback_duration" and not verdict["passed"]
@@ -95,7 +100,9 @@ def test_a_failing_rollback_command_is_no_rollback_and_escalates(tmp_path: Path)
         "confirm": {"service": "api", "expect": {"flags": {"new_pricing": False}}},
         "budget": "2s",
     }
-    code, output, results = run(scenario_with(tmp_path, rollback, {"rollback_duration": "<= 5m"}), tmp_path)
+    # the rollback is tried at 10 s and fails at once: nothing after it is waited for
+    path = scenario_with(tmp_path, rollback, {"rollback_duration": "<= 5m"}, duration="14s")
+    code, output, results = run(path, tmp_path)
     assert code == 1, output
     rb = results["trials"][0]["rollback"]
     assert not rb["action_ok"] and rb["rollback_duration"] is None

@@ -290,9 +290,23 @@ def test_the_orders_database_wants_the_runs_password(tmp_path: Path) -> None:
         assert await_(connect(backend.secret)) == "postgres"
         cmdline = Path(f"/proc/{backend.pid('db')}/cmdline").read_bytes()
         assert backend.secret.encode() not in cmdline  # never on a command line (world-readable)
+        if os.geteuid() == 0:  # as root it runs from a shared copy, which must not be swept meanwhile
+            _assert_holds_its_copy(backend.pid("db"))
     finally:
         backend.stop_all()
     assert leftovers(backend.run_id) == []
+
+
+def _assert_holds_its_copy(pid: int | None) -> None:
+    """The postmaster keeps the shared lock on the pginstall copy it runs from (db.py), so the
+    sweep leaves the copy alone while it runs (before: nothing held, the sweep could not tell)."""
+    from harness import reaper
+
+    exe = Path(os.readlink(f"/proc/{pid}/exe"))
+    copy = next(p for p in exe.parents if p.name.startswith(reaper.PGINSTALL_PREFIX))
+    held = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    assert str(copy / reaper.IN_USE_FILE) in held
+    assert copy not in {w.path for w in reaper.doomed_shared_dirs()}
 
 
 def await_(coro: Coroutine[Any, Any, str]) -> str:
@@ -354,3 +368,59 @@ def test_two_cleanups_at_once_both_succeed(tmp_path: Path) -> None:
 
         sweep_docker(run_id=run_id, include_live=True)
         client.close()
+
+
+# -- base-image builds: their scratch directory never outlives them ------------------------------
+BUILDER = """
+import subprocess, sys
+from harness.docker import base
+with base._build_dir() as path:
+    proc = path / "rootfs" / "proc"
+    proc.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "aftershock-test", str(proc)], check=True)
+    (proc / "busy").write_text("as debootstrap leaves /proc mounted when it is killed")
+    print(path, flush=True)
+    if sys.argv[1] == "fail":
+        raise SystemExit("the build failed")
+    sys.stdin.read()  # until killed
+"""
+
+
+def _mounted_under(path: Path) -> list[str]:
+    prefix = str(path) + "/"
+    return [ln.split()[1] for ln in Path("/proc/self/mounts").read_text().splitlines() if prefix in ln]
+
+
+def test_a_failed_base_build_removes_its_directory_and_the_mounts_in_it() -> None:
+    """Before: a TemporaryDirectory, whose removal walked into debootstrap's mounts and gave up."""
+    proc = subprocess.run(
+        [sys.executable, "-c", BUILDER, "fail"], capture_output=True, text=True, timeout=60, check=False
+    )
+    path = Path(proc.stdout.strip())
+    assert proc.returncode == 1 and "the build failed" in proc.stderr, proc.stderr
+    assert path.name.startswith("aftershock-base-")
+    assert not path.exists() and _mounted_under(path) == []
+
+
+def test_the_directory_of_a_sigkilled_base_build_is_swept_not_a_live_one() -> None:
+    from harness import reaper
+
+    builder = subprocess.Popen(
+        [sys.executable, "-c", BUILDER, "hang"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert builder.stdout is not None
+    path = Path(builder.stdout.readline().strip())
+    try:
+        assert path.is_dir()
+        assert path not in {w.path for w in reaper.doomed_shared_dirs()}, "a live build is not swept"
+        builder.kill()
+        builder.wait(timeout=10)
+        (doomed,) = [w for w in reaper.doomed_shared_dirs() if w.path == path]
+        removal = reaper.remove_workdirs([doomed])
+        assert removal.removed == [path] and removal.errors == []
+        assert not path.exists() and _mounted_under(path) == []
+    finally:
+        builder.kill()
+        for point in _mounted_under(path):
+            subprocess.run(["umount", "-l", point], check=False)
+        subprocess.run(["rm", "-rf", str(path)], check=False)

@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from harness import net
 from harness.faults.link import LinkFault, link_effect
+from harness.net import ephemeral_range
 from harness.scenario.models import DownFault, LatencyFault, ResetFault, TimeoutFault
+from harness.toxiproxy import proxies as proxies_module
+from harness.toxiproxy import server as server_module
 from harness.toxiproxy.client import ToxiproxyError
 from harness.toxiproxy.proxies import LinkProxies
 from harness.toxiproxy.server import ToxiproxyServer
@@ -171,3 +175,93 @@ def test_removing_proxies_leaves_the_server_empty(server: ToxiproxyServer, echo:
         p.create("b->c", echo)
         assert len(server.client.proxies()) == 2
     assert server.client.proxies() == {}
+
+
+# -- ports: below the ephemeral range, replaced when taken between choice and bind -----------------
+def _below_ephemeral(port: int) -> bool:
+    lo, hi = ephemeral_range()
+    assert hi - lo > 1000  # a normal range: the chooser has room below it
+    return port < lo
+
+
+def test_the_server_and_its_proxies_listen_below_the_ephemeral_range(
+    server: ToxiproxyServer, proxies: LinkProxies
+) -> None:
+    """Outgoing connections and other programs' ``bind(0)`` take ports from the ephemeral range:
+    a server of ours waiting there for its turn to bind can lose it."""
+    assert _below_ephemeral(server.port), server.port
+    port = int(proxies.address("app->dep").rsplit(":", 1)[1])
+    assert _below_ephemeral(port), port
+    assert roundtrip(proxies.address("app->dep")) >= 0
+
+
+@contextlib.contextmanager
+def _taking_the_first_choice(
+    monkeypatch: pytest.MonkeyPatch, module: object
+) -> Iterator[list[socket.socket]]:
+    """The module's port chooser, with its first choice taken by a listener of ours right after
+    it was chosen (as another process could): the start must notice and take another port."""
+    real = net.free_port
+    holders: list[socket.socket] = []
+
+    def choose(host: str = "127.0.0.1", taken: frozenset[int] = frozenset()) -> int:
+        port = real(host, taken)
+        if not holders:
+            holder = socket.socket()
+            holder.bind((host, port))
+            holder.listen(8)
+            holders.append(holder)
+        return port
+
+    monkeypatch.setattr(module, "free_port", choose)
+    try:
+        yield holders
+    finally:
+        for holder in holders:
+            holder.close()
+
+
+def test_a_server_port_taken_before_the_start_is_replaced(
+    toxiproxy_binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        _taking_the_first_choice(monkeypatch, server_module) as holders,
+        ToxiproxyServer(toxiproxy_binary, tmp_path / "toxiproxy.log") as s,
+    ):
+        assert holders and s.port != holders[0].getsockname()[1]
+        assert s.client.version()
+
+
+def test_a_server_port_taken_while_it_binds_is_replaced(
+    toxiproxy_binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder arrives after the start's own check: Toxiproxy logs the failed bind and keeps
+    running without an API (its API check would reach the holder); the start sees the log."""
+    checks: list[int] = []
+
+    def bindable_once_wrongly(host: str, port: int) -> bool:
+        checks.append(port)
+        return len(checks) == 1 or net.bindable(host, port)
+
+    monkeypatch.setattr(server_module, "bindable", bindable_once_wrongly)
+    with (
+        _taking_the_first_choice(monkeypatch, server_module) as holders,
+        ToxiproxyServer(toxiproxy_binary, tmp_path / "toxiproxy.log", start_timeout=30) as s,
+    ):
+        taken = holders[0].getsockname()[1]
+        assert s.port != taken and len(checks) >= 2
+        assert s.client.version()
+        assert "address already in use" in (tmp_path / "toxiproxy.log").read_text()
+
+
+def test_a_proxy_port_taken_before_toxiproxy_binds_it_is_replaced(
+    server: ToxiproxyServer, echo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        _taking_the_first_choice(monkeypatch, proxies_module) as holders,
+        LinkProxies(server, "test") as p,
+    ):
+        address = p.create("app->dep", echo)
+        assert int(address.rsplit(":", 1)[1]) != holders[0].getsockname()[1]
+        assert _below_ephemeral(int(address.rsplit(":", 1)[1]))
+        assert roundtrip(address) >= 0

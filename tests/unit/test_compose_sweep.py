@@ -28,6 +28,7 @@ def test_other_engine_errors_still_are() -> None:
 class _Container:
     def __init__(self, labels: dict[str, str], fail: Exception | None) -> None:
         self.name, self.labels, self.fail, self.removed = "c1", labels, fail, False
+        self.attrs = {"Image": "sha256:c1"}
 
     def remove(self, **_: object) -> None:
         if self.fail is not None:
@@ -48,6 +49,7 @@ class _Client:
         self.containers = _Collection([container])
         self.networks = _Collection([])
         self.volumes = _Collection([])
+        self.images = _Collection([])  # no untagged run builds
 
 
 def test_the_sweep_leaves_a_removal_in_progress_to_the_other_sweeper() -> None:

