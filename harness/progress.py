@@ -62,7 +62,7 @@ def describe(e: RunEvent) -> str | None:
         case ToxiproxyUp():
             return f"toxiproxy {e.version} on {e.url}"
         case ServiceUp():
-            return f"service {e.service} up ({e.address})"
+            return f"service {e.service} up ({e.address or 'no port'})"
         case LoadStarted():
             return f"load: {e.users} users for {e.duration:g}s"
         case FaultInjected():

@@ -152,3 +152,12 @@ def test_every_long_phase_says_what_it_does() -> None:
     assert describe(PhaseStarted(what="analysing the journal and the ledgers")) == (
         "analysing the journal and the ledgers"
     )
+
+
+def test_a_service_with_no_port_says_so_not_none() -> None:
+    """A worker that serves nothing came up as ``service worker up (None)`` (a newcomer's run)."""
+    from harness.events import ServiceUp
+    from harness.progress import describe
+
+    assert describe(ServiceUp(service="worker", address=None)) == "service worker up (no port)"
+    assert describe(ServiceUp(service="api", address="127.0.0.1:8000")) == "service api up (127.0.0.1:8000)"
