@@ -38,6 +38,7 @@ class CheckReport:
     ops: list[tuple[str, str, int, str]] = field(default_factory=list)  # op, outcome, status, key
     effects: dict[str, dict[str, int]] = field(default_factory=dict)  # audit service -> kind -> count
     problems: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # not problems: what the rehearsal will not see
     seconds: float = 0.0
 
     @property
@@ -58,8 +59,24 @@ class CheckReport:
         for service, kinds in self.effects.items():
             seen = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none"
             lines.append(f"  {service:<12} {seen}")
+        lines += [f"HINT: {h}" for h in self.hints]
         lines += [f"PROBLEM: {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+NO_AUDIT_HINT = (
+    "no audit: faults on workers will show no effect on the requests, and no data is checked;"
+    " see docs/audit.md (and 'Step 2b' of docs/targets.md)"
+)
+
+
+def target_hints(target: Target) -> list[str]:
+    """What a rehearsal of ``target`` cannot see, said before the first run shows it as a green PASS.
+
+    Without an audit a crashed worker changes nothing the load observes: the run reports "no effect
+    observed" and "data not checked". Not a problem (exit 0): a target may have no data to check.
+    """
+    return [] if target.audit else [NO_AUDIT_HINT]
 
 
 def audit_problems(endpoint: str, doc: Any) -> list[str]:
@@ -79,7 +96,7 @@ def check_target(
     work_dir: Path | None = None,
 ) -> CheckReport:
     started = time.monotonic()
-    report = CheckReport(target.name, backend)
+    report = CheckReport(target.name, backend, hints=target_hints(target))
     run_id = f"check-{os.getpid()}-{int(time.time())}"
     work = work_dir or Path(tempfile.mkdtemp(prefix="aftershock-check-"))
     env = mode_env(target, mode, {})
