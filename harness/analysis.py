@@ -47,11 +47,11 @@ from harness.results import (
     TrialResult,
     Verdict,
 )
-from harness.results.abort import ABORTED_NOTE
+from harness.results.abort import CUT_SHORT
 from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Scenario
-from harness.trial_result import Reconciliation, trial_result
+from harness.trial_result import Reconciliation, stopped_trial, trial_result
 
 
 def policy_of(scenario: Scenario) -> HealthPolicy:
@@ -277,11 +277,15 @@ def _abort_result(record: RunRecord) -> AbortResult | None:
 
 
 def escalation_of(
-    scenario: Scenario, trials: list[TrialResult], aborted_trial: int | None = None
+    scenario: Scenario,
+    trials: list[TrialResult],
+    aborted_trial: int | None = None,
+    stopped_trial: int | None = None,
 ) -> Escalation:
     """DESIGN.md escalation: every recovery (or rollback) slower than its budget needs a human.
 
-    Not from a trial the harness failed (no verdict), nor what an abort cut short (not observed)."""
+    Not from a trial the harness failed (no verdict), nor what an abort or a Ctrl-C cut short
+    (not observed)."""
     budget = scenario.rollback.budget if scenario.rollback is not None else DEFAULT_BUDGET
     reasons: list[str] = []
     for t in trials:
@@ -289,9 +293,9 @@ def escalation_of(
             continue  # never healthy: nothing recovered or failed to recover, nothing to escalate
         if t.harness_failure is not None:
             continue
-        aborted = t.trial == aborted_trial
+        aborted = t.trial in (aborted_trial, stopped_trial)
         for f in t.faults:
-            if f.kind == "deploy" or f.note == ABORTED_NOTE:
+            if f.kind == "deploy" or f.note in CUT_SHORT or (t.trial == stopped_trial and not f.recovered):
                 continue  # judged through its rollback / not observed, not missed
             if not f.recovered:
                 reasons.append(f"trial {t.trial}: {f.label} did not recover")
@@ -374,7 +378,9 @@ def analyse_run(run_dir: Path) -> tuple[Results, list[TrialAnalysis]]:
         trials=trials,
         mttr=mttr,
         verdicts=verdicts,
-        escalation=escalation_of(scenario, trials, None if abort is None else abort.trial),
+        escalation=escalation_of(
+            scenario, trials, None if abort is None else abort.trial, stopped_trial(record)
+        ),
         environment=record.started.environment,
         as_run=as_run_of(record, scenario),
         warnings=warnings_of(trials),

@@ -23,7 +23,7 @@ from harness.results import (
     RollbackResult,
     TrialResult,
 )
-from harness.results.abort import ABORTED_NOTE
+from harness.results.abort import ABORTED_NOTE, STOPPED_MEASURED, STOPPED_NOTE
 from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord
 from harness.scenario.models import Scenario
@@ -72,6 +72,8 @@ def trial_result(
         a.faults, a.rollback, rollback = [], None, None
     if record.trials[a.trial].aborted is not None:
         _mark_aborted(a)
+    elif stopped_trial(record) == a.trial:
+        _mark_stopped(a)
     return TrialResult(
         trial=a.trial,
         load=a.load,
@@ -122,6 +124,27 @@ def _mark_aborted(a: TrialAnalysis) -> None:
     a.verdicts[:] = [
         v.model_copy(update={"measured_text": "not observed (aborted)"})
         if v.fault in cut and v.measured is None
+        else v
+        for v in a.verdicts
+    ]
+
+
+def stopped_trial(record: RunRecord) -> int | None:
+    """The trial a Ctrl-C / SIGTERM cut short (the last one that started), or None."""
+    return max(record.trials) if record.interrupted and record.trials else None
+
+
+def _mark_stopped(a: TrialAnalysis) -> None:
+    """The user, not the target, ended the observation: what it cut short (a recovery, the audit
+    read after the drain) was not observed. Said as such, never as a miss of the target."""
+    a.faults = [
+        f if f.recovered or f.note is not None else f.model_copy(update={"note": STOPPED_NOTE})
+        for f in a.faults
+    ]
+    cut = {f.label for f in a.faults if not f.recovered}
+    a.verdicts[:] = [
+        v.model_copy(update={"measured_text": STOPPED_MEASURED})
+        if not v.passed and (v.measured is None or v.fault in cut)
         else v
         for v in a.verdicts
     ]

@@ -7,7 +7,7 @@ from harness.report.headline import no_verdict_sentence
 from harness.report.operations import operations_lines
 from harness.report.words import margin_text, resolution_text, seconds_text
 from harness.results import Results, TrialResult
-from harness.results.abort import ABORTED_NOTE
+from harness.results.abort import STOPPED_MEASURED, recovery_word
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
@@ -75,9 +75,7 @@ def _fault_rows(results: Results) -> list[list[str]]:
                 _secs(f.injected_at, 0.001),
                 _secs(f.cleared_at, 0.001),
                 _secs(f.time_to_impact, r.time_to_impact),
-                ("aborted" if f.note == ABORTED_NOTE else "not recovered")
-                if not f.recovered
-                else _secs(f.recovery_time, r.recovery_time),
+                recovery_word(f.note) if not f.recovered else _secs(f.recovery_time, r.recovery_time),
                 _secs(f.outage, r.outage),
                 resolution_text(r.recovery_time) or "-",
                 bracket_text(f),
@@ -90,7 +88,7 @@ def _fault_rows(results: Results) -> list[list[str]]:
 def _verdict_rows(results: Results) -> list[list[str]]:
     return [
         [
-            "PASS" if v.passed else "FAIL",
+            "PASS" if v.passed else "STOPPED" if v.measured_text == STOPPED_MEASURED else "FAIL",
             v.expectation,
             "all" if v.trial == 0 else str(v.trial),
             v.fault,

@@ -45,7 +45,7 @@ from harness.report.html_trial import folded, trial_section, trials_side_by_side
 from harness.report.lead import lead, resolutions_note
 from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, Verdict
-from harness.results.abort import ABORTED_NOTE
+from harness.results.abort import CUT_SHORT
 
 if TYPE_CHECKING:
     from harness.analysis import TrialAnalysis
@@ -167,8 +167,9 @@ def _recovery_table(results: Results) -> str:
     for trial, f in results.faults():
         res = f.resolution
         rt = f.recovery_time
-        if not f.recovered and f.note == ABORTED_NOTE:
-            recovery, human = "aborted", "no: not observed (the rehearsal was aborted)"
+        if not f.recovered and f.note in CUT_SHORT:
+            word = CUT_SHORT[f.note]
+            recovery, human = word, f"no: not observed (the rehearsal was {word})"
         elif not f.recovered:
             recovery, human = "not recovered", "yes: not recovered"
         else:

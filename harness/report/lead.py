@@ -13,6 +13,7 @@ from __future__ import annotations
 from harness.report.headline import status_word
 from harness.report.words import seconds_text
 from harness.results import ConsistencyResult, FaultResult, Results, TrialResult
+from harness.results.abort import CUT_SHORT
 
 #: Data damage by kind, in the order a reader cares about it, with its words.
 DAMAGE_WORDS = (
@@ -39,6 +40,8 @@ def plus_minus(resolution: float | None) -> str:
 def _recovery_phrase(f: FaultResult) -> str:
     if f.time_to_impact is None and f.recovered:
         return f"no impact from {f.label}"
+    if not f.recovered and f.note in CUT_SHORT:
+        return f"{f.label}: {f.note}"
     if not f.recovered:
         return f"NOT recovered after {f.label}"
     res = f.resolution.recovery_time
@@ -88,9 +91,12 @@ def damage(c: ConsistencyResult) -> list[tuple[str, int]]:
     return [(words, counts[kind]) for kind, words in DAMAGE_WORDS if counts[kind]]
 
 
-def data_phrase(trials: list[TrialResult]) -> str:
-    """``no data lost``, ``182 corrupted writes`` (summed over trials), or that data was not checked."""
+def data_phrase(trials: list[TrialResult], stopped: bool = False) -> str:
+    """``no data lost``, ``182 corrupted writes`` (summed over trials), or that data was not checked
+    (``stopped``: the rehearsal was interrupted, and no audit was read before it ended)."""
     checked = [t.consistency for t in trials if t.consistency is not None]
+    if not checked and stopped:
+        return "data not checked (the rehearsal was stopped before the audit was read)"
     if not checked:
         return "data not checked (the target states no consistency contract)"
     total: dict[str, int] = {}
@@ -200,7 +206,7 @@ def figures(results: Results) -> list[str]:
     for phrase in (outage_phrase(results), requests_phrase(results)):
         if phrase:
             out.append(phrase)
-    data = data_phrase(results.trials)
+    data = data_phrase(results.trials, results.interrupted)
     damaged = any(t.consistency is not None and damage(t.consistency) for t in results.trials)
     return [data, *out] if damaged else [*out, data]  # data damage is the news when there is any
 
@@ -232,6 +238,6 @@ def _lead(results: Results) -> str:
     if word == "UNHEALTHY":
         return f"{word} before any fault, nothing judged — " + "; ".join(phrases)
     if restored:  # the damage is already the news: not said twice
-        rest = [p for p in phrases if p != data_phrase(results.trials)]
+        rest = [p for p in phrases if p != data_phrase(results.trials, results.interrupted)]
         return f"{word}: {restored} — " + "; ".join(rest)
     return f"{word} — " + "; ".join(phrases)

@@ -32,7 +32,7 @@ from harness.report import (
 from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.lead import lead
 from harness.results import Results
-from harness.results.abort import ABORTED_NOTE
+from harness.results.abort import recovery_word
 
 SUMMARY_NAME = "summary.md"
 
@@ -120,9 +120,7 @@ def _recovery_lines(results: Results) -> list[str]:
                 f.label,
                 f"{seconds_text(f.injected_at, 0.01)} → {seconds_text(f.cleared_at, 0.01)}",
                 "never" if tti is None else figure_text(tti, res.time_to_impact),
-                ("aborted" if f.note == ABORTED_NOTE else "not recovered")
-                if not f.recovered
-                else figure_text(f.recovery_time, res.recovery_time),
+                recovery_word(f.note) if not f.recovered else figure_text(f.recovery_time, res.recovery_time),
                 figure_text(f.outage, res.outage),
                 bracket_text(f),
                 fidelity_text(f),

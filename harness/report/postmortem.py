@@ -17,6 +17,7 @@ from harness.report.headline import as_run_words, headline, status_word
 from harness.report.lead import count_text, lead
 from harness.report.words import miss_sentence, plain_bound, resolution_text, seconds_text
 from harness.results import ConsistencyResult, FaultResult, Results, TrialResult, Verdict
+from harness.results.abort import CUT_SHORT
 
 POSTMORTEM_NAME = "postmortem.md"
 
@@ -94,9 +95,8 @@ def _timeline(trial: TrialResult) -> list[str]:
                 add(a.fired_at, None, f"alert FIRING: {a.name} ({kind}{'' if a.runbook else ', no runbook'})")
                 add(a.resolved_at, None, f"alert resolved: {a.name}")
         if f.cleared_at is not None and not f.recovered:
-            rows.append(
-                (f.cleared_at + 1e-9, "-", "", f"NOT recovered before the observation ended ({f.label})")
-            )
+            what = f.note if f.note in CUT_SHORT else "NOT recovered before the observation ended"
+            rows.append((f.cleared_at + 1e-9, "-", "", f"{what} ({f.label})"))
     rb = trial.rollback
     if rb is not None:
         add(rb.triggered_at, None, f"rollback triggered ({rb.reason}; {rb.action})")

@@ -8,6 +8,17 @@ from harness.results.base import Frozen
 
 #: The note on a fault whose recovery the abort cut short (not observed, so not a miss of the target).
 ABORTED_NOTE = "the rehearsal was aborted before a recovery could be observed"
+#: The same for a rehearsal the user stopped (Ctrl-C, SIGTERM: exit 130): not observed, not missed.
+STOPPED_NOTE = "the rehearsal was stopped before a recovery could be observed"
+#: The word each note puts in a recovery column instead of "not recovered".
+CUT_SHORT = {ABORTED_NOTE: "aborted", STOPPED_NOTE: "stopped"}
+#: A verdict's measured text when the stop came before its figure could be observed.
+STOPPED_MEASURED = "not observed (stopped)"
+
+
+def recovery_word(note: str | None) -> str:
+    """``aborted`` / ``stopped`` for a fault whose recovery was cut short, else ``not recovered``."""
+    return CUT_SHORT.get(note or "", "not recovered")
 
 
 class AbortResult(Frozen):

@@ -163,3 +163,41 @@ def test_rollback_run(tmp_path: Path) -> None:
     assert rollback is not None and rollback.rollback_duration is not None
     assert results.as_run is not None and results.as_run.rollback == "manual"
     validate(results)
+
+
+def test_a_run_stopped_soon_after_a_clear_says_so_not_escalate_nor_audit_failures(tmp_path: Path) -> None:
+    """A newcomer pressed Ctrl-C 1 s after a fault cleared: the console said ``ESCALATE: needs a
+    human ... did not recover`` and FAIL rows ``no audit``. The user stopped the rehearsal: what it
+    cut short was not observed, and every report says so, as an abort does."""
+    from harness.report.console import verdict_table
+    from harness.report.lead import lead
+    from harness.report.markdown import render_summary
+    from harness.results.abort import STOPPED_NOTE
+
+    scenario = (
+        BASE.replace("target: groundtruth", "target: orders")  # states a consistency contract
+        + "faults:\n  - {kind: down, link: api->db, at: 4s, duration: 4s}\n"
+        + 'expect: {recovery_time: "<= 4s", recovered: true, lost_writes: 0}\n'
+    )
+    run = RunDir(tmp_path / "20261121-120000-int2", scenario)
+    run.started["consistency"] = {"write_ops": ["create_order"], "primary": "order"}
+    run.trial(1, 1.0, 10.2, bad=[(5.0, 9.2)]).fault(1, 0, "down", "api->db", 5.0, 9.0)
+    run.event(10.0, "interrupted", reason="interrupted by SIGINT")
+    results, _ = analyse_run(run.write(finished=False))
+    assert results.interrupted and results.exit_code() == 130
+    (fault,) = results.trials[0].faults
+    assert not fault.recovered and fault.note == STOPPED_NOTE
+    assert results.escalation is not None and not results.escalation.needs_human
+    missed = [v for v in results.verdicts if not v.passed]
+    assert {v.expectation for v in missed} == {"recovery_time", "recovered", "lost_writes"}
+    assert {v.measured_text for v in missed} == {"not observed (stopped)"}
+    table = verdict_table(results)
+    assert "ESCALATE" not in table and "no audit" not in table and "FAIL " not in table
+    assert "STOPPED  lost_writes" in table and " stopped " in table
+    line = lead(results)
+    assert "down@api->db: the rehearsal was stopped before a recovery could be observed" in line
+    assert "NOT recovered" not in line and "no consistency contract" not in line
+    assert "stopped before the audit was read" in line
+    summary = render_summary(results)
+    assert "not recovered" not in summary and "needs a human" not in summary
+    validate(results)
