@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.compose import override as ov
-from harness.compose.cli import BUILD_TIMEOUT, ComposeCLI, project_name
+from harness.compose.build import build_images, ensure_local_base
+from harness.compose.cli import ComposeCLI, project_name
 from harness.compose.project import compose_problems, declared_port
 from harness.compose.provision import find_compose
 from harness.docker import images, toxiproxy_image
@@ -190,13 +191,14 @@ class ComposeBackend(Backend):
             from harness.toxiproxy.provision import find_toxiproxy
 
             self.toxiproxy_image = toxiproxy_image.toxiproxy_image(build_client, find_toxiproxy(), {})
+            ensure_local_base(self.services, build_client)  # FROM aftershock-base:bookworm, never pulled
         finally:
             build_client.close()
         self.write_override()
         if any(svc.get("build") for svc in self.services.values()):
             started = time.monotonic()
             with images.replacing(self.client, [f"{tag}:latest" for tag in self.images.values()]):
-                self.cli.run("build", timeout=BUILD_TIMEOUT)
+                build_images(self.cli, self.services)  # a registry lookup failure said as one
             self.emit(
                 "image_ready", service="*", image=self.project, seconds=round(time.monotonic() - started, 3)
             )

@@ -66,11 +66,14 @@ class ComposeCLI:
         except OSError as exc:
             raise InfrastructureError(f"could not run compose ({argv[0]}): {exc}") from None
         if check and done.returncode != 0:
-            tail = "\n".join(
-                "    | " + line for line in (done.stderr or done.stdout).strip().splitlines()[-20:]
-            )
-            raise InfrastructureError(f"compose failed (exit {done.returncode}): {' '.join(argv)}\n{tail}")
+            raise self.failure(done, argv)
         return done
+
+    @staticmethod
+    def failure(done: subprocess.CompletedProcess[str], argv: list[str]) -> InfrastructureError:
+        """The error of a failed command: the command, and the end of Compose's own output."""
+        tail = "\n".join("    | " + line for line in (done.stderr or done.stdout).strip().splitlines()[-20:])
+        return InfrastructureError(f"compose failed (exit {done.returncode}): {' '.join(argv)}\n{tail}")
 
     def config(self) -> dict[str, Any]:
         """The project as Compose itself resolves it (interpolation, extends, defaults applied)."""
