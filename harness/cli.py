@@ -397,7 +397,7 @@ def cleanup(run_id: str | None, include_live: bool, dry_run: bool) -> None:
     """
     from harness import reaper
     from harness.compose.sweep import sweep_compose
-    from harness.docker.sweep import sweep_docker
+    from harness.docker.sweep import ALREADY_GONE, sweep_docker
 
     verb = "would remove" if dry_run else "removed"
     tally = "to remove (dry run)" if dry_run else "removed"
@@ -432,7 +432,7 @@ def cleanup(run_id: str | None, include_live: bool, dry_run: bool) -> None:
         removed = []
         errors.append(f"docker: {_one_line(exc)}")
     for item in removed:
-        _echo(f"{verb} {item}")
+        _echo(item if item.endswith(ALREADY_GONE) else f"{verb} {item}")
     _echo(f"cleanup: {len(removed)} leftover docker resource(s) {tally}")
     for line in errors:
         _echo(f"cleanup: could not remove {line}", err=True)

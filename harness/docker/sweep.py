@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 
 IN_USE_WAIT = 10.0  # how long a network or volume another sweep is emptying may stay in use
+#: Said of a leftover this sweep found but another removed first: still one line per resource.
+ALREADY_GONE = "gone already (another cleanup or a run's start removed it meanwhile)"
 
 
 def already_going(exc: BaseException) -> bool:
@@ -82,8 +84,9 @@ class Removals:
     """Removes leftovers one by one, keeping what went and every failure (raised together by
     :meth:`raise_failures` once every removal was tried).
 
-    Gone already (404) or being removed by another sweeper (``already_gone``) is not a failure;
-    still in use (a container of it being removed) is retried for ``in_use_wait`` seconds.
+    Gone already (404) or being removed by another sweeper (``already_gone``) is not a failure, and
+    is listed too (``<what>: gone already ...``): every leftover found is one line. Still in use
+    (a container of it being removed) is retried for ``in_use_wait`` seconds.
     With ``dry_run`` nothing is touched and everything counts as removed.
     """
 
@@ -112,10 +115,10 @@ class Removals:
                 fn()
                 self.removed.append(what)
             except NotFound:
-                pass
+                self.removed.append(f"{what}: {ALREADY_GONE}")
             except Exception as exc:
-                if self.already_gone(exc):
-                    pass  # another sweep is removing it: gone
+                if self.already_gone(exc):  # another sweep is removing it: gone
+                    self.removed.append(f"{what}: {ALREADY_GONE}")
                 elif still_in_use(exc) and time.monotonic() < deadline:
                     time.sleep(0.2)
                     continue
