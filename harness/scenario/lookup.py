@@ -78,10 +78,16 @@ def find_target(name: str, base: Path, roots: Sequence[Path] = ()) -> TargetLook
             return TargetLookup((root / name).resolve())
     available = available_targets(looked)
     close = difflib.get_close_matches(name, available, n=1)
+    beside = is_file(Path(os.path.abspath(base / name)) / TARGET_FILE)  # a directory, named as a name
     return TargetLookup(
         None,
         f"no target of that name (looked for <dir>/{name}/{TARGET_FILE} in {', '.join(map(str, looked))})",
-        (f"did you mean {close[0]!r}? " if close else "")
+        (
+            f"for the directory {name!r} next to the scenario, write it as a path: './{name}'. "
+            if beside
+            else ""
+        )
+        + (f"did you mean {close[0]!r}? " if close else "")
         + f"available: {', '.join(available) or 'none found'}",
     )
 

@@ -49,3 +49,15 @@ def test_a_missing_name_suggests_the_closest(monkeypatch: pytest.MonkeyPatch, tm
 def test_a_name_the_os_refuses_is_not_found_rather_than_an_oserror(tmp_path: Path) -> None:
     assert find_target("./" + "a" * 5000, tmp_path).directory is None
     assert find_target("a" * 5000, tmp_path).directory is None
+
+
+def test_a_bare_name_of_a_directory_beside_the_scenario_says_to_write_it_as_a_path(tmp_path: Path) -> None:
+    """docs/targets.md once said ``target: shop`` for a target.yaml next to the scenario's
+    directory: a bare name is looked up under targets/, so the fix must say how to name a directory."""
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "target.yaml").write_text("name: shop\n")
+    found = find_target("shop", tmp_path, [tmp_path / "targets"])
+    assert found.directory is None
+    assert "write it as a path: './shop'" in found.fix
+    assert find_target("./shop", tmp_path).directory == (tmp_path / "shop").resolve()
+    assert "write it as a path" not in find_target("nothing", tmp_path, [tmp_path / "targets"]).fix
