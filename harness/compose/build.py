@@ -89,12 +89,20 @@ def registry_failure(output: str, bases: Mapping[str, list[str]], is_offline: bo
     if not _REGISTRY.search(output):
         return None
     failed_steps = set(re.findall(r"^#(\d+) ERROR", output, re.M))
-    culprits = [(m["service"], m["image"]) for m in _METADATA.finditer(output) if m["step"] in failed_steps]
-    if not culprits:
-        culprits = [(s, i) for s, images in bases.items() for i in images if i != LOCAL_BASE]
-    if not culprits:
+    failed = {_short(m["image"]) for m in _METADATA.finditer(output) if m["step"] in failed_steps}
+    if not failed:  # no BuildKit step said which: every base that is not aftershock's own
+        failed = {_short(i) for images in bases.values() for i in images if i != LOCAL_BASE}
+    users = {
+        image: sorted(s for s, images in bases.items() if image in map(_short, images)) for image in failed
+    }
+    if not any(users.values()):
         return None
-    what = "; ".join(f"service {s!r} builds FROM {i}" for s, i in dict.fromkeys(culprits))
+    what = "; ".join(
+        f"{'services' if len(names) > 1 else 'service'} {', '.join(map(repr, names))}"
+        f" {'build' if len(names) > 1 else 'builds'} FROM {image}"
+        for image, names in sorted(users.items())
+        if names
+    )
     where = (
         f"this machine is offline ({OFFLINE_VAR}=1): nothing can be pulled"
         if is_offline
@@ -113,6 +121,14 @@ def ensure_local_base(services: Mapping[str, Mapping[str, Any]], client: DockerC
     lock shared with the Docker backend) if a service's Dockerfile names it and the engine lacks it."""
     for tag in local_bases_to_build(service_bases(services), lambda t: has_image(client, t)):
         build_local_base(client, tag)
+
+
+def _short(image: str) -> str:
+    """``python:3.11-slim`` for ``docker.io/library/python:3.11-slim`` (as a Dockerfile names it)."""
+    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/"):
+        if image.startswith(prefix):
+            return image[len(prefix) :]
+    return image
 
 
 def build_images(cli: ComposeCLI, services: Mapping[str, Mapping[str, Any]]) -> None:

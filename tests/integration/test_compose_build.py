@@ -33,6 +33,6 @@ def test_an_offline_build_from_a_registry_image_says_what_to_do(
     with pytest.raises(InfrastructureError) as caught:
         build_images(cli, services)
     message = str(caught.value)
-    assert "service 'front' builds FROM docker.io/library/python:3.11-slim" in message
+    assert "service 'front' builds FROM python:3.11-slim" in message
     assert "offline (AFTERSHOCK_OFFLINE=1)" in message
     assert "build FROM aftershock-base:bookworm, which aftershock builds locally" in message

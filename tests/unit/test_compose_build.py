@@ -62,7 +62,7 @@ def test_the_local_base_is_built_only_when_a_dockerfile_names_it_and_it_is_missi
 def test_an_offline_registry_lookup_names_the_service_the_machine_and_the_fix() -> None:
     why = registry_failure(OFFLINE_BUILD, {"front": ["python:3.11-slim"]}, is_offline=True)
     assert why is not None
-    assert "service 'front' builds FROM docker.io/library/python:3.11-slim" in why
+    assert "service 'front' builds FROM python:3.11-slim" in why
     assert "offline (AFTERSHOCK_OFFLINE=1)" in why
     assert "build FROM aftershock-base:bookworm, which aftershock builds locally" in why
     assert "docker load" in why
@@ -75,6 +75,14 @@ def test_without_buildkit_step_lines_the_services_come_from_their_dockerfiles() 
     bases = {"front": ["python:3.11-slim"], "worker": ["aftershock-base:bookworm"]}
     why = registry_failure(out, bases, is_offline=True)
     assert why is not None and "service 'front' builds FROM python:3.11-slim" in why and "worker" not in why
+
+
+def test_every_service_on_the_failed_image_is_named_not_only_the_one_buildkit_tried_first() -> None:
+    """Three services share one Dockerfile; BuildKit reports the first and cancels the others."""
+    bases = {s: ["python:3.11-slim"] for s in ("worker", "front", "store")} | {"db": ["postgres:16"]}
+    why = registry_failure(OFFLINE_BUILD, bases, is_offline=True)
+    assert why is not None and "services 'front', 'store', 'worker' build FROM python:3.11-slim" in why
+    assert "postgres" not in why
 
 
 def test_other_build_failures_are_left_as_compose_said_them() -> None:
