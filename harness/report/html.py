@@ -45,7 +45,7 @@ from harness.report.html_trial import folded, trial_section, trials_side_by_side
 from harness.report.lead import lead, resolutions_note
 from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, Verdict
-from harness.results.abort import CUT_SHORT
+from harness.results.abort import CUT_SHORT, STOPPED_MEASURED
 
 if TYPE_CHECKING:
     from harness.analysis import TrialAnalysis
@@ -116,9 +116,12 @@ def _verdicts(results: Results) -> str:
     for v in verdicts:
         ok = v.passed
         measured = measured_words(v)
+        status = ("✔ PASS", "pass") if ok else ("✘ FAIL", "fail")
+        if not ok and v.measured_text == STOPPED_MEASURED:  # not observed: the user stopped the run
+            status = ("■ STOPPED", "stopped")
         rows.append(
             [
-                td("✔ PASS" if ok else "✘ FAIL", "pass" if ok else "fail"),
+                td(*status),
                 td(v.expectation, title=EXPECTATION_WORDS.get(v.expectation, "")),
                 td("all" if v.trial == 0 else str(v.trial), "num"),
                 td(v.fault, "label"),

@@ -32,7 +32,7 @@ from harness.report import (
 from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.lead import lead
 from harness.results import Results
-from harness.results.abort import recovery_word
+from harness.results.abort import STOPPED_MEASURED, recovery_word
 
 SUMMARY_NAME = "summary.md"
 
@@ -87,7 +87,7 @@ def _verdict_lines(results: Results) -> list[str]:
         return [no_verdict_sentence(results)]
     rows = [
         [
-            "✅ pass" if v.passed else "❌ **FAIL**",
+            "✅ pass" if v.passed else "⏹ stopped" if v.measured_text == STOPPED_MEASURED else "❌ **FAIL**",
             v.expectation,
             "all" if v.trial == 0 else str(v.trial),
             v.fault,

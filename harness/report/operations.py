@@ -7,6 +7,7 @@ exists for: both recoveries are printed side by side, each with its resolution.
 from __future__ import annotations
 
 from harness.results import FaultResult, Results
+from harness.results.abort import recovery_word
 from harness.results.operations import BusinessResult, DetectionResult
 from harness.scenario.durations import format_seconds
 
@@ -54,7 +55,7 @@ def _detection(d: DetectionResult) -> list[str]:
 def fault_lines(trial: int, f: FaultResult) -> list[str]:
     if f.business is None and f.detection is None:
         return []
-    http = "not recovered" if not f.recovered else _s(f.recovery_time, f.resolution.recovery_time)
+    http = recovery_word(f.note) if not f.recovered else _s(f.recovery_time, f.resolution.recovery_time)
     lines = [
         f"operations, trial {trial}, {f.label}:",
         f"  HTTP recovery      {http}{'' if f.impact_at is not None else ' (never impacted)'}",

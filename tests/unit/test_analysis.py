@@ -170,6 +170,7 @@ def test_a_run_stopped_soon_after_a_clear_says_so_not_escalate_nor_audit_failure
     human ... did not recover`` and FAIL rows ``no audit``. The user stopped the rehearsal: what it
     cut short was not observed, and every report says so, as an abort does."""
     from harness.report.console import verdict_table
+    from harness.report.html import render_html
     from harness.report.lead import lead
     from harness.report.markdown import render_summary
     from harness.results.abort import STOPPED_NOTE
@@ -183,7 +184,8 @@ def test_a_run_stopped_soon_after_a_clear_says_so_not_escalate_nor_audit_failure
     run.started["consistency"] = {"write_ops": ["create_order"], "primary": "order"}
     run.trial(1, 1.0, 10.2, bad=[(5.0, 9.2)]).fault(1, 0, "down", "api->db", 5.0, 9.0)
     run.event(10.0, "interrupted", reason="interrupted by SIGINT")
-    results, _ = analyse_run(run.write(finished=False))
+    run_dir = run.write(finished=False)
+    results, analyses = analyse_run(run_dir)
     assert results.interrupted and results.exit_code() == 130
     (fault,) = results.trials[0].faults
     assert not fault.recovered and fault.note == STOPPED_NOTE
@@ -200,4 +202,7 @@ def test_a_run_stopped_soon_after_a_clear_says_so_not_escalate_nor_audit_failure
     assert "stopped before the audit was read" in line
     summary = render_summary(results)
     assert "not recovered" not in summary and "needs a human" not in summary
+    assert "**FAIL**" not in summary and "⏹ stopped" in summary
+    page = render_html(run_dir, results, analyses)
+    assert "✘ FAIL" not in page and "■ STOPPED" in page and "yes: not recovered" not in page
     validate(results)
