@@ -183,6 +183,7 @@ def test_cleanup_reports_each_failure_on_one_line_and_exits_3(monkeypatch: pytes
     expectation" in CI)."""
     from click.testing import CliRunner
 
+    import harness.compose.sweep
     import harness.docker.sweep
     from harness.cli import main
 
@@ -195,7 +196,9 @@ def test_cleanup_reports_each_failure_on_one_line_and_exits_3(monkeypatch: pytes
         raise ExceptionGroup("removing 2 docker leftover(s) failed", errors)
 
     monkeypatch.setattr(harness.docker.sweep, "sweep_docker", failing_sweep)
-    monkeypatch.setattr(reaper, "doomed_processes", lambda **_: [])  # touch nothing on this host
+    # touch nothing on this host: the real Compose sweep would meet other runs' leftovers on a shared engine
+    monkeypatch.setattr(harness.compose.sweep, "sweep_compose", lambda **_: [])
+    monkeypatch.setattr(reaper, "doomed_processes", lambda **_: [])
     monkeypatch.setattr(reaper, "doomed_workdirs", lambda **_: [])
     result = CliRunner().invoke(main, ["cleanup", "--run", "r1"])
     assert result.exit_code == 3, result.output
