@@ -79,8 +79,8 @@ class _Started:
         return f"container status: {self.backend.state(self.service).get('Status', 'unknown')}"
 
     def http_base(self) -> str | None:
-        port = self.backend.published.get(self.service)
-        return f"http://127.0.0.1:{port[0]}" if port else None
+        published = self.service in self.backend.published
+        return self.backend.entry_url(self.service) if published else None
 
     def tcp_address(self) -> tuple[str, int] | None:
         ip = self.backend.ip(self.service)
@@ -161,26 +161,15 @@ class ComposeBackend(Backend):
         (run_dir / "services").mkdir(parents=True, exist_ok=True)
 
     # -- preparation ---------------------------------------------------------------------
-    def __enter__(self) -> ComposeBackend:
-        try:
-            self._client = docker_client()
-            self._prepare()
-        except BaseException as exc:
-            try:
-                self.stop_all()
-            except Exception as cleanup:
-                exc.add_note(f"undoing the partial start also failed: {cleanup}")
-            raise
-        return self
-
     @property
     def client(self) -> DockerClient:
         if self._client is None:
             raise InfrastructureError("the compose backend was not entered")
         return self._client
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         """Name built images stably, build them, the Toxiproxy image, ports, the override file."""
+        self._client = docker_client()
         safe = "".join(c if c.isalnum() else "-" for c in self.target.name.lower())
         for name, svc in self.services.items():
             if svc.get("build") and not svc.get("image"):
@@ -278,16 +267,10 @@ class ComposeBackend(Backend):
         """``aftershock-upstream-<service>:<port>``: the real server, on its own network with Toxiproxy."""
         return f"{ov.upstream_alias(service)}:{self.ports[service]}"
 
-    def entry_url(self, service: str) -> str:
-        if service not in self.published:
-            raise InfrastructureError(
-                f"service {service!r} is not published to the host (only"
-                f" {', '.join(sorted(self.published))} are)"
-            )
-        return f"http://127.0.0.1:{self.published[service][0]}"
-
-    def log_path(self, service: str) -> Path:
-        return self.run_dir / "services" / f"{service}.log"
+    @property
+    def published_ports(self) -> dict[str, int]:
+        """Host ports (on 127.0.0.1) the override publishes for the HTTP services."""
+        return {name: host for name, (host, _) in self.published.items()}
 
     # -- the engine's view ---------------------------------------------------------------
     def container_id(self, service: str) -> str | None:

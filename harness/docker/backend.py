@@ -92,9 +92,9 @@ if TYPE_CHECKING:
 class DockerBackend(Backend):
     """Services as containers on a per-run network; see the module docstring for the conventions.
 
-    A context manager: ``__enter__`` builds (or finds) the images and creates the network, undoing
-    that if it fails; ``__exit__`` (``stop_all``) stops and removes every container (its live log
-    in ``<run_dir>/services/<name>.log`` completed first) and removes the network.
+    A context manager: entering builds (or finds) the images and creates the network
+    (:meth:`prepare`), undoing that if it fails; leaving (``stop_all``) stops and removes every
+    container (its live log in ``<run_dir>/services/<name>.log`` completed first) and the network.
     """
 
     name = "docker"
@@ -142,17 +142,10 @@ class DockerBackend(Backend):
         }
         (run_dir / "services").mkdir(parents=True, exist_ok=True)
 
-    def __enter__(self) -> DockerBackend:
-        try:
-            self.build_images()
-            self.ensure_network()
-        except BaseException as exc:
-            try:
-                self.stop_all()
-            except Exception as cleanup:
-                exc.add_note(f"undoing the partial start also failed: {cleanup}")
-            raise
-        return self
+    def prepare(self) -> None:
+        """The images (built or found) and the run network; undone by ``stop_all`` if this fails."""
+        self.build_images()
+        self.ensure_network()
 
     # -- addresses -----------------------------------------------------------------------
     def upstream_address(self, service: str) -> str:
@@ -161,17 +154,10 @@ class DockerBackend(Backend):
             raise InfrastructureError(f"no service {service!r} in target {self.target.name!r}")
         return f"{service}:{CONTAINER_PORT}"
 
-    def entry_url(self, service: str) -> str:
-        """``http://127.0.0.1:<port>`` published for an HTTP service (stable across restarts)."""
-        if service not in self.host_ports:
-            raise InfrastructureError(
-                f"service {service!r} is not published to the host: only HTTP services are"
-                f" ({', '.join(sorted(self.host_ports))})"
-            )
-        return f"http://127.0.0.1:{self.host_ports[service]}"
-
-    def log_path(self, service: str) -> Path:
-        return self.run_dir / "services" / f"{service}.log"
+    @property
+    def published_ports(self) -> dict[str, int]:
+        """Host ports of the HTTP services, on 127.0.0.1, chosen up front (stable across restarts)."""
+        return self.host_ports
 
     def container(self, service: str) -> Container:
         try:
