@@ -8,18 +8,16 @@ click was chosen over typer: one small, stable dependency, and its usage errors 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from harness import __version__
 from harness.errors import ExitCode, ScenarioError
+from harness.signals import exits_on_interrupt
 
 if TYPE_CHECKING:
     from harness.results import Results
@@ -40,28 +38,6 @@ def _echo(text: str = "", err: bool = False) -> None:
 def _fail(message: str, code: ExitCode) -> None:
     click.echo(message, err=True)
     sys.exit(int(code))
-
-
-def _interruptible(command: Callable[..., None]) -> Callable[..., None]:
-    """SIGTERM and SIGINT end the command with 130 wherever they arrive: before the run, between
-    runs, while the index is written (the orchestrator handles them during a run and restores
-    these after). Without this a SIGTERM there killed the process (143) and click turned a
-    Ctrl-C into "Aborted!" with 1, the code of a missed expectation."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            command(*args, **kwargs)
-        except KeyboardInterrupt:
-            for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not turn into a traceback
-                signal.signal(sig, signal.SIG_IGN)
-            _echo("\naftershock: interrupted", err=True)
-            sys.exit(int(ExitCode.INTERRUPTED))
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,7 +74,7 @@ def main() -> None:
     help="Directory that receives reports/<run-id>/.",
 )
 @click.option("--quiet", is_flag=True, help="No progress lines.")
-@_interruptible
+@exits_on_interrupt
 def run(
     scenarios: tuple[Path, ...],
     backend: str | None,
@@ -295,7 +271,7 @@ def index(reports_dir: Path) -> None:
 @click.option("--mode", help="Explore the target in one of its modes (e.g. fragile).")
 @click.option("--derandomize", is_flag=True, help="Deterministic search (for CI), ignores --seed.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
-@_interruptible
+@exits_on_interrupt
 def explore(
     scenario: Path,
     budget: int | None,
