@@ -371,56 +371,12 @@ def cleanup(run_id: str | None, include_live: bool, dry_run: bool) -> None:
     Docker resources are taken only if this host labelled them. Exit 3 if anything could
     not be removed (one line each).
     """
-    from harness import reaper
-    from harness.compose.sweep import sweep_compose
-    from harness.docker.sweep import sweep_docker
+    from harness.cleanup import clean_up
 
-    verb = "would remove" if dry_run else "removed"
-    tally = "to remove (dry run)" if dry_run else "removed"
-    errors: list[str] = []
-    try:
-        victims = reaper.doomed_processes(run_id=run_id, include_live=include_live)
-        if not dry_run:
-            reaper.kill_processes(victims)
-        for p in victims:
-            _echo(
-                f"{'would stop' if dry_run else 'stopped'} pid {p.pid} of run {p.run_id}: {p.cmdline[:100]}"
-            )
-        _echo(f"cleanup: {len(victims)} leftover process(es) {tally}")
-        dirs = reaper.doomed_workdirs(run_id=run_id, include_live=include_live)
-        if dry_run:
-            gone = [w.path for w in dirs]
-        else:
-            removal = reaper.remove_workdirs(dirs)
-            gone, errors = removal.removed, errors + removal.errors
-        for path in gone:
-            _echo(f"{verb} directory {path}")
-        _echo(f"cleanup: {len(gone)} leftover director{'y' if len(gone) == 1 else 'ies'} {tally}")
-    except OSError as exc:
-        errors.append(f"processes and directories: {exc}")
-    try:
-        removed = [] if dry_run else sweep_compose(run_id=run_id, include_live=include_live)
-        removed += sweep_docker(run_id=run_id, include_live=include_live, dry_run=dry_run)
-    except ExceptionGroup as group:
-        removed = []
-        errors += [_one_line(exc) for exc in group.exceptions]
-    except Exception as exc:  # the engine itself failed (listing): one line, not a traceback
-        removed = []
-        errors.append(f"docker: {_one_line(exc)}")
-    for item in removed:
-        _echo(f"{verb} {item}")
-    _echo(f"cleanup: {len(removed)} leftover docker resource(s) {tally}")
+    errors = clean_up(run_id=run_id, include_live=include_live, dry_run=dry_run, say=_echo)
     for line in errors:
         _echo(f"cleanup: could not remove {line}", err=True)
     sys.exit(int(ExitCode.INFRASTRUCTURE if errors else ExitCode.OK))
-
-
-def _one_line(exc: BaseException) -> str:
-    """``<what>: <first line of the error>``, from the note ``sweep_docker`` attaches."""
-    notes = [n.removeprefix("while removing ") for n in getattr(exc, "__notes__", [])]
-    explanation = getattr(exc, "explanation", None)  # the engine's own words (docker APIError)
-    text = str(explanation if isinstance(explanation, str) and explanation else exc).strip().splitlines()
-    return f"{notes[0] + ': ' if notes else ''}{text[0] if text else type(exc).__name__}"
 
 
 @main.group()
