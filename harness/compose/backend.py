@@ -117,13 +117,8 @@ class ComposeBackend(Backend):
                     )
                 ]
             )
-        self.target = target
-        self.target_dir = target_dir
+        super().__init__(target, target_dir, run_dir, run_id, env_overrides, emit)
         self.compose_file = (target_dir / target.compose).resolve()
-        self.run_dir = run_dir
-        self.run_id = run_id
-        self.env_overrides = env_overrides or {}
-        self.emit: Emit = emit or (lambda *a, **k: None)
         self.owner = owner_token()
         self.labels = run_labels(run_id, self.owner)
         self.project = project_name(run_id)
@@ -151,14 +146,10 @@ class ComposeBackend(Backend):
         self.seed = 1
         self.images: dict[str, str] = {}
         self.toxiproxy_image = ""
-        self._versions: dict[str, str | None] = {
-            name: svc.version or next(iter(svc.versions), None) for name, svc in target.services.items()
-        }
         self._client: DockerClient | None = None
         self._logs: dict[str, LiveLog] = {}
         self._started: set[str] = set()
         self._up = False
-        (run_dir / "services").mkdir(parents=True, exist_ok=True)
 
     # -- preparation ---------------------------------------------------------------------
     @property
@@ -392,9 +383,6 @@ class ComposeBackend(Backend):
         self.emit("service_starting", service=service, project=self.project)
         if wait:
             self._wait_healthy(service, offset)
-
-    def version(self, service: str) -> str | None:
-        return self._versions.get(service)
 
     def deploy(self, service: str, version: str) -> None:
         """The version's environment goes into the override; ``up --no-deps`` recreates the service."""

@@ -113,12 +113,7 @@ class DockerBackend(Backend):
         problems = docker_problems(target, target_dir)
         if problems:
             raise ScenarioError(problems)
-        self.target = target
-        self.target_dir = target_dir
-        self.run_dir = run_dir
-        self.run_id = run_id
-        self.env_overrides = env_overrides or {}
-        self.emit: Emit = emit or (lambda *a, **k: None)
+        super().__init__(target, target_dir, run_dir, run_id, env_overrides, emit)
         self.client = client or docker_client()
         self.owner = owner_token()
         self.labels = run_labels(run_id, self.owner)
@@ -137,10 +132,6 @@ class DockerBackend(Backend):
         self._containers: dict[str, Container] = {}
         self._logs: dict[str, LiveLog] = {}
         self._links: dict[str, dict[str, str]] = {}
-        self._versions: dict[str, str | None] = {
-            name: svc.version or next(iter(svc.versions), None) for name, svc in target.services.items()
-        }
-        (run_dir / "services").mkdir(parents=True, exist_ok=True)
 
     def prepare(self) -> None:
         """The images (built or found) and the run network; undone by ``stop_all`` if this fails."""
@@ -350,9 +341,6 @@ class DockerBackend(Backend):
     def resume(self, service: str) -> None:
         container = self.container(service)
         self._call(service, "resume", container.unpause)
-
-    def version(self, service: str) -> str | None:
-        return self._versions.get(service)
 
     def deploy(self, service: str, version: str) -> None:
         """Stop-start deploy: the old container stops gracefully and is replaced by one of ``version``

@@ -9,7 +9,7 @@ Entering a backend runs :meth:`Backend.prepare` (images, networks) and undoes it
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -18,16 +18,45 @@ from typing import TYPE_CHECKING, Any, Self
 from harness.errors import InfrastructureError
 from harness.resource import start_or_undo
 from harness.scenario.models import CrashScope, CrashSignal
-from harness.scenario.target import PLACEHOLDER
+from harness.scenario.target import PLACEHOLDER, Target
 
 if TYPE_CHECKING:
     from harness.toxiproxy.server import ToxiproxyServer
+
+
+Emit = Callable[..., Any]  # ``bus.emit``: a run event by tag and fields
+
+
+def _no_events(*args: Any, **kwargs: Any) -> None:
+    """Where events go when nobody listens (a backend used outside a run)."""
 
 
 class Backend(AbstractContextManager["Backend"], abc.ABC):
     name: str
     run_dir: Path  # services' logs go to ``<run_dir>/services/<name>.log``
     entry_host = "127.0.0.1"  # where the harness reaches published services
+
+    def __init__(
+        self,
+        target: Target,
+        target_dir: Path,
+        run_dir: Path,
+        run_id: str,
+        env_overrides: dict[str, dict[str, str]] | None = None,
+        emit: Emit | None = None,
+    ) -> None:
+        """What every backend keeps: the target, where the run writes, the environment overrides
+        per service, where events go, and each service's current version (its first, at start)."""
+        self.target = target
+        self.target_dir = target_dir
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.env_overrides = env_overrides or {}
+        self.emit: Emit = emit or _no_events
+        self._versions: dict[str, str | None] = {
+            name: svc.version or next(iter(svc.versions), None) for name, svc in target.services.items()
+        }
+        (run_dir / "services").mkdir(parents=True, exist_ok=True)
 
     def __enter__(self) -> Self:
         start_or_undo(self.prepare, self.stop_all)
@@ -95,7 +124,7 @@ class Backend(AbstractContextManager["Backend"], abc.ABC):
 
     def version(self, service: str) -> str | None:
         """The version ``service`` runs now (None for a service without versions)."""
-        return None
+        return self._versions.get(service)
 
     @abc.abstractmethod
     def stop_all(self) -> None:

@@ -325,9 +325,6 @@ class ProcessBackend(Backend):
             self._stop_one(service, proc)
         self.start(service, self._links.get(service, {}), wait=wait)
 
-    def version(self, service: str) -> str | None:
-        return self._versions.get(service)
-
     def deploy(self, service: str, version: str) -> None:
         """Stop-start deploy: the old process stops gracefully, the new version starts on the same
         port and must pass its health check (a rolling deploy needs a proxy in front; not here)."""
