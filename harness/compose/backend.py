@@ -12,7 +12,7 @@ A target opts in with ``compose: compose.yaml`` in its ``target.yaml`` (services
   are ``pause`` / ``unpause``, ``deploy`` rewrites the override with the version's environment and
   runs ``up -d --no-deps`` (Compose recreates what changed);
 * teardown is ``down -v --remove-orphans`` (containers, networks, volumes) on every exit path; a
-  SIGKILLed harness leaves labelled resources that :func:`harness.compose.sweep.sweep_compose` removes.
+  SIGKILLed harness leaves labelled resources that :func:`harness.compose.sweep.sweep_engine` removes.
 
 The harness reaches HTTP services (the entrypoint, audit sources, ``http`` health) on
 ``127.0.0.1:<port>`` published by the override; a service's container port comes from

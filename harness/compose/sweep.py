@@ -3,9 +3,10 @@
 Everything the override declares carries the run's labels, so :func:`harness.docker.sweep.sweep_docker`
 would find most of it; this sweep goes by *project* (``com.docker.compose.project``) so that what
 Compose creates without our labels (a volume an image declares, a container created before the
-override was rewritten) goes too. It runs before the Docker sweep, which would otherwise remove the
-labelled containers this one recognises the project by; :func:`sweep_engine` runs both from one
-listing of the engine (what a run's start and ``aftershock cleanup`` call).
+override was rewritten) goes too. :func:`sweep_engine` (what a run's start and ``aftershock
+cleanup`` call) lists the engine once, removes those projects first (the Docker sweep would
+otherwise remove the labelled containers a project is recognised by), then the rest by the Docker
+sweep's rules.
 """
 
 from __future__ import annotations
@@ -38,26 +39,6 @@ def removal_in_progress(exc: BaseException) -> bool:
     engine (a concurrent run's start, another ``aftershock cleanup``) is removing it. Not a failure."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return status == 409 and "already in progress" in str(exc)
-
-
-def sweep_compose(
-    *, run_id: str | None = None, include_live: bool = False, client: DockerClient | None = None
-) -> list[str]:
-    """Remove every container, network and volume of Compose projects of dead runs (or ``run_id``).
-
-    A project is a dead run's when a resource of it carries our run label, this host's name and
-    an owner that no longer runs. Returns what was removed; failures are raised together.
-    """
-    removals = Removals(already_gone=removal_in_progress)
-    with sweep_client(client) as engine:
-        if engine is None:
-            return []
-        doomed = dead_runs(run_id=run_id, include_live=include_live)
-        for project in sorted(_projects(list_labelled(engine), doomed)):
-            _remove_project(engine, project, removals)
-        _remove_dangling_builds(engine, run_id, removals)
-    removals.raise_failures("compose")
-    return removals.removed
 
 
 def sweep_engine(

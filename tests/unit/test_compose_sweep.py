@@ -55,7 +55,7 @@ class _Client:
 def test_the_sweep_leaves_a_removal_in_progress_to_the_other_sweeper() -> None:
     import socket
 
-    from harness.compose.sweep import PROJECT_LABEL, sweep_compose
+    from harness.compose.sweep import PROJECT_LABEL, sweep_engine
     from harness.docker.engine import HOST_LABEL, OWNER_LABEL, RUN_LABEL
 
     labels = {
@@ -65,10 +65,10 @@ def test_the_sweep_leaves_a_removal_in_progress_to_the_other_sweeper() -> None:
         PROJECT_LABEL: "aftershock-r1",
     }
     busy = _Container(labels, _error(409, "removal of container c1 is already in progress"))
-    assert sweep_compose(client=_Client(busy)) == []  # type: ignore[arg-type]
+    assert sweep_engine(client=_Client(busy)) == []  # type: ignore[arg-type]
     broken = _Container(labels, _error(500, "disk on fire"))
     try:
-        sweep_compose(client=_Client(broken))  # type: ignore[arg-type]
+        sweep_engine(client=_Client(broken))  # type: ignore[arg-type]
     except ExceptionGroup as group:
         assert "disk on fire" in str(group.exceptions[0])
     else:
