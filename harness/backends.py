@@ -2,8 +2,8 @@
 
 :mod:`harness.scenario.backend_rules` names what only a backend knows; this module, imported by
 the package facade (so every entry point, the CLI, the pytest plugin and a library caller of
-:func:`harness.load_scenario` alike, validates the same way), fills it in. Both hooks read files
-or run ``compose config``; neither imports the Docker SDK, and each imports its backend's
+:func:`harness.load_scenario` alike, validates the same way), fills it in. The hooks read files
+or run ``compose config``; none imports the Docker SDK, and each imports its backend's
 modules only when called (``import harness`` stays cheap).
 """
 
@@ -35,11 +35,21 @@ def compose_services(target: Target, target_dir: Path) -> Target:
     return complete_target(target, target_dir)
 
 
+def compose_direct_paths(target: Target, target_dir: Path) -> tuple[str, ...]:
+    """Compose services that may reach each other outside every declared link (a warning each)."""
+    if target.compose is None:
+        return ()
+    from harness.compose.reach import direct_paths
+
+    links = [target.link_ends(link) for link in target.links]
+    return tuple(p.warning() for p in direct_paths(target_dir / target.compose, links))
+
+
 def wire() -> None:
     """Register the shipped backends' rules (idempotent)."""
     register("process", BackendRules())
     register("docker", BackendRules(problems=dockerfile_problems))
-    register("compose", BackendRules(complete=compose_services))
+    register("compose", BackendRules(complete=compose_services, warnings=compose_direct_paths))
 
 
 wire()

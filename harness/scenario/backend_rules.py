@@ -3,7 +3,8 @@
 The scenario layer sits upstream of the backends (scenario -> targets -> load -> measure ->
 report) and imports nothing from ``harness.docker`` or ``harness.compose``. Yet a Docker scenario
 is valid only if its Dockerfiles are there, and a Compose-only target's services come from
-``compose config``. So this module names the two hooks and each backend registers what it
+``compose config``, and Compose services sharing a network may reach each other outside every
+link (worth a warning). So this module names the hooks and each backend registers what it
 knows (:mod:`harness.backends` wires the backends this harness ships, on ``import harness``).
 A backend nobody registered is an error, never a check silently skipped.
 """
@@ -21,14 +22,17 @@ from harness.scenario.target import Target
 TargetProblems = Callable[[Target, Path], list[Problem]]
 #: A target completed from the backend's own description of it (a Compose file's services).
 TargetCompletion = Callable[[Target, Path], Target]
+#: What is worth knowing about the target on this backend, though not wrong.
+TargetWarnings = Callable[[Target, Path], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class BackendRules:
-    """One backend's hooks; either may be absent."""
+    """One backend's hooks; any may be absent."""
 
     problems: TargetProblems | None = None
     complete: TargetCompletion | None = None
+    warnings: TargetWarnings | None = None
 
 
 _REGISTERED: dict[str, BackendRules] = {}

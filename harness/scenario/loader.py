@@ -72,13 +72,10 @@ def load_scenario(path: Path | str, backend: str | None = None) -> LoadedScenari
 
 
 def _reach_warnings(target: Target, target_dir: Path, backend: str) -> tuple[str, ...]:
-    """Compose services that may reach each other outside every declared link."""
-    if backend != "compose" or target.compose is None:
-        return ()
-    from harness.compose.reach import direct_paths
-
-    links = [target.link_ends(link) for link in target.links]
-    return tuple(p.warning() for p in direct_paths(target_dir / target.compose, links))
+    """What the backend finds worth knowing (Compose: services that may reach each other outside
+    every declared link)."""
+    warn = rules_for(backend).warnings
+    return () if warn is None else warn(target, target_dir)
 
 
 def parse_scenario(path: Path | str) -> Scenario:
