@@ -66,3 +66,21 @@ def test_registering_again_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(backend_rules._REGISTERED, "process", BackendRules())
     register("process", BackendRules(problems=lambda t, d: []))
     assert rules_for("process").problems is not None
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "scenarios" / "db-latency.yaml"
+
+
+def test_the_compose_warning_reaches_the_loaded_scenario_through_the_hook(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (warning,) = load_scenario(SHIPPED, backend="compose").warnings  # the shipped hook, on orders
+    assert "services api and worker share the Compose network 'default'" in warning
+    assert load_scenario(SHIPPED, backend="process").warnings == ()
+    compose = rules_for("compose")
+    monkeypatch.setitem(
+        backend_rules._REGISTERED,
+        "compose",
+        BackendRules(complete=compose.complete, warnings=lambda t, d: ("w",)),
+    )
+    assert load_scenario(SHIPPED, backend="compose").warnings == ("w",)
