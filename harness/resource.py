@@ -54,6 +54,29 @@ class Resource(abc.ABC):
         self.stop()
 
 
+class Steps:
+    """Teardown steps that all run, in the order called: each failure is kept with a note of what
+    was tried (``ignore``: exceptions that mean the step's goal is already met, e.g. a 404) and
+    :meth:`raise_all` raises them together."""
+
+    def __init__(self, *, ignore: tuple[type[Exception], ...] = ()) -> None:
+        self.ignore = ignore
+        self.errors: list[Exception] = []
+
+    def __call__(self, what: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except self.ignore:
+            pass
+        except Exception as exc:
+            exc.add_note(f"while trying to {what}")
+            self.errors.append(exc)
+
+    def raise_all(self, message: str) -> None:
+        if self.errors:
+            raise ExceptionGroup(message, self.errors)
+
+
 def wait_until_ready(
     probe: Callable[[], T | None],
     *,

@@ -26,7 +26,6 @@ import contextlib
 import functools
 import secrets
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,7 @@ from harness.errors import InfrastructureError, Problem, ScenarioError
 from harness.files import atomic_write_text
 from harness.net import free_port
 from harness.reaper import owner_token
+from harness.resource import Steps
 from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
@@ -402,14 +402,7 @@ class ComposeBackend(Backend):
     def stop_all(self) -> None:
         """``down -v --remove-orphans``: every container, network and volume of the project; logs
         are completed first. Every step runs; failures are raised together."""
-        errors: list[Exception] = []
-
-        def step(what: str, fn: Callable[[], object]) -> None:
-            try:
-                fn()
-            except Exception as exc:
-                exc.add_note(f"while trying to {what}")
-                errors.append(exc)
+        step = Steps()
 
         if self._up and self._client is not None:  # a limit a service outgrew, journaled
             step("read the containers' OOM state", self._report_oom_kills)
@@ -431,5 +424,4 @@ class ComposeBackend(Backend):
             with contextlib.suppress(Exception):
                 self._client.close()
             self._client = None
-        if errors:
-            raise ExceptionGroup(f"stopping the compose target of run {self.run_id} failed", errors)
+        step.raise_all(f"stopping the compose target of run {self.run_id} failed")

@@ -75,6 +75,7 @@ from harness.docker.signals import signal_container
 from harness.errors import InfrastructureError, ScenarioError
 from harness.net import free_port
 from harness.reaper import owner_token
+from harness.resource import Steps
 from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Service, Target
 from harness.targets.backend import Backend, render
@@ -417,16 +418,7 @@ class DockerBackend(Backend):
         """Stop and remove every container (logs saved first), then the network; all steps run."""
         from docker.errors import NotFound
 
-        errors: list[Exception] = []
-
-        def step(what: str, fn: Callable[[], object]) -> None:
-            try:
-                fn()
-            except NotFound:
-                pass  # already gone: that is what we wanted
-            except Exception as exc:  # every step runs; failures are raised together
-                exc.add_note(f"while trying to {what}")
-                errors.append(exc)
+        step = Steps(ignore=(NotFound,))  # already gone: that is what we wanted
 
         order = [s for s in reversed(self.target.start_order()) if s in self._containers]
         ids = {s: self.container_id(s) for s in order}  # a limit the service outgrew, journaled
@@ -450,9 +442,8 @@ class DockerBackend(Backend):
             # failed) would keep the network alive; remove it too.
             step(
                 "list containers left on the run network",
-                lambda: remove_run_leftovers(self.client, self.run_id, self.owner, errors),
+                lambda: remove_run_leftovers(self.client, self.run_id, self.owner, step.errors),
             )
             step(f"remove the network {self.network_name}", network.remove)
             self._network = None
-        if errors:
-            raise ExceptionGroup(f"stopping the docker target of run {self.run_id} failed", errors)
+        step.raise_all(f"stopping the docker target of run {self.run_id} failed")

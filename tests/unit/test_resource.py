@@ -105,3 +105,19 @@ def test_readiness_gives_up_with_the_callers_error() -> None:
             timed_out=lambda: InfrastructureError("not ready within 0s"),
             poll=0,
         )
+
+
+def test_every_teardown_step_runs_and_the_failures_are_raised_together() -> None:
+    from harness.resource import Steps
+
+    ran: list[str] = []
+    step = Steps(ignore=(FileNotFoundError,))
+    step("stop a", lambda: (ran.append("a"), _raise(OSError("engine gone"))))
+    step("remove b", lambda: (ran.append("b"), _raise(FileNotFoundError("already gone"))))
+    step("remove c", lambda: ran.append("c"))
+    assert ran == ["a", "b", "c"]
+    with pytest.raises(ExceptionGroup, match="stopping failed") as info:
+        step.raise_all("stopping failed")
+    (only,) = info.value.exceptions
+    assert str(only) == "engine gone" and only.__notes__ == ["while trying to stop a"]
+    Steps().raise_all("nothing failed: no error")
