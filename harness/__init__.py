@@ -7,6 +7,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# The shipped backends' scenario rules (Dockerfiles, a Compose file's services): wired here, so
+# every entry point validates alike and the scenario layer imports no backend.
+import harness.backends  # noqa: F401  (registers; nothing to name)
 from harness.errors import (
     AftershockError,
     ExitCode,

@@ -8,18 +8,16 @@ click was chosen over typer: one small, stable dependency, and its usage errors 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from harness import __version__
 from harness.errors import ExitCode, ScenarioError
+from harness.signals import exits_on_interrupt
 
 if TYPE_CHECKING:
     from harness.results import Results
@@ -40,28 +38,6 @@ def _echo(text: str = "", err: bool = False) -> None:
 def _fail(message: str, code: ExitCode) -> None:
     click.echo(message, err=True)
     sys.exit(int(code))
-
-
-def _interruptible(command: Callable[..., None]) -> Callable[..., None]:
-    """SIGTERM and SIGINT end the command with 130 wherever they arrive: before the run, between
-    runs, while the index is written (the orchestrator handles them during a run and restores
-    these after). Without this a SIGTERM there killed the process (143) and click turned a
-    Ctrl-C into "Aborted!" with 1, the code of a missed expectation."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            command(*args, **kwargs)
-        except KeyboardInterrupt:
-            for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not turn into a traceback
-                signal.signal(sig, signal.SIG_IGN)
-            _echo("\naftershock: interrupted", err=True)
-            sys.exit(int(ExitCode.INTERRUPTED))
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,7 +74,7 @@ def main() -> None:
     help="Directory that receives reports/<run-id>/.",
 )
 @click.option("--quiet", is_flag=True, help="No progress lines.")
-@_interruptible
+@exits_on_interrupt
 def run(
     scenarios: tuple[Path, ...],
     backend: str | None,
@@ -295,7 +271,7 @@ def index(reports_dir: Path) -> None:
 @click.option("--mode", help="Explore the target in one of its modes (e.g. fragile).")
 @click.option("--derandomize", is_flag=True, help="Deterministic search (for CI), ignores --seed.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
-@_interruptible
+@exits_on_interrupt
 def explore(
     scenario: Path,
     budget: int | None,
@@ -395,56 +371,12 @@ def cleanup(run_id: str | None, include_live: bool, dry_run: bool) -> None:
     Docker resources are taken only if this host labelled them. Exit 3 if anything could
     not be removed (one line each).
     """
-    from harness import reaper
-    from harness.compose.sweep import sweep_compose
-    from harness.docker.sweep import ALREADY_GONE, sweep_docker
+    from harness.cleanup import clean_up
 
-    verb = "would remove" if dry_run else "removed"
-    tally = "to remove (dry run)" if dry_run else "removed"
-    errors: list[str] = []
-    try:
-        victims = reaper.doomed_processes(run_id=run_id, include_live=include_live)
-        if not dry_run:
-            reaper.kill_processes(victims)
-        for p in victims:
-            _echo(
-                f"{'would stop' if dry_run else 'stopped'} pid {p.pid} of run {p.run_id}: {p.cmdline[:100]}"
-            )
-        _echo(f"cleanup: {len(victims)} leftover process(es) {tally}")
-        dirs = reaper.doomed_workdirs(run_id=run_id, include_live=include_live)
-        if dry_run:
-            gone = [w.path for w in dirs]
-        else:
-            removal = reaper.remove_workdirs(dirs)
-            gone, errors = removal.removed, errors + removal.errors
-        for path in gone:
-            _echo(f"{verb} directory {path}")
-        _echo(f"cleanup: {len(gone)} leftover director{'y' if len(gone) == 1 else 'ies'} {tally}")
-    except OSError as exc:
-        errors.append(f"processes and directories: {exc}")
-    try:
-        removed = [] if dry_run else sweep_compose(run_id=run_id, include_live=include_live)
-        removed += sweep_docker(run_id=run_id, include_live=include_live, dry_run=dry_run)
-    except ExceptionGroup as group:
-        removed = []
-        errors += [_one_line(exc) for exc in group.exceptions]
-    except Exception as exc:  # the engine itself failed (listing): one line, not a traceback
-        removed = []
-        errors.append(f"docker: {_one_line(exc)}")
-    for item in removed:
-        _echo(item if item.endswith(ALREADY_GONE) else f"{verb} {item}")
-    _echo(f"cleanup: {len(removed)} leftover docker resource(s) {tally}")
+    errors = clean_up(run_id=run_id, include_live=include_live, dry_run=dry_run, say=_echo)
     for line in errors:
         _echo(f"cleanup: could not remove {line}", err=True)
     sys.exit(int(ExitCode.INFRASTRUCTURE if errors else ExitCode.OK))
-
-
-def _one_line(exc: BaseException) -> str:
-    """``<what>: <first line of the error>``, from the note ``sweep_docker`` attaches."""
-    notes = [n.removeprefix("while removing ") for n in getattr(exc, "__notes__", [])]
-    explanation = getattr(exc, "explanation", None)  # the engine's own words (docker APIError)
-    text = str(explanation if isinstance(explanation, str) and explanation else exc).strip().splitlines()
-    return f"{notes[0] + ': ' if notes else ''}{text[0] if text else type(exc).__name__}"
 
 
 @main.group()

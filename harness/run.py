@@ -24,8 +24,7 @@ from harness import reaper
 from harness.analysis import analyse_run, policy_of
 from harness.as_run import apply_overrides
 from harness.clock import now_ns
-from harness.compose.sweep import sweep_compose
-from harness.docker.sweep import sweep_docker
+from harness.compose.sweep import sweep_engine
 from harness.drain import stop_and_audit
 from harness.errors import Aborted, AftershockError, ExitCode, Interrupted
 from harness.events import (
@@ -171,7 +170,7 @@ class Orchestrator:
         """Remove what dead runs left behind; how many leftovers there were."""
         swept = len(reaper.sweep())
         try:
-            swept += len(sweep_compose()) + len(sweep_docker())  # whole Compose projects first
+            swept += len(sweep_engine())  # one engine listing; whole Compose projects first
         except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
             print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)
         return swept

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from harness.events import EventBus
+from harness.resource import Resource
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
 from harness.targets.parallel_start import start_in_parallel
@@ -54,7 +54,7 @@ def mode_env(target: Target, mode: str | None, env: dict[str, dict[str, str]]) -
     return merged
 
 
-class TargetSession(AbstractContextManager["TargetSession"]):
+class TargetSession(Resource):
     def __init__(
         self,
         target: Target,
@@ -79,20 +79,11 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         self.toxiproxy_binary = toxiproxy_binary
         self._td = Teardown()
 
-    def __enter__(self) -> TargetSession:
-        try:
-            self._start()
-        except BaseException:
-            self._td.close()
-            raise
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def stop(self) -> None:
+        """Everything started, newest first; every step runs (see :class:`~harness.teardown.Teardown`)."""
         self._td.close()
 
-    def _start(self) -> None:
+    def start(self) -> None:
         binary = self.toxiproxy_binary or find_toxiproxy()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         # The backend before Toxiproxy: on Docker, Toxiproxy is a container on the backend's network.

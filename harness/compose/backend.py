@@ -12,7 +12,7 @@ A target opts in with ``compose: compose.yaml`` in its ``target.yaml`` (services
   are ``pause`` / ``unpause``, ``deploy`` rewrites the override with the version's environment and
   runs ``up -d --no-deps`` (Compose recreates what changed);
 * teardown is ``down -v --remove-orphans`` (containers, networks, volumes) on every exit path; a
-  SIGKILLed harness leaves labelled resources that :func:`harness.compose.sweep.sweep_compose` removes.
+  SIGKILLed harness leaves labelled resources that :func:`harness.compose.sweep.sweep_engine` removes.
 
 The harness reaches HTTP services (the entrypoint, audit sources, ``http`` health) on
 ``127.0.0.1:<port>`` published by the override; a service's container port comes from
@@ -26,7 +26,6 @@ import contextlib
 import functools
 import secrets
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,7 @@ from harness.errors import InfrastructureError, Problem, ScenarioError
 from harness.files import atomic_write_text
 from harness.net import free_port
 from harness.reaper import owner_token
+from harness.resource import Steps
 from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
@@ -80,8 +80,8 @@ class _Started:
         return f"container status: {self.backend.state(self.service).get('Status', 'unknown')}"
 
     def http_base(self) -> str | None:
-        port = self.backend.published.get(self.service)
-        return f"http://127.0.0.1:{port[0]}" if port else None
+        published = self.service in self.backend.published
+        return self.backend.entry_url(self.service) if published else None
 
     def tcp_address(self) -> tuple[str, int] | None:
         ip = self.backend.ip(self.service)
@@ -118,13 +118,8 @@ class ComposeBackend(Backend):
                     )
                 ]
             )
-        self.target = target
-        self.target_dir = target_dir
+        super().__init__(target, target_dir, run_dir, run_id, env_overrides, emit)
         self.compose_file = (target_dir / target.compose).resolve()
-        self.run_dir = run_dir
-        self.run_id = run_id
-        self.env_overrides = env_overrides or {}
-        self.emit: Emit = emit or (lambda *a, **k: None)
         self.owner = owner_token()
         self.labels = run_labels(run_id, self.owner)
         self.project = project_name(run_id)
@@ -152,36 +147,21 @@ class ComposeBackend(Backend):
         self.seed = 1
         self.images: dict[str, str] = {}
         self.toxiproxy_image = ""
-        self._versions: dict[str, str | None] = {
-            name: svc.version or next(iter(svc.versions), None) for name, svc in target.services.items()
-        }
         self._client: DockerClient | None = None
         self._logs: dict[str, LiveLog] = {}
         self._started: set[str] = set()
         self._up = False
-        (run_dir / "services").mkdir(parents=True, exist_ok=True)
 
     # -- preparation ---------------------------------------------------------------------
-    def __enter__(self) -> ComposeBackend:
-        try:
-            self._client = docker_client()
-            self._prepare()
-        except BaseException as exc:
-            try:
-                self.stop_all()
-            except Exception as cleanup:
-                exc.add_note(f"undoing the partial start also failed: {cleanup}")
-            raise
-        return self
-
     @property
     def client(self) -> DockerClient:
         if self._client is None:
             raise InfrastructureError("the compose backend was not entered")
         return self._client
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         """Name built images stably, build them, the Toxiproxy image, ports, the override file."""
+        self._client = docker_client()
         safe = "".join(c if c.isalnum() else "-" for c in self.target.name.lower())
         for name, svc in self.services.items():
             if svc.get("build") and not svc.get("image"):
@@ -280,16 +260,10 @@ class ComposeBackend(Backend):
         """``aftershock-upstream-<service>:<port>``: the real server, on its own network with Toxiproxy."""
         return f"{ov.upstream_alias(service)}:{self.ports[service]}"
 
-    def entry_url(self, service: str) -> str:
-        if service not in self.published:
-            raise InfrastructureError(
-                f"service {service!r} is not published to the host (only"
-                f" {', '.join(sorted(self.published))} are)"
-            )
-        return f"http://127.0.0.1:{self.published[service][0]}"
-
-    def log_path(self, service: str) -> Path:
-        return self.run_dir / "services" / f"{service}.log"
+    @property
+    def published_ports(self) -> dict[str, int]:
+        """Host ports (on 127.0.0.1) the override publishes for the HTTP services."""
+        return {name: host for name, (host, _) in self.published.items()}
 
     # -- the engine's view ---------------------------------------------------------------
     def container_id(self, service: str) -> str | None:
@@ -412,9 +386,6 @@ class ComposeBackend(Backend):
         if wait:
             self._wait_healthy(service, offset)
 
-    def version(self, service: str) -> str | None:
-        return self._versions.get(service)
-
     def deploy(self, service: str, version: str) -> None:
         """The version's environment goes into the override; ``up --no-deps`` recreates the service."""
         self.emit("deploy_started", service=service, version=version, previous=self._versions.get(service))
@@ -433,14 +404,7 @@ class ComposeBackend(Backend):
     def stop_all(self) -> None:
         """``down -v --remove-orphans``: every container, network and volume of the project; logs
         are completed first. Every step runs; failures are raised together."""
-        errors: list[Exception] = []
-
-        def step(what: str, fn: Callable[[], object]) -> None:
-            try:
-                fn()
-            except Exception as exc:
-                exc.add_note(f"while trying to {what}")
-                errors.append(exc)
+        step = Steps()
 
         if self._up and self._client is not None:  # a limit a service outgrew, journaled
             step("read the containers' OOM state", self._report_oom_kills)
@@ -462,5 +426,4 @@ class ComposeBackend(Backend):
             with contextlib.suppress(Exception):
                 self._client.close()
             self._client = None
-        if errors:
-            raise ExceptionGroup(f"stopping the compose target of run {self.run_id} failed", errors)
+        step.raise_all(f"stopping the compose target of run {self.run_id} failed")

@@ -3,21 +3,30 @@
 Everything the override declares carries the run's labels, so :func:`harness.docker.sweep.sweep_docker`
 would find most of it; this sweep goes by *project* (``com.docker.compose.project``) so that what
 Compose creates without our labels (a volume an image declares, a container created before the
-override was rewritten) goes too. It runs before the Docker sweep, which would otherwise remove the
-labelled containers this one recognises the project by.
+override was rewritten) goes too. :func:`sweep_engine` (what a run's start and ``aftershock
+cleanup`` call) lists the engine once, removes those projects first (the Docker sweep would
+otherwise remove the labelled containers a project is recognised by), then the rest by the Docker
+sweep's rules.
 """
 
 from __future__ import annotations
 
 import functools
-import socket
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from harness.compose.cli import project_name
 from harness.docker import images
-from harness.docker.engine import RUN_LABEL
-from harness.docker.sweep import Removals, left_by_dead_run, sweep_client
+from harness.docker.sweep import (
+    IN_USE_WAIT,
+    Doomed,
+    Labelled,
+    Removals,
+    dead_runs,
+    labels_of,
+    list_labelled,
+    remove_leftovers,
+    sweep_client,
+)
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -32,51 +41,42 @@ def removal_in_progress(exc: BaseException) -> bool:
     return status == 409 and "already in progress" in str(exc)
 
 
-def sweep_compose(
-    *, run_id: str | None = None, include_live: bool = False, client: DockerClient | None = None
+def sweep_engine(
+    *,
+    run_id: str | None = None,
+    include_live: bool = False,
+    client: DockerClient | None = None,
+    dry_run: bool = False,
 ) -> list[str]:
-    """Remove every container, network and volume of Compose projects of dead runs (or ``run_id``).
+    """Both sweeps from one listing of the engine: whole Compose projects of dead runs first, then
+    every other labelled container, network and volume of dead runs (:func:`sweep_docker`'s rules).
 
-    A project is a dead run's when a resource of it carries our run label, this host's name and
-    an owner that no longer runs. Returns what was removed; failures are raised together.
+    With ``dry_run`` nothing is touched and every leftover is listed by its run. Returns what was
+    removed; every removal is tried, and the failures of both are raised together.
     """
-    here = socket.gethostname()
-    removals = Removals(already_gone=removal_in_progress)
+    projects = Removals(already_gone=removal_in_progress)
+    rest = Removals(in_use_wait=IN_USE_WAIT, dry_run=dry_run)
     with sweep_client(client) as engine:
         if engine is None:
             return []
-
-        def doomed(labels: dict[str, str]) -> bool:
-            return PROJECT_LABEL in labels and left_by_dead_run(
-                labels, here=here, run_id=run_id, include_live=include_live
-            )
-
-        for project in sorted(_projects(engine, doomed)):
-            _remove_project(engine, project, removals)
-        # Images a run's build left untagged (not used by anything, whoever's run it was).
-        only = project_name(run_id) if run_id is not None else None
-        for image_id, project in images.dangling_run_builds(engine, only):
-            removals.remove(
-                f"image {image_id.removeprefix('sha256:')[:12]} (untagged, built for {project})",
-                functools.partial(_remove_unused_image, engine, image_id),
-            )
-    removals.raise_failures("compose")
-    return removals.removed
+        doomed = dead_runs(run_id=run_id, include_live=include_live)
+        listing = list_labelled(engine)
+        gone = set() if dry_run else _projects(listing, doomed)
+        for project in sorted(gone):
+            _remove_project(engine, project, projects)
+        if not dry_run:
+            _remove_dangling_builds(engine, run_id, projects)
+        remove_leftovers(listing.without(lambda labels: labels.get(PROJECT_LABEL) in gone), doomed, rest)
+    errors = projects.errors + rest.errors
+    if errors:
+        raise ExceptionGroup(f"removing {len(errors)} docker leftover(s) failed", errors)
+    return projects.removed + rest.removed
 
 
-def _projects(client: DockerClient, doomed: Callable[[dict[str, str]], bool]) -> set[str]:
+def _projects(listing: Labelled, doomed: Doomed) -> set[str]:
     """The Compose projects any labelled container, network or volume of a dead run belongs to."""
-    projects: set[str] = set()
-    for c in client.containers.list(all=True, filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
-        if doomed(c.labels or {}):
-            projects.add(c.labels[PROJECT_LABEL])
-    for n in client.networks.list(filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
-        if doomed(n.attrs.get("Labels") or {}):
-            projects.add(n.attrs["Labels"][PROJECT_LABEL])
-    for v in client.volumes.list(filters={"label": [RUN_LABEL, PROJECT_LABEL]}):
-        if doomed(v.attrs.get("Labels") or {}):
-            projects.add(v.attrs["Labels"][PROJECT_LABEL])
-    return projects
+    labelled = (labels_of(r) for items in listing.kinds() for r in items)
+    return {labels[PROJECT_LABEL] for labels in labelled if PROJECT_LABEL in labels and doomed(labels)}
 
 
 def _remove_project(client: DockerClient, project: str, removals: Removals) -> None:
@@ -92,6 +92,16 @@ def _remove_project(client: DockerClient, project: str, removals: Removals) -> N
     for v in client.volumes.list(filters=mine):
         removals.remove(
             f"volume {v.name} (compose project {project})", functools.partial(v.remove, force=True)
+        )
+
+
+def _remove_dangling_builds(client: DockerClient, run_id: str | None, removals: Removals) -> None:
+    """Images a run's build left untagged (not used by anything, whoever's run it was)."""
+    only = project_name(run_id) if run_id is not None else None
+    for image_id, project in images.dangling_run_builds(client, only):
+        removals.remove(
+            f"image {image_id.removeprefix('sha256:')[:12]} (untagged, built for {project})",
+            functools.partial(_remove_unused_image, client, image_id),
         )
 
 

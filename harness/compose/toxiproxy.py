@@ -12,7 +12,6 @@ manager), so ``LinkProxies`` and the link faults use it unchanged.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -67,26 +66,25 @@ class ComposeToxiproxy(ToxiproxyServer):
         backend.mark_up()
         backend.cli.run("up", "--detach", "--no-build", "--no-deps", ov.TOXIPROXY_SERVICE)
         self.client = ToxiproxyClient(self.url)
-        deadline = time.monotonic() + self.start_timeout
-        while True:
+
+        def died() -> ToxiproxyError | None:
             state = backend.state(ov.TOXIPROXY_SERVICE)
-            if state.get("Status") in ("exited", "dead", "missing"):
-                self._save_logs()
-                raise ToxiproxyError(
-                    f"the Toxiproxy service of {backend.project} is {state.get('Status')} "
-                    f"(code {state.get('ExitCode')}); see {self.log_path}"
-                )
-            try:
-                self.client.version()
-                return
-            except ToxiproxyError:
-                if time.monotonic() > deadline:
-                    self._save_logs()
-                    raise ToxiproxyError(
-                        f"the Toxiproxy service of {backend.project} did not answer on {self.url} within"
-                        f" {self.start_timeout:g}s; see {self.log_path}"
-                    ) from None
-                time.sleep(0.05)
+            if state.get("Status") not in ("exited", "dead", "missing"):
+                return None
+            self._save_logs()
+            return ToxiproxyError(
+                f"the Toxiproxy service of {backend.project} is {state.get('Status')} "
+                f"(code {state.get('ExitCode')}); see {self.log_path}"
+            )
+
+        def timed_out() -> ToxiproxyError:
+            self._save_logs()
+            return ToxiproxyError(
+                f"the Toxiproxy service of {backend.project} did not answer on {self.url} within"
+                f" {self.start_timeout:g}s; see {self.log_path}"
+            )
+
+        self.await_api(died, timed_out)
 
     def _listen(self, name: str) -> tuple[str, str]:
         """Where proxy ``name`` listens (Toxiproxy's address on its link network) and what its

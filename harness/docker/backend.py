@@ -75,6 +75,7 @@ from harness.docker.signals import signal_container
 from harness.errors import InfrastructureError, ScenarioError
 from harness.net import free_port
 from harness.reaper import owner_token
+from harness.resource import Steps
 from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Service, Target
 from harness.targets.backend import Backend, render
@@ -92,9 +93,9 @@ if TYPE_CHECKING:
 class DockerBackend(Backend):
     """Services as containers on a per-run network; see the module docstring for the conventions.
 
-    A context manager: ``__enter__`` builds (or finds) the images and creates the network, undoing
-    that if it fails; ``__exit__`` (``stop_all``) stops and removes every container (its live log
-    in ``<run_dir>/services/<name>.log`` completed first) and removes the network.
+    A context manager: entering builds (or finds) the images and creates the network
+    (:meth:`prepare`), undoing that if it fails; leaving (``stop_all``) stops and removes every
+    container (its live log in ``<run_dir>/services/<name>.log`` completed first) and the network.
     """
 
     name = "docker"
@@ -113,12 +114,7 @@ class DockerBackend(Backend):
         problems = docker_problems(target, target_dir)
         if problems:
             raise ScenarioError(problems)
-        self.target = target
-        self.target_dir = target_dir
-        self.run_dir = run_dir
-        self.run_id = run_id
-        self.env_overrides = env_overrides or {}
-        self.emit: Emit = emit or (lambda *a, **k: None)
+        super().__init__(target, target_dir, run_dir, run_id, env_overrides, emit)
         self.client = client or docker_client()
         self.owner = owner_token()
         self.labels = run_labels(run_id, self.owner)
@@ -137,22 +133,11 @@ class DockerBackend(Backend):
         self._containers: dict[str, Container] = {}
         self._logs: dict[str, LiveLog] = {}
         self._links: dict[str, dict[str, str]] = {}
-        self._versions: dict[str, str | None] = {
-            name: svc.version or next(iter(svc.versions), None) for name, svc in target.services.items()
-        }
-        (run_dir / "services").mkdir(parents=True, exist_ok=True)
 
-    def __enter__(self) -> DockerBackend:
-        try:
-            self.build_images()
-            self.ensure_network()
-        except BaseException as exc:
-            try:
-                self.stop_all()
-            except Exception as cleanup:
-                exc.add_note(f"undoing the partial start also failed: {cleanup}")
-            raise
-        return self
+    def prepare(self) -> None:
+        """The images (built or found) and the run network; undone by ``stop_all`` if this fails."""
+        self.build_images()
+        self.ensure_network()
 
     # -- addresses -----------------------------------------------------------------------
     def upstream_address(self, service: str) -> str:
@@ -161,17 +146,10 @@ class DockerBackend(Backend):
             raise InfrastructureError(f"no service {service!r} in target {self.target.name!r}")
         return f"{service}:{CONTAINER_PORT}"
 
-    def entry_url(self, service: str) -> str:
-        """``http://127.0.0.1:<port>`` published for an HTTP service (stable across restarts)."""
-        if service not in self.host_ports:
-            raise InfrastructureError(
-                f"service {service!r} is not published to the host: only HTTP services are"
-                f" ({', '.join(sorted(self.host_ports))})"
-            )
-        return f"http://127.0.0.1:{self.host_ports[service]}"
-
-    def log_path(self, service: str) -> Path:
-        return self.run_dir / "services" / f"{service}.log"
+    @property
+    def published_ports(self) -> dict[str, int]:
+        """Host ports of the HTTP services, on 127.0.0.1, chosen up front (stable across restarts)."""
+        return self.host_ports
 
     def container(self, service: str) -> Container:
         try:
@@ -365,9 +343,6 @@ class DockerBackend(Backend):
         container = self.container(service)
         self._call(service, "resume", container.unpause)
 
-    def version(self, service: str) -> str | None:
-        return self._versions.get(service)
-
     def deploy(self, service: str, version: str) -> None:
         """Stop-start deploy: the old container stops gracefully and is replaced by one of ``version``
         (same name, alias, published port and links; its ``{workdir}`` carried over, as the process
@@ -443,16 +418,7 @@ class DockerBackend(Backend):
         """Stop and remove every container (logs saved first), then the network; all steps run."""
         from docker.errors import NotFound
 
-        errors: list[Exception] = []
-
-        def step(what: str, fn: Callable[[], object]) -> None:
-            try:
-                fn()
-            except NotFound:
-                pass  # already gone: that is what we wanted
-            except Exception as exc:  # every step runs; failures are raised together
-                exc.add_note(f"while trying to {what}")
-                errors.append(exc)
+        step = Steps(ignore=(NotFound,))  # already gone: that is what we wanted
 
         order = [s for s in reversed(self.target.start_order()) if s in self._containers]
         ids = {s: self.container_id(s) for s in order}  # a limit the service outgrew, journaled
@@ -476,9 +442,8 @@ class DockerBackend(Backend):
             # failed) would keep the network alive; remove it too.
             step(
                 "list containers left on the run network",
-                lambda: remove_run_leftovers(self.client, self.run_id, self.owner, errors),
+                lambda: remove_run_leftovers(self.client, self.run_id, self.owner, step.errors),
             )
             step(f"remove the network {self.network_name}", network.remove)
             self._network = None
-        if errors:
-            raise ExceptionGroup(f"stopping the docker target of run {self.run_id} failed", errors)
+        step.raise_all(f"stopping the docker target of run {self.run_id} failed")

@@ -299,15 +299,15 @@ def replacing(client: DockerClient, tags: list[str]) -> Iterator[None]:
 def dangling_run_builds(client: DockerClient, project: str | None = None) -> list[tuple[str, str]]:
     """``(image id, project)`` of untagged images built for a run's Compose project (``project``
     only, if given) that no container uses: nobody can start them again."""
-    used = {c.attrs.get("Image") for c in client.containers.list(all=True, ignore_removed=True)}
     found: list[tuple[str, str]] = []
     for image in client.images.list(filters={"dangling": True, "label": COMPOSE_PROJECT_LABEL}):
         owner = str((image.labels or {}).get(COMPOSE_PROJECT_LABEL, ""))
-        if not owner.startswith(RUN_PROJECT_PREFIX) or (project is not None and owner != project):
-            continue
-        if image.id not in used:
+        if owner.startswith(RUN_PROJECT_PREFIX) and (project is None or owner == project):
             found.append((str(image.id), owner))
-    return found
+    if not found:  # the usual case at a run's start: no second listing of the engine
+        return []
+    used = {c.attrs.get("Image") for c in client.containers.list(all=True, ignore_removed=True)}
+    return [(image_id, owner) for image_id, owner in found if image_id not in used]
 
 
 def remove_built_by(client: DockerClient, source: str) -> list[str]:

@@ -4,6 +4,10 @@ Two sweeps may run at once (two runs starting, a run and ``aftershock cleanup``)
 other sweep is already removing answers 409 "removal ... already in progress", and a network
 still has the endpoint of a container being removed for a moment. Both count as gone (after a
 short wait for the network), never as failures.
+
+One listing of everything run-labelled (:func:`list_labelled`) serves both sweeps at a run's
+start: :func:`harness.compose.sweep.sweep_engine` removes whole Compose projects from it, then
+the rest through :func:`remove_leftovers`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import functools
 import socket
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from harness.docker.engine import (
     HOST_LABEL,
@@ -27,6 +32,8 @@ from harness.errors import InfrastructureError
 
 if TYPE_CHECKING:
     from docker import DockerClient
+
+Doomed = Callable[[dict[str, str]], bool]
 
 
 IN_USE_WAIT = 10.0  # how long a network or volume another sweep is emptying may stay in use
@@ -78,6 +85,47 @@ def left_by_dead_run(labels: dict[str, str], *, here: str, run_id: str | None, i
     if run_id is not None and labels[RUN_LABEL] != run_id:
         return False
     return include_live or not owner_running(labels.get(OWNER_LABEL, ""))
+
+
+def dead_runs(*, run_id: str | None, include_live: bool) -> Doomed:
+    """The filter of both sweeps: :func:`left_by_dead_run` on this host."""
+    here = socket.gethostname()
+    return lambda labels: left_by_dead_run(labels, here=here, run_id=run_id, include_live=include_live)
+
+
+def labels_of(resource: Any) -> dict[str, str]:
+    """A container's, network's or volume's labels (a container has them at hand, the others in attrs)."""
+    labels = getattr(resource, "labels", None)
+    if labels is None:
+        labels = resource.attrs.get("Labels")
+    return dict(labels or {})
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Every container, network and volume carrying a run label, listed once."""
+
+    containers: list[Any]
+    networks: list[Any]
+    volumes: list[Any]
+
+    def without(self, drop: Doomed) -> Labelled:
+        """The listing less the resources whose labels ``drop`` picks (already handled)."""
+        kept = ([r for r in items if not drop(labels_of(r))] for items in self.kinds())
+        return Labelled(*kept)
+
+    def kinds(self) -> tuple[list[Any], list[Any], list[Any]]:
+        """Containers, networks, volumes: the order they must be removed in."""
+        return (self.containers, self.networks, self.volumes)
+
+
+def list_labelled(client: DockerClient) -> Labelled:
+    """One listing by run label: three engine calls, whatever the sweeps then do with it."""
+    return Labelled(
+        client.containers.list(all=True, filters={"label": RUN_LABEL}, ignore_removed=True),
+        client.networks.list(filters={"label": RUN_LABEL}),
+        client.volumes.list(filters={"label": RUN_LABEL}),
+    )
 
 
 class Removals:
@@ -147,36 +195,30 @@ def sweep_docker(
     what would be, touching nothing); failures are raised together after every removal was
     tried. Without an engine this returns ``[]`` at once.
     """
-    here = socket.gethostname()
     removals = Removals(in_use_wait=IN_USE_WAIT, dry_run=dry_run)
     with sweep_client(client) as engine:
         if engine is None:
             return []
-
-        def doomed(labels: dict[str, str] | None) -> bool:
-            return left_by_dead_run(labels or {}, here=here, run_id=run_id, include_live=include_live)
-
-        _remove_labelled(engine, doomed, removals)
+        remove_leftovers(list_labelled(engine), dead_runs(run_id=run_id, include_live=include_live), removals)
     removals.raise_failures("docker")
     return removals.removed
 
 
-def _remove_labelled(
-    client: DockerClient, doomed: Callable[[dict[str, str] | None], bool], removals: Removals
-) -> None:
+def remove_leftovers(listing: Labelled, doomed: Doomed, removals: Removals) -> None:
     """Containers first (they hold networks and volumes), then networks, then volumes."""
-    for c in client.containers.list(all=True, filters={"label": RUN_LABEL}, ignore_removed=True):
-        if doomed(c.labels):
+    for c in listing.containers:
+        labels = labels_of(c)
+        if doomed(labels):
             removals.remove(
-                f"container {c.name} (run {c.labels[RUN_LABEL]})",
+                f"container {c.name} (run {labels[RUN_LABEL]})",
                 functools.partial(c.remove, force=True, v=True),
             )
-    for n in client.networks.list(filters={"label": RUN_LABEL}):
-        labels = n.attrs.get("Labels") or {}
+    for n in listing.networks:
+        labels = labels_of(n)
         if doomed(labels):
             removals.remove(f"network {n.name} (run {labels[RUN_LABEL]})", n.remove)
-    for v in client.volumes.list(filters={"label": RUN_LABEL}):
-        labels = v.attrs.get("Labels") or {}
+    for v in listing.volumes:
+        labels = labels_of(v)
         if doomed(labels):
             removals.remove(
                 f"volume {v.name} (run {labels[RUN_LABEL]})", functools.partial(v.remove, force=True)

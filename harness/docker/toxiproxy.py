@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -132,32 +131,28 @@ class DockerToxiproxy(ToxiproxyServer):
         """Until the API answers; an exited container or the timeout raises with its log."""
         from docker.errors import DockerException
 
-        deadline = time.monotonic() + self.start_timeout
-        while True:
+        def died() -> ToxiproxyError | None:
             try:
                 container.reload()
             except DockerException as exc:
-                raise ToxiproxyError(
-                    f"the engine stopped answering about {self.container_name}: {exc}"
-                ) from None
-            if container.status in ("exited", "dead"):
-                self._save_logs()
-                tail = self.log_path.read_text(errors="replace")[-1500:]
-                raise ToxiproxyError(
-                    f"the Toxiproxy container {self.container_name} exited at start "
-                    f"(code {container.attrs.get('State', {}).get('ExitCode')}):\n{tail}"
-                )
-            try:
-                self.client.version()
-                return
-            except ToxiproxyError:
-                if time.monotonic() > deadline:
-                    self._save_logs()
-                    raise ToxiproxyError(
-                        f"the Toxiproxy container {self.container_name} (status {container.status})"
-                        f" did not answer on {self.url} within {self.start_timeout:g}s; see {self.log_path}"
-                    ) from None
-                time.sleep(0.05)
+                return ToxiproxyError(f"the engine stopped answering about {self.container_name}: {exc}")
+            if container.status not in ("exited", "dead"):
+                return None
+            self._save_logs()
+            tail = self.log_path.read_text(errors="replace")[-1500:]
+            return ToxiproxyError(
+                f"the Toxiproxy container {self.container_name} exited at start "
+                f"(code {container.attrs.get('State', {}).get('ExitCode')}):\n{tail}"
+            )
+
+        def timed_out() -> ToxiproxyError:
+            self._save_logs()
+            return ToxiproxyError(
+                f"the Toxiproxy container {self.container_name} (status {container.status})"
+                f" did not answer on {self.url} within {self.start_timeout:g}s; see {self.log_path}"
+            )
+
+        self.await_api(died, timed_out)
 
     def exited(self) -> str | None:
         """None while the container runs; otherwise what became of it (removed, exited, OOM-killed)."""

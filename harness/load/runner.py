@@ -20,7 +20,6 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from types import TracebackType
 
 from harness.clock import now_ns
 from harness.errors import InfrastructureError
@@ -30,14 +29,15 @@ from harness.load.clock_sync import WorkerClock, read_clocks
 from harness.load.control import REFUSED_SUFFIX, REMOTE_WORKERS_ENV, STOP_FILE, STOPPED_SUFFIX, done_marker
 from harness.load.ledger import shard_paths
 from harness.reaper import labelled_env
+from harness.resource import Resource, wait_until_ready
 from harness.targets.health import log_tail
 from harness.targets.process import service_port
 
 READY_FILE = "load.ready"
 
 
-class LoadProcess:
-    """A Locust process as a context manager: ``__exit__`` always stops it."""
+class LoadProcess(Resource):
+    """A Locust process as a :class:`~harness.resource.Resource`: leaving always stops it."""
 
     def __init__(
         self,
@@ -71,19 +71,6 @@ class LoadProcess:
         self.seed = seed
         self.log_path = run_dir / "locust.log"
         self._proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> LoadProcess:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         for stale in (READY_FILE, STOP_FILE):
@@ -160,36 +147,47 @@ class LoadProcess:
     def wait_ready(self, timeout: float = 60.0) -> int:
         """Block until every user is spawned; returns the ready instant on the run clock."""
         marker = self.run_dir / READY_FILE
-        deadline = time.monotonic() + timeout
-        assert self._proc is not None
-        while time.monotonic() < deadline:
-            if marker.exists():
-                text = marker.read_text().strip()
-                if text:
-                    return int(text)
-            self._check_refused()
-            if self._proc.poll() is not None:
-                raise InfrastructureError(
-                    f"Locust exited before the load started (code {self._proc.returncode}).\n"
-                    f"  last lines of {self.log_path}:\n{log_tail(self.log_path)}"
-                )
-            time.sleep(0.02)
+        proc = self._proc
+        assert proc is not None
+
+        def ready() -> int | None:
+            text = marker.read_text().strip() if marker.exists() else ""
+            return int(text) if text else None
+
+        def died() -> InfrastructureError | None:
+            refused = self._refused()
+            if refused is not None:
+                return refused
+            if proc.poll() is None:
+                return None
+            return InfrastructureError(
+                f"Locust exited before the load started (code {proc.returncode}).\n"
+                f"  last lines of {self.log_path}:\n{log_tail(self.log_path)}"
+            )
+
         waiting = (
             f" (waiting for {self.remote_workers} remote worker(s) to connect)" if self.remote_workers else ""
         )
-        raise InfrastructureError(
-            f"Locust did not spawn its users within {timeout:g}s{waiting}; see {self.log_path}"
+        return wait_until_ready(
+            ready,
+            died=died,
+            timeout=timeout,
+            timed_out=lambda: InfrastructureError(
+                f"Locust did not spawn its users within {timeout:g}s{waiting}; see {self.log_path}"
+            ),
+            poll=0.02,
         )
 
-    def _check_refused(self) -> None:
+    def _refused(self) -> InfrastructureError | None:
         """A remote worker the master refused (another aftershock version or locustfile)."""
         refused = sorted(self.run_dir.glob(f"remote-*{REFUSED_SUFFIX}"))
-        if refused:
-            raise InfrastructureError(
-                "a remote load worker was refused: "
-                + "; ".join(p.read_text().strip() for p in refused)
-                + "\n  fix: run the same aftershock checkout and target on the worker's machine"
-            )
+        if not refused:
+            return None
+        return InfrastructureError(
+            "a remote load worker was refused: "
+            + "; ".join(p.read_text().strip() for p in refused)
+            + "\n  fix: run the same aftershock checkout and target on the worker's machine"
+        )
 
     def clocks(self) -> list[WorkerClock]:
         """The master's current clock statement for each remote worker (none without them)."""

@@ -2,7 +2,7 @@
 
 Started in its own session with the run's labels in its environment (so the reaper finds it
 after a SIGKILL of the harness), on a loopback port, and ready only when its ``/-/ready``
-answers. ``__enter__`` stops what it started if the start fails; ``__exit__`` always stops it.
+answers. A :class:`~harness.resource.Resource`: a failed start stops what it started.
 """
 
 from __future__ import annotations
@@ -10,19 +10,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import requests
 
 from harness.errors import InfrastructureError
 from harness.reaper import labelled_env
+from harness.resource import Resource, wait_until_ready
 
 
 @dataclass
-class Daemon:
+class Daemon(Resource):
     name: str
     argv: list[str]
     url: str  # base URL, e.g. http://127.0.0.1:9090
@@ -37,19 +36,6 @@ class Daemon:
 
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> Daemon:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _tail(self) -> str:
         try:
@@ -68,25 +54,30 @@ class Daemon:
                 start_new_session=True,
                 env=labelled_env(self.run_id),
             )
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            if self._proc.poll() is not None:
-                raise InfrastructureError(
-                    f"{self.name} exited at start (code {self._proc.returncode}); its log "
-                    f"({self.log_path}) ends:\n{self._tail()}"
-                )
-            try:
-                if requests.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise InfrastructureError(
-                    f"{self.name} was not ready on {self.url} within {self.start_timeout:g}s; its log "
-                    f"({self.log_path}) ends:\n{self._tail()}\nfix: raise monitoring.start_timeout "
-                    "if the machine is just slow"
-                )
-            time.sleep(0.1)
+        wait_until_ready(
+            self._ready, died=self._died, timeout=self.start_timeout, timed_out=self._late, poll=0.1
+        )
+
+    def _ready(self) -> bool | None:
+        try:
+            return True if requests.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200 else None
+        except requests.RequestException:
+            return None
+
+    def _died(self) -> InfrastructureError | None:
+        code = self._proc.poll() if self._proc is not None else None
+        if code is None:
+            return None
+        return InfrastructureError(
+            f"{self.name} exited at start (code {code}); its log ({self.log_path}) ends:\n{self._tail()}"
+        )
+
+    def _late(self) -> InfrastructureError:
+        return InfrastructureError(
+            f"{self.name} was not ready on {self.url} within {self.start_timeout:g}s; its log "
+            f"({self.log_path}) ends:\n{self._tail()}\nfix: raise monitoring.start_timeout "
+            "if the machine is just slow"
+        )
 
     def stop(self) -> None:
         proc = self._proc

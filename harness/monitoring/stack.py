@@ -11,7 +11,6 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import requests
@@ -22,13 +21,14 @@ from harness.monitoring.config import ScrapeTarget, alertmanager_config, prometh
 from harness.monitoring.daemon import Daemon
 from harness.monitoring.webhook import AlertReceiver, ReceivedAlert
 from harness.net import free_port
+from harness.resource import Resource
 from harness.teardown import Teardown
 
 HOST = "127.0.0.1"
 
 
-class MonitoringStack:
-    """The target's monitoring for one trial. A context manager.
+class MonitoringStack(Resource):
+    """The target's monitoring for one trial. A :class:`~harness.resource.Resource`.
 
     ``rule_files`` are the target's alert rules; they are copied into ``work_dir`` and loaded
     as they are. :meth:`drain` hands over the alerts received since the last call and keeps
@@ -59,23 +59,11 @@ class MonitoringStack:
         self.prometheus: Daemon | None = None
         self.alertmanager: Daemon | None = None
 
-    def __enter__(self) -> MonitoringStack:
-        try:
-            self._start()
-        except BaseException as exc:
-            try:
-                self._td.close()
-            except Exception as teardown_error:
-                exc.add_note(f"stopping the monitoring also failed: {teardown_error}")
-            raise
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def stop(self) -> None:
+        """Everything started, newest first; every step runs (see :class:`~harness.teardown.Teardown`)."""
         self._td.close()
 
-    def _start(self) -> None:
+    def start(self) -> None:
         """Receiver, then Alertmanager (notifying it), then Prometheus (alerting it), then wired."""
         prometheus_bin, alertmanager_bin = binaries.prometheus(), binaries.alertmanager()
         rules = self._copy_rules()

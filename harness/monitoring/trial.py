@@ -9,19 +9,18 @@ an ``alert`` event stamped with its arrival instant. After the audit, :meth:`set
 from __future__ import annotations
 
 import time
-from contextlib import AbstractContextManager
 from pathlib import Path
-from types import TracebackType
 
 from harness.events import EventBus
 from harness.monitoring.config import ScrapeTarget
 from harness.monitoring.events import AlertReceived, MonitoringStarted, MonitoringStopped
 from harness.monitoring.stack import MonitoringStack
+from harness.resource import Resource
 from harness.scenario.monitoring import Monitoring
 from harness.targets.backend import Backend
 
 
-class TrialMonitoring(AbstractContextManager["TrialMonitoring"]):
+class TrialMonitoring(Resource):
     def __init__(
         self,
         settings: Monitoring,
@@ -44,7 +43,7 @@ class TrialMonitoring(AbstractContextManager["TrialMonitoring"]):
         self.trial = trial
         self.stack: MonitoringStack | None = None
 
-    def __enter__(self) -> TrialMonitoring:
+    def start(self) -> None:
         prom = self.settings.prometheus
         rules = prom.rules_for(self.mode)
         targets = [
@@ -74,7 +73,6 @@ class TrialMonitoring(AbstractContextManager["TrialMonitoring"]):
                 escalate_after=self.settings.escalate_after,
             )
         )
-        return self
 
     def pump(self) -> int:
         """Journal every alert received since the last call; how many there were."""
@@ -94,15 +92,13 @@ class TrialMonitoring(AbstractContextManager["TrialMonitoring"]):
                 return
             time.sleep(0.1)
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def stop(self) -> None:
         if self.stack is None:
             return
         try:
             self.pump()
         finally:
-            self.stack.__exit__(et, ev, tb)
+            self.stack.stop()
             still = [a.alertname for a in self.stack.firing()]
             self.stack = None
             self.bus.publish(MonitoringStopped(trial=self.trial, still_firing=still))

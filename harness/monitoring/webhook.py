@@ -14,10 +14,10 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from harness.clock import now_ns
+from harness.resource import Resource
 
 PATH = "/alerts"
 MAX_BODY = 4 * 1024 * 1024
@@ -69,8 +69,8 @@ def parse_notification(body: dict[str, Any], t_ns: int) -> list[ReceivedAlert]:
     return out
 
 
-class AlertReceiver:
-    """The webhook server; a context manager (``__exit__`` always stops it)."""
+class AlertReceiver(Resource):
+    """The webhook server; a :class:`~harness.resource.Resource` (leaving always stops it)."""
 
     def __init__(self, log_path: Path, host: str = "127.0.0.1") -> None:
         self.log_path = log_path
@@ -86,7 +86,7 @@ class AlertReceiver:
         assert self._server is not None, "the receiver is not started"
         return f"http://{self.host}:{self._server.server_address[1]}{PATH}"
 
-    def __enter__(self) -> AlertReceiver:
+    def start(self) -> None:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -114,16 +114,15 @@ class AlertReceiver:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="alert-receiver", daemon=True)
         self._thread.start()
-        return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._thread = None  # a second stop must not wait on a loop that has ended
+        if server is not None and thread is not None:  # shutdown() waits for a running loop only
+            server.shutdown()
+            thread.join(timeout=5)
+        if server is not None:
+            server.server_close()
 
     def _accept(self, body: Any, t_ns: int) -> None:
         alerts = parse_notification(body, t_ns) if isinstance(body, dict) else []

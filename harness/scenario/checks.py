@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Problem
+from harness.scenario.backend_rules import rules_for
 from harness.scenario.lookup import is_file
 from harness.scenario.models import (
     CommandAction,
@@ -287,17 +288,13 @@ def _which(program: str) -> str | None:
         return None
 
 
-def docker_target_is_buildable(ctx: ScenarioContext) -> Iterator[Problem]:
-    if ctx.backend != "docker":
+def backend_accepts_the_target(ctx: ScenarioContext) -> Iterator[Problem]:
+    """What the backend itself requires of the target's files (Docker: an image or a Dockerfile
+    per service, valid ``docker:`` sections), as that backend registered it."""
+    check = rules_for(ctx.backend).problems
+    if check is None:
         return
-    from harness.docker.problems import docker_problems  # no engine, no SDK: files only
-
-    try:
-        problems = docker_problems(ctx.target, ctx.target_dir)
-    except (OSError, ValueError) as exc:  # a Dockerfile path the OS refuses (too long, a NUL)
-        file = str(ctx.target_dir / "target.yaml")
-        problems = [Problem(file, "services", f"a Docker file path is unusable: {exc}", fix="fix the path")]
-    for p in problems:  # docker_problems knows the field; the target's document knows its line
+    for p in check(ctx.target, ctx.target_dir):  # the check knows the field; the document its line
         yield p if p.line else dataclasses.replace(p, line=ctx.target_doc.line(_parse_field(p.field)))
 
 
@@ -373,7 +370,7 @@ SCENARIO_RULES: tuple[ScenarioRule, ...] = (
     locustfile_exists,
     backend_can_start_the_target,
     programs_exist,
-    docker_target_is_buildable,
+    backend_accepts_the_target,
     abort_names_http_service,
     monitoring_is_runnable,
 )

@@ -14,6 +14,7 @@ import dataclasses
 from pathlib import Path
 
 from harness.errors import Problem, ScenarioError
+from harness.scenario.backend_rules import rules_for
 from harness.scenario.lookup import is_file
 from harness.scenario.models import INLINE_TARGET_FIELDS, Scenario
 from harness.scenario.problems import validate
@@ -44,9 +45,9 @@ def inline_target(scenario: Scenario, doc: YamlDocument, backend: str) -> tuple[
         target = validate(Target, sub)
     except ScenarioError as exc:
         raise ScenarioError([_under(p) for p in exc.problems]) from None
-    from harness.compose.project import complete_target  # services and their order from Compose
-
-    target = complete_target(target, target_dir)
+    complete = rules_for("compose").complete  # services and their order from Compose
+    if complete is not None:
+        target = complete(target, target_dir)
     problems = [_under(p) for p in check_target(target, sub)]
     if problems:
         raise ScenarioError(problems)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Problem, ScenarioError
+from harness.scenario.backend_rules import rules_for
 from harness.scenario.checks import ScenarioContext, check_scenario
 from harness.scenario.inline import inline_target, with_limits
 from harness.scenario.lookup import available_targets as _available
@@ -71,13 +72,10 @@ def load_scenario(path: Path | str, backend: str | None = None) -> LoadedScenari
 
 
 def _reach_warnings(target: Target, target_dir: Path, backend: str) -> tuple[str, ...]:
-    """Compose services that may reach each other outside every declared link."""
-    if backend != "compose" or target.compose is None:
-        return ()
-    from harness.compose.reach import direct_paths
-
-    links = [target.link_ends(link) for link in target.links]
-    return tuple(p.warning() for p in direct_paths(target_dir / target.compose, links))
+    """What the backend finds worth knowing (Compose: services that may reach each other outside
+    every declared link)."""
+    warn = rules_for(backend).warnings
+    return () if warn is None else warn(target, target_dir)
 
 
 def parse_scenario(path: Path | str) -> Scenario:
@@ -106,9 +104,9 @@ def _load_target(target_dir: Path) -> tuple[Target, YamlDocument]:
         doc = YamlDocument(doc.file, {**doc.data, "name": target_dir.name}, doc.lines)
     target = validate(Target, doc)
     if target.compose is not None and not any(s.command for s in target.services.values()):
-        from harness.compose.project import complete_target  # a Compose-only target: services from Compose
-
-        target = complete_target(target, target_dir)
+        complete = rules_for("compose").complete  # a Compose-only target: services from Compose
+        if complete is not None:
+            target = complete(target, target_dir)
     problems = check_target(target, doc)
     if problems:
         raise ScenarioError(problems)

@@ -117,7 +117,7 @@ class ProcessBackend(Backend):
         self.env_overrides = env_overrides or {}
         self._emit_lock = threading.Lock()
         self._emit_to: Emit = emit or (lambda *a, **k: None)
-        self.host = host
+        self.host = self.entry_host = host
         self.ports: dict[str, int] = {}
         for name in target.services:
             self.ports[name] = service_port(host, frozenset(self.ports.values()))
@@ -137,9 +137,6 @@ class ProcessBackend(Backend):
         with self._emit_lock:
             return self._emit_to(*args, **kwargs)
 
-    def __enter__(self) -> ProcessBackend:
-        return self
-
     # -- addresses -----------------------------------------------------------------------
     def toxiproxy(self, binary: Path, log_path: Path, seed: int = 1) -> ToxiproxyServer:
         """A Toxiproxy process on a free loopback port, labelled with the run id like the services."""
@@ -148,11 +145,10 @@ class ProcessBackend(Backend):
     def upstream_address(self, service: str) -> str:
         return f"{self.host}:{self.ports[service]}"
 
-    def entry_url(self, service: str) -> str:
-        return f"http://{self.host}:{self.ports[service]}"
-
-    def log_path(self, service: str) -> Path:
-        return self.run_dir / "services" / f"{service}.log"
+    @property
+    def published_ports(self) -> dict[str, int]:
+        """Every service listens on the host, at its own port."""
+        return self.ports
 
     def pid(self, service: str) -> int | None:
         proc = self._procs.get(service)
@@ -328,9 +324,6 @@ class ProcessBackend(Backend):
         if proc is not None:  # stops it if alive; kills what a crash left of its group (orphans)
             self._stop_one(service, proc)
         self.start(service, self._links.get(service, {}), wait=wait)
-
-    def version(self, service: str) -> str | None:
-        return self._versions.get(service)
 
     def deploy(self, service: str, version: str) -> None:
         """Stop-start deploy: the old process stops gracefully, the new version starts on the same

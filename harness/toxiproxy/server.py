@@ -5,23 +5,23 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from harness.clock import now_ns
 from harness.net import PORT_ATTEMPTS, bindable, free_port, port_in_use
 from harness.reaper import labelled_env
+from harness.resource import Resource, wait_until_ready
 from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
 
 
 @dataclass
-class ToxiproxyServer:
+class ToxiproxyServer(Resource):
     """A Toxiproxy server of our own on a free loopback port, for one run.
 
-    A context manager: ``__exit__`` always stops it, which also removes every proxy and toxic
+    A :class:`~harness.resource.Resource`: leaving always stops it, which also removes every proxy and toxic
     it held. :meth:`restart` replaces a wedged server and re-creates the proxies it knew, clean.
     """
 
@@ -46,19 +46,6 @@ class ToxiproxyServer:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
-
-    def __enter__(self) -> ToxiproxyServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Start on ``port``, or on a fresh port below the ephemeral range (:mod:`harness.net`)
@@ -98,25 +85,37 @@ class ToxiproxyServer:
             },
         )
         log.close()
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            if self._proc.poll() is not None:
+        proc = self._proc
+
+        def died() -> Exception | None:
+            if proc.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-1500:]
-                raise ToxiproxyError(
-                    f"toxiproxy-server exited at start (code {self._proc.returncode}):\n{tail}"
-                )
+                return ToxiproxyError(f"toxiproxy-server exited at start (code {proc.returncode}):\n{tail}")
             if self._port_was_taken(log_start):
-                raise _PortTaken(self.log_path.read_text(errors="replace")[-500:])
+                return _PortTaken(self.log_path.read_text(errors="replace")[-500:])
+            return None
+
+        self.await_api(
+            died,
+            lambda: ToxiproxyError(
+                f"toxiproxy-server did not answer on {self.url} within {self.start_timeout:g}s; "
+                f"see {self.log_path}"
+            ),
+        )
+
+    def await_api(
+        self, died: Callable[[], Exception | None], timed_out: Callable[[], ToxiproxyError]
+    ) -> None:
+        """Until the API answers (``start_timeout``); ``died`` says when the server is gone."""
+
+        def answers() -> bool | None:
             try:
                 self.client.version()
-                return
             except ToxiproxyError:
-                if time.monotonic() > deadline:
-                    raise ToxiproxyError(
-                        f"toxiproxy-server did not answer on {self.url} within {self.start_timeout:g}s; "
-                        f"see {self.log_path}"
-                    ) from None
-                time.sleep(0.05)
+                return None
+            return True
+
+        wait_until_ready(answers, died=died, timeout=self.start_timeout, timed_out=timed_out)
 
     def _port_was_taken(self, log_start: int) -> bool:
         """Whether this start's log says the API port was in use."""

@@ -264,7 +264,7 @@ def _image_id(engine: DockerClient, tag: str) -> str | None:
 def test_the_sweep_removes_untagged_builds_of_runs_and_nothing_else(engine: DockerClient) -> None:
     """Untagged images left by runs' Compose builds (~350 on this host before) go with the next
     sweep; one a container uses, or of another run when one run is swept, stays."""
-    from harness.compose.sweep import sweep_compose
+    from harness.compose.sweep import sweep_engine
     from harness.docker.base import base_image
 
     base = base_image(engine)
@@ -285,7 +285,7 @@ def test_the_sweep_removes_untagged_builds_of_runs_and_nothing_else(engine: Dock
     a1, a2, b1 = dangling_build(run_a, 1), dangling_build(run_a, 2), dangling_build(run_b, 1)
     user = engine.containers.create(a2, command=["true"])
     try:
-        removed = sweep_compose(run_id=run_a)
+        removed = sweep_engine(run_id=run_a)
         present = {i.id for i in engine.images.list(all=True)}
         assert a1 not in present and {a2, b1} <= present
         assert any(a1.removeprefix("sha256:")[:12] in line for line in removed), removed

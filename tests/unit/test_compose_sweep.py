@@ -55,7 +55,7 @@ class _Client:
 def test_the_sweep_leaves_a_removal_in_progress_to_the_other_sweeper() -> None:
     import socket
 
-    from harness.compose.sweep import PROJECT_LABEL, sweep_compose
+    from harness.compose.sweep import PROJECT_LABEL, sweep_engine
     from harness.docker.engine import HOST_LABEL, OWNER_LABEL, RUN_LABEL
 
     labels = {
@@ -69,10 +69,10 @@ def test_the_sweep_leaves_a_removal_in_progress_to_the_other_sweeper() -> None:
 
     # not a failure, and still one line: the other sweeper's removal is this cleanup's leftover too
     gone = f"container c1 (compose project aftershock-r1): {ALREADY_GONE}"
-    assert sweep_compose(client=_Client(busy)) == [gone]  # type: ignore[arg-type]
+    assert sweep_engine(client=_Client(busy)) == [gone]  # type: ignore[arg-type]
     broken = _Container(labels, _error(500, "disk on fire"))
     try:
-        sweep_compose(client=_Client(broken))  # type: ignore[arg-type]
+        sweep_engine(client=_Client(broken))  # type: ignore[arg-type]
     except ExceptionGroup as group:
         assert "disk on fire" in str(group.exceptions[0])
     else:

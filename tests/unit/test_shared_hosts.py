@@ -147,7 +147,7 @@ def test_a_removal_already_in_progress_counts_as_gone() -> None:
 
 
 def test_a_real_failure_is_still_raised_and_reads_as_one_line() -> None:
-    from harness.cli import _one_line
+    from harness.cleanup import one_line as _one_line
 
     labels = dead_labels("r500")
     broken = FakeResource("c2", labels, [docker_error(500, "driver failed\nwith a long story")])
@@ -184,7 +184,6 @@ def test_cleanup_reports_each_failure_on_one_line_and_exits_3(monkeypatch: pytes
     from click.testing import CliRunner
 
     import harness.compose.sweep
-    import harness.docker.sweep
     from harness.cli import main
 
     def failing_sweep(**_: Any) -> list[str]:
@@ -195,10 +194,8 @@ def test_cleanup_reports_each_failure_on_one_line_and_exits_3(monkeypatch: pytes
             errors.append(exc)
         raise ExceptionGroup("removing 2 docker leftover(s) failed", errors)
 
-    monkeypatch.setattr(harness.docker.sweep, "sweep_docker", failing_sweep)
-    # touch nothing on this host: the real Compose sweep would meet other runs' leftovers on a shared engine
-    monkeypatch.setattr(harness.compose.sweep, "sweep_compose", lambda **_: [])
-    monkeypatch.setattr(reaper, "doomed_processes", lambda **_: [])
+    monkeypatch.setattr(harness.compose.sweep, "sweep_engine", failing_sweep)
+    monkeypatch.setattr(reaper, "doomed_processes", lambda **_: [])  # touch nothing on this host
     monkeypatch.setattr(reaper, "doomed_workdirs", lambda **_: [])
     result = CliRunner().invoke(main, ["cleanup", "--run", "r1"])
     assert result.exit_code == 3, result.output
