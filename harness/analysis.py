@@ -8,7 +8,6 @@ crashed or interrupted run still be analysed.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,13 @@ from harness.load.ledger import shard_paths
 from harness.measure.audit import AuditSchemaError
 from harness.measure.baseline import Baseline, measure_baseline
 from harness.measure.bracket import Bracket
-from harness.measure.business import WorkLog
 from harness.measure.fidelity import measure_fidelity
 from harness.measure.health import HealthPolicy, HealthTimeline, evaluate_health
 from harness.measure.operations import operations_of
 from harness.measure.recovery import measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
+from harness.measure.trial_analysis import TrialAnalysis as TrialAnalysis
 from harness.measure.trial_ledger import AUDIT_FILE as AUDIT_FILE
 from harness.measure.trial_ledger import consistency_of, failures_of
 from harness.measure.trials import mttr_over_trials
@@ -56,23 +55,6 @@ from harness.trial_result import Reconciliation, stopped_trial, trial_result
 
 def policy_of(scenario: Scenario) -> HealthPolicy:
     return scenario.slo.policy()
-
-
-@dataclass
-class TrialAnalysis:
-    """Everything measured for one trial; the HTML report draws its plots from this."""
-
-    trial: int
-    samples: RequestSamples
-    timeline: HealthTimeline | None
-    observe_from: float | None
-    observe_to: float | None
-    faults: list[FaultResult]
-    verdicts: list[Verdict]
-    load: LoadResult
-    rollback: RollbackMeasurement | None = None
-    baseline: Baseline | None = None
-    work: WorkLog | None = None  # the audit's work items (backlog over time), if it reports them
 
 
 def _load_result(

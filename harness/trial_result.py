@@ -29,7 +29,7 @@ from harness.run_record import RunRecord
 from harness.scenario.models import Scenario
 
 if TYPE_CHECKING:
-    from harness.analysis import TrialAnalysis
+    from harness.measure.trial_analysis import TrialAnalysis
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from harness.results.failures import ErrorText, FailureBreakdown, FailureGroup
 from harness.run_record import RunRecord
 
 if TYPE_CHECKING:
-    from harness.analysis import TrialAnalysis
+    from harness.measure.trial_analysis import TrialAnalysis
 
 AUDIT_FILE = "audit.json"
 

@@ -42,7 +42,7 @@ from harness.report.words import (
 from harness.results import Results
 
 if TYPE_CHECKING:
-    from harness.analysis import TrialAnalysis
+    from harness.measure.trial_analysis import TrialAnalysis
 
 __all__ = [
     "CONSISTENCY_PROBLEMS",

@@ -48,7 +48,7 @@ from harness.results import Results, Verdict
 from harness.results.abort import CUT_SHORT, STOPPED_MEASURED
 
 if TYPE_CHECKING:
-    from harness.analysis import TrialAnalysis
+    from harness.measure.trial_analysis import TrialAnalysis
 
 REPORT_NAME = "report.html"
 #: DESIGN.md, "escalation": without a stated recovery target, automation gets three minutes.

@@ -14,7 +14,7 @@ from harness.report.html_parts import esc, img, table, td
 from harness.results import Results, RollbackResult, TrialResult
 
 if TYPE_CHECKING:
-    from harness.analysis import TrialAnalysis
+    from harness.measure.trial_analysis import TrialAnalysis
 
 
 def trial_section(results: Results, trial: TrialResult, analysis: TrialAnalysis | None) -> str:

@@ -35,8 +35,8 @@ from harness.results import FaultResult, RollbackResult, Slo
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from harness.analysis import TrialAnalysis
     from harness.measure.health import HealthTimeline
+    from harness.measure.trial_analysis import TrialAnalysis
 
 
 @dataclass(frozen=True)

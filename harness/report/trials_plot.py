@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from harness.analysis import TrialAnalysis
+    from harness.measure.trial_analysis import TrialAnalysis
 
 #: At most this many columns per row of trials (more trials wrap onto further rows).
 MAX_COLUMNS = 5

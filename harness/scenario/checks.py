@@ -13,49 +13,21 @@ import dataclasses
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Problem
 from harness.scenario.backend_rules import rules_for
+from harness.scenario.context import ScenarioContext as ScenarioContext
 from harness.scenario.lookup import is_file
 from harness.scenario.models import (
     CommandAction,
     DeployFault,
     PartitionFault,
-    Scenario,
 )
 from harness.scenario.monitoring import monitoring_problems
 from harness.scenario.overlap import overlaps, partition_links
-from harness.scenario.target import PLACEHOLDER, Target
-from harness.scenario.yamlsource import Path_, YamlDocument, fmt_path
-
-
-@dataclass(frozen=True)
-class ScenarioContext:
-    scenario: Scenario
-    doc: YamlDocument
-    target: Target
-    target_dir: Path
-    backend: str
-    target_doc: YamlDocument
-
-    def problem(self, where: Path_, message: str, value: object, fix: str) -> Problem:
-        return Problem(self.doc.file, fmt_path(where), message, value, self.doc.line(where), fix)
-
-    @property
-    def doc_dir(self) -> Path:
-        """Where the scenario lives: a rollback command runs from there."""
-        return Path(self.doc.file).resolve().parent
-
-    @property
-    def links_fix(self) -> str:
-        return f"links are: {', '.join(self.target.links) or 'none'}"
-
-    @property
-    def services_fix(self) -> str:
-        return f"services are: {', '.join(self.target.services)}"
-
+from harness.scenario.target import PLACEHOLDER
+from harness.scenario.yamlsource import Path_, fmt_path
 
 ScenarioRule = Callable[[ScenarioContext], Iterator[Problem]]
 

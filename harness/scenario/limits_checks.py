@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from harness.errors import Problem
-from harness.scenario.checks import ScenarioContext
+from harness.scenario.context import ScenarioContext
 from harness.scenario.limits import Limits
 from harness.scenario.models import RESOURCE_FAULT_KINDS, CpuStarveFault
 from harness.scenario.yamlsource import fmt_path
