@@ -46,8 +46,8 @@ from harness.load.control import CONTROL_FILE, STOP_FILE, done_marker
 from harness.load.fastclient import Answer, FastClient
 from harness.load.ledger import LedgerRecord, LedgerWriter
 from harness.load.outcome import classify
+from harness.load.remote import REMOTE_ENV, wait_configured
 from harness.load.remote import install as _install_remote
-from harness.load.remote import wait_configured
 
 LEDGER_DIR = Path(os.environ.get("AFTERSHOCK_LEDGER_DIR", "."))
 READY_FILE = "load.ready"
@@ -161,7 +161,9 @@ def _last(exit_code: int = 0, **_: Any) -> None:
     if _writer is not None and not _writer.closed:
         _writer.close()
         done_marker(_writer.path).write_text(f"{_writer.rows}\n")
-    if _writer is not None:  # registered last, runs first: after Locust closed its CSV files
+    # Registered last, so it runs first: after Locust closed its CSV files. Not on a remote worker,
+    # whose rows still travel to the master over Locust's messages.
+    if _writer is not None and not os.environ.get(REMOTE_ENV):
         atexit.register(_exit_now, exit_code)
 
 
