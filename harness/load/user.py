@@ -27,10 +27,13 @@ written. A user killed mid-request (Locust stopping it) still leaves an ``indete
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
+import logging
 import os
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,8 +46,8 @@ from harness.load.control import CONTROL_FILE, STOP_FILE, done_marker
 from harness.load.fastclient import Answer, FastClient
 from harness.load.ledger import LedgerRecord, LedgerWriter
 from harness.load.outcome import classify
+from harness.load.remote import REMOTE_ENV, wait_configured
 from harness.load.remote import install as _install_remote
-from harness.load.remote import wait_configured
 
 LEDGER_DIR = Path(os.environ.get("AFTERSHOCK_LEDGER_DIR", "."))
 READY_FILE = "load.ready"
@@ -153,11 +156,23 @@ def _flush(**_: Any) -> None:
         _writer.flush()
 
 
-def _last(**_: Any) -> None:
+def _last(exit_code: int = 0, **_: Any) -> None:
     """Locust has stopped every user (a user killed mid-request wrote its row): close and mark."""
     if _writer is not None and not _writer.closed:
         _writer.close()
         done_marker(_writer.path).write_text(f"{_writer.rows}\n")
+    # Registered last, so it runs first: after Locust closed its CSV files. Not on a remote worker,
+    # whose rows still travel to the master over Locust's messages.
+    if _writer is not None and not os.environ.get(REMOTE_ENV):
+        atexit.register(_exit_now, exit_code)
+
+
+def _exit_now(code: int) -> None:
+    """Every file is complete: skip the interpreter's slow teardown (a quarter second per trial)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # Locust ships no type information for its event hooks.

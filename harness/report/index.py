@@ -6,15 +6,24 @@ thousand runs indexes in seconds), plots each scenario's MTTR (median over that 
 per fault) against the run's start, and lists every run in a table that links to its own
 ``report.html`` by a relative path. Self-contained like the run report: inline CSS, the plot as
 a base64 PNG, no network, no script.
+
+Reading and validating every ``results.json`` again on every run cost about 5 ms per past run (a
+third of a second CPU for 60 runs), paid at the end of each run. ``reports/.index-cache.json``
+keeps what the index shows of each run (its rows, its MTTR points), keyed by the run directory and
+its ``results.json``'s mtime and size; an entry is rebuilt when missing or stale, the whole cache
+when the report code changes. The page is the same with or without it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.files import atomic_write_text
 from harness.report.headline import status_word
@@ -28,6 +37,7 @@ if TYPE_CHECKING:
     from harness.report.plots import RunPoint
 
 INDEX_NAME = "index.html"
+CACHE_NAME = ".index-cache.json"
 
 
 @dataclass(frozen=True)
@@ -140,26 +150,142 @@ def _run_rows(run: IndexedRun) -> list[str]:
     return rows
 
 
-def _points(runs: list[IndexedRun]) -> list[RunPoint]:
+@dataclass(frozen=True)
+class RunSummary:
+    """What the index shows of one run: all it needs once the run's results.json has been read."""
+
+    name: str
+    started: dt.datetime
+    scenario: str
+    passed: bool
+    mttr: tuple[tuple[str, float], ...]  # (fault, median over trials; inf = not recovered)
+    rows: tuple[str, ...]  # the table's rows for this run, rendered
+
+    @classmethod
+    def of(cls, run: IndexedRun) -> RunSummary:
+        r = run.results
+        return cls(
+            name=run.run_dir.name,
+            started=run.started,
+            scenario=r.scenario,
+            passed=status_word(r) == "PASSED",
+            mttr=tuple((s.fault, float(s.median)) for s in mttr_stats(r)),
+            rows=tuple(_run_rows(run)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started.isoformat(),
+            "scenario": self.scenario,
+            "passed": self.passed,
+            "mttr": [[f, m] for f, m in self.mttr],  # JSON's Infinity: not recovered
+            "rows": list(self.rows),
+        }
+
+    @classmethod
+    def from_json(cls, name: str, doc: dict[str, Any]) -> RunSummary:
+        return cls(
+            name=name,
+            started=dt.datetime.fromisoformat(doc["started"]),
+            scenario=str(doc["scenario"]),
+            passed=bool(doc["passed"]),
+            mttr=tuple((str(f), float(m)) for f, m in doc["mttr"]),
+            rows=tuple(str(r) for r in doc["rows"]),
+        )
+
+
+def _code_stamp() -> str:
+    """Changes whenever the code that renders a run's rows does (a stale cache would lie)."""
+    import harness
+
+    here = Path(__file__).resolve().parent
+    files = sorted([*here.glob("*.py"), *(here.parent / "results").glob("*.py")])
+    text = json.dumps([harness.__version__, [(f.name, f.stat().st_mtime_ns) for f in files]])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _run_stamp(run_dir: Path) -> list[int] | None:
+    """The cache key of a run dir: its results.json's mtime and size, and whether it has a report."""
+    try:
+        st = (run_dir / "results.json").stat()
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, int((run_dir / "report.html").exists())]
+
+
+def _read_cache(path: Path, code: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict) or doc.get("code") != code or not isinstance(doc.get("runs"), dict):
+        return {}
+    runs: dict[str, Any] = doc["runs"]
+    return runs
+
+
+def collect_summaries(
+    reports_dir: Path, use_cache: bool = True
+) -> tuple[list[RunSummary], list[tuple[Path, str]]]:
+    """:func:`collect_runs` as summaries, from ``.index-cache.json`` where its entries are fresh.
+
+    Reads the results.json of new and changed runs only, and rewrites the cache when anything in
+    it changed; a cache that cannot be written is only a missed saving.
+    """
+    reports_dir = Path(reports_dir)
+    path, code = reports_dir / CACHE_NAME, _code_stamp()
+    cached = _read_cache(path, code) if use_cache else {}
+    kept: dict[str, Any] = {}
+    summaries: list[RunSummary] = []
+    skipped: list[tuple[Path, str]] = []
+    for child in sorted(p for p in reports_dir.iterdir() if p.is_dir()):
+        stamp = _run_stamp(child)
+        if stamp is None:
+            continue
+        entry = cached.get(child.name)
+        if isinstance(entry, dict) and entry.get("stamp") == stamp:
+            try:
+                summaries.append(RunSummary.from_json(child.name, entry))
+                kept[child.name] = entry
+                continue
+            except (KeyError, TypeError, ValueError):
+                pass  # a damaged entry: read the run again
+        try:
+            results = read_results(child / "results.json")
+        except (OSError, ValueError) as exc:
+            skipped.append((child, f"{type(exc).__name__}: {exc}"))
+            continue
+        summary = RunSummary.of(IndexedRun(child, results, _started(results, child)))
+        summaries.append(summary)
+        kept[child.name] = {"stamp": stamp, **summary.to_json()}
+    summaries.sort(key=lambda r: (r.started, r.name))
+    if use_cache and kept != cached:
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            atomic_write_text(path, json.dumps({"code": code, "runs": kept}, separators=(",", ":")))
+    return summaries, skipped
+
+
+def _points(runs: list[RunSummary]) -> list[RunPoint]:
     """The plot's points: one series per scenario, or per scenario and fault when it has several."""
     from harness.report.plots import RunPoint
 
     faults_per_scenario: dict[str, set[str]] = {}
     for run in runs:
-        for stat in mttr_stats(run.results):
-            faults_per_scenario.setdefault(run.results.scenario, set()).add(stat.fault)
+        for fault, _median in run.mttr:
+            faults_per_scenario.setdefault(run.scenario, set()).add(fault)
     points = []
     for run in reversed(runs):
-        scenario, passed = run.results.scenario, status_word(run.results) == "PASSED"
-        for s in mttr_stats(run.results):
+        for fault, median in run.mttr:
             series = (
-                scenario if len(faults_per_scenario.get(scenario, ())) <= 1 else f"{scenario} / {s.fault}"
+                run.scenario
+                if len(faults_per_scenario.get(run.scenario, ())) <= 1
+                else f"{run.scenario} / {fault}"
             )
-            points.append(RunPoint(series, run.started, s.median, passed))
+            points.append(RunPoint(series, run.started, median, run.passed))
     return points
 
 
-def _plot(runs: list[IndexedRun]) -> str:
+def _plot(runs: list[RunSummary]) -> str:
     from harness.report.plots import index_png
 
     points = _points(runs)
@@ -178,10 +304,10 @@ def _plot(runs: list[IndexedRun]) -> str:
     return "<p>No run directory with a results.json here yet.</p>"
 
 
-def render_index(reports_dir: Path) -> str:
+def render_index(reports_dir: Path, use_cache: bool = True) -> str:
     """The index page as a string (what :func:`write_index` writes)."""
-    runs, skipped = collect_runs(reports_dir)
-    rows = [row for run in reversed(runs) for row in _run_rows(run)]  # newest first in the table
+    runs, skipped = collect_summaries(reports_dir, use_cache)
+    rows = [row for run in reversed(runs) for row in run.rows]  # newest first in the table
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -225,4 +351,14 @@ def write_index(reports_dir: Path) -> Path:
     return path
 
 
-__all__ = ["INDEX_NAME", "IndexedRun", "collect_runs", "refresh_index", "render_index", "write_index"]
+__all__ = [
+    "CACHE_NAME",
+    "INDEX_NAME",
+    "IndexedRun",
+    "RunSummary",
+    "collect_runs",
+    "collect_summaries",
+    "refresh_index",
+    "render_index",
+    "write_index",
+]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.measure.business import WorkLog
-from harness.report.plots import _BAND_HATCH, _INK, _new_figure, figure_png
+from harness.report.plots import _BAND_HATCH, _INK, _margins, _new_figure, _suptitle, figure_png
 from harness.results import FaultResult
 
 if TYPE_CHECKING:
@@ -54,13 +54,12 @@ def operations_png(log: WorkLog, faults: Sequence[FaultResult], t_from: float, t
     ax.set_xlabel("seconds since the run started", fontsize=9)
     ax.grid(True, axis="x", color="#dddddd", linewidth=0.6)
     ax.legend(loc="upper left", fontsize=8.5, frameon=False)
-    fig.suptitle(
+    _suptitle(
+        fig,
         "What the work did: backlog over time (green band: its baseline range); HTTP and business"
         " recovery, detection and resolution marked",
-        fontsize=11,
-        x=0.01,
-        ha="left",
     )
+    _margins(fig, left=0.75, right=0.15, top=0.32, bottom=0.5)
     return figure_png(fig)
 
 

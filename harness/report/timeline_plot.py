@@ -23,8 +23,10 @@ from harness.report.plots import (
     _LANE_PX,
     BinnedSeries,
     _legend,
+    _margins,
     _new_figure,
     _seconds_formatter,
+    _suptitle,
     bin_samples,
     choose_bin_width,
     figure_png,
@@ -85,18 +87,18 @@ def timeline_png(
         ax.set_xlim(t_from - pad, t_to + pad)
         ax.grid(True, axis="x", color="#dddddd", linewidth=0.6)
         ax.tick_params(labelsize=8.5)
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"Trial {analysis.trial}: what users saw, {width:g}-second bins "
         f"(requests counted when they completed)",
-        fontsize=11,
-        x=0.01,
-        ha="left",
     )
     _throughput(ax_tp, series)
     _errors(ax_err, series, slo)
     _latency(ax_lat, series, slo)
     _judgement(ax_slo, analysis.timeline)
     _draw_faults(Lane(lane, [ax_tp, ax_err, ax_lat, ax_slo], t_from, t_to), faults, rollback)
+    # left: the "target met?" label; right: the legends (fixed wording, widest "p95: 95 % ...")
+    _margins(fig, left=0.95, right=2.15, top=0.32, bottom=0.48, rows=5, row_gap=0.14)
     return figure_png(fig)
 
 

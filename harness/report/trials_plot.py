@@ -8,7 +8,7 @@ scrolling through one tall timeline per trial (those stay in the page, folded).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,8 +16,10 @@ from harness.report.plots import (
     _FAULT_FACE,
     _FAULT_HATCH,
     _INK,
+    _margins,
     _new_figure,
     _seconds_formatter,
+    _suptitle,
     bin_samples,
     choose_bin_width,
     figure_png,
@@ -52,11 +54,9 @@ def trials_figure(
     rows = -(-len(drawn) // cols)
     fig = _new_figure(12, 3.6 * rows)
     grid = fig.subplots(2 * rows, cols, sharex=True, sharey="row", squeeze=False)
-    fig.suptitle(
+    _suptitle(
+        fig,
         "Every trial on shared axes: time since the trial's first fault was injected",
-        fontsize=11,
-        x=0.01,
-        ha="left",
     )
     top = 0.0
     for k, (trial, a) in enumerate(drawn):
@@ -70,7 +70,35 @@ def trials_figure(
     for k in range(len(drawn), rows * cols):  # empty cells of the last row
         grid[2 * (k // cols)][k % cols].set_visible(False)
         grid[2 * (k // cols) + 1][k % cols].set_visible(False)
+    # a trial row's panels touch but for tick room; between trial rows: an x label and a title
+    _margins(
+        fig,
+        left=0.65,
+        right=0.15,
+        top=0.52,
+        bottom=0.48,
+        rows=2 * rows,
+        row_gap=0.14,
+        cols=cols,
+        col_gap=0.15,
+    )
+    if rows > 1:
+        _stack_rows(fig, grid, rows, top=0.52, bottom=0.48, pair_gap=0.14, row_gap=0.75)
     return fig
+
+
+def _stack_rows(
+    fig: Figure, grid: Any, rows: int, *, top: float, bottom: float, pair_gap: float, row_gap: float
+) -> None:
+    """Heights for several trial rows: each row's two panels close, the rows apart (inches)."""
+    h = fig.get_size_inches()[1]
+    panel = (h - top - bottom - rows * pair_gap - (rows - 1) * row_gap) / (2 * rows)
+    for r in range(rows):
+        upper_top = top + r * (2 * panel + pair_gap + row_gap)
+        for k, y_top in ((0, upper_top), (1, upper_top + panel + pair_gap)):
+            for ax in grid[2 * r + k]:
+                box = ax.get_position()
+                ax.set_position([box.x0, 1 - (y_top + panel) / h, box.width, panel / h])
 
 
 def _drawable(

@@ -37,6 +37,7 @@ from harness.scenario.models import CrashScope, CrashSignal
 from harness.scenario.target import Health, Target, needs_command_and_health
 from harness.targets.backend import Backend, render
 from harness.targets.health import log_tail, wait_healthy
+from harness.targets.parallel_start import start_in_parallel
 from harness.toxiproxy.server import ToxiproxyServer
 
 Emit = Callable[..., Any]
@@ -353,14 +354,25 @@ class ProcessBackend(Backend):
             os.killpg(proc.pid, signal.SIGKILL)
 
     def stop_all(self) -> None:
+        """Stop every service, each once all that need it have stopped: independent ones together.
+
+        A client still goes before the servers of its links and its ``depends_on`` (reverse start
+        order), so nothing meets a vanished dependency during teardown; the rest need not wait for
+        each other's grace periods one after another.
+        """
         errors: list[Exception] = []
-        order = self.target.start_order()
-        for service in reversed([s for s in order if s in self._procs]):
+        needs = self.target.needs()
+        running = set(self._procs)
+        dependents = {s: {c for c in running if s in needs.get(c, set())} for s in running}
+
+        def stop(service: str) -> None:
             try:
                 self._stop_one(service, self._procs[service])
                 self.emit("service_stopped", service=service)
             except Exception as exc:  # every step runs; failures are raised together
                 errors.append(exc)
+
+        start_in_parallel(dependents, stop)
         self._procs.clear()
         for path in self._workdirs.values():
             shutil.rmtree(path, ignore_errors=True)
