@@ -38,6 +38,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import gevent
@@ -106,10 +107,16 @@ def wait_configured(timeout: float = 30.0) -> None:
         raise RuntimeError(f"the master refused this worker: {_refusal}")
 
 
-def _user_module() -> Any:
-    import harness.load.user as user
+#: The recording user's module, handed over by :func:`install`: the settings a master sends are
+#: set on it, and the stop and control state it keeps are read from it. Handed over, not imported,
+#: so the plugin does not import the module that installs it.
+_user: ModuleType | None = None
 
-    return user
+
+def _user_module() -> Any:
+    if _user is None:
+        raise RuntimeError("harness.load.remote used before harness.load.user installed it")
+    return _user
 
 
 def _worker_init(environment: Any, runner: Any) -> None:
@@ -416,8 +423,11 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         _worker_init(environment, runner)
 
 
-def install() -> None:
-    """Hook the plugin into Locust (called once by :mod:`harness.load.user`)."""
+def install(user_module: ModuleType) -> None:
+    """Hook the plugin into Locust (called once by :mod:`harness.load.user`, which hands itself over)."""
+    global _user
     from locust import events
+
+    _user = user_module
 
     events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]

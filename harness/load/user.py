@@ -180,7 +180,7 @@ events.spawning_complete.add_listener(_ready)  # type: ignore[no-untyped-call]
 events.quitting.add_listener(_close)  # type: ignore[no-untyped-call]
 events.test_stop.add_listener(_flush)  # type: ignore[no-untyped-call]
 events.quit.add_listener(_last)  # type: ignore[no-untyped-call]
-_install_remote()
+_install_remote(sys.modules[__name__])
 
 
 class LedgerUser(User):
