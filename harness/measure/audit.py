@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import InfrastructureError
@@ -225,23 +227,128 @@ def read_effect_columns(path: Path, endpoint_of: Mapping[str, str]) -> EffectCol
     always was: ``json.loads`` and :func:`effect_columns`, which raises the same
     :class:`AuditSchemaError` as before for a document that breaks the contract.
     """
-    import pyarrow as pa
-    from pyarrow import json as pa_json
-
-    size = path.stat().st_size
-    try:
-        table = pa_json.read_json(
-            str(path),
-            read_options=pa_json.ReadOptions(block_size=max(size + 1, 1 << 20)),
-            parse_options=pa_json.ParseOptions(newlines_in_values=True),
-        )
-    except (pa.ArrowException, ValueError):
-        table = None
+    table = _take_table(path)
     columns = None if table is None or table.num_rows != 1 else _arrow_columns(table)
     if columns is not None:
         return columns
     docs = json.loads(path.read_text(encoding="utf-8"))
     return effect_columns(docs, endpoint_of)
+
+
+_Identity = tuple[str, int, int, int]
+_tables: dict[_Identity, pa.Table | None] = {}
+
+
+def _identity(path: Path) -> _Identity:
+    st = path.stat()
+    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _parse_table(path: Path) -> pa.Table | None:
+    """The audit file as a one-row Arrow table (a column per source), None if Arrow cannot read it."""
+    import pyarrow as pa
+    from pyarrow import json as pa_json
+
+    size = path.stat().st_size
+    try:
+        return pa_json.read_json(
+            str(path),
+            read_options=pa_json.ReadOptions(block_size=max(size + 1, 1 << 20)),
+            parse_options=pa_json.ParseOptions(newlines_in_values=True),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+
+
+def _peek_table(path: Path) -> pa.Table | None:
+    """The parsed audit, kept for the trial's next reader (the reconcile takes it, see below)."""
+    ident = _identity(path)
+    if ident not in _tables:
+        _tables.clear()  # one audit at a time
+        _tables[ident] = _parse_table(path)
+    return _tables[ident]
+
+
+def _take_table(path: Path) -> pa.Table | None:
+    """The parsed audit, released from the cache: the reconcile is the last reader of a trial's
+    audit (the operations view reads its work items first), so the table is not held after it."""
+    hit = _tables.pop(_identity(path), _MISSING)
+    _tables.clear()
+    return _parse_table(path) if hit is _MISSING else hit
+
+
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, eq=False)
+class WorkArrays:
+    """The work-item stamps of every effect that has them (``accepted_ns`` not null), one array
+    per field in audit order: run-clock ns, ``finished_ns`` -1 where null, ``attempts`` as given
+    (0 where null; a missing or zero count reads as 1 downstream)."""
+
+    accepted_ns: npt.NDArray[np.int64]
+    finished_ns: npt.NDArray[np.int64]
+    finished: npt.NDArray[np.bool_]
+    attempts: npt.NDArray[np.int64]
+
+
+def read_work_arrays(path: Path) -> WorkArrays | None:
+    """The work items of an ``audit.json`` as arrays, from the same Arrow parse as the reconcile's
+    (:func:`read_effect_columns`), with no Python object per effect. None where Arrow cannot hold
+    the stamps as integer columns: the caller then reads the file as JSON, as before."""
+    table = _peek_table(path)
+    return None if table is None or table.num_rows != 1 else _work_arrays(table)
+
+
+def _work_arrays(table: pa.Table) -> WorkArrays | None:
+    import pyarrow as pa
+
+    acc: list[Any] = []
+    fin: list[Any] = []
+    att: list[Any] = []
+    for name in table.column_names:
+        doc = table.column(name).combine_chunks()
+        if not pa.types.is_struct(doc.type):
+            continue  # not an audit document: it holds no work items
+        fields = {doc.type.field(i).name for i in range(doc.type.num_fields)}
+        if "effects" not in fields or doc.null_count:
+            continue
+        listed = doc.field("effects")
+        if pa.types.is_null(listed.type):
+            continue
+        if not pa.types.is_list(listed.type):
+            return None
+        effects = listed.flatten()
+        if not pa.types.is_struct(effects.type):
+            if len(effects) and not pa.types.is_null(effects.type):
+                return None  # effects of mixed shapes: the JSON path judges each
+            continue
+        got = {effects.type.field(i).name for i in range(effects.type.num_fields)}
+        if "accepted_ns" not in got:
+            continue
+        valid = np.asarray(effects.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        cols: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]] = {}
+        for field in ("accepted_ns", "finished_ns", "attempts"):
+            column = effects.field(field) if field in got else pa.nulls(len(effects))
+            if pa.types.is_null(column.type):
+                column = pa.nulls(len(effects), pa.int64())
+            if column.type != pa.int64():
+                return None
+            present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+            values = np.asarray(column.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            cols[field] = (values, present & valid)
+        keep = cols["accepted_ns"][1]
+        acc.append(cols["accepted_ns"][0][keep])
+        done = cols["finished_ns"][1][keep]
+        fin.append((np.where(done, cols["finished_ns"][0][keep], -1), done))
+        att.append(cols["attempts"][0][keep])
+    empty = np.zeros(0, dtype=np.int64)
+    return WorkArrays(
+        accepted_ns=np.concatenate([empty, *acc]),
+        finished_ns=np.concatenate([empty, *(f[0] for f in fin)]),
+        finished=np.concatenate([np.zeros(0, dtype=np.bool_), *(f[1] for f in fin)]),
+        attempts=np.concatenate([empty, *att]),
+    )
 
 
 def _arrow_columns(table: pa.Table) -> EffectColumns | None:

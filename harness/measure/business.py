@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 STAMP_SLACK = 0.01  # seconds: a stamp is taken within one short database write of the change
 
 
@@ -68,20 +69,50 @@ class WorkItem:
 
 
 class WorkLog:
-    """Work items sorted for fast backlog and cycle-time questions."""
+    """Work items as sorted arrays for fast backlog and cycle-time questions (no object per item:
+    an audit can hold millions)."""
 
     def __init__(self, items: Iterable[WorkItem]) -> None:
-        self.items = sorted(items, key=lambda i: i.accepted_at)
-        self.accepted = np.array([i.accepted_at for i in self.items], dtype=np.float64)
-        done = [i for i in self.items if i.finished_at is not None]
-        self.finished = np.sort(np.array([i.finished_at for i in done], dtype=np.float64))
-        by_finish = sorted(done, key=lambda i: i.finished_at or 0.0)
-        self._finish_order = np.array([i.finished_at for i in by_finish], dtype=np.float64)
-        self._cycle = np.array([(i.finished_at or 0.0) - i.accepted_at for i in by_finish], dtype=np.float64)
+        listed = list(items)
+        self._init(
+            np.array([i.accepted_at for i in listed], dtype=np.float64),
+            np.array([np.nan if i.finished_at is None else i.finished_at for i in listed], dtype=np.float64),
+            np.array([i.attempts for i in listed], dtype=np.int64),
+        )
+
+    @classmethod
+    def from_arrays(cls, accepted: FloatArray, finished: FloatArray, attempts: IntArray) -> WorkLog:
+        """A log from one array per field, item by item: seconds on the run clock, ``finished``
+        NaN for work not finished yet."""
+        log = cls.__new__(cls)
+        log._init(
+            np.asarray(accepted, dtype=np.float64),
+            np.asarray(finished, dtype=np.float64),
+            np.asarray(attempts, dtype=np.int64),
+        )
+        return log
+
+    def _init(self, accepted: FloatArray, finished: FloatArray, attempts: IntArray) -> None:
+        order = np.argsort(accepted, kind="stable")
+        self.accepted = accepted[order]
+        self.finished_of = finished[order]  # per item, in accepted order; NaN: not finished
+        self.attempts = attempts[order]
+        done = np.flatnonzero(~np.isnan(self.finished_of))
+        by_finish = done[np.argsort(self.finished_of[done], kind="stable")]
+        self._finish_order = self.finished_of[by_finish]
+        self.finished = self._finish_order
+        self._cycle = self._finish_order - self.accepted[by_finish]
         self.stamps = np.unique(np.concatenate((self.accepted, self.finished)))
 
     def __len__(self) -> int:
-        return len(self.items)
+        return int(self.accepted.size)
+
+    def retries_in(self, start: float, end: float) -> int:
+        """Attempts beyond the first of the items in the backlog at some point of ``[start, end]``:
+        accepted by ``end`` and not finished before ``start``."""
+        f = self.finished_of
+        inside = (self.accepted <= end) & (np.isnan(f) | (f >= start))
+        return int(np.maximum(self.attempts[inside] - 1, 0).sum())
 
     def backlog(self, t: float | FloatArray) -> FloatArray:
         """Work accepted at or before ``t`` and not finished by ``t`` (finished at ``t`` is done)."""
@@ -270,11 +301,6 @@ def measure_business(
         log, upper, injected_at, cleared_at, hold, observe_to, load_stopped_at
     )
     span_end = observe_to if recovered is None else recovered
-    in_span = [
-        i
-        for i in log.items
-        if i.accepted_at <= span_end and (i.finished_at is None or i.finished_at >= injected_at)
-    ]
     accepted = log.accepted_by(observe_to)
     unfinished = log.unfinished_at(observe_to)
     return BusinessMeasurement(
@@ -288,7 +314,7 @@ def measure_business(
         cycle_before=cycle_stats(log, baseline_from, injected_at),
         cycle_during=cycle_stats(log, injected_at, cleared_at),
         cycle_after=cycle_stats(log, cleared_at, observe_to + 1e-9),
-        retries=sum(max(0, i.attempts - 1) for i in in_span),
+        retries=log.retries_in(injected_at, span_end),
         stuck_ratio=None if accepted == 0 else unfinished / accepted,
         unfinished_at_end=unfinished,
         resolution=stamp_slack if recovered is None else _resolution(log, recovered, stamp_slack),

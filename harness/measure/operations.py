@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.events import Audited, RunEvent
 from harness.journal import JOURNAL_NAME, read_events
+from harness.measure.audit import WorkArrays, read_work_arrays
 from harness.measure.business import STAMP_SLACK, BusinessMeasurement, WorkItem, WorkLog, measure_business
 from harness.measure.detection import AlertNotice, DetectionMeasurement, measure_detection
 from harness.monitoring.events import AlertReceived, MonitoringStarted, MonitoringStopped
@@ -51,6 +54,16 @@ def work_items(audit_docs: Mapping[str, Any], t0_ns: int) -> list[WorkItem]:
     return items
 
 
+def work_log_of(work: WorkArrays, t0_ns: int) -> WorkLog:
+    """:class:`WorkLog` of the audit's work-item arrays, with :meth:`WorkItem.from_effect`'s
+    reading of each field: seconds on the run clock, no ``finished_ns`` not finished, a missing or
+    zero ``attempts`` one attempt."""
+    accepted = (work.accepted_ns - t0_ns) / 1e9
+    finished = np.where(work.finished, (work.finished_ns - t0_ns) / 1e9, np.nan)
+    attempts = np.where(work.attempts == 0, 1, work.attempts)
+    return WorkLog.from_arrays(accepted, finished, attempts)
+
+
 def _first(*values: float | None) -> float | None:
     present = [v for v in values if v is not None]
     return min(present) if present else None
@@ -78,9 +91,11 @@ def measure_operations(
     audit_docs: Mapping[str, Any] | None,
     audit_at: float | None,
     events: Sequence[RunEvent],
+    work: WorkLog | None = None,
 ) -> TrialOperations:
     """Business and detection figures of one trial's faults (as the HTTP analysis measured them),
-    returned as the same faults with ``business`` and ``detection`` filled in."""
+    returned as the same faults with ``business`` and ``detection`` filled in. The work items are
+    ``work`` when given (read by column), else those of ``audit_docs``."""
     out = TrialOperations()
 
     def rel(ns: int) -> float:
@@ -91,7 +106,7 @@ def measure_operations(
     stopped = next((e for e in mine if isinstance(e, MonitoringStopped)), None)
     notices = [notice_of(e, t0_ns) for e in mine if isinstance(e, AlertReceived)]
     out.monitored = started is not None
-    log = _read_work_log(out, audit_docs, audit_at, t0_ns)
+    log = _read_work_log(out, audit_docs, audit_at, t0_ns, work)
     ordered = sorted(faults, key=lambda f: f.injected_at)
     first_injection = ordered[0].injected_at if ordered else None
     for n, f in enumerate(ordered):
@@ -126,15 +141,20 @@ def measure_operations(
 
 
 def _read_work_log(
-    out: TrialOperations, audit_docs: Mapping[str, Any] | None, audit_at: float | None, t0_ns: int
+    out: TrialOperations,
+    audit_docs: Mapping[str, Any] | None,
+    audit_at: float | None,
+    t0_ns: int,
+    work: WorkLog | None,
 ) -> WorkLog | None:
     """The work items of the audit as a log (None without an audit or without items); the count
     and the log are kept in ``out``."""
-    if audit_docs is None or audit_at is None:
+    if audit_at is None or (work is None and audit_docs is None):
         return None
-    items = work_items(audit_docs, t0_ns)
-    out.work_items = len(items)
-    log = WorkLog(items) if items else None
+    if work is None and audit_docs is not None:
+        work = WorkLog(work_items(audit_docs, t0_ns))
+    out.work_items = len(work) if work is not None else 0
+    log = work if out.work_items else None
     out.log = log
     return log
 
@@ -184,12 +204,19 @@ def operations_of(
 ) -> TrialOperations:
     """:func:`measure_operations` from a run directory: its journal and the trial's audit."""
     events = read_events(run_dir / JOURNAL_NAME)
-    audit_path = run_dir / f"trial-{trial}" / "audit.json"
-    docs = json.loads(audit_path.read_text(encoding="utf-8")) if audit_path.exists() else None
     audit_at = next(
         ((e.t_ns - t0_ns) / 1e9 for e in events if isinstance(e, Audited) and e.trial == trial),
         None,
     )
+    audit_path = run_dir / f"trial-{trial}" / "audit.json"
+    docs: Any = None
+    work: WorkLog | None = None
+    if audit_at is not None and audit_path.exists():  # without its instant the work is not measured
+        arrays = read_work_arrays(audit_path)  # the reconcile's own parse, by column
+        if arrays is not None:
+            work = work_log_of(arrays, t0_ns)
+        else:  # a shape Arrow cannot hold in columns: every effect read as JSON, as it always was
+            docs = json.loads(audit_path.read_text(encoding="utf-8"))
     return measure_operations(
         scenario,
         trial,
@@ -200,6 +227,7 @@ def operations_of(
         audit_docs=docs if isinstance(docs, dict) else None,
         audit_at=audit_at,
         events=events,
+        work=work,
     )
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.measure.business import WorkLog
+from harness.measure.business import FloatArray, IntArray, WorkLog
 from harness.report.plots import _BAND_HATCH, _INK, _margins, _new_figure, _suptitle, figure_png
 from harness.results import FaultResult
 
@@ -34,9 +34,7 @@ def operations_png(log: WorkLog, faults: Sequence[FaultResult], t_from: float, t
     span = t_to - t_from
     fig = _new_figure(12, 3.6)
     ax = fig.subplots(1, 1)
-    points = log.stamps[(log.stamps >= t_from) & (log.stamps <= t_to)]
-    xs = np.concatenate(([t_from], points, [t_to]))
-    ys = log.backlog(xs[:-1])
+    xs, ys = backlog_steps(log, t_from, t_to)
     ax.stairs(ys, xs, baseline=None, color="#1f4e79", linewidth=1.4, label="backlog (accepted, not finished)")
     top = float(ys.max(initial=1.0)) * 1.15 + 1
     for f in measured:
@@ -61,6 +59,61 @@ def operations_png(log: WorkLog, faults: Sequence[FaultResult], t_from: float, t
     )
     _margins(fig, left=0.75, right=0.15, top=0.32, bottom=0.5)
     return figure_png(fig)
+
+
+MAX_STEPS = 2000
+"""At most this many steps are drawn: a figure is ~1,000 pixels wide, and a step per work item of a
+million-item audit costs minutes and gigabytes in matplotlib for nothing the eye can see."""
+
+
+def backlog_steps(
+    log: WorkLog, t_from: float, t_to: float, max_steps: int = MAX_STEPS
+) -> tuple[FloatArray, FloatArray]:
+    """The backlog over ``[t_from, t_to]`` as step edges and values (``len(xs) == len(ys) + 1``).
+
+    Exact, a step per stamp, when there are at most ``max_steps`` stamps. Beyond that, the span is
+    cut into ``max_steps // 2`` equal bins (narrower than a pixel) and each bin drawn as two steps:
+    the exact highest and lowest backlog inside it, in the order they occur, so no spike and no dip
+    is hidden (picking every n-th stamp would drop them)."""
+    points = log.stamps[(log.stamps >= t_from) & (log.stamps <= t_to)]
+    if points.size <= max_steps:
+        xs = np.concatenate(([t_from], points, [t_to]))
+        return xs, log.backlog(xs[:-1])
+    bins = max(1, max_steps // 2)
+    edges = np.linspace(t_from, t_to, bins + 1)
+    # the backlog changes only at stamps: its values in a bin are those at the bin's start and
+    # right at each stamp inside it
+    at = np.concatenate((edges[:-1], points[points < t_to]))
+    which = np.concatenate((np.arange(bins), np.searchsorted(edges, points[points < t_to], side="right") - 1))
+    order = np.lexsort((at, which))  # by bin, then by time (a bin's start first)
+    at, which = at[order], which[order]
+    values = log.backlog(at)
+    starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+    high = np.maximum.reduceat(values, starts)
+    low = np.minimum.reduceat(values, starts)
+    # where in its bin each extreme first occurs, to draw them in the order they happened
+    ends = np.r_[starts[1:], values.size]
+    first_high = _first_index(values, high, starts, ends)
+    first_low = _first_index(values, low, starts, ends)
+    high_first = first_high <= first_low
+    ys = np.empty(2 * bins, dtype=np.float64)
+    ys[0::2] = np.where(high_first, high, low)
+    ys[1::2] = np.where(high_first, low, high)
+    xs = np.empty(2 * bins + 1, dtype=np.float64)
+    xs[0:-1:2] = edges[:-1]
+    xs[1:-1:2] = (edges[:-1] + edges[1:]) / 2
+    xs[-1] = t_to
+    return xs, ys
+
+
+def _first_index(values: FloatArray, target: FloatArray, starts: IntArray, ends: IntArray) -> IntArray:
+    """Per segment ``[starts[i], ends[i])`` of ``values``, the first offset holding ``target[i]``."""
+    seg = np.repeat(np.arange(starts.size), ends - starts)
+    hit = np.flatnonzero(values == target[seg])  # in order, so a segment's first hit comes first
+    segs, first = np.unique(seg[hit], return_index=True)
+    out = np.full(starts.size, values.size, dtype=np.int64)
+    out[segs] = hit[first]
+    return out
 
 
 def _plot_end(log: WorkLog, measured: Sequence[FaultResult], t_to: float) -> float:
