@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import InfrastructureError
-from harness.faults.signals import send, signal_number, wait_gone
 from harness.scenario.models import CrashScope, CrashSignal
+from harness.targets.process_signals import send, signal_number, wait_gone
 
 if TYPE_CHECKING:
     from docker.models.containers import Container

@@ -21,7 +21,7 @@ Keys are idempotency keys: every attempt of an op (a client retry, a duplicate r
 same key, so the key is the op's identity on both sides.
 
 The reconcile runs on columns (:func:`reconcile_columns`): the ledger's columns from the trial's one
-read (:mod:`harness.measure.columns`) and the audit's (:class:`~harness.measure.audit.EffectColumns`).
+read (:mod:`harness.measure.columns`) and the audit's (:class:`~harness.measure.audit_columns.EffectColumns`).
 Keys are matched with Arrow's hash kernels and counted with numpy, so a million writes cost no
 Python object per row. Only the few examples quoted in the report are turned into text.
 :func:`reconcile` takes records and effects (tests, small callers) and runs the same code.
@@ -37,7 +37,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.load.ledger import LedgerRecord
-from harness.measure.audit import Audit, AuditEffect, EffectColumns, columns_of, norm_value
+from harness.measure.audit import Audit, AuditEffect, norm_value
+from harness.measure.audit_columns import EffectColumns, columns_of
 from harness.measure.columns import FAIL, OK, OTHER, LedgerColumns
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ import numpy as np
 
 from harness.events import Audited, RunEvent
 from harness.journal import JOURNAL_NAME, read_events
-from harness.measure.audit import WorkArrays, read_work_arrays
+from harness.measure.audit_columns import WorkArrays, read_work_arrays
 from harness.measure.business import STAMP_SLACK, BusinessMeasurement, WorkItem, WorkLog, measure_business
 from harness.measure.detection import AlertNotice, DetectionMeasurement, measure_detection
 from harness.monitoring.events import AlertReceived, MonitoringStarted, MonitoringStopped

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.load.ledger import shard_paths
-from harness.measure.audit import read_effect_columns
+from harness.measure.audit_columns import read_effect_columns
 from harness.measure.columns import OK, LedgerColumns, read_ledger
 from harness.measure.consistency import Consistency, reconcile_columns
 from harness.measure.failures import NO_FAULT, TEXT_LIMIT, status_class

@@ -20,14 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.scenario.faults import _FaultBase, _LinkFault
 from harness.scenario.models import (
     CpuStarveFault,
     CrashFault,
     OomFault,
     PartitionFault,
     PauseFault,
-    _FaultBase,
-    _LinkFault,
 )
 from harness.scenario.target import Target
 

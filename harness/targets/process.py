@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfrastructureError, ScenarioError
-from harness.faults.signals import group_members, send, signal_number, wait_gone
 from harness.net import PORT_IN_USE, free_port
 from harness.net import bindable as _bindable
 from harness.reaper import labelled_env, make_workdir
@@ -38,6 +37,7 @@ from harness.scenario.target import Health, Target, needs_command_and_health
 from harness.targets.backend import Backend, render
 from harness.targets.health import log_tail, wait_healthy
 from harness.targets.parallel_start import start_in_parallel
+from harness.targets.process_signals import group_members, send, signal_number, wait_gone
 from harness.toxiproxy.server import ToxiproxyServer
 
 Emit = Callable[..., Any]

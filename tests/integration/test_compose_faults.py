@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from harness.docker.signals import container_processes
-from harness.faults.signals import alive
+from harness.targets.process_signals import alive
 from tests.integration.test_compose import engine, project_left
 
 if TYPE_CHECKING:

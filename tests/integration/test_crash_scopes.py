@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from harness.faults.service import ServiceCrash
-from harness.faults.signals import alive, group_members
 from harness.scenario.target import Target
 from harness.targets.process import ProcessBackend
+from harness.targets.process_signals import alive, group_members
 
 pytestmark = pytest.mark.integration
 

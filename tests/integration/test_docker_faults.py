@@ -19,8 +19,8 @@ import pytest
 from harness.docker.engine import OWNER_LABEL
 from harness.docker.signals import container_processes
 from harness.faults.partition import Partition, crossing_links
-from harness.faults.signals import alive
 from harness.reaper import owner_token
+from harness.targets.process_signals import alive
 from tests.integration.test_docker_backend import Stack, engine, eventually, labelled, running, status
 
 if TYPE_CHECKING:

@@ -13,13 +13,7 @@ import jsonschema
 import pytest
 
 from harness.errors import ExitCode, InfrastructureError
-from harness.measure.audit import (
-    DOCS_SCHEMA,
-    AuditSchemaError,
-    outstanding,
-    schema_text,
-    validate_audit,
-)
+from harness.measure.audit import DOCS_SCHEMA, AuditSchemaError, outstanding, schema_text, validate_audit
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD: dict[str, Any] = {

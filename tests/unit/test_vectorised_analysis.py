@@ -20,13 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.load.ledger import COLUMNS, LedgerRecord, LedgerWriter, read_records
-from harness.measure.audit import (
-    AuditSchemaError,
-    EffectColumns,
-    effect_columns,
-    read_effect_columns,
-    validate_audit,
-)
+from harness.measure.audit import AuditSchemaError, validate_audit
+from harness.measure.audit_columns import EffectColumns, effect_columns, read_effect_columns
 from harness.measure.columns import read_ledger
 from harness.measure.consistency import Consistency, Effect, effects_of, reconcile, reconcile_columns
 from harness.measure.failures import failure_breakdown

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.measure.audit import read_effect_columns, read_work_arrays
+from harness.measure.audit_columns import read_effect_columns, read_work_arrays
 from harness.measure.business import WorkItem, WorkLog
 from harness.measure.operations import work_items, work_log_of
 
@@ -99,7 +99,7 @@ def test_the_reconcile_reads_the_parse_the_work_log_made(tmp_path: Path) -> None
         "api": {"effects": [{"kind": "order", "key": "a", "id": 1, "accepted_ns": T0, "finished_ns": T0 + 5}]}
     }
     path.write_text(json.dumps(doc, indent=1))
-    from harness.measure import audit
+    from harness.measure import audit_columns as audit
 
     arrays = read_work_arrays(path)
     assert arrays is not None and arrays.accepted_ns.tolist() == [T0]
