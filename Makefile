@@ -49,10 +49,11 @@ lint: install
 	$(BIN)/ruff format --check harness tests targets benchmarks
 	$(BIN)/mypy
 
-# Two test files at a time (pytest-xdist, whole files per worker so a file's order holds): a
-# rehearsal mostly waits on its load's wall clock, and every run has its own ports, directories,
-# network and proxies. The 30 slowest tests are listed at the end of the log.
-PYTEST_PARALLEL ?= -n 2 --dist loadfile
+# Three test files at a time (pytest-xdist, whole files per worker so a file's order holds) on
+# 2 cores: a rehearsal mostly waits on its load's wall clock (the suite used ~40 % of the CPU
+# with two), and every run has its own ports, directories, network and proxies. The 30 slowest
+# tests are listed at the end of the log.
+PYTEST_PARALLEL ?= -n 3 --dist loadfile
 test: toxiproxy compose docker monitoring chromium lint
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=30
 
