@@ -234,28 +234,71 @@ def reconcile_columns(
     primary: str,
     final_status: str | None,
 ) -> Consistency:
-    """The ledger against the effects the target holds; see the module docstring for each count."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """The ledger against the effects the target holds; see the module docstring for each count.
 
+    Three steps, each adding its counts and its examples: the effects no ledgered request asked
+    for, each write by what the client was told against its primary effect, and each (kind, key)
+    by what the target holds."""
     w, seen, slot_of_seen = _writes(ledger, write_ops)
     c = Consistency(pending=effects.pending, writes=len(w.keys))
-    examples: list[tuple[tuple[int, int, str, str, int], str, list[str]]] = []  # (order, name, texts)
-
-    # the effects: by kind, and those no ledgered request asked for
+    examples: list[_Example] = []
     g = _groups(effects)
     per_kind: Any = np.bincount(g.kind, weights=g.size, minlength=len(g.kinds)) if len(g.size) else []
     c.effects = {name: int(n) for name, n in zip(g.kinds, per_kind, strict=True)}
+    write_of = _unledgered(c, examples, effects, seen, slot_of_seen)
+    primary_code = g.kinds.index(primary) if primary in g.kinds else -1
+    _judge_writes(c, examples, w, g, write_of, primary_code)
+    _judge_held(c, examples, w, g, effects, write_of, primary_code, final_status)
+    if c.pending:
+        c.stuck += c.pending
+        more = f"{c.pending} more reported pending by the target (not yet an effect)"
+        examples.append(((3, 0, "", "", 0), "stuck", [more]))
+    # the examples in the order the report has always listed them (first seen, in key order)
+    for _, name, texts in sorted(examples, key=lambda e: e[0]):
+        bucket = c.examples.setdefault(name, [])
+        bucket.extend(texts[: EXAMPLES - len(bucket)])
+    return c
+
+
+#: An example for the report: (its place in the listing, the figure it shows, its texts).
+_Example = tuple[tuple[int, int, str, str, int], str, list[str]]
+
+
+def _unledgered(
+    c: Consistency,
+    examples: list[_Example],
+    effects: EffectColumns,
+    seen: pa.Array,
+    slot_of_seen: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """Count the effects no ledgered request asked for; the write each effect answers (-1: none)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     seen_of = _np(pc.index_in(effects.key, value_set=seen).fill_null(-1)).astype(np.int64)
     ledgered = seen_of >= 0
     c.unledgered = int((~ledgered).sum())
     if c.unledgered:
         c.unledgered_keys = _smallest(pc.unique(effects.key.filter(pa.array(~ledgered))), UNLEDGERED_KEYS)
         examples.append(((0, 0, "", "", 0), "unledgered", c.unledgered_keys[:EXAMPLES]))
+    result: NDArray[np.int64] = (
+        np.where(ledgered, slot_of_seen[np.maximum(seen_of, 0)], -1) if len(seen) else seen_of
+    )
+    return result
 
-    # each write by what the client was told, against its primary effect
-    write_of = np.where(ledgered, slot_of_seen[np.maximum(seen_of, 0)], -1) if len(seen) else seen_of
-    primary_code = g.kinds.index(primary) if primary in g.kinds else -1
+
+def _judge_writes(
+    c: Consistency,
+    examples: list[_Example],
+    w: _Writes,
+    g: _Groups,
+    write_of: NDArray[np.int64],
+    primary_code: int,
+) -> None:
+    """Each write by what the client was told (acknowledged, definitely failed, indeterminate),
+    against whether its primary effect is there: lost, phantom, indeterminate present/absent."""
+    import pyarrow as pa
+
     is_primary = g.kind[g.of_effect] == primary_code
     present = np.zeros(len(w.keys), dtype=np.bool_)
     present[write_of[is_primary & (write_of >= 0)]] = True
@@ -271,7 +314,21 @@ def reconcile_columns(
             keys = _smallest(w.keys.filter(pa.array(mask)), EXAMPLES)
             examples.append(((1, 0, keys[0], "", 0), name, keys))
 
-    # each (kind, key) by what the target holds
+
+def _judge_held(
+    c: Consistency,
+    examples: list[_Example],
+    w: _Writes,
+    g: _Groups,
+    effects: EffectColumns,
+    write_of: NDArray[np.int64],
+    primary_code: int,
+    final_status: str | None,
+) -> None:
+    """Each (kind, key) by what the target holds: duplicated, corrupted, stuck."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     asked = w.asked.take(pa.array(write_of, mask=write_of < 0)).fill_null("")
     wrong = pc.and_(
         pc.and_(pc.is_valid(effects.value), pc.not_equal(asked, "")), pc.not_equal(effects.value, asked)
@@ -294,15 +351,6 @@ def reconcile_columns(
             texts = _group_texts(name, chosen, g, effects, asked, wrong_e)
             kind, key = g.kinds[int(g.kind[chosen[0]])], str(g.keys[int(g.key[chosen[0]])].as_py())
             examples.append(((2, 0, kind, key, rank), name, texts))
-    if c.pending:
-        c.stuck += c.pending
-        more = f"{c.pending} more reported pending by the target (not yet an effect)"
-        examples.append(((3, 0, "", "", 0), "stuck", [more]))
-    # the examples in the order the report has always listed them (first seen, in key order)
-    for _, name, texts in sorted(examples, key=lambda e: e[0]):
-        bucket = c.examples.setdefault(name, [])
-        bucket.extend(texts[: EXAMPLES - len(bucket)])
-    return c
 
 
 def _first_groups(g: _Groups, mask: NDArray[np.bool_]) -> list[int]:

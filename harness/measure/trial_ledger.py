@@ -7,10 +7,12 @@ the same read the samples came from), so analysing a trial parses its ledger onc
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.load.ledger import shard_paths
 from harness.measure.audit_columns import read_effect_columns
@@ -70,8 +72,6 @@ def failure_breakdown_columns(
     order, with the same shares and texts; ``windows`` are ``(label, injected_at, cleared_at)``.
 
     Classes and texts are worked out once per distinct status and error text, not per row."""
-    import pyarrow as pa
-
     ops = ledger.op.dictionary_encode()
     op_names = [str(o) for o in ops.dictionary.to_pylist()]
     op_of = np.asarray(ops.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -79,54 +79,17 @@ def failure_breakdown_columns(
     failed = np.flatnonzero(ledger.code != OK)
     if not failed.size:
         return FailureBreakdown(failed=0, groups=[], top_errors=[])
-    take = pa.array(failed)
-    errors = ledger.error.take(take).dictionary_encode()
-    error_texts = [str(e) for e in errors.dictionary.to_pylist()]
-    error_of = np.asarray(errors.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    outcomes = ledger.outcome.take(take).dictionary_encode()
-    outcome_names = [str(o) for o in outcomes.dictionary.to_pylist()]
-    outcome_of = np.asarray(outcomes.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    status = ledger.status[failed]
-    op_f = op_of[failed]
-    end = (ledger.end_ns[failed] - np.int64(t0_ns)).astype(np.float64) / 1e9
-
-    # the status class of each failed row: by status when there is one, else by error text
-    class_names: list[str] = []
-    class_code: dict[str, int] = {}
-
-    def code_of(name: str) -> int:
-        if name not in class_code:
-            class_code[name] = len(class_names)
-            class_names.append(name)
-        return class_code[name]
-
-    by_error = np.array([code_of(status_class(0, t)) for t in error_texts], dtype=np.int64)
-    statuses = np.unique(status[status != 0])
-    by_status = np.array([code_of(str(int(s))) for s in statuses], dtype=np.int64)
-    cls = by_error[error_of]
-    answered = status != 0
-    if answered.any():
-        cls[answered] = by_status[np.searchsorted(statuses, status[answered])]
-
-    width_c, width_o = max(len(class_names), 1), max(len(outcome_names), 1)
-    gid = (op_f * width_c + cls) * width_o + outcome_of
+    rows = _FailedRows.of(ledger, failed, op_of[failed], t0_ns)
+    class_names, cls = _status_classes(rows)
+    width_c, width_o = max(len(class_names), 1), max(len(rows.outcome_names), 1)
+    gid = (rows.op * width_c + cls) * width_o + rows.outcome
     uniq, first, inv, count = np.unique(gid, return_index=True, return_inverse=True, return_counts=True)
     inv = inv.reshape(-1)
-    n = uniq.size
-    lo = np.full(n, np.inf)
-    hi = np.full(n, -np.inf)
-    np.minimum.at(lo, inv, end)
-    np.maximum.at(hi, inv, end)
-    anywhere = np.zeros(end.size, dtype=np.bool_)
-    during: list[list[str]] = [[] for _ in range(n)]
-    for label, start, stop in windows:
-        inside = (start <= end) & (end <= stop) if stop is not None else start <= end
-        anywhere |= inside
-        for gr in np.flatnonzero(np.bincount(inv, weights=inside, minlength=n) > 0).tolist():
-            during[gr].append(label)
-    for gr in np.flatnonzero(np.bincount(inv, weights=~anywhere, minlength=n) > 0).tolist():
-        during[gr].append(NO_FAULT)
-
+    lo = np.full(uniq.size, np.inf)
+    hi = np.full(uniq.size, -np.inf)
+    np.minimum.at(lo, inv, rows.end)
+    np.maximum.at(hi, inv, rows.end)
+    during = _fault_windows(rows.end, inv, uniq.size, windows)
     out = []
     for gr in np.argsort(first, kind="stable").tolist():  # first seen first, as the rows come
         g = int(uniq[gr])
@@ -136,7 +99,7 @@ def failure_breakdown_columns(
             FailureGroup(
                 op=op_names[op],
                 status=class_names[c],
-                outcome=outcome_names[outcome],
+                outcome=rows.outcome_names[outcome],
                 count=int(count[gr]),
                 share=int(count[gr]) / int(per_op[op]),
                 first_seen=float(lo[gr]),
@@ -145,13 +108,84 @@ def failure_breakdown_columns(
             )
         )
     out.sort(key=lambda g: (-g.count, g.op, g.status))
+    return FailureBreakdown(failed=sum(g.count for g in out), groups=out, top_errors=_top_errors(rows))
+
+
+@dataclass(frozen=True)
+class _FailedRows:
+    """The failed requests' columns, each text column as codes into its distinct values."""
+
+    op: NDArray[np.int64]
+    status: NDArray[np.int64]
+    end: NDArray[np.float64]  # seconds from the run's start
+    error: NDArray[np.int64]
+    error_texts: list[str]
+    outcome: NDArray[np.int64]
+    outcome_names: list[str]
+
+    @classmethod
+    def of(
+        cls, ledger: LedgerColumns, failed: NDArray[np.intp], op: NDArray[np.int64], t0_ns: int
+    ) -> _FailedRows:
+        import pyarrow as pa
+
+        take = pa.array(failed)
+        errors = ledger.error.take(take).dictionary_encode()
+        outcomes = ledger.outcome.take(take).dictionary_encode()
+        return cls(
+            op=op,
+            status=ledger.status[failed],
+            end=(ledger.end_ns[failed] - np.int64(t0_ns)).astype(np.float64) / 1e9,
+            error=np.asarray(errors.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
+            error_texts=[str(e) for e in errors.dictionary.to_pylist()],
+            outcome=np.asarray(outcomes.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
+            outcome_names=[str(o) for o in outcomes.dictionary.to_pylist()],
+        )
+
+
+def _status_classes(rows: _FailedRows) -> tuple[list[str], NDArray[np.int64]]:
+    """The status class of each failed row: by status when there is one, else by error text;
+    the class names in the order first met, and each row's code into them."""
+    class_names: list[str] = []
+    class_code: dict[str, int] = {}
+
+    def code_of(name: str) -> int:
+        if name not in class_code:
+            class_code[name] = len(class_names)
+            class_names.append(name)
+        return class_code[name]
+
+    by_error = np.array([code_of(status_class(0, t)) for t in rows.error_texts], dtype=np.int64)
+    statuses = np.unique(rows.status[rows.status != 0])
+    by_status = np.array([code_of(str(int(s))) for s in statuses], dtype=np.int64)
+    cls = by_error[rows.error]
+    answered = rows.status != 0
+    if answered.any():
+        cls[answered] = by_status[np.searchsorted(statuses, rows.status[answered])]
+    return class_names, cls
+
+
+def _fault_windows(
+    end: NDArray[np.float64], inv: NDArray[np.intp], n: int, windows: list[tuple[str, float, float | None]]
+) -> list[list[str]]:
+    """For each of ``n`` groups, the faults during which one of its requests ended (or "no fault")."""
+    anywhere = np.zeros(end.size, dtype=np.bool_)
+    during: list[list[str]] = [[] for _ in range(n)]
+    for label, start, stop in windows:
+        inside = (start <= end) & (end <= stop) if stop is not None else start <= end
+        anywhere |= inside
+        for gr in np.flatnonzero(np.bincount(inv, weights=inside, minlength=n) > 0).tolist():
+            during[gr].append(label)
+    for gr in np.flatnonzero(np.bincount(inv, weights=~anywhere, minlength=n) > 0).tolist():
+        during[gr].append(NO_FAULT)
+    return during
+
+
+def _top_errors(rows: _FailedRows) -> list[ErrorText]:
+    """The three most frequent error texts of the failed requests (first words, trimmed)."""
     texts: Counter[str] = Counter()
-    per_error = np.bincount(error_of, minlength=len(error_texts))
-    for text, times in zip(error_texts, per_error.tolist(), strict=True):
+    per_error = np.bincount(rows.error, minlength=len(rows.error_texts))
+    for text, times in zip(rows.error_texts, per_error.tolist(), strict=True):
         if text:
             texts[text.strip()[:TEXT_LIMIT]] += times
-    return FailureBreakdown(
-        failed=sum(g.count for g in out),
-        groups=out,
-        top_errors=[ErrorText(text=t, count=n) for t, n in texts.most_common(3)],
-    )
+    return [ErrorText(text=t, count=n) for t, n in texts.most_common(3)]
