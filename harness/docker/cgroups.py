@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from harness.errors import InfrastructureError
 
@@ -114,3 +114,59 @@ def memory_usage(cgroup: Path) -> int:
         if file.is_file():
             return int(file.read_text().strip())
     raise InfrastructureError(f"{cgroup} has no memory usage file")
+
+
+@overload
+def oom_kill_count(cgroup: Path) -> int: ...
+@overload
+def oom_kill_count(cgroup: Path, gone_ok: bool) -> int | None: ...
+def oom_kill_count(cgroup: Path, gone_ok: bool = False) -> int | None:
+    """The cgroup's ``oom_kill`` count (v1 ``memory.oom_control``, v2 ``memory.events``); with
+    ``gone_ok``, None once the cgroup is gone (its container ended and the engine removed it)."""
+    if gone_ok and not cgroup.is_dir():
+        return None
+    for name in ("memory.oom_control", "memory.events"):
+        file = cgroup / name
+        if file.is_file():
+            for line in file.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    raise InfrastructureError(f"{cgroup} counts no oom_kill (a memory cgroup on a kernel >= 4.13 is needed)")
+
+
+def processes(cgroup: Path) -> set[int]:
+    """The live processes (thread-group ids: ``cgroup.procs``) in the cgroup now; zombies left out."""
+    try:
+        pids = {int(p) for p in (cgroup / "cgroup.procs").read_text().split()}
+    except OSError:
+        return set()  # the container is gone and its cgroup with it
+    return {pid for pid in pids if _state(pid) not in (None, "Z", "X")}
+
+
+def _state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[0]  # after the command, which may hold spaces and ")"
+
+
+def oom_score_adjs(pids: set[int]) -> dict[int, int]:
+    """Each live process's ``oom_score_adj``."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = int(Path(f"/proc/{pid}/oom_score_adj").read_text())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def set_oom_score_adjs(values: dict[int, int]) -> None:
+    """Put ``oom_score_adj`` back on the processes still there (the gone ones are skipped)."""
+    for pid, value in values.items():
+        try:
+            Path(f"/proc/{pid}/oom_score_adj").write_text(str(value))
+        except OSError:
+            continue

@@ -20,13 +20,14 @@ limit was given that way) for ``duration``, then restored.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from harness.docker import cgroups
 from harness.errors import InfrastructureError
@@ -42,6 +43,45 @@ HEADROOM = 4 * 2**20  # bytes above current usage: the balloon fills it, the nex
 BALLOON = Path(__file__).with_name("balloon.py")
 #: How long a killed container may take to be reported exited (the engine is slow on a busy host).
 SETTLE = 5.0
+#: Balloons tried when the kernel kills the balloon rather than a service process.
+ATTEMPTS = 3
+
+Outcome = Literal["service", "balloon", "none", "failed"]
+
+
+def pressure_outcome(returncode: int, kills: int | None, service_died: bool) -> Outcome:
+    """What one balloon's run brought about, from its exit status, the kills the cgroup counted
+    meanwhile (None: the cgroup is gone, the container has ended) and whether a process of the
+    service died.
+
+    ``service``: a service process was OOM-killed (the balloon saw the count rise and exited 0;
+    or it was SIGKILLed too, after the service: two kills counted, or one and a service process
+    died; or the service outgrew the lowered limit before the balloon began). ``balloon``: the
+    one kill counted was the balloon's and the service lives on: the kernel's choice, tried
+    again. ``none``: no kill in time. ``failed``: anything else (the balloon crashed, or was
+    killed by something other than the cgroup's OOM killer).
+    """
+    if returncode == 0:  # the balloon saw the count rise, and lived: the victim was the service's
+        return "service"
+    if kills is None:  # the container ended and its cgroup went with it: so did its processes
+        return "service" if returncode == -signal.SIGKILL and service_died else "failed"
+    if returncode == 3:  # no kill after the balloon started; one before it, by the limit alone?
+        return "none" if kills == 0 else "service" if service_died else "failed"
+    if returncode == -signal.SIGKILL and kills >= 2:
+        return "service"
+    if returncode == -signal.SIGKILL and kills == 1:
+        return "service" if service_died else "balloon"
+    return "failed"
+
+
+def _service_died(cgroup: Path, service: set[int]) -> bool:
+    """Whether a process of the service is gone, allowing :data:`SETTLE` s for a victim to exit."""
+    deadline = time.monotonic() + SETTLE
+    while service <= cgroups.processes(cgroup):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 class ContainerBackend(Protocol):
@@ -108,10 +148,12 @@ class ContainerOom(AbstractContextManager["ContainerOom"]):
         cgroup = cgroups.memory_cgroup(pid)
         self.original = cgroups.limits_of(info)
         try:
+            # Before the limit falls: a service that grows past it alone is killed before any balloon.
+            service, before = cgroups.processes(cgroup), cgroups.oom_kill_count(cgroup)
             limit = max(MIN_MEMORY, _page_up(cgroups.memory_usage(cgroup) + HEADROOM))
             cgroups.update(client, cid, Memory=limit, MemorySwap=limit)
             self.backend.emit("service_limits_changed", service=self.service, memory=limit, why="oom")
-            killed = self._pressure(cgroup)
+            killed = self._pressure(cgroup, service, before)
             self.seen = self._settled(cid)
             self.backend.emit(
                 "service_oom_killed",
@@ -132,18 +174,51 @@ class ContainerOom(AbstractContextManager["ContainerOom"]):
             raise
         return self
 
-    def _pressure(self, cgroup: Path) -> bool:
-        """Run the balloon in the container's memory cgroup; True once the cgroup counted a kill."""
-        argv = [sys.executable, "-I", str(BALLOON), str(cgroup), f"{self.within:g}"]
+    def _pressure(self, cgroup: Path, service: set[int], before: int) -> bool:
+        """Bring about an OOM kill of a service process (``service``: the pids before the limit was
+        lowered, ``before``: the cgroup's kill count then); True once one was, False if the cgroup
+        counted no kill within ``within`` seconds. A balloon the kernel chose instead is tried
+        again (up to :data:`ATTEMPTS` balloons in all)."""
+        deadline = time.monotonic() + self.within
+        chosen = []
+        for _ in range(ATTEMPTS):
+            if cgroups.oom_kill_count(cgroup, gone_ok=True) != before and _service_died(cgroup, service):
+                return True  # the lowered limit alone did it: no balloon needed
+            alive = service & cgroups.processes(cgroup)
+            outcome, detail = self._one_balloon(cgroup, max(1.0, deadline - time.monotonic()), before)
+            if outcome == "service":
+                return True
+            if outcome == "none":
+                return False
+            if outcome == "failed":
+                raise InfrastructureError(f"oom: the memory balloon failed ({detail})")
+            chosen.append(detail)
+            service, before = alive, cgroups.oom_kill_count(cgroup)  # the service lives: so does its cgroup
+        raise InfrastructureError(
+            f"oom: the kernel OOM-killed the memory balloon instead of a process of service"
+            f" {self.service!r} {ATTEMPTS} times; no service process died ({'; '.join(chosen)})"
+        )
+
+    def _one_balloon(self, cgroup: Path, seconds: float, before: int) -> tuple[Outcome, str]:
+        """One balloon's run and what came of it (see :func:`pressure_outcome`), with a detail;
+        ``before``: the kill count the outcome is measured from."""
+        service = cgroups.processes(cgroup)
+        adjs = cgroups.oom_score_adjs(service)  # put back here too: a killed balloon cannot
+        argv = [sys.executable, "-I", str(BALLOON), str(cgroup), f"{seconds:g}"]
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.within + 10)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 10)
         except subprocess.TimeoutExpired:
-            return False  # run() killed it
-        if done.returncode not in (0, 3):
-            raise InfrastructureError(
-                f"oom: the memory balloon failed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
-            )
-        return done.returncode == 0
+            return "none", "timed out"  # run() killed it
+        finally:
+            cgroups.set_oom_score_adjs(adjs)
+        count = cgroups.oom_kill_count(cgroup, gone_ok=True)
+        kills = None if count is None else count - before
+        died = done.returncode != 0 and kills != 0 and _service_died(cgroup, service)
+        detail = (
+            f"exit {done.returncode}, {kills} OOM kill(s) counted, service processes {sorted(service)}"
+            f" {'one died' if died else 'all alive'}: {(done.stdout + done.stderr).strip()[-400:]}"
+        )
+        return pressure_outcome(done.returncode, kills, died), detail
 
     def _settled(self, cid: str) -> dict[str, Any]:
         """The container's state once the kill has landed: exited, or still running after

@@ -4,6 +4,7 @@ tests/integration/test_limits.py."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.compose import override as ov
-from harness.errors import ScenarioError
+from harness.errors import InfrastructureError, ScenarioError
+from harness.faults import resources
 from harness.scenario.limits import Limits, format_memory, parse_memory
 from harness.scenario.loader import load_scenario
 
@@ -155,3 +157,122 @@ def test_the_compose_override_states_the_limits_in_both_spellings() -> None:
     }
     assert services["db"]["deploy"] == {"resources": {"limits": {"cpus": 2.0}}}
     assert "mem_limit" not in services["db"]
+
+
+# -- the oom fault: what a balloon's run brought about ------------------------------------------
+@pytest.mark.parametrize(
+    ("returncode", "kills", "died", "outcome"),
+    [(0, 1, False, "service"), (3, 0, False, "none"),
+     (-9, 2, False, "service"),  # the balloon was killed after the service: still the service's kill
+     (-9, 1, True, "service"), (-9, 1, False, "balloon"), (-9, 0, False, "failed"),
+     (3, 1, True, "service"),  # the service outgrew the lowered limit before the balloon began
+     (3, 1, False, "failed"), (1, 0, False, "failed"), (-11, 1, True, "failed"),
+     (-9, None, True, "service"), (3, None, True, "failed"),
+     (0, None, False, "service")],  # the container ended and its cgroup was gone at once
+)  # fmt: skip
+def test_a_balloons_outcome(returncode: int, kills: int | None, died: bool, outcome: str) -> None:
+    assert resources.pressure_outcome(returncode, kills, died) == outcome
+
+
+class _Backend:
+    """Just what ContainerOom asks of a container backend; the engine's answers are faked below."""
+
+    name = "docker"
+    client: Any = None
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(self, kind: str, /, **fields: Any) -> None:
+        self.events.append((kind, fields))
+
+    def container_id(self, service: str) -> str:
+        return "c" * 64
+
+    def restart(self, service: str, wait: bool = True) -> None:
+        self.events.append(("restart", {"service": service}))
+
+
+class _Cgroup:
+    """A memory cgroup whose kill count and processes change when the (faked) balloon runs."""
+
+    def __init__(self, after_balloon: list[tuple[int, set[int]]]) -> None:
+        self.kills, self.procs = 0, {10, 11}
+        self.after_balloon = after_balloon  # (kill count, live pids) after each balloon, in turn
+        self.adjs: dict[int, int] = {}
+
+    def install(self, monkeypatch: pytest.MonkeyPatch, returncodes: list[int]) -> list[list[str]]:
+        runs: list[list[str]] = []
+        state = {"Status": "running", "Pid": 10}
+
+        def run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+            runs.append(argv)
+            self.kills, self.procs = self.after_balloon[len(runs) - 1]
+            if 10 not in self.procs:
+                state.update(Status="exited", ExitCode=137, OOMKilled=True)
+            return subprocess.CompletedProcess(argv, returncodes[len(runs) - 1], "", "")
+
+        cg = resources.cgroups
+        monkeypatch.setattr(cg, "inspect", lambda client, cid: {"State": dict(state), "HostConfig": {}})
+        monkeypatch.setattr(cg, "memory_cgroup", lambda pid: Path("/cg"))
+        monkeypatch.setattr(cg, "memory_usage", lambda path: 20 * 2**20)
+        monkeypatch.setattr(cg, "update", lambda client, cid, **f: None)
+        monkeypatch.setattr(cg, "engine_memory", lambda client: 2**34, raising=False)
+        monkeypatch.setattr(cg, "oom_kill_count", lambda path, gone_ok=False: self.kills, raising=False)
+        monkeypatch.setattr(cg, "processes", lambda path: set(self.procs), raising=False)
+        monkeypatch.setattr(cg, "oom_score_adjs", lambda pids: {}, raising=False)
+        monkeypatch.setattr(cg, "set_oom_score_adjs", lambda values: None, raising=False)
+        monkeypatch.setattr(resources.subprocess, "run", run)
+        monkeypatch.setattr(resources, "SETTLE", 0.0)
+        return runs
+
+
+def test_a_balloon_killed_after_the_service_counts_as_the_services_oom_kill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs = _Cgroup([(2, set())]).install(monkeypatch, [-9])  # both killed: the service, then the balloon
+    backend = _Backend()
+    with resources.ContainerOom("app", backend, restart=True, within=5) as fault:
+        assert fault.seen["ExitCode"] == 137
+    assert len(runs) == 1
+    kills = [f for kind, f in backend.events if kind == "service_oom_killed"]
+    assert [(k["oom_killed"], k["exit_code"], k["status"]) for k in kills] == [(True, 137, "exited")]
+
+
+def test_a_balloon_the_kernel_chose_over_the_service_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = _Cgroup([(1, {10, 11}), (3, {11})]).install(monkeypatch, [-9, 0])
+    backend = _Backend()
+    with resources.ContainerOom("app", backend, restart=True, within=5) as fault:
+        assert fault.seen["ExitCode"] == 137
+    assert len(runs) == 2
+
+
+def test_a_balloon_chosen_every_time_is_a_harness_failure_that_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs = _Cgroup([(1, {10, 11}), (2, {10, 11}), (3, {10, 11})]).install(monkeypatch, [-9, -9, -9])
+    fault = resources.ContainerOom("app", _Backend(), restart=True, within=5)
+    with pytest.raises(InfrastructureError, match="killed the memory balloon instead of a process") as err:
+        fault.__enter__()
+    assert len(runs) == resources.ATTEMPTS and "no service process died" in str(err.value)
+
+
+def test_a_service_killed_by_the_lowered_limit_alone_needs_no_balloon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cgroup = _Cgroup([])
+    runs = cgroup.install(monkeypatch, [])
+
+    def update(client: Any, cid: str, **fields: int) -> None:
+        if fields.get("Memory", 0) < 2**30:  # lowered: the service, growing, meets it at once
+            cgroup.kills, cgroup.procs = 1, set()
+            monkeypatch.setattr(
+                resources.cgroups,
+                "inspect",
+                lambda c, i: {"State": {"Status": "exited", "ExitCode": 137, "OOMKilled": True}},
+            )
+
+    monkeypatch.setattr(resources.cgroups, "update", update)
+    with resources.ContainerOom("app", _Backend(), restart=True, within=5) as fault:
+        assert fault.seen["ExitCode"] == 137
+    assert runs == []
