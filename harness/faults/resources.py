@@ -5,9 +5,14 @@
 (the kernel refuses: "unable to set memory limit ... current usage"), and a service that does not
 grow would never meet a merely lowered limit. So, at ``at``: the container's memory limit is set
 to its current usage plus :data:`HEADROOM` (no swap beyond it), and a balloon process
-(:mod:`harness.faults.balloon`) joins the container's memory cgroup, ranked below every process
-of the service for the OOM killer, and touches memory until the cgroup counts an ``oom_kill``.
+(:mod:`harness.faults.balloon`) joins the container's memory cgroup, the service's processes
+raised above it for the OOM killer, and touches memory until the cgroup counts an ``oom_kill``.
 The kernel chose and killed the victim - the largest process of the service - as in production.
+The kernel may also kill the balloon: after the service (its memory not yet freed, the balloon
+outranks what is left, e.g. the container's init), which is the service's kill all the same; or
+instead of it (a service smaller than the balloon's own interpreter), which is seen (one kill
+counted, no service process gone) and tried again, up to :data:`ATTEMPTS` balloons, then
+reported as a harness failure naming what the kernel chose (:func:`pressure_outcome`).
 The fault then reads the container's state and journals ``service_oom_killed`` (Docker's
 ``OOMKilled`` flag and the exit code, 137 = 128 + SIGKILL, when the container ended). On clear
 the limit is restored (see :mod:`harness.docker.cgroups` for "unlimited") and, with ``restart``,
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from harness.docker import cgroups
 from harness.errors import InfrastructureError
+from harness.faults.balloon import KILLED
 from harness.scenario.limits import MIN_MEMORY
 from harness.scenario.models import CpuStarveFault, OomFault
 
@@ -63,13 +69,14 @@ def pressure_outcome(returncode: int, kills: int | None, service_died: bool) -> 
     """
     if returncode == 0:  # the balloon saw the count rise, and lived: the victim was the service's
         return "service"
+    killed = returncode in (-signal.SIGKILL, KILLED)  # the balloon, or its dd, by SIGKILL
     if kills is None:  # the container ended and its cgroup went with it: so did its processes
-        return "service" if returncode == -signal.SIGKILL and service_died else "failed"
+        return "service" if killed and service_died else "failed"
     if returncode == 3:  # no kill after the balloon started; one before it, by the limit alone?
         return "none" if kills == 0 else "service" if service_died else "failed"
-    if returncode == -signal.SIGKILL and kills >= 2:
+    if killed and kills >= 2:
         return "service"
-    if returncode == -signal.SIGKILL and kills == 1:
+    if killed and kills == 1:
         return "service" if service_died else "balloon"
     return "failed"
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from harness.docker import cgroups
 from harness.docker.backend import DockerBackend
 from harness.docker.engine import docker_client
 from harness.errors import InfrastructureError, ScenarioError
+from harness.faults import resources
 from harness.scenario.limits import Limits
 from harness.scenario.loader import load_scenario, load_target
 from tests.conftest import REPO, aftershock, latest_run, results_of
@@ -128,6 +133,59 @@ def test_cpu_starve_raises_latency_during_the_fault(docker_run: tuple[int, Path,
         if e["event"] == "service_limits_changed" and e["cpus"]
     ]
     assert changes == [("cpu_starve", 0.01), ("restored", 1.5)]
+
+
+# -- the balloon against a small service, on the kernel itself ----------------------------------
+SMALL = [
+    sys.executable,
+    "-I",
+    "-S",
+    "-c",
+    "import time; time.sleep(60)",
+]  # ~8 MB RSS: smaller than a Python balloon
+
+
+@pytest.fixture
+def small_service_cgroup() -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """A fresh memory cgroup (v1) holding one small process, its limit at usage + HEADROOM as the
+    oom fault sets it: what the balloon meets in a container, without the engine."""
+    root = Path("/sys/fs/cgroup/memory")
+    if not (root / "cgroup.procs").is_file() or not os.access(root, os.W_OK):
+        pytest.skip("needs root and a cgroup v1 memory hierarchy at /sys/fs/cgroup/memory")
+    cgroup = root / f"aftershock-test-{os.getpid()}-{time.time_ns()}"
+    cgroup.mkdir()
+    join = f"{cgroup}/cgroup.procs"
+    proc = subprocess.Popen(SMALL, preexec_fn=lambda: Path(join).write_text(str(os.getpid())))
+    try:
+        time.sleep(0.5)  # its interpreter up: what it holds is charged
+        usage = int((cgroup / "memory.usage_in_bytes").read_text())
+        limit = max(6 * 2**20, -(-(usage + resources.HEADROOM) // 4096) * 4096)
+        (cgroup / "memory.limit_in_bytes").write_text(str(limit))
+        yield cgroup, proc
+    finally:
+        proc.kill()
+        proc.wait()
+        for _ in range(50):  # the cgroup goes once its last process is reaped
+            try:
+                cgroup.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def test_the_balloon_lets_the_kernel_kill_a_small_service_not_itself(
+    small_service_cgroup: tuple[Path, subprocess.Popen[bytes]],
+) -> None:
+    cgroup, service = small_service_cgroup
+    before = cgroups.oom_kill_count(cgroup)
+    done = subprocess.run(
+        [sys.executable, "-I", str(resources.BALLOON), str(cgroup), "10"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert service.wait(timeout=10) == -signal.SIGKILL, done.stdout + done.stderr  # the kernel's kill
+    assert (done.returncode, cgroups.oom_kill_count(cgroup) - before) == (0, 1), done.stdout + done.stderr
 
 
 # -- a service that outgrows its own limit -----------------------------------------------------

@@ -165,6 +165,7 @@ def test_the_compose_override_states_the_limits_in_both_spellings() -> None:
     [(0, 1, False, "service"), (3, 0, False, "none"),
      (-9, 2, False, "service"),  # the balloon was killed after the service: still the service's kill
      (-9, 1, True, "service"), (-9, 1, False, "balloon"), (-9, 0, False, "failed"),
+     (9, 2, False, "service"), (9, 1, False, "balloon"),  # the balloon's dd was the one killed
      (3, 1, True, "service"),  # the service outgrew the lowered limit before the balloon began
      (3, 1, False, "failed"), (1, 0, False, "failed"), (-11, 1, True, "failed"),
      (-9, None, True, "service"), (3, None, True, "failed"),
