@@ -11,6 +11,7 @@ refused), so "unlimited" is restored as the engine's whole memory; ``NanoCpus: 0
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -57,17 +58,34 @@ def limits_of(info: dict[str, Any]) -> ContainerLimits:
 
 def update(client: DockerClient, cid: str, **fields: int) -> None:
     """``POST /containers/<id>/update`` with ``fields`` as the engine names them (``Memory``,
-    ``MemorySwap``, ``NanoCpus``, ``CpuQuota``...); the SDK's ``update`` has no ``NanoCpus``."""
+    ``MemorySwap``, ``NanoCpus``, ``CpuQuota``...); the SDK's ``update`` has no ``NanoCpus``.
+
+    A container whose process just died (an OOM kill) is refused with "cannot update a stopped
+    container" while the engine still calls it running; once the engine has it as exited, the
+    update takes (it changes the container's configuration for its next start). So that refusal
+    is retried until the engine's state settles, for at most :data:`SETTLE_STOPPED` s."""
     from docker.errors import DockerException
 
     api: Any = client.api  # the SDK's own request helpers: versioned URL, errors as DockerException
-    try:
-        response = api._post_json(api._url("/containers/{0}/update", cid), data=fields)
-        api._raise_for_status(response)
-    except DockerException as exc:
-        raise InfrastructureError(
-            f"could not update the limits of container {cid[:12]} ({fields}): {exc}"
-        ) from None
+    deadline = time.monotonic() + SETTLE_STOPPED
+    while True:
+        try:
+            response = api._post_json(api._url("/containers/{0}/update", cid), data=fields)
+            api._raise_for_status(response)
+            return
+        except DockerException as exc:
+            if STOPPED_REFUSAL in str(exc) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise InfrastructureError(
+                f"could not update the limits of container {cid[:12]} ({fields}): {exc}"
+            ) from None
+
+
+#: containerd's words for an update that reached a container whose task has just gone.
+STOPPED_REFUSAL = "cannot update a stopped container"
+#: How long an update waits for the engine to settle a container that just died.
+SETTLE_STOPPED = 10.0
 
 
 def engine_memory(client: DockerClient) -> int:
