@@ -171,8 +171,9 @@ class Orchestrator:
         swept = len(reaper.sweep())
         try:
             swept += len(sweep_engine())  # one engine listing; whole Compose projects first
-        except ExceptionGroup as exc:  # best effort here; `aftershock cleanup` reports such failures
-            print(f"aftershock: could not remove docker leftovers: {_flatten(exc)}", file=sys.stderr)
+        except Exception as exc:  # a backstop, never the run's end: `aftershock cleanup` reports it
+            first = _flatten(exc).strip().splitlines()[:1]
+            print(f"aftershock: could not remove docker leftovers: {''.join(first)}", file=sys.stderr)
         return swept
 
     def _finish(

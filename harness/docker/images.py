@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import InfrastructureError
 from harness.files import cache_dir
@@ -251,6 +251,30 @@ def prunable(tags: list[str], labels: dict[str, str], repository: str, keep: str
     return mine
 
 
+@dataclass(frozen=True)
+class ListedImage:
+    id: str
+    tags: list[str]
+    labels: dict[str, str]
+
+
+def listed(client: DockerClient, **query: Any) -> list[ListedImage]:
+    """The engine's image list in one call (``GET /images/json``), as it stood then.
+
+    Not the SDK's ``images.list``: that inspects every image afterwards, one call each, and an
+    image another run or checkout removes in between (a sweep or a prune beside this one) makes
+    the whole listing fail with "no such image"."""
+    rows: list[dict[str, Any]] = client.api.images(**query)
+    return [
+        ListedImage(
+            id=str(row["Id"]),
+            tags=[t for t in row.get("RepoTags") or [] if t != "<none>:<none>"],
+            labels=dict(row.get("Labels") or {}),
+        )
+        for row in rows
+    ]
+
+
 def _prune_older(client: DockerClient, repository: str, keep: str, checkout: str) -> None:
     """Remove what this checkout built of ``repository`` earlier and nobody uses any more.
 
@@ -260,8 +284,8 @@ def _prune_older(client: DockerClient, repository: str, keep: str, checkout: str
     from docker.errors import DockerException
 
     with contextlib.suppress(DockerException):
-        for image in client.images.list(name=repository):
-            for old in prunable(list(image.tags), dict(image.labels or {}), repository, keep, checkout):
+        for image in listed(client, name=repository):
+            for old in prunable(image.tags, image.labels, repository, keep, checkout):
                 with contextlib.suppress(DockerException):
                     client.images.remove(old)
 
@@ -300,8 +324,8 @@ def dangling_run_builds(client: DockerClient, project: str | None = None) -> lis
     """``(image id, project)`` of untagged images built for a run's Compose project (``project``
     only, if given) that no container uses: nobody can start them again."""
     found: list[tuple[str, str]] = []
-    for image in client.images.list(filters={"dangling": True, "label": COMPOSE_PROJECT_LABEL}):
-        owner = str((image.labels or {}).get(COMPOSE_PROJECT_LABEL, ""))
+    for image in listed(client, filters={"dangling": True, "label": COMPOSE_PROJECT_LABEL}):
+        owner = str(image.labels.get(COMPOSE_PROJECT_LABEL, ""))
         if owner.startswith(RUN_PROJECT_PREFIX) and (project is None or owner == project):
             found.append((str(image.id), owner))
     if not found:  # the usual case at a run's start: no second listing of the engine
@@ -319,10 +343,10 @@ def remove_built_by(client: DockerClient, source: str) -> list[str]:
     checkout = checkout_id(source)
     pin = f"{PIN_PREFIX}{checkout}"
     removed: list[str] = []
-    for image in client.images.list():
-        tags = list(image.tags)
+    for image in listed(client):
+        tags = image.tags
         ours = [t for t in tags if t.rpartition(":")[2] == pin]
-        built = (image.labels or {}).get(CHECKOUT_LABEL) == checkout
+        built = image.labels.get(CHECKOUT_LABEL) == checkout
         others = [t for t in tags if t.rpartition(":")[2].startswith(PIN_PREFIX) and t not in ours]
         for tag in tags if built and not others else ours:
             with contextlib.suppress(DockerException):

@@ -29,6 +29,7 @@ import pytest
 from harness.compose.cli import project_name
 from harness.compose.provision import find_compose
 from harness.docker.engine import docker_client
+from harness.docker.images import listed
 from harness.errors import InfrastructureError
 from tests.conftest import REPO, aftershock, latest_run, results_of
 
@@ -244,7 +245,7 @@ def test_pause_crash_and_restart_act_on_compose_services(engine: DockerClient, t
     # the build re-tagged the stable names: the images it untagged went (before: a <none> each)
     replaced = {old for tag, old in before.items() if old is not None and _image_id(engine, tag) != old}
     assert replaced, "each run's build is a new image (the project label differs)"
-    stayed = replaced & {i.id for i in engine.images.list(all=True)}
+    stayed = replaced & {i.id for i in listed(engine, all=True)}
     in_use = {c.attrs.get("Image") for c in engine.containers.list(all=True, ignore_removed=True)}
     assert stayed <= in_use, "the untagged images stayed (only a concurrent run's container may keep one)"
     written = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
@@ -286,7 +287,7 @@ def test_the_sweep_removes_untagged_builds_of_runs_and_nothing_else(engine: Dock
     user = engine.containers.create(a2, command=["true"])
     try:
         removed = sweep_engine(run_id=run_a)
-        present = {i.id for i in engine.images.list(all=True)}
+        present = {i.id for i in listed(engine, all=True)}
         assert a1 not in present and {a2, b1} <= present
         assert any(a1.removeprefix("sha256:")[:12] in line for line in removed), removed
     finally:
@@ -294,6 +295,36 @@ def test_the_sweep_removes_untagged_builds_of_runs_and_nothing_else(engine: Dock
         for image_id in (a1, a2, b1):
             with contextlib.suppress(Exception):
                 engine.images.remove(image_id)
+
+
+def test_a_run_build_removed_by_another_sweep_mid_listing_does_not_break_this_one(
+    engine: DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen in a fresh-clone suite run: a run's start sweep listed the untagged run builds while
+    another run's sweep removed one, and ``aftershock run`` died with a "no such image" traceback.
+    Here the other sweep is played exactly in between: every image inspected is removed first."""
+    from harness.docker.base import base_image
+    from harness.docker.images import dangling_run_builds
+
+    base = base_image(engine)
+    labels = {"com.docker.compose.project": project_name(f"tgone{os.getpid()}")}
+    dockerfile = f"FROM {base}\nLABEL test.n={time.time_ns()}\n".encode()
+    image, _ = engine.images.build(fileobj=io.BytesIO(dockerfile), labels=labels, rm=True)
+    inspect = engine.api.inspect_image
+
+    def removed_meanwhile(name: str) -> object:
+        with contextlib.suppress(Exception):
+            engine.images.remove(name, force=True)
+        return inspect(name)
+
+    monkeypatch.setattr(engine.api, "inspect_image", removed_meanwhile)
+    try:
+        found = dangling_run_builds(engine)  # listed as it stood; nothing inspected one by one
+        assert any(image_id == image.id for image_id, _ in found)
+    finally:
+        monkeypatch.undo()
+        with contextlib.suppress(Exception):
+            engine.images.remove(image.id, force=True)
 
 
 async def _pg_user(host: str, port: int, password: str | None) -> str:

@@ -29,7 +29,7 @@ import requests
 from harness.docker.backend import DockerBackend
 from harness.docker.containers import container_ip
 from harness.docker.engine import CONTAINER_PORT, OWNER_LABEL, RUN_LABEL, docker_client, owner_running
-from harness.docker.images import CHECKOUT_LABEL, PIN_PREFIX, checkout_id, remove_built_by
+from harness.docker.images import CHECKOUT_LABEL, PIN_PREFIX, checkout_id, listed, remove_built_by
 from harness.docker.sweep import sweep_docker
 from harness.errors import InfrastructureError, ScenarioError
 from harness.faults.link import LinkFault, link_effect
@@ -288,9 +288,9 @@ def throw_away_images(engine: DockerClient, target_dir: Path) -> None:
     remove_built_by(engine, str(target_dir.resolve()))
     left = [
         t
-        for image in engine.images.list()
+        for image in listed(engine)
         for t in image.tags
-        if t.endswith(f":{PIN_PREFIX}{checkout}") or (image.labels or {}).get(CHECKOUT_LABEL) == checkout
+        if t.endswith(f":{PIN_PREFIX}{checkout}") or image.labels.get(CHECKOUT_LABEL) == checkout
     ]
     assert left == [], "a test's throwaway images stayed"
 
@@ -468,7 +468,7 @@ def test_images_are_cached_by_content(
     def built() -> set[str]:
         return {
             t
-            for image in engine.images.list(name="aftershock-groundtruth")
+            for image in listed(engine, name="aftershock-groundtruth")
             for t in image.tags
             if ":use-" not in t
         }
@@ -486,7 +486,7 @@ def test_images_are_cached_by_content(
         assert edited.images["app"] not in now, "this checkout's earlier build is pruned"
         assert {first.images["app"], edited_again.images["app"]} <= now
     finally:  # what this test built; the real target's image stays for the next test
-        for image in engine.images.list(name="aftershock-groundtruth"):
+        for image in listed(engine, name="aftershock-groundtruth"):
             for tag in set(image.tags) & ours:
                 engine.images.remove(tag)
 
