@@ -40,7 +40,28 @@ def _fail(message: str, code: ExitCode) -> None:
     sys.exit(int(code))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Aftershock(click.Group):
+    """The command group: an exception no command expected is a harness failure (exit 3, with
+    its traceback), never the 1 of a missed expectation that Python's default exit would give."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: usage errors (2), --help, --version
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+            _fail(
+                "aftershock: internal error (a defect of aftershock, not a verdict about the target;"
+                " the traceback above says where): exit 3",
+                ExitCode.INFRASTRUCTURE,
+            )
+            raise AssertionError("unreachable") from None
+
+
+@click.group(cls=_Aftershock, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aftershock")
 def main() -> None:
     """Rehearse failures before go-live: real faults, real load, measured recovery.
