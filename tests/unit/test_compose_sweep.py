@@ -44,12 +44,17 @@ class _Collection:
         return self.items
 
 
+class _ImageApi:
+    def images(self, **_: object) -> list[dict[str, object]]:
+        return []
+
+
 class _Client:
     def __init__(self, container: _Container) -> None:
         self.containers = _Collection([container])
         self.networks = _Collection([])
         self.volumes = _Collection([])
-        self.images = _Collection([])  # no untagged run builds
+        self.api = _ImageApi()  # no untagged run builds
 
 
 def test_the_sweep_leaves_a_removal_in_progress_to_the_other_sweeper() -> None:

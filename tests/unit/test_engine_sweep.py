@@ -50,6 +50,17 @@ class Kind:
         ]
 
 
+class _Api:
+    """``client.api``: the engine's one-call image listing (``GET /images/json``)."""
+
+    def __init__(self, calls: Counter[str]) -> None:
+        self.calls = calls
+
+    def images(self, filters: dict[str, Any], **_: Any) -> list[dict[str, Any]]:
+        self.calls[f"images {filters['label']}"] += 1
+        return []
+
+
 class Client:
     def __init__(
         self,
@@ -61,7 +72,7 @@ class Client:
         self.containers = Kind("containers", containers, self.calls)
         self.networks = Kind("networks", list(networks), self.calls)
         self.volumes = Kind("volumes", list(volumes), self.calls)
-        self.images = Kind("images", [], self.calls)  # no untagged run builds
+        self.api = _Api(self.calls)  # the image list is one low-level call: no untagged run builds
 
 
 def test_nothing_left_over_costs_one_listing_of_each_kind() -> None:
