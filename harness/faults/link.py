@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from harness.scenario.faults import LinkFaultModel
 from harness.scenario.models import (
     BandwidthFault,
     DownFault,
     LatencyFault,
     LimitDataFault,
     ResetFault,
-    ResponseLossFault,
     SlicerFault,
     SlowCloseFault,
     TimeoutFault,
@@ -27,17 +27,7 @@ from harness.scenario.models import (
 from harness.toxiproxy.client import ToxiproxyError
 from harness.toxiproxy.proxies import LinkProxies
 
-LinkFaultSpec = (
-    LatencyFault
-    | DownFault
-    | TimeoutFault
-    | ResetFault
-    | ResponseLossFault
-    | BandwidthFault
-    | SlicerFault
-    | SlowCloseFault
-    | LimitDataFault
-)
+LinkFaultSpec = LinkFaultModel
 Direction = str  # "downstream", "upstream" or "both"
 
 

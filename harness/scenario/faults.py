@@ -286,7 +286,8 @@ class CpuStarveFault(_FaultBase):
 RESOURCE_FAULT_KINDS = ("oom", "cpu_starve")
 
 
-Fault = Annotated[
+#: The faults that act on a link's traffic through Toxiproxy (a toxic, or the link cut).
+LinkFaultModel = (
     LatencyFault
     | DownFault
     | TimeoutFault
@@ -296,6 +297,10 @@ Fault = Annotated[
     | SlicerFault
     | SlowCloseFault
     | LimitDataFault
+)
+
+Fault = Annotated[
+    LinkFaultModel
     | CrashFault
     | PauseFault
     | PartitionFault

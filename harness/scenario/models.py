@@ -108,7 +108,7 @@ from harness.scenario.fields import (
 )
 from harness.scenario.limits import Limits
 from harness.scenario.monitoring import AlertExpectations, Monitoring
-from harness.scenario.target import AuditSource, ConsistencyContract, Service
+from harness.scenario.target import AuditSource, ConsistencyContract, Service, audit_shorthand
 
 if TYPE_CHECKING:
     from harness.scenario.slo import HealthPolicy
@@ -150,9 +150,7 @@ class TargetRef(Model):
     @classmethod
     def _audit_shorthand(cls, data: Any) -> Any:
         """``audit: /audit`` is the entrypoint's, as in target.yaml."""
-        if isinstance(data, dict) and isinstance(data.get("audit"), str):
-            data = {**data, "audit": [{"service": data.get("entrypoint"), "path": data["audit"]}]}
-        return data
+        return audit_shorthand(data)
 
     @model_validator(mode="after")
     def _inline(self) -> TargetRef:

@@ -143,6 +143,13 @@ class ConsistencyContract(Model):
     )
 
 
+def audit_shorthand(data: Any) -> Any:
+    """``audit: /audit`` is the entrypoint's: ``[{service: <entrypoint>, path: /audit}]``."""
+    if isinstance(data, dict) and isinstance(data.get("audit"), str):
+        data = {**data, "audit": [{"service": data.get("entrypoint"), "path": data["audit"]}]}
+    return data
+
+
 class Target(Model):
     name: str
     description: str = ""
@@ -165,9 +172,7 @@ class Target(Model):
     @model_validator(mode="before")
     @classmethod
     def _audit_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("audit"), str):
-            data = {**data, "audit": [{"service": data.get("entrypoint"), "path": data["audit"]}]}
-        return data
+        return audit_shorthand(data)
 
     @model_validator(mode="after")
     def _startable(self) -> Target:
