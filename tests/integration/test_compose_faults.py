@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from harness.docker.engine import RUN_LABEL
 from harness.docker.signals import container_processes
 from harness.targets.process_signals import alive
 from tests.integration.test_compose import engine, project_left
@@ -69,7 +70,11 @@ def test_partition_cuts_a_path_no_link_declares(backend: ComposeBackend) -> None
     while _get(backend, "/direct") != 200 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _get(backend, "/direct") == 200
-    assert [n.name for n in backend.client.networks.list() if "-cut-p1-" in n.name] == []
+    assert [
+        n.name
+        for n in backend.client.networks.list(filters={"label": f"{RUN_LABEL}={backend.run_id}"})
+        if "-cut-p1-" in n.name
+    ] == []
 
 
 def test_crash_scopes_on_a_pid_1_service(backend: ComposeBackend) -> None:
@@ -95,3 +100,10 @@ def test_crash_scopes_on_a_pid_1_service(backend: ComposeBackend) -> None:
         said = re.findall(r"^(main|worker) \d+ got (\w+)", log, re.M)
         time.sleep(0.05)
     assert said == [("main", "TERM")]  # the workers were killed by the kernel, not told
+
+
+def _cut_left(client: DockerClient, run_id: str, fault_id: str) -> list[str]:
+    """The cut networks of fault ``fault_id`` of this run still on the engine (a run beside this
+    one, such as the Docker and Compose partition tests in parallel, has its own)."""
+    mine = client.networks.list(filters={"label": f"{RUN_LABEL}={run_id}"})
+    return [n.name for n in mine if f"-cut-{fault_id}-" in n.name]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.docker.engine import OWNER_LABEL
+from harness.docker.engine import OWNER_LABEL, RUN_LABEL
 from harness.docker.signals import container_processes
 from harness.faults.partition import Partition, crossing_links
 from harness.reaper import owner_token
@@ -69,7 +69,11 @@ def test_partition_cuts_the_direct_path_too_and_restores_it(engine: DockerClient
     assert status(stack.url("/link")) == 200
     back.reload()
     assert back.attrs["NetworkSettings"]["Networks"][stack.backend.network_name]["Aliases"][0] == "back"
-    assert [n.name for n in engine.networks.list() if "-cut-p1-" in n.name] == []
+    assert [
+        n.name
+        for n in engine.networks.list(filters={"label": f"{RUN_LABEL}={stack.backend.run_id}"})
+        if "-cut-p1-" in n.name
+    ] == []
 
     # an exception inside the fault (an abort, Ctrl-C) restores the paths just the same
     network = stack.backend.network_partition(groups, "p2")
@@ -80,7 +84,11 @@ def test_partition_cuts_the_direct_path_too_and_restores_it(engine: DockerClient
         assert status(stack.url("/direct"), timeout=5) == 502
         raise RuntimeError("abort")
     eventually(stack.url("/direct"), 200, within=10)
-    assert [n.name for n in engine.networks.list() if "-cut-p2-" in n.name] == []
+    assert [
+        n.name
+        for n in engine.networks.list(filters={"label": f"{RUN_LABEL}={stack.backend.run_id}"})
+        if "-cut-p2-" in n.name
+    ] == []
 
 
 def test_crash_scopes_inside_a_container(stack: Stack) -> None:
@@ -111,3 +119,10 @@ def test_crash_scopes_inside_a_container(stack: Stack) -> None:
         container.reload()
     assert container.status in ("exited", "dead")
     assert not any(alive(p) for p in started.children)
+
+
+def _cut_left(client: DockerClient, run_id: str, fault_id: str) -> list[str]:
+    """The cut networks of fault ``fault_id`` of this run still on the engine (a run beside this
+    one, such as the Docker and Compose partition tests in parallel, has its own)."""
+    mine = client.networks.list(filters={"label": f"{RUN_LABEL}={run_id}"})
+    return [n.name for n in mine if f"-cut-{fault_id}-" in n.name]
