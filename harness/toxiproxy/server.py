@@ -102,6 +102,8 @@ class ToxiproxyServer(Resource):
                 f"see {self.log_path}"
             ),
         )
+        if listens_elsewhere(proc.pid, self.port):  # the answer came from another run's server
+            raise _PortTaken(f"port {self.port} answered, but not from this server (pid {proc.pid})")
 
     def await_api(
         self, died: Callable[[], Exception | None], timed_out: Callable[[], ToxiproxyError]
@@ -178,6 +180,38 @@ def describe_exit(code: int) -> str:
             name = f"signal {signum}"
         return f"killed by {name} (exit status {code})"
     return f"exited with status {code}"
+
+
+def listens_elsewhere(pid: int, port: int) -> bool:
+    """Whether a socket listening on ``port`` exists and none of them is ``pid``'s.
+
+    Another Toxiproxy (a run beside this one) may win the bind after the pre-check; ours then logs
+    the failure and keeps running without its API, and the API check is answered by the other
+    one. Read from ``/proc`` (Linux); when it cannot be read, nothing is claimed (False)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    if not inodes:
+        return False
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return False
+    return True
 
 
 class _PortTaken(Exception):
