@@ -1,11 +1,15 @@
 """Memory pressure inside a container's memory cgroup, until the kernel OOM-kills something there.
 
 Run as its own process (``python -I balloon.py CGROUP_DIR SECONDS``, no harness import). The memory
-is touched by ``dd`` (``if=/dev/zero``, one buffer the size of the limit) started inside the cgroup:
-the kernel charges its buffer page by page until the OOM. This process stays outside and watches
-the cgroup's ``oom_kill`` count; once it rises, it stops dd (which would fill what the victim frees
-and OOM again) and tells whether the kernel's SIGKILL had reached dd first. Without ``dd`` it joins
-the cgroup itself and touches memory 256 KiB at a time (the old way: see below why it is worse).
+is touched by ``dd`` (``if=/dev/zero``, one buffer) started inside the cgroup: the kernel charges
+its buffer page by page until the OOM. The buffer is sized to overshoot the limit by only
+:data:`OVERSHOOT` past the cgroup's anonymous memory (what no reclaim can free): the first OOM is
+certain, and once the victim's memory is freed dd's buffer fits, so dd cannot go on to kill a
+second process of a pool however late this process looks (a buffer the size of the limit filled
+what the victim freed and OOM-killed the pool's next worker on a busy CPU). This process stays
+outside and watches the cgroup's ``oom_kill`` count; once it rises, it stops dd if still running
+and tells whether the kernel's SIGKILL had reached dd first. Without ``dd`` it joins the cgroup
+itself and touches memory 256 KiB at a time (the old way: see below why it is worse).
 
 The victim must be one of the service's processes, never the balloon, and among them the kernel's
 own choice (the largest). The kernel ranks a task by its whole RSS plus ``oom_score_adj`` x (limit
@@ -37,6 +41,7 @@ import time
 
 BALLOON_ADJ = -999  # lowest killable value: -1000 would make the balloon unkillable
 STEP = 1 << 18  # bytes touched between two looks at the kill count: the overshoot past a kill
+OVERSHOOT = 1 << 18  # dd's buffer past (limit - anonymous memory): smaller than any victim's memory
 KILLED = 9  # exit status: the memory-filling child was SIGKILLed (by the OOM killer) after a kill
 
 
@@ -105,12 +110,35 @@ def _limit(cgroup: str) -> int:
     raise RuntimeError(f"{cgroup} has no memory limit")
 
 
+def _anonymous(cgroup: str) -> int | None:
+    """Bytes of anonymous memory charged to the cgroup (v1 ``total_rss``, v2 ``anon``): what
+    reclaim cannot free without swap; None if the cgroup does not say."""
+    try:
+        with open(os.path.join(cgroup, "memory.stat")) as fh:
+            stat = dict(line.split() for line in fh if line.count(" ") == 1)
+    except FileNotFoundError:
+        return None
+    for key in ("total_rss", "anon"):
+        if key in stat:
+            return int(stat[key])
+    return None
+
+
+def _buffer(cgroup: str) -> int:
+    """dd's buffer: the limit less the anonymous memory, plus :data:`OVERSHOOT` (the whole limit
+    when the anonymous memory is not known)."""
+    limit = _limit(cgroup)
+    anon = _anonymous(cgroup)
+    return limit if anon is None else max(OVERSHOOT, limit - anon + OVERSHOOT)
+
+
 def _fill(cgroup: str, dd: str, before: int, seconds: float) -> int:
-    """``dd`` reads the whole limit from /dev/zero into one buffer, in the cgroup: the kernel charges
-    it page by page until the OOM. This process stays outside and watches the kill count."""
-    argv = [dd, "if=/dev/zero", "of=/dev/null", f"bs={_limit(cgroup)}", "count=1", "status=none"]
+    """``dd`` reads one buffer (:func:`_buffer`) from /dev/zero, in the cgroup: the kernel charges
+    it page by page until the OOM. This process stays outside and watches the kill count. A dd
+    that fits (the service freed memory meanwhile) is started again, sized anew."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        argv = [dd, "if=/dev/zero", "of=/dev/null", f"bs={_buffer(cgroup)}", "count=1", "status=none"]
         child = subprocess.Popen(argv, preexec_fn=lambda: _join(cgroup))
         while child.poll() is None and oom_kills(cgroup) == before and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -125,6 +153,8 @@ def _stopped_or_killed(child: subprocess.Popen[bytes]) -> int:
     """Once a kill is counted: stop dd (it would fill what the victim frees and OOM again) and see
     whether the kernel's SIGKILL came first (KILLED: the fault decides from the count and the
     deaths whether a service process went before it) or not (0: the victim was another process)."""
+    if child.returncode is not None:  # reaped already by the watch's poll
+        return 0 if child.returncode == 0 else KILLED
     with contextlib.suppress(ProcessLookupError):  # exited already: waitpid says how
         os.kill(child.pid, signal.SIGSTOP)
     _, status = os.waitpid(child.pid, os.WUNTRACED)

@@ -14,9 +14,11 @@ Images are never pulled (``AFTERSHOCK_OFFLINE=1``): everything builds from the l
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -33,7 +35,7 @@ from harness.docker import cgroups
 from harness.docker.backend import DockerBackend
 from harness.docker.engine import docker_client
 from harness.errors import InfrastructureError, ScenarioError
-from harness.faults import resources
+from harness.faults import balloon, resources
 from harness.scenario.limits import Limits
 from harness.scenario.loader import load_scenario, load_target
 from tests.conftest import REPO, aftershock, latest_run, results_of
@@ -145,32 +147,42 @@ SMALL = [
 ]  # ~8 MB RSS: smaller than a Python balloon
 
 
-@pytest.fixture
-def small_service_cgroup() -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
-    """A fresh memory cgroup (v1) holding one small process, its limit at usage + HEADROOM as the
-    oom fault sets it: what the balloon meets in a container, without the engine."""
+@contextlib.contextmanager
+def _small_service_cgroup(processes: int) -> Iterator[tuple[Path, list[subprocess.Popen[bytes]]]]:
+    """A fresh memory cgroup (v1) holding ``processes`` small processes, its limit at usage +
+    HEADROOM as the oom fault sets it: what the balloon meets in a container, without the engine."""
     root = Path("/sys/fs/cgroup/memory")
     if not (root / "cgroup.procs").is_file() or not os.access(root, os.W_OK):
         pytest.skip("needs root and a cgroup v1 memory hierarchy at /sys/fs/cgroup/memory")
     cgroup = root / f"aftershock-test-{os.getpid()}-{time.time_ns()}"
     cgroup.mkdir()
     join = f"{cgroup}/cgroup.procs"
-    proc = subprocess.Popen(SMALL, preexec_fn=lambda: Path(join).write_text(str(os.getpid())))
+    procs = [
+        subprocess.Popen(SMALL, preexec_fn=lambda: Path(join).write_text(str(os.getpid())))
+        for _ in range(processes)
+    ]
     try:
-        time.sleep(0.5)  # its interpreter up: what it holds is charged
+        time.sleep(0.5)  # their interpreters up: what they hold is charged
         usage = int((cgroup / "memory.usage_in_bytes").read_text())
         limit = max(6 * 2**20, -(-(usage + resources.HEADROOM) // 4096) * 4096)
         (cgroup / "memory.limit_in_bytes").write_text(str(limit))
-        yield cgroup, proc
+        yield cgroup, procs
     finally:
-        proc.kill()
-        proc.wait()
+        for proc in procs:
+            proc.kill()
+            proc.wait()
         for _ in range(50):  # the cgroup goes once its last process is reaped
             try:
                 cgroup.rmdir()
                 break
             except OSError:
                 time.sleep(0.1)
+
+
+@pytest.fixture
+def small_service_cgroup() -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    with _small_service_cgroup(1) as (cgroup, procs):
+        yield cgroup, procs[0]
 
 
 def test_the_balloon_lets_the_kernel_kill_a_small_service_not_itself(
@@ -185,7 +197,57 @@ def test_the_balloon_lets_the_kernel_kill_a_small_service_not_itself(
         timeout=30,
     )
     assert service.wait(timeout=10) == -signal.SIGKILL, done.stdout + done.stderr  # the kernel's kill
-    assert (done.returncode, cgroups.oom_kill_count(cgroup) - before) == (0, 1), done.stdout + done.stderr
+    kills = cgroups.oom_kill_count(cgroup) - before
+    # (0, 1): the service, and dd's buffer fit after it. (KILLED, 2): the kernel's own race (KERNEL_RACE
+    # below) took dd as well, after the service: the fault counts that as the service's kill too.
+    assert (done.returncode, kills) in ((0, 1), (balloon.KILLED, 2)), done.stdout + done.stderr
+    assert resources.pressure_outcome(done.returncode, kills, True) == "service"
+
+
+#: The kernel's own race: its exit path marks an OOM victim "skip" (MMF_OOM_SKIP) a moment before
+#: the victim's last pages are freed, and a charge retried in that moment kills the next process
+#: (seen ~1 in 40 runs here, 2.5 ms after the first kill). A production leak meets the same race;
+#: the balloon cannot close it, only not add to it.
+KERNEL_RACE = 3  # tries: one kill in any of them shows the balloon adds none (the old one: never)
+
+
+def _pool_balloon_stopped_for_2s(bin_dir: Path) -> tuple[list[int | None], int, int, str]:
+    """A pool of two small processes, a balloon whose watch is stopped (SIGSTOP) for 2 s from the
+    moment its dd starts (a ``dd`` first on PATH stops its parent, then becomes the real one): the
+    pool's exit statuses, the kills counted, the balloon's exit status and its output."""
+    wrapper = bin_dir / "dd"
+    wrapper.write_text(f'#!/bin/sh\nkill -STOP $PPID\nexec {shutil.which("dd")} "$@"\n')
+    wrapper.chmod(0o755)
+    with _small_service_cgroup(2) as (cgroup, pool):
+        before = cgroups.oom_kill_count(cgroup)
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(resources.BALLOON), str(cgroup), "10"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        time.sleep(2)
+        proc.send_signal(signal.SIGCONT)
+        out = first + proc.communicate(timeout=30)[0]
+        time.sleep(0.5)  # a second victim, had there been one, is reaped by now
+        return [p.poll() for p in pool], cgroups.oom_kill_count(cgroup) - before, proc.returncode, out
+
+
+def test_the_balloon_kills_one_process_of_a_pool_however_late_it_looks(tmp_path: Path) -> None:
+    """One OOM kill per balloon, as in production, even when the balloon looks late at the kill
+    count (a busy CPU): its memory filler must not fill what the victim freed and kill the pool's
+    next process (the old filler, a buffer the size of the limit, killed the whole pool every
+    time). Up to :data:`KERNEL_RACE` tries, for the kernel's own race."""
+    seen = []
+    for _ in range(KERNEL_RACE):
+        dead, kills, returncode, out = _pool_balloon_stopped_for_2s(tmp_path)
+        seen.append((sorted(dead, key=str), kills, returncode, out))
+        if (sorted(dead, key=str), kills, returncode) == ([-signal.SIGKILL, None], 1, 0):
+            return
+    pytest.fail(f"more than one OOM kill in each of {KERNEL_RACE} tries: {seen}")
 
 
 # -- a service that outgrows its own limit -----------------------------------------------------
