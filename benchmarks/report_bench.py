@@ -17,8 +17,8 @@ impact and a 5 s recovery to draw.
 With ``--consistency`` the run is the orders target's: every request is a keyed write
 (``create_order``, its amount as the ledger value), the journal carries the target's consistency
 contract (and, with ``--audit-event``, the audit event that makes the operations view compute and
-draw the audit's work log), and ``trial-1/audit.json`` holds what the orders audit returns, in
-the layout the harness writes it (``json.dumps(..., indent=1)``): an ``order`` effect per applied
+draw the audit's work log), and ``trial-1/audit/`` holds what the orders audit returns, in the
+layout the harness keeps it (a JSON line per effect, a file per source): an ``order`` effect per applied
 write with its work-item stamps (``accepted_ns``, ``finished_ns``, ``attempts``) and a ``charge``
 per order, all acknowledged writes applied, half of the indeterminate ones, one charge in 1,000
 taken twice and one order in 5,000 stored with a wrong amount, so every figure has work to do.
@@ -181,12 +181,14 @@ def make_run_dir(
     for f in files:
         f.close()
     if consistency:
-        write_audit(trial / "audit.json", applied)
+        write_audit(trial, applied)
 
 
-def write_audit(path: Path, applied: list[tuple[int, int, int]]) -> None:
-    """The orders audit of ``applied`` writes, written as ``json.dumps(docs, indent=1)`` lays it
-    out (the harness's own writer), streamed so that building it costs little memory."""
+def write_audit(trial_dir: Path, applied: list[tuple[int, int, int]]) -> None:
+    """The orders audit of ``applied`` writes, kept as the harness keeps it
+    (:mod:`harness.measure.audit_store`: ``audit/<n>-<service>.jsonl``, a line naming the source
+    and holding its document without the effects, then one effect per line), streamed so that
+    building it costs little memory."""
 
     def order(i: int, accepted: int, amount: int) -> dict[str, Any]:
         return {
@@ -210,21 +212,15 @@ def write_audit(path: Path, applied: list[tuple[int, int, int]]) -> None:
             made = make(*row)
             yield from made if isinstance(made, list) else [made]
 
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write("{\n")
-        sources = [("api", effects(order), {"pending": 0}), ("payments", effects(charges), {"pending": 0})]
-        for n, (name, items, rest) in enumerate(sources):
-            fh.write(f' {json.dumps(name)}: {{\n  "effects": [')
-            first = True
+    directory = trial_dir / "audit"
+    directory.mkdir()
+    sources = [("api", effects(order)), ("payments", effects(charges))]
+    for n, (name, items) in enumerate(sources, start=1):
+        with (directory / f"{n}-{name}.jsonl").open("w", encoding="utf-8") as fh:
+            head = {"source": name, "effects_follow": True, "document": {"pending": 0}}
+            fh.write(json.dumps(head) + "\n")
             for e in items:
-                text = json.dumps(e, indent=1).replace("\n", "\n   ")
-                fh.write(("\n   " if first else ",\n   ") + text)
-                first = False
-            fh.write("\n  ]" if not first else "]")
-            for k, v in rest.items():
-                fh.write(f",\n  {json.dumps(k)}: {json.dumps(v)}")
-            fh.write("\n }" + ("," if n + 1 < len(sources) else "") + "\n")
-        fh.write("}")
+                fh.write(json.dumps(e, separators=(",", ":")) + "\n")
 
 
 def child(run_dir: Path) -> None:

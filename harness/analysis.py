@@ -24,7 +24,6 @@ from harness.measure.recovery import measure_fault
 from harness.measure.rollback import DEFAULT_BUDGET, RollbackMeasurement, measure_rollback
 from harness.measure.samples import RequestSamples, load_samples_counted
 from harness.measure.trial_analysis import TrialAnalysis as TrialAnalysis
-from harness.measure.trial_ledger import AUDIT_FILE as AUDIT_FILE
 from harness.measure.trial_ledger import consistency_of, failures_of
 from harness.measure.trials import mttr_over_trials
 from harness.measure.verdicts import (

@@ -14,14 +14,13 @@ from typing import Any
 
 import requests
 
-from harness.analysis import AUDIT_FILE
 from harness.clock import now_ns
 from harness.errors import InfrastructureError
 from harness.events import Audited, Drained, EventBus, LoadStopped, PhaseStarted
-from harness.files import atomic_write_text
 from harness.guards.trial import TrialGuards
 from harness.load.runner import LoadProcess
 from harness.measure.audit import Audit, AuditSchemaError, outstanding, validate_audit
+from harness.measure.audit_store import write_audit
 from harness.scenario.target import Target
 from harness.targets.backend import Backend
 
@@ -74,7 +73,7 @@ def drain_and_audit(
             try:  # validated before anything is computed from it (docs/audit.md)
                 audits[source.service] = validate_audit(docs[source.service], url)
             except AuditSchemaError:
-                atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
+                write_audit(trial_dir, docs)
                 raise
         pending = outstanding(  # work accepted and not finished, each unit once
             audits,
@@ -84,7 +83,7 @@ def drain_and_audit(
         if pending == 0 or now_ns() >= deadline:
             break
         time.sleep(0.2)
-    atomic_write_text(trial_dir / AUDIT_FILE, json.dumps(docs, indent=1))
+    write_audit(trial_dir, docs)
     effects = sum(len(a.effects) for a in audits.values())
     bus.publish(Drained(trial=trial, waited=(now_ns() - started) / 1e9, pending=pending))
     bus.publish(Audited(trial=trial, summary=f"{effects} effects, {pending} still pending"))

@@ -1,9 +1,12 @@
 """An audit's effects read by column (pyarrow), for the reconcile and the operations view.
 
-Arrow parses the audit once per trial; the reconcile's string columns and the work items' stamp
-arrays come from that one parse, and no Python object is built per effect. Anything Arrow cannot
-take plainly goes through :func:`harness.measure.audit.validate_audit`, so a malformed audit
-reads exactly as it did."""
+Arrow parses each audit source's lines (:mod:`harness.measure.audit_store`) block by block, once
+per trial; each block's string columns for the reconcile and the work items' stamps for the
+operations view are kept, the rest of the block dropped, and no Python object is built per
+effect, so the analysis holds the columns it needs and never the audit's text. Anything Arrow
+cannot take plainly goes through :func:`harness.measure.audit.validate_audit`, so a malformed
+audit reads exactly as it did. A run directory of the older layout (one ``audit.json``) is read
+as one document, as before."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.measure.audit import norm_value, validate_audit
+from harness.measure.audit_store import AUDIT_DIR, LEGACY_FILE, AuditSource, audit_sources, source_document
+from harness.measure.columns import release_unused
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,17 +74,50 @@ def effect_columns(docs: Mapping[str, object], endpoint_of: Mapping[str, str]) -
     return columns_of(parts)
 
 
-def read_effect_columns(path: Path, endpoint_of: Mapping[str, str]) -> EffectColumns:
-    """:func:`effect_columns` of an ``audit.json`` file, parsed by Arrow's JSON reader when it can.
+def read_effect_columns(trial_dir: Path, endpoint_of: Mapping[str, str]) -> EffectColumns:
+    """:func:`effect_columns` of a trial's kept audit, parsed by Arrow's JSON reader when it can.
 
-    Arrow parses the document straight into columns (no Python object per effect; a tenth of the
-    time and memory of ``json.loads`` on a large audit). Its column types then stand for the schema
-    check: every effect's ``kind``/``key``/``id``/``value``/``status`` of an accepted type, none of
-    the required ones missing or null, no empty ``kind``, ``pending`` a whole number >= 0. Anything
-    else (a type Arrow cannot hold in one column, a missing field, an empty audit) is read the way it
-    always was: ``json.loads`` and :func:`effect_columns`, which raises the same
-    :class:`AuditSchemaError` as before for a document that breaks the contract.
-    """
+    Arrow parses the effects straight into columns (no Python object per effect). Its column types
+    then stand for the schema check: every effect's ``kind``/``key``/``id``/``value``/``status`` of
+    an accepted type, none of the required ones missing or null, no empty ``kind``, ``pending`` a
+    whole number >= 0. Anything else (a type Arrow cannot hold in one column, a missing field, a
+    type that changes between blocks) is read the way it always was: ``json.loads`` and
+    :func:`effect_columns`, which raises the same :class:`AuditSchemaError` as before for a
+    document that breaks the contract. The trial's parse is released here (the reconcile is its
+    last reader)."""
+    if not (trial_dir / AUDIT_DIR).is_dir():
+        return _read_legacy_effects(trial_dir / LEGACY_FILE, endpoint_of)
+    parsed = _take_pass(trial_dir)
+    parts: list[_Columns] = []
+    for source, one in zip(parsed.sources, parsed.passes, strict=True):
+        if one.columns is not None:
+            parts.append(one.columns)
+        else:
+            parts.append(_columns_of_docs({source.service: source_document(source)}, endpoint_of))
+    return columns_of(parts) if parts else columns_of([([], [], [], [], [], 0)])
+
+
+def read_work_arrays(trial_dir: Path) -> WorkArrays | None:
+    """The work items of a trial's kept audit as arrays, from the same Arrow parse as the
+    reconcile's (:func:`read_effect_columns`), with no Python object per effect. None where Arrow
+    cannot hold the stamps as integer columns: the caller then reads the documents as JSON."""
+    if not (trial_dir / AUDIT_DIR).is_dir():
+        table = _peek_table(trial_dir / LEGACY_FILE)
+        return None if table is None or table.num_rows != 1 else _work_arrays(table)
+    parsed = _peek_pass(trial_dir)
+    if any(one.work is None for one in parsed.passes):
+        return None
+    return _joined_work([one.work for one in parsed.passes if one.work is not None])
+
+
+def _columns_of_docs(docs: Mapping[str, object], endpoint_of: Mapping[str, str]) -> _Columns:
+    """The columns of documents read as JSON: checked by column, or judged by the model."""
+    out = effect_columns(docs, endpoint_of)
+    return (out.kind, out.key, out.value, out.status, out.id, out.pending)
+
+
+def _read_legacy_effects(path: Path, endpoint_of: Mapping[str, str]) -> EffectColumns:
+    """The older layout: one ``audit.json`` (``{service: document}``) parsed whole."""
     table = _take_table(path)
     columns = None if table is None or table.num_rows != 1 else _arrow_columns(table)
     if columns is not None:
@@ -133,6 +171,183 @@ def _take_table(path: Path) -> pa.Table | None:
 _MISSING: Any = object()
 
 
+#: Bytes of effect lines Arrow parses at a time: the text held at once, whatever the audit's size.
+BLOCK = 1 << 20
+_WorkParts = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]
+
+
+@dataclass(frozen=True, eq=False)
+class _SourcePass:
+    """One source's parse: its columns (None: not plainly valid, the JSON path judges it) and its
+    work stamps (None: not integer columns, the JSON path reads them)."""
+
+    columns: _Columns | None
+    work: _WorkParts | None
+
+
+@dataclass(frozen=True, eq=False)
+class _TrialPass:
+    sources: list[AuditSource]
+    passes: list[_SourcePass]
+
+
+_passes: dict[tuple[Any, ...], _TrialPass] = {}
+
+
+def _pass_identity(trial_dir: Path) -> tuple[Any, ...]:
+    return tuple(_identity(p) for p in sorted((trial_dir / AUDIT_DIR).glob("*.jsonl")))
+
+
+def _peek_pass(trial_dir: Path) -> _TrialPass:
+    """The trial's parse, kept for its next reader (the reconcile takes it)."""
+    ident = _pass_identity(trial_dir)
+    if ident not in _passes:
+        _passes.clear()  # one audit at a time
+        _passes[ident] = _parse_trial(trial_dir)
+    return _passes[ident]
+
+
+def _take_pass(trial_dir: Path) -> _TrialPass:
+    hit = _passes.pop(_pass_identity(trial_dir), None)
+    _passes.clear()
+    return _parse_trial(trial_dir) if hit is None else hit
+
+
+def _parse_trial(trial_dir: Path) -> _TrialPass:
+    sources = audit_sources(trial_dir)
+    return _TrialPass(sources, [_parse_source(s) for s in sources])
+
+
+def _parse_source(source: AuditSource) -> _SourcePass:
+    """One source's effect lines, block by block; a block Arrow cannot read (or a type that changes
+    between blocks) leaves the whole source to the JSON path."""
+    import pyarrow as pa
+    from pyarrow import json as pa_json
+
+    doc = source.document
+    given = doc.get("pending", 0) if isinstance(doc, dict) else None
+    pending = given if type(given) is int else -1
+    # "effects" in the document: never written so by the store, but a hand-made file could be
+    plain = source.effects_at is not None and pending >= 0 and "effects" not in doc
+    chunks: list[_Columns] = []
+    work: list[_WorkParts] | None = []
+    blocks = 0
+    try:
+        with pa.OSFile(str(source.path)) as fh:
+            fh.seek(source.effects_at or 0)
+            if source.effects_at is None or fh.tell() >= fh.size():
+                batches: Any = []
+            else:
+                batches = pa_json.open_json(
+                    fh,
+                    read_options=pa_json.ReadOptions(block_size=BLOCK, use_threads=False),
+                    parse_options=pa_json.ParseOptions(newlines_in_values=False),
+                )
+            for batch in batches:
+                if plain:
+                    cols = _batch_columns(batch)
+                    if cols is None:
+                        plain = False
+                        chunks.clear()
+                    else:
+                        chunks.append(cols)
+                if work is not None:
+                    stamps = _batch_work(batch)
+                    if stamps is None:
+                        work = None
+                    else:
+                        work.append(stamps)
+                if not plain and work is None:
+                    break
+                blocks += 1
+                if blocks % 8 == 0:  # what each block's parse freed goes back now, not at the end
+                    release_unused()
+    except (pa.ArrowException, ValueError):
+        return _SourcePass(None, None)
+    if not plain:
+        return _SourcePass(None, _join_work_parts(work))
+    kept = columns_of(chunks) if chunks else columns_of([([], [], [], [], [], 0)])
+    columns: _Columns = (kept.kind, kept.key, kept.value, kept.status, kept.id, pending)
+    return _SourcePass(columns, _join_work_parts(work))
+
+
+def _batch_columns(batch: pa.RecordBatch) -> _Columns | None:
+    """A block's effect columns, or None if any effect in it is not plainly valid."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = set(batch.schema.names)
+    if not {"kind", "key", "id"} <= names:
+        return None
+    kind, key, id_ = batch.column("kind"), batch.column("key"), batch.column("id")
+    if kind.type != pa.string() or key.type != pa.string() or kind.null_count or key.null_count:
+        return None
+    if id_.null_count or not (id_.type == pa.string() or id_.type == pa.int64()):
+        return None
+    if pc.any(pc.equal(kind, "")).as_py():
+        return None
+    rows = batch.num_rows
+    value = _arrow_values(batch.column("value")) if "value" in names else pa.nulls(rows, pa.string())
+    status = batch.column("status") if "status" in names else pa.nulls(rows, pa.string())
+    if value is None or status.type not in (pa.string(), pa.null()):
+        return None
+    return (
+        kind.dictionary_encode(),
+        key,
+        value,
+        status.cast(pa.string()).dictionary_encode(),
+        id_.cast(pa.string()),
+        0,
+    )
+
+
+def _batch_work(batch: pa.RecordBatch) -> _WorkParts | None:
+    """A block's work stamps (effects with ``accepted_ns``), or None if they are not integers."""
+    import pyarrow as pa
+
+    names = set(batch.schema.names)
+    rows = batch.num_rows
+    if "accepted_ns" not in names:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.bool_), empty
+    cols: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]] = {}
+    for field in ("accepted_ns", "finished_ns", "attempts"):
+        column = batch.column(field) if field in names else pa.nulls(rows, pa.int64())
+        if pa.types.is_null(column.type):
+            column = pa.nulls(rows, pa.int64())
+        if column.type != pa.int64():
+            return None
+        present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        values = np.asarray(column.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        cols[field] = (values, present)
+    keep = cols["accepted_ns"][1]
+    done = cols["finished_ns"][1][keep]
+    return (
+        cols["accepted_ns"][0][keep],
+        np.where(done, cols["finished_ns"][0][keep], -1),
+        done,
+        cols["attempts"][0][keep],
+    )
+
+
+def _join_work_parts(parts: list[_WorkParts] | None) -> _WorkParts | None:
+    if parts is None:
+        return None
+    empty = np.zeros(0, dtype=np.int64)
+    return (
+        np.concatenate([empty, *(p[0] for p in parts)]),
+        np.concatenate([empty, *(p[1] for p in parts)]),
+        np.concatenate([np.zeros(0, dtype=np.bool_), *(p[2] for p in parts)]),
+        np.concatenate([empty, *(p[3] for p in parts)]),
+    )
+
+
+def _joined_work(parts: list[_WorkParts]) -> WorkArrays:
+    joined = _join_work_parts(parts)
+    assert joined is not None
+    return WorkArrays(accepted_ns=joined[0], finished_ns=joined[1], finished=joined[2], attempts=joined[3])
+
+
 @dataclass(frozen=True, eq=False)
 class WorkArrays:
     """The work-item stamps of every effect that has them (``accepted_ns`` not null), one array
@@ -143,14 +358,6 @@ class WorkArrays:
     finished_ns: npt.NDArray[np.int64]
     finished: npt.NDArray[np.bool_]
     attempts: npt.NDArray[np.int64]
-
-
-def read_work_arrays(path: Path) -> WorkArrays | None:
-    """The work items of an ``audit.json`` as arrays, from the same Arrow parse as the reconcile's
-    (:func:`read_effect_columns`), with no Python object per effect. None where Arrow cannot hold
-    the stamps as integer columns: the caller then reads the file as JSON, as before."""
-    table = _peek_table(path)
-    return None if table is None or table.num_rows != 1 else _work_arrays(table)
 
 
 def _work_arrays(table: pa.Table) -> WorkArrays | None:
@@ -281,16 +488,32 @@ def _arrow_values(value: pa.Array) -> pa.Array | None:
 
 
 def columns_of(parts: list[_Columns]) -> EffectColumns:
-    """Arrow columns from per-source lists (kind, key, value text or None, status, id, pending)."""
+    """Arrow columns from per-source lists (kind, key, value text or None, status, id, pending).
+
+    ``kind`` and ``status`` (few distinct texts) are held as codes into their distinct values."""
     import pyarrow as pa
 
-    def col(i: int) -> pa.Array:
-        chunks = [p[i] if isinstance(p[i], pa.Array) else pa.array(p[i], type=pa.string()) for p in parts]
-        return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.string())
+    def col(i: int, coded: bool = False) -> pa.Array:
+        chunks: list[pa.Array] = [
+            p[i] if isinstance(p[i], pa.Array) else pa.array(p[i], type=pa.string()) for p in parts
+        ]
+        if not coded:
+            return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.string())
+        codes = [c if pa.types.is_dictionary(c.type) else c.dictionary_encode() for c in chunks]
+        if not codes:
+            return pa.array([], type=pa.string()).dictionary_encode()
+        return pa.chunked_array(codes).unify_dictionaries().combine_chunks()
 
-    return EffectColumns(
-        kind=col(0), key=col(1), value=col(2), status=col(3), id=col(4), pending=sum(p[5] for p in parts)
+    out = EffectColumns(
+        kind=col(0, coded=True),
+        key=col(1),
+        value=col(2),
+        status=col(3, coded=True),
+        id=col(4),
+        pending=sum(p[5] for p in parts),
     )
+    release_unused()
+    return out
 
 
 def _checked_columns(doc: object) -> _Columns | None:

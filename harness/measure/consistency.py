@@ -207,23 +207,55 @@ class _Groups:
     kinds: list[str]
 
 
-def _groups(effects: EffectColumns) -> _Groups:
+def _groups(effects: EffectColumns, seen: pa.Array, seen_of: NDArray[np.int64]) -> _Groups:
+    """The effects by (kind, key). A key is coded by its place among the keys the ledger saw
+    (``seen_of``, already worked out: no second hash of the effects' keys), the few the ledger
+    never saw after them."""
+    import pyarrow as pa
+
     kinds = effects.kind.dictionary_encode()
-    keys = effects.key.dictionary_encode()
     kind_of = _np(kinds.indices).astype(np.int64)
-    key_of = _np(keys.indices).astype(np.int64)
-    width = max(len(keys.dictionary), 1)
+    key_of, keys = seen_of.copy(), seen
+    unseen = np.flatnonzero(seen_of < 0)
+    if unseen.size:
+        extra = effects.key.take(pa.array(unseen)).dictionary_encode()
+        key_of[unseen] = len(seen) + _np(extra.indices).astype(np.int64)
+        keys = pa.concat_arrays([seen.cast(pa.string()), extra.dictionary.cast(pa.string())])
+    width = max(len(keys), 1)
     gid = kind_of * width + key_of
-    uniq, first, of_effect, size = np.unique(gid, return_index=True, return_inverse=True, return_counts=True)
+    del kind_of, key_of
+    uniq, first, of_effect, size = _unique(gid, len(kinds.dictionary) * width)
     return _Groups(
-        of_effect=of_effect.reshape(-1),
+        of_effect=of_effect,
         first=first,
         size=size,
         kind=uniq // width,
         key=uniq % width,
-        keys=keys.dictionary,
+        keys=keys,
         kinds=[str(k) for k in kinds.dictionary.to_pylist()],
     )
+
+
+def _unique(
+    gid: NDArray[np.int64], span: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """``np.unique(gid, return_index, return_inverse, return_counts)`` for codes in ``[0, span)``:
+    by counting, not sorting, when the span is small beside the codes (no sort of millions)."""
+    if span > 4 * gid.size + 1024:
+        uniq, first, inverse, size = np.unique(
+            gid, return_index=True, return_inverse=True, return_counts=True
+        )
+        return uniq, first, inverse.reshape(-1), size
+    counts = np.bincount(gid, minlength=span)
+    uniq = np.flatnonzero(counts)
+    size = counts[uniq]
+    rank = np.cumsum(counts > 0) - 1
+    del counts
+    inverse = rank[gid]
+    del rank
+    first = np.full(uniq.size, gid.size, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(gid.size, dtype=np.int64))
+    return uniq, first, inverse, size
 
 
 def reconcile_columns(
@@ -242,10 +274,12 @@ def reconcile_columns(
     w, seen, slot_of_seen = _writes(ledger, write_ops)
     c = Consistency(pending=effects.pending, writes=len(w.keys))
     examples: list[_Example] = []
-    g = _groups(effects)
+    seen_of = _seen_of(effects, seen)
+    g = _groups(effects, seen, seen_of)
     per_kind: Any = np.bincount(g.kind, weights=g.size, minlength=len(g.kinds)) if len(g.size) else []
-    c.effects = {name: int(n) for name, n in zip(g.kinds, per_kind, strict=True)}
-    write_of = _unledgered(c, examples, effects, seen, slot_of_seen)
+    c.effects = {name: int(n) for name, n in zip(g.kinds, per_kind, strict=True) if n}
+    write_of = _unledgered(c, examples, effects, seen_of, slot_of_seen)
+    del seen_of
     primary_code = g.kinds.index(primary) if primary in g.kinds else -1
     _judge_writes(c, examples, w, g, write_of, primary_code)
     _judge_held(c, examples, w, g, effects, write_of, primary_code, final_status)
@@ -264,25 +298,31 @@ def reconcile_columns(
 _Example = tuple[tuple[int, int, str, str, int], str, list[str]]
 
 
+def _seen_of(effects: EffectColumns, seen: pa.Array) -> NDArray[np.int64]:
+    """Each effect's key as its place among the keys the ledger saw (-1: never seen)."""
+    import pyarrow.compute as pc
+
+    return _np(pc.index_in(effects.key, value_set=seen).fill_null(-1)).astype(np.int64)
+
+
 def _unledgered(
     c: Consistency,
     examples: list[_Example],
     effects: EffectColumns,
-    seen: pa.Array,
+    seen_of: NDArray[np.int64],
     slot_of_seen: NDArray[np.int64],
 ) -> NDArray[np.int64]:
     """Count the effects no ledgered request asked for; the write each effect answers (-1: none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    seen_of = _np(pc.index_in(effects.key, value_set=seen).fill_null(-1)).astype(np.int64)
     ledgered = seen_of >= 0
     c.unledgered = int((~ledgered).sum())
     if c.unledgered:
         c.unledgered_keys = _smallest(pc.unique(effects.key.filter(pa.array(~ledgered))), UNLEDGERED_KEYS)
         examples.append(((0, 0, "", "", 0), "unledgered", c.unledgered_keys[:EXAMPLES]))
     result: NDArray[np.int64] = (
-        np.where(ledgered, slot_of_seen[np.maximum(seen_of, 0)], -1) if len(seen) else seen_of
+        np.where(ledgered, slot_of_seen[np.maximum(seen_of, 0)], -1) if len(slot_of_seen) else seen_of
     )
     return result
 

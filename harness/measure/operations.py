@@ -8,7 +8,6 @@ already measured per fault. The definitions are in :mod:`harness.measure.busines
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import numpy as np
 from harness.events import Audited, RunEvent
 from harness.journal import JOURNAL_NAME, read_events
 from harness.measure.audit_columns import WorkArrays, read_work_arrays
+from harness.measure.audit_store import audit_documents, has_audit
 from harness.measure.business import STAMP_SLACK, BusinessMeasurement, WorkItem, WorkLog, measure_business
 from harness.measure.detection import AlertNotice, DetectionMeasurement, measure_detection
 from harness.monitoring.events import AlertReceived, MonitoringStarted, MonitoringStopped
@@ -208,15 +208,15 @@ def operations_of(
         ((e.t_ns - t0_ns) / 1e9 for e in events if isinstance(e, Audited) and e.trial == trial),
         None,
     )
-    audit_path = run_dir / f"trial-{trial}" / "audit.json"
+    trial_dir = run_dir / f"trial-{trial}"
     docs: Any = None
     work: WorkLog | None = None
-    if audit_at is not None and audit_path.exists():  # without its instant the work is not measured
-        arrays = read_work_arrays(audit_path)  # the reconcile's own parse, by column
+    if audit_at is not None and has_audit(trial_dir):  # without its instant the work is not measured
+        arrays = read_work_arrays(trial_dir)  # the reconcile's own parse, by column
         if arrays is not None:
             work = work_log_of(arrays, t0_ns)
         else:  # a shape Arrow cannot hold in columns: every effect read as JSON, as it always was
-            docs = json.loads(audit_path.read_text(encoding="utf-8"))
+            docs = audit_documents(trial_dir)
     return measure_operations(
         scenario,
         trial,

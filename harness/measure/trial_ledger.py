@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from harness.load.ledger import shard_paths
 from harness.measure.audit_columns import read_effect_columns
+from harness.measure.audit_store import audit_location, has_audit
 from harness.measure.columns import OK, LedgerColumns, read_ledger
 from harness.measure.consistency import Consistency, reconcile_columns
 from harness.measure.failures import NO_FAULT, TEXT_LIMIT, status_class
@@ -24,8 +25,6 @@ from harness.run_record import RunRecord
 
 if TYPE_CHECKING:
     from harness.measure.trial_analysis import TrialAnalysis
-
-AUDIT_FILE = "audit.json"
 
 
 class _Endpoints(dict[str, str]):
@@ -46,10 +45,9 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
     offending path); the ledger's columns are those the samples were read from."""
     contract = record.started.consistency
     trial_dir = run_dir / f"trial-{trial}"
-    audit_path = trial_dir / AUDIT_FILE
-    if not contract or not audit_path.exists():
+    if not contract or not has_audit(trial_dir):
         return None
-    effects = read_effect_columns(audit_path, _Endpoints(audit_path))
+    effects = read_effect_columns(trial_dir, _Endpoints(audit_location(trial_dir)))
     return reconcile_columns(
         read_ledger(shard_paths(trial_dir)),
         effects,
@@ -129,9 +127,9 @@ class _FailedRows:
     ) -> _FailedRows:
         import pyarrow as pa
 
-        take = pa.array(failed)
-        errors = ledger.error.take(take).dictionary_encode()
-        outcomes = ledger.outcome.take(take).dictionary_encode()
+        take = pa.array(failed)  # as text again, then coded by first appearance among these rows
+        errors = ledger.error.take(take).cast(pa.string()).dictionary_encode()
+        outcomes = ledger.outcome.take(take).cast(pa.string()).dictionary_encode()
         return cls(
             op=op,
             status=ledger.status[failed],

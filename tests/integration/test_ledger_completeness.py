@@ -21,6 +21,7 @@ import yaml
 from harness.load.control import done_marker
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.audit import outstanding, validate_audit
+from harness.measure.audit_store import audit_documents
 from harness.measure.consistency import effects_of, reconcile
 from tests.conftest import REPO, aftershock, latest_run, leftovers, results_of
 
@@ -65,7 +66,7 @@ def test_target_side_count_equals_the_ledger_key_for_key_over_20_trials(tmp_path
         trial_dir = run_dir / f"trial-{trial}"
         shards = shard_paths(trial_dir)
         records = list(read_records(shards))
-        doc = json.loads((trial_dir / "audit.json").read_text())["app"]
+        doc = audit_documents(trial_dir)["app"]
         audit = validate_audit(doc, f"trial {trial} audit")
         received = Counter(e.key for e in audit.effects)
         ledgered = Counter(r.key for r in records)

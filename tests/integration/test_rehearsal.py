@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from harness.load.ledger import read_records, shard_paths
+from harness.measure.audit_store import audit_documents
 from tests.conftest import REPO, aftershock, latest_run, leftovers, results_of
 
 pytestmark = pytest.mark.integration
@@ -88,7 +89,7 @@ def test_orders_rehearsal_passes_end_to_end(scenario: str, tmp_path: Path) -> No
     records = list(read_records(shard_paths(run_dir / "trial-1")))
     assert len(records) == trial["load"]["requests"] > 1000
     acked = {r.key for r in records if r.op == "create_order" and r.outcome == "ok"}
-    audit = json.loads((run_dir / "trial-1" / "audit.json").read_text())
+    audit = audit_documents(run_dir / "trial-1")
     orders = {e["key"] for e in audit["api"]["effects"] if e["kind"] == "order"}
     assert acked and acked <= orders
     assert trial["consistency"]["lost"] == 0 and trial["consistency"]["writes"] == len(

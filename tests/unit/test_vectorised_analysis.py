@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from harness.load.ledger import COLUMNS, LedgerRecord, LedgerWriter, read_records
 from harness.measure.audit import AuditSchemaError, validate_audit
 from harness.measure.audit_columns import EffectColumns, effect_columns, read_effect_columns
+from harness.measure.audit_store import write_audit
 from harness.measure.columns import read_ledger
 from harness.measure.consistency import Consistency, Effect, effects_of, reconcile, reconcile_columns
 from harness.measure.failures import failure_breakdown
@@ -199,31 +200,36 @@ def test_from_files_the_columns_give_what_records_and_models_gave(
     breakage: tuple[str, int, int] | None,
 ) -> None:
     """The whole path from files: shards (torn last line, wrong-length rows, quoted newlines) and
-    audit documents as ``audit.json`` holds them, valid or broken in one place."""
+    audit documents as the trial keeps them (a line per effect; and the older ``audit.json``),
+    valid or broken in one place."""
     if breakage is not None and breakage[0] in docs:
         svc, which, at = breakage
         docs[svc] = _break(docs[svc], BREAKAGES[which], at)
-    docs = json.loads(json.dumps(docs))  # as read back from audit.json
-    endpoints = {svc: f"service {svc!r} (audit.json)" for svc in docs}
+    docs = json.loads(json.dumps(docs))  # as read back from the kept audit
+    endpoints = {svc: f"service {svc!r} (audit)" for svc in docs}
     with tempfile.TemporaryDirectory() as tmp:
         paths = _write_shards(Path(tmp), records, shards, torn, junk)
-        audit_file = Path(tmp) / "audit.json"
-        audit_file.write_text(json.dumps(docs, indent=1))  # as the harness writes it
+        write_audit(Path(tmp), docs)  # as the harness keeps it
+        legacy = Path(tmp) / "legacy"
+        legacy.mkdir()
+        (legacy / "audit.json").write_text(json.dumps(docs, indent=1))  # as older runs kept it
         rows = list(read_records(paths))
         try:
             audits = {svc: validate_audit(doc, endpoints[svc]) for svc, doc in docs.items()}
         except AuditSchemaError as exc:
             for read in (
                 lambda: effect_columns(docs, endpoints),
-                lambda: read_effect_columns(audit_file, endpoints),
+                lambda: read_effect_columns(Path(tmp), endpoints),
+                lambda: read_effect_columns(legacy, endpoints),
             ):
                 with pytest.raises(AuditSchemaError) as got:
                     read()
                 assert str(got.value) == str(exc)
             return
         columns = effect_columns(docs, endpoints)
-        from_file = read_effect_columns(audit_file, endpoints)
+        from_file = read_effect_columns(Path(tmp), endpoints)
         assert _lists(from_file) == _lists(columns) == _lists_of(effects_of(audits), audits)
+        assert _lists(read_effect_columns(legacy, endpoints)) == _lists(columns)
         ledger = read_ledger(paths)
         assert ledger.key.to_pylist() == [r.key for r in rows]
         assert ledger.end_ns.tolist() == [r.end_ns for r in rows]
@@ -301,11 +307,26 @@ def test_an_orders_audit_is_read_by_arrow_not_by_json_loads(monkeypatch: pytest.
         },
         "mail": {"effects": []},
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "audit.json"
-        path.write_text(json.dumps(docs, indent=1))
-        monkeypatch.setattr(audit.json, "loads", lambda *_: pytest.fail("read with json.loads"))
-        c = read_effect_columns(path, {})
+    loads = json.loads
+
+    def no_effects(text: Any, *args: Any, **kwargs: Any) -> Any:  # a source's first line may be
+        if b'"kind"' in (text if isinstance(text, bytes) else text.encode()):
+            pytest.fail("effects read with json.loads")
+        return loads(text, *args, **kwargs)
+
+    for layout in ("lines", "audit.json"):
+        with tempfile.TemporaryDirectory() as tmp:
+            if layout == "lines":
+                write_audit(Path(tmp), docs)
+            else:
+                (Path(tmp) / "audit.json").write_text(json.dumps(docs, indent=1))
+            with monkeypatch.context() as m:
+                m.setattr(audit.json, "loads", no_effects)
+                c = read_effect_columns(Path(tmp), {})
+            _check_orders_columns(c)
+
+
+def _check_orders_columns(c: EffectColumns) -> None:
     assert c.value.to_pylist() == ["100", "12.5", None, "100"]
     assert (c.id.to_pylist(), c.status.to_pylist(), c.pending) == (
         ["1", "2", "3", "7"],
@@ -325,3 +346,40 @@ def test_a_shard_rewritten_in_place_is_read_anew() -> None:
         path.write_bytes(path.read_bytes().replace(b",a,", b",b,"))  # same size, same inode
         os.utime(path, ns=(stamp, stamp))
         assert read_ledger([path]).key.to_pylist() == ["b"]
+
+
+@pytest.mark.parametrize(
+    "effects",
+    [
+        # ids change type between blocks: Arrow fixed the type on the first block
+        [{"kind": "order", "key": f"k{i}", "id": i if i < 20 else f"o{i}", "value": i} for i in range(40)],
+        # a status that is null in the first block, text later
+        [{"kind": "order", "key": f"k{i}", "id": i, "status": None if i < 20 else "done"} for i in range(40)],
+        # a field that first appears in a later block
+        [{"kind": "order", "key": f"k{i}", "id": i, **({"value": 5} if i > 30 else {})} for i in range(40)],
+        # a broken effect in a later block: the model names it
+        [
+            {"kind": "order", "key": f"k{i}", "id": i} if i != 33 else {"kind": "", "key": "x", "id": 1}
+            for i in range(40)
+        ],
+    ],
+)
+def test_an_audit_read_in_many_blocks_reads_as_one_document(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, effects: list[dict[str, Any]]
+) -> None:
+    """Arrow reads the lines block by block and fixes the columns' types on the first block; a
+    later block that does not fit leaves the source to the JSON path, with the same result."""
+    from harness.measure import audit_columns
+
+    monkeypatch.setattr(audit_columns, "BLOCK", 256)  # a few lines per block
+    docs = {"api": {"effects": effects, "pending": 3}}
+    write_audit(tmp_path, docs)
+    endpoints = {"api": "service 'api' (audit)"}
+    try:
+        expected = effect_columns(docs, endpoints)
+    except AuditSchemaError as exc:
+        with pytest.raises(AuditSchemaError) as got:
+            read_effect_columns(tmp_path, endpoints)
+        assert str(got.value) == str(exc)
+        return
+    assert _lists(read_effect_columns(tmp_path, endpoints)) == _lists(expected)

@@ -4,6 +4,7 @@ per-effect JSON reading gave: same items, same backlog, cycle times and retries.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.measure.audit_columns import read_effect_columns, read_work_arrays
+from harness.measure.audit_store import write_audit
 from harness.measure.business import WorkItem, WorkLog
 from harness.measure.operations import work_items, work_log_of
 
@@ -58,12 +60,22 @@ def _same(a: WorkLog, b: WorkLog) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(audits())
 def test_columns_read_the_same_work_log_as_json(tmp_path: Path, docs: dict[str, Any]) -> None:
-    path = tmp_path / "audit.json"
-    path.write_text(json.dumps(docs, indent=1))
     items = work_items(docs, T0)
-    arrays = read_work_arrays(path)
-    assert arrays is not None
-    _same(work_log_of(arrays, T0), WorkLog(items))
+    for trial_dir in _both_layouts(tmp_path, docs):
+        arrays = read_work_arrays(trial_dir)
+        assert arrays is not None
+        _same(work_log_of(arrays, T0), WorkLog(items))
+
+
+def _both_layouts(tmp_path: Path, docs: dict[str, Any]) -> list[Path]:
+    """The audit kept as a trial keeps it (a line per effect) and as older runs did (audit.json)."""
+    lines, legacy = tmp_path / "lines", tmp_path / "legacy"
+    for d in (lines, legacy):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+    write_audit(lines, docs)
+    (legacy / "audit.json").write_text(json.dumps(docs, indent=1))
+    return [lines, legacy]
 
 
 @settings(max_examples=60, deadline=None)
@@ -86,24 +98,23 @@ def test_retries_count_the_items_in_the_backlog_during_the_span(
 
 
 def test_stamps_of_another_type_fall_back_to_json(tmp_path: Path) -> None:
-    path = tmp_path / "audit.json"
     doc = {"api": {"effects": [{"kind": "order", "key": "a", "id": 1, "accepted_ns": 1.5e12}]}}
-    path.write_text(json.dumps(doc))
-    assert read_work_arrays(path) is None  # a float stamp: the JSON reading judges it
+    for trial_dir in _both_layouts(tmp_path, doc):
+        assert read_work_arrays(trial_dir) is None  # a float stamp: the JSON reading judges it
 
 
 def test_the_reconcile_reads_the_parse_the_work_log_made(tmp_path: Path) -> None:
     """One Arrow parse per audit: the work log's read keeps it for the reconcile, which releases it."""
-    path = tmp_path / "audit.json"
     doc = {
         "api": {"effects": [{"kind": "order", "key": "a", "id": 1, "accepted_ns": T0, "finished_ns": T0 + 5}]}
     }
-    path.write_text(json.dumps(doc, indent=1))
     from harness.measure import audit_columns as audit
 
-    arrays = read_work_arrays(path)
-    assert arrays is not None and arrays.accepted_ns.tolist() == [T0]
-    assert len(audit._tables) == 1
-    effects = read_effect_columns(path, {"api": "api"})
-    assert effects.key.to_pylist() == ["a"]
-    assert not audit._tables
+    lines, legacy = _both_layouts(tmp_path, doc)
+    for trial_dir, kept in ((lines, audit._passes), (legacy, audit._tables)):
+        arrays = read_work_arrays(trial_dir)
+        assert arrays is not None and arrays.accepted_ns.tolist() == [T0]
+        assert len(kept) == 1
+        effects = read_effect_columns(trial_dir, {"api": "api"})
+        assert effects.key.to_pylist() == ["a"]
+        assert not kept
