@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from harness.measure.audit import norm_value, validate_audit
 from harness.measure.audit_store import AUDIT_DIR, LEGACY_FILE, AuditSource, audit_sources, source_document
-from harness.measure.columns import release_unused
+from harness.measure.columns import release_unused, use_system_allocator
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -214,6 +214,7 @@ def _take_pass(trial_dir: Path) -> _TrialPass:
 
 
 def _parse_trial(trial_dir: Path) -> _TrialPass:
+    use_system_allocator()
     sources = audit_sources(trial_dir)
     return _TrialPass(sources, [_parse_source(s) for s in sources])
 
