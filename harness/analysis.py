@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.fault_result import effect_on_the_work, fault_result
-from harness.load.clock_sync import clock_uncertainty, widen_resolution
+from harness.load.clock_sync import clock_uncertainty, read_clocks, widen_resolution
 from harness.load.ledger import shard_paths
 from harness.measure.audit import AuditSchemaError
 from harness.measure.baseline import Baseline, measure_baseline
@@ -40,6 +40,7 @@ from harness.results import (
     FidelityResult,
     HarnessFailure,
     LoadResult,
+    RemoteWorker,
     Results,
     Slo,
     TrialResult,
@@ -57,7 +58,7 @@ def policy_of(scenario: Scenario) -> HealthPolicy:
 
 
 def _load_result(
-    start: float | None, stop: float | None, requests: int, counts: dict[str, int]
+    start: float | None, stop: float | None, requests: int, counts: dict[str, int], trial_dir: Path
 ) -> LoadResult:
     return LoadResult(
         started_at=start,
@@ -66,6 +67,16 @@ def _load_result(
         ok=counts.get("ok", 0),
         fail=counts.get("fail", 0),
         indeterminate=counts.get("indeterminate", 0),
+        remote_workers=[
+            RemoteWorker(
+                worker=c.worker,
+                host=c.host,
+                offset=c.offset_ns / 1e9,
+                uncertainty=c.uncertainty_ns / 1e9,
+                consistent=c.consistent,
+            )
+            for c in read_clocks(trial_dir)
+        ],
     )
 
 
@@ -137,7 +148,7 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     start, stop = rel(ev.load_started_ns), rel(ev.load_stopped_ns)
     if start is not None and stop is None and len(samples):
         stop = float(samples.end.max())  # interrupted: observe what was recorded
-    load = _load_result(start, stop, len(samples), counts)
+    load = _load_result(start, stop, len(samples), counts, trial_dir)
     out = TrialAnalysis(ev.trial, samples, None, start, stop, [], [], load)
     if start is None or stop is None or stop - start < scenario.slo.window:
         return out
@@ -299,6 +310,7 @@ def as_run_of(record: RunRecord, scenario: Scenario) -> AsRun:
         seed=scenario.seed,
         backend=scenario.backend,
         load_workers=scenario.load.workers,
+        remote_workers=0 if scenario.load.master is None else scenario.load.master.remote_workers,
         overrides=s.overrides,
         env=s.env,
         rollback=None if scenario.rollback is None else scenario.rollback.trigger,

@@ -107,6 +107,8 @@ def as_run_words(results: Results) -> str:
     parts.append(f"{run.trials} trial{'s' if run.trials != 1 else ''}")
     parts.append(f"seed {run.seed}")
     parts.append(f"{run.load_workers} load worker{'s' if run.load_workers != 1 else ''}")
+    if run.remote_workers:
+        parts[-1] += f" + {run.remote_workers} on other machines"
     text = ", ".join(parts)
     if run.overrides:
         given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in run.overrides.items())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from harness.report import CONSISTENCY_PROBLEMS, consistency_rows, figure_text, seconds_text
 from harness.report.html_parts import esc, img, table, td
+from harness.report.words import remote_workers_text
 from harness.results import Results, RollbackResult, TrialResult
 
 if TYPE_CHECKING:
@@ -36,6 +37,9 @@ def trial_section(results: Results, trial: TrialResult, analysis: TrialAnalysis 
             f"got no clear answer. Load ran from {esc(seconds_text(load.started_at, 0.01))} to "
             f"{esc(seconds_text(load.stopped_at, 0.01))}.</p>"
         )
+        remote = remote_workers_text(load)
+        if remote:
+            out.append(f"<p>{esc(remote[0].upper() + remote[1:])}.</p>")
     if analysis is not None:
         out.append(_trial_figure(results, trial, analysis))
     if trial.rollback is not None:

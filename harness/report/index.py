@@ -94,6 +94,8 @@ def as_run_cell(results: Results) -> str:
     parts = [run.backend, f"seed {run.seed}"]  # the mode has its own column
     if run.load_workers > 1:
         parts.append(f"{run.load_workers} load workers")
+    if run.remote_workers:
+        parts.append(f"{run.remote_workers} remote load workers")
     return ", ".join(parts)
 
 

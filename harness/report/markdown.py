@@ -31,6 +31,7 @@ from harness.report import (
 )
 from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.lead import lead
+from harness.report.words import remote_workers_text
 from harness.results import Results
 from harness.results.abort import STOPPED_MEASURED, recovery_word
 
@@ -67,6 +68,10 @@ def render_summary(results: Results) -> str:
         f"As run: {_cell(as_run_words(results))}.",
         "",
     ]
+    for t in results.trials:
+        remote = remote_workers_text(t.load) if t.load is not None else ""
+        if remote:
+            out += [f"Trial {t.trial}: {_cell(remote)}.", ""]
     escalate = escalation_text(results)
     if escalate:
         out += [f"**ESCALATE**: {_cell(escalate)}", ""]

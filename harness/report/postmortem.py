@@ -15,7 +15,13 @@ from pathlib import Path
 from harness.files import atomic_write_text
 from harness.report.headline import as_run_words, headline, status_word
 from harness.report.lead import count_text, lead
-from harness.report.words import miss_sentence, plain_bound, resolution_text, seconds_text
+from harness.report.words import (
+    miss_sentence,
+    plain_bound,
+    remote_workers_text,
+    resolution_text,
+    seconds_text,
+)
 from harness.results import ConsistencyResult, FaultResult, Results, TrialResult, Verdict
 from harness.results.abort import CUT_SHORT
 
@@ -131,6 +137,9 @@ def _impact(trial: TrialResult) -> list[str]:
             f"{count_text(load.fail)} failed definitely, "
             f"{count_text(load.indeterminate)} got no clear answer."
         )
+        remote = remote_workers_text(load)
+        if remote:
+            out.append(f"- {remote[0].upper() + remote[1:]}.")
     for f in trial.faults:
         share = (
             "no request completed while it was active"

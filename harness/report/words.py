@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from harness.results import Verdict
+from harness.results import LoadResult, Verdict
 from harness.scenario.durations import format_seconds
 
 #: Expectations whose values are durations in seconds (the others are a share or a yes/no).
@@ -41,6 +41,23 @@ def resolution_text(resolution: float | None) -> str:
 def figure_text(value: float | None, resolution: float | None) -> str:
     """``3.0 s ±0.15 s``: a measured duration and its uncertainty, never more precise than that."""
     return f"{seconds_text(value, resolution)} {resolution_text(resolution)}".strip()
+
+
+def remote_workers_text(load: LoadResult) -> str:
+    """``load from 2 other machines: w1 on host-a (clock +12.3 ms ±0.4 ms), ...``; "" without any.
+
+    Each worker's clock offset and its uncertainty: its stamps were shifted by the one, and the
+    other is added to every resolution of the trial."""
+    if not load.remote_workers:
+        return ""
+    parts = []
+    for w in load.remote_workers:
+        moved = "; it moved during the run" if not w.consistent else ""
+        parts.append(
+            f"{w.worker} on {w.host} (clock {w.offset * 1e3:+.1f} ms ±{w.uncertainty * 1e3:.1f} ms{moved})"
+        )
+    n = len(load.remote_workers)
+    return f"load from {n} other machine{'s' if n != 1 else ''}: " + ", ".join(parts)
 
 
 def bound_kind(expectation: str) -> str:

@@ -20,7 +20,14 @@ from harness.errors import ExitCode
 from harness.files import atomic_write_text
 from harness.results.abort import AbortResult
 from harness.results.base import Frozen, Seconds
-from harness.results.fault import BracketResult, FaultResult, FidelityResult, LoadResult, Resolution
+from harness.results.fault import (
+    BracketResult,
+    FaultResult,
+    FidelityResult,
+    LoadResult,
+    RemoteWorker,
+    Resolution,
+)
 from harness.results.scenario import AsRun, Expect, Slo
 from harness.results.trial import (
     BaselineResult,
@@ -48,6 +55,7 @@ __all__ = [
     "HarnessFailure",
     "LoadResult",
     "MttrResult",
+    "RemoteWorker",
     "Resolution",
     "Results",
     "RollbackResult",

@@ -10,6 +10,20 @@ from harness.results.base import Frozen
 from harness.results.operations import BusinessResult, DetectionResult
 
 
+class RemoteWorker(Frozen):
+    """A load worker on another machine, and how well its clock was put on the run's."""
+
+    worker: str = Field(description="Locust's id of the worker.")
+    host: str = Field(description="The machine it ran on, as it reported it.")
+    offset: float = Field(
+        description="Its clock minus the harness's, in seconds; its stamps were shifted by it."
+    )
+    uncertainty: float = Field(
+        description="The truth is within this many seconds of the offset; added to every resolution."
+    )
+    consistent: bool = Field(description="False: the offset moved during the run (drift, a clock step).")
+
+
 class LoadResult(Frozen):
     """The load of one trial and the outcome of its requests, counted over the ledger."""
 
@@ -33,6 +47,10 @@ class LoadResult(Frozen):
     )
     indeterminate: int = Field(
         0, description="No clear answer (timeout, reset after sending, 5xx): may or may not have applied."
+    )
+    remote_workers: list[RemoteWorker] = Field(
+        default_factory=list,
+        description="Load workers on other machines (none: all load ran beside the harness).",
     )
 
 

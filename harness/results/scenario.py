@@ -128,6 +128,7 @@ class AsRun(Frozen):
     seed: int = Field(description="Seed of every random choice.")
     backend: str = Field(description="process, docker or compose.")
     load_workers: int = Field(1, description="Locust worker processes (1: no distributed mode).")
+    remote_workers: int = Field(0, description="Load workers on other machines the load waited for.")
     overrides: dict[str, str | int] = Field(
         default_factory=dict,
         description="What the command line changed (backend, trials, seed, mode, load_workers), by name.",

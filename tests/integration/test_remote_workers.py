@@ -407,5 +407,14 @@ def test_a_rehearsal_with_a_remote_worker_journals_and_shifts_its_clock(tmp_path
     (shard,) = remote_shards(run_dir / "trial-1")
     rows = list(read_records([shard]))
     assert rows and all(started - 1_000_000_000 <= r.start_ns <= stopped for r in rows)
-    (fault,) = results_of(run_dir)["trials"][0]["faults"]
+    results = results_of(run_dir)
+    (fault,) = results["trials"][0]["faults"]
     assert fault["resolution"]["recovery_time"] >= final["uncertainty_ns"] / 1e9
+    # the reports say the load came from elsewhere, and how well its clock was known
+    (remote,) = results["trials"][0]["load"]["remote_workers"]
+    assert abs(remote["offset"] - 3.0) <= remote["uncertainty"] == final["uncertainty_ns"] / 1e9
+    assert results["as_run"]["remote_workers"] == 1
+    summary = (run_dir / "summary.md").read_text()
+    assert "1 load worker + 1 on other machines" in summary
+    assert f"load from 1 other machine: {remote['worker']} on {remote['host']} (clock +3000." in summary
+    assert "Load from 1 other machine" in (run_dir / "report.html").read_text()
