@@ -40,6 +40,7 @@ def stop_and_audit(
     exit is ours."""
     guards.stop_aborting()
     guards.release("locust")
+    guards.release("load-worker")
     bus.publish(
         PhaseStarted(trial=trial, what="stopping the load: waiting for the requests in flight to land")
     )

@@ -123,8 +123,11 @@ def sweep(*, run_id: str | None = None, include_live: bool = False, grace: float
     Returns the processes killed (directories that cannot be removed are left for
     ``aftershock cleanup``, which reports them).
     """
+    from harness.net import prune_reservations
+
     victims = kill_processes(doomed_processes(run_id=run_id, include_live=include_live), grace=grace)
     remove_workdirs(doomed_workdirs(run_id=run_id, include_live=include_live))
+    prune_reservations()  # port reservations whose runs are gone (their locks went with them)
     return victims
 
 

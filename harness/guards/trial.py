@@ -16,7 +16,7 @@ from types import TracebackType
 from harness.errors import Aborted, HarnessFailure, Interrupted
 from harness.events import EventBus
 from harness.guards.abort import AbortGuard
-from harness.guards.watchdog import LocustWatch, ToxiproxyWatch, Watchdog
+from harness.guards.watchdog import LoadWorkersWatch, LocustWatch, ToxiproxyWatch, Watchdog, Watched
 from harness.load.runner import LoadProcess
 from harness.scenario.models import Scenario
 from harness.toxiproxy.server import ToxiproxyServer
@@ -74,7 +74,8 @@ def trial_guards(
     run_id: str,
 ) -> TrialGuards:
     """The guards of one trial: the watchdog always, the abort guard if the scenario has ``abort:``."""
-    watchdog = Watchdog([ToxiproxyWatch(server, t0_ns), LocustWatch(load)], bus, trial=trial, t0_ns=t0_ns)
+    watched: list[Watched] = [ToxiproxyWatch(server, t0_ns), LocustWatch(load), LoadWorkersWatch(load, t0_ns)]
+    watchdog = Watchdog(watched, bus, trial=trial, t0_ns=t0_ns)
     abort = None
     if scenario.abort is not None:
         abort = AbortGuard(

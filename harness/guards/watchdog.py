@@ -79,6 +79,31 @@ class LocustWatch:
         )
 
 
+@dataclass
+class LoadWorkersWatch:
+    """Locust's workers, local and remote (its master reports one that leaves before the stop):
+    Locust would hand the lost worker's users to the others and go on, so the load would no longer
+    be the scenario's, and a remote worker's last requests would be missing from the ledger."""
+
+    load: LoadProcess
+    t0_ns: int
+    component: str = "load-worker"
+    label: str = "a load worker"
+
+    def death(self) -> Death | None:
+        lost = self.load.lost_workers()
+        if not lost:
+            return None
+        w = lost[0]
+        at_ns = int(w.get("at_ns") or 0) or None
+        when = "" if at_ns is None else f" (noticed at t={(at_ns - self.t0_ns) / 1e9:.2f}s)"
+        return Death(
+            f"load worker {w.get('worker')} on {w.get('host')} {w.get('why')}{when}: Locust would hand its"
+            " users to the other workers, so the load is no longer the scenario's",
+            at_ns,
+        )
+
+
 class Watchdog:
     """Looks at every watched part at most every ``interval`` (a container costs an API call)."""
 

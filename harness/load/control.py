@@ -32,6 +32,9 @@ REFUSED_SUFFIX = ".refused"
 #: ``remote-<worker>.stopped``: the latest run-clock instant a remote worker may have started a
 #: request (it hears of the stop over the network; see :mod:`harness.load.remote`).
 STOPPED_SUFFIX = ".stopped"
+#: ``worker-<n>.lost``: a load worker (local or remote) left before the stop; JSON inside:
+#: ``worker``, ``host``, ``why``, ``at_ns`` (run clock, when the master noticed).
+LOST_SUFFIX = ".lost"
 #: How many remote workers the master waits for, on top of its local ones.
 REMOTE_WORKERS_ENV = "AFTERSHOCK_REMOTE_WORKERS"
 

@@ -48,6 +48,7 @@ from harness import __version__
 from harness.load.clock_sync import OffsetEstimator, RoundTrip, WorkerClock, shift_row
 from harness.load.control import (
     CONTROL_FILE,
+    LOST_SUFFIX,
     REFUSED_SUFFIX,
     REMOTE_WORKERS_ENV,
     STOP_FILE,
@@ -251,6 +252,8 @@ class _Master:
         runner.register_message("aftershock_pong", self.on_pong)
         runner.register_message("aftershock_rows", self.on_rows)
         runner.register_message("aftershock_stopped", self.on_stopped)
+        self.refused: set[str] = set()
+        gevent.spawn(self._watch_workers_forever)
 
     def on_hello(self, environment: Any, msg: Any, **_: Any) -> None:
         data = msg.data
@@ -266,6 +269,7 @@ class _Master:
         if problems:
             reason = f"worker {name} ({data['host']}): " + "; ".join(problems)
             (self.dir / f"remote-{name}{REFUSED_SUFFIX}").write_text(reason + "\n")
+            self.refused.add(msg.node_id)
             self.runner.send_message("aftershock_config", {"accepted": False, "reason": reason}, msg.node_id)
             return
         remote = _Remote(
@@ -385,6 +389,40 @@ class _Master:
             consistent=est.consistent,
             final=final,
         ).write(self.dir)
+
+    def _watch_workers_forever(self) -> None:
+        """A worker that leaves before the stop - it quit, or sent Locust no heartbeat for ~3 s (a
+        crash, a lost machine) - is reported at once (``worker-<n>.lost``): Locust hands its users
+        to the other workers and goes on, so the load would no longer be the scenario's and, from a
+        remote worker, requests it sent would be missing from the ledger. Looks every 0.1 s."""
+        from locust.runners import STATE_MISSING
+
+        stop = self.dir / STOP_FILE
+        seen: dict[str, int] = {}  # client id -> its number, in the order they joined
+        lost: set[str] = set()
+        while not stop.exists():
+            for client in list(self.runner.clients.values()):
+                seen.setdefault(client.id, len(seen) + 1)
+            for cid, n in seen.items():
+                if cid in lost or cid in self.refused:
+                    continue
+                client = self.runner.clients.get(cid)
+                if client is not None and client.state != STATE_MISSING:
+                    continue
+                if stop.exists():
+                    return  # leaving after the stop is how a load ends
+                lost.add(cid)
+                remote = self.remotes.get(cid)
+                why = "quit" if client is None else "sent no heartbeat to Locust's master for ~3 s"
+                record = {
+                    "worker": remote.name if remote else f"local worker {cid}",
+                    "host": remote.host if remote else socket.gethostname(),
+                    "why": why,
+                    "at_ns": time.monotonic_ns(),
+                }
+                log.error("load worker %s (%s) %s before the stop", record["worker"], record["host"], why)
+                (self.dir / f"worker-{n}{LOST_SUFFIX}").write_text(json.dumps(record) + "\n")
+            gevent.sleep(0.1)
 
     def _relay_forever(self) -> None:
         """The harness's control and stop files, passed on to every remote worker (20 ms looks)."""

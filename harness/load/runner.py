@@ -13,6 +13,7 @@ the run's clock; see :mod:`harness.load.remote_worker` for the other machine's s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,13 +21,21 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from harness.clock import now_ns
 from harness.errors import InfrastructureError
 from harness.events import LoadClockOffset
 from harness.files import atomic_write_text
 from harness.load.clock_sync import WorkerClock, read_clocks
-from harness.load.control import REFUSED_SUFFIX, REMOTE_WORKERS_ENV, STOP_FILE, STOPPED_SUFFIX, done_marker
+from harness.load.control import (
+    LOST_SUFFIX,
+    REFUSED_SUFFIX,
+    REMOTE_WORKERS_ENV,
+    STOP_FILE,
+    STOPPED_SUFFIX,
+    done_marker,
+)
 from harness.load.ledger import shard_paths
 from harness.reaper import labelled_env
 from harness.resource import Resource, wait_until_ready
@@ -158,6 +167,12 @@ class LoadProcess(Resource):
             refused = self._refused()
             if refused is not None:
                 return refused
+            lost = self.lost_workers()
+            if lost:
+                w = lost[0]
+                return InfrastructureError(
+                    f"load worker {w['worker']} ({w['host']}) {w['why']} before the load started"
+                )
             if proc.poll() is None:
                 return None
             return InfrastructureError(
@@ -188,6 +203,17 @@ class LoadProcess(Resource):
             + "; ".join(p.read_text().strip() for p in refused)
             + "\n  fix: run the same aftershock checkout and target on the worker's machine"
         )
+
+    def lost_workers(self) -> list[dict[str, Any]]:
+        """Load workers that left before the stop, as the master reported them (oldest first):
+        ``worker``, ``host``, ``why``, ``at_ns``."""
+        out = []
+        for path in sorted(self.run_dir.glob(f"worker-*{LOST_SUFFIX}")):
+            try:
+                out.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue  # being written: the next look reads it
+        return sorted(out, key=lambda r: int(r.get("at_ns") or 0))
 
     def clocks(self) -> list[WorkerClock]:
         """The master's current clock statement for each remote worker (none without them)."""

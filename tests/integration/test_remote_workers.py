@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -418,3 +419,115 @@ def test_a_rehearsal_with_a_remote_worker_journals_and_shifts_its_clock(tmp_path
     assert "1 load worker + 1 on other machines" in summary
     assert f"load from 1 other machine: {remote['worker']} on {remote['host']} (clock +3000." in summary
     assert "Load from 1 other machine" in (run_dir / "report.html").read_text()
+
+
+# -- a load worker lost mid-run -------------------------------------------------------------------
+def _lost_worker_scenario(tmp_path: Path, master: dict[str, object] | None) -> Path:
+    scenario = tmp_path / "lost.yaml"
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "lost-worker",
+                "target": {"name": str(GROUNDTRUTH), "env": {"app": {"GT_RECOVERY_DELAY": "0"}}},
+                "load": {
+                    "users": 4,
+                    "rate_per_user": 10,
+                    "duration": "30s",
+                    "request_timeout": "2s",
+                    **({"master": master} if master else {}),
+                },
+                "slo": {"window": "1s", "step": "100ms", "hold": "1s"},
+                "faults": [
+                    {"kind": "latency", "link": "app->dep", "at": "25s", "duration": "1s", "latency": "5ms"}
+                ],
+                "expect": {"recovered": True},
+            }
+        )
+    )
+    return scenario
+
+
+def _run_until_load_started(scenario: Path, out: Path, *extra: str) -> tuple[subprocess.Popen[str], Path]:
+    """``aftershock run`` in the background, returned once its trial's load is running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", str(out), "--quiet", *extra],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        journals = list(out.glob("*/journal.jsonl")) if out.exists() else []
+        if journals and '"load_started"' in journals[0].read_text():
+            return proc, journals[0].parent
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"the load never started: {proc.communicate()[0][-3000:]}")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _assert_lost_worker_failed_the_trial(proc: subprocess.Popen[str], run_dir: Path, killed_at: float) -> str:
+    """The run ends as a harness failure (exit 3) naming the lost worker, noticed within a few
+    seconds of its death (Locust's heartbeat: ~3 s), long before the load's planned end (30 s)."""
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 3, output[-3000:]
+    failure = results_of(run_dir)["trials"][0]["harness_failure"]
+    assert failure["component"] == "load-worker", failure
+    journal = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    started = next(e["t"] for e in journal if e["event"] == "load_started")
+    assert failure["at"] - started < killed_at + 8, (failure, started, killed_at)
+    return str(failure["detail"])
+
+
+def test_a_remote_worker_killed_mid_run_fails_the_trial_when_it_dies(tmp_path: Path) -> None:
+    """kill -9 of a remote worker's machine-side process: Locust's master stops hearing its
+    heartbeat and would hand its users to the others; the trial fails there and then, naming the
+    worker, not 25 s later at the stop (the shard with no done marker)."""
+    port = service_port("127.0.0.1")
+    scenario = _lost_worker_scenario(tmp_path, {"bind": "127.0.0.1", "port": port, "remote_workers": 1})
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "harness.load.remote_worker", "--master", f"127.0.0.1:{port}",
+         "--locustfile", str(GROUNDTRUTH / "locustfile.py"), "--ledger-dir", str(tmp_path / "worker")],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        proc, run_dir = _run_until_load_started(scenario, tmp_path / "out")
+        time.sleep(2)
+        os.killpg(worker.pid, signal.SIGKILL)
+        detail = _assert_lost_worker_failed_the_trial(proc, run_dir, 2.0)
+    finally:
+        end([worker])
+    assert "sent no heartbeat" in detail and "remote-" not in detail, detail
+
+
+def test_a_local_load_worker_killed_mid_run_fails_the_trial_when_it_dies(tmp_path: Path) -> None:
+    """The same for one of Locust's own worker processes (``--load-workers 2``)."""
+    scenario = _lost_worker_scenario(tmp_path, None)
+    proc, run_dir = _run_until_load_started(scenario, tmp_path / "out", "--load-workers", "2")
+    try:
+        time.sleep(2)
+        masters = [p for p in _children(proc.pid) if "locust" in Path(f"/proc/{p}/cmdline").read_text()]
+        assert len(masters) == 1, masters
+        workers = _children(masters[0])
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        detail = _assert_lost_worker_failed_the_trial(proc, run_dir, 2.0)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=60)
+    assert "local worker" in detail, detail
