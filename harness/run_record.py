@@ -27,6 +27,8 @@ from harness.events import (
     RunFinished,
     RunInterrupted,
     RunStarted,
+    ServiceOomKilled,
+    TrialStarted,
 )
 from harness.journal import JOURNAL_NAME, read_events
 from harness.scenario.loader import parse_scenario
@@ -49,6 +51,7 @@ class TrialEvents:
     rollback_confirmed: RollbackConfirmed | None = None
     harness_failures: list[HarnessFailed] = field(default_factory=list)
     aborted: RunAborted | None = None  # a scenario's abort bound was crossed in this trial
+    oom_kills: list[ServiceOomKilled] = field(default_factory=list)  # journaled while it ran
 
 
 @dataclass
@@ -98,10 +101,15 @@ def read_run(run_dir: Path) -> RunRecord:
     errors: list[str] = []
     interrupted = False
     finished = None
+    current: int | None = None  # the trial under way: a backend's events carry no trial number
     for e in events:
         trial = getattr(e, "trial", None)
+        if isinstance(e, TrialStarted):
+            current = e.trial
         if isinstance(trial, int):
             _digest(trials.setdefault(trial, TrialEvents(trial)), e)
+        elif isinstance(e, ServiceOomKilled) and current is not None:
+            trials.setdefault(current, TrialEvents(current)).oom_kills.append(e)
         if isinstance(e, RunError):
             errors.append(e.message)
         elif isinstance(e, RunInterrupted):

@@ -20,6 +20,7 @@ from harness.results import (
     ConsistencyResult,
     DataAfterRollback,
     HarnessFailure,
+    OomKill,
     RollbackResult,
     TrialResult,
 )
@@ -83,6 +84,18 @@ def trial_result(
         harness_failure=failures[0] if failures else None,
         failures=breakdown(a),
         baseline=None if a.baseline is None else BaselineResult(**a.baseline.to_dict()),
+        oom_kills=[
+            OomKill(
+                service=e.service,
+                at=(e.t_ns - record.t0_ns) / 1e9,
+                seen_by=e.seen_by,
+                oom_killed=e.oom_killed,
+                exit_code=e.exit_code,
+                status=e.status,
+                memory_limit=e.memory_limit,
+            )
+            for e in record.trials[a.trial].oom_kills
+        ],
     )
 
 

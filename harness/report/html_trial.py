@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from harness.report import CONSISTENCY_PROBLEMS, consistency_rows, figure_text, seconds_text
 from harness.report.html_parts import esc, img, table, td
-from harness.report.words import remote_workers_text
+from harness.report.words import oom_kills_text, remote_workers_text
 from harness.results import Results, RollbackResult, TrialResult
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ def trial_section(results: Results, trial: TrialResult, analysis: TrialAnalysis 
         remote = remote_workers_text(load)
         if remote:
             out.append(f"<p>{esc(remote[0].upper() + remote[1:])}.</p>")
+    if trial.oom_kills:
+        out.append(f"<p>{esc(oom_kills_text(trial))}.</p>")
     if analysis is not None:
         out.append(_trial_figure(results, trial, analysis))
     if trial.rollback is not None:

@@ -31,7 +31,7 @@ from harness.report import (
 )
 from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.lead import lead
-from harness.report.words import remote_workers_text
+from harness.report.words import oom_kills_text, remote_workers_text
 from harness.results import Results
 from harness.results.abort import STOPPED_MEASURED, recovery_word
 
@@ -72,6 +72,8 @@ def render_summary(results: Results) -> str:
         remote = remote_workers_text(t.load) if t.load is not None else ""
         if remote:
             out += [f"Trial {t.trial}: {_cell(remote)}.", ""]
+        if t.oom_kills:
+            out += [f"Trial {t.trial}: {_cell(oom_kills_text(t))}.", ""]
     escalate = escalation_text(results)
     if escalate:
         out += [f"**ESCALATE**: {_cell(escalate)}", ""]

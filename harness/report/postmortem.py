@@ -17,6 +17,7 @@ from harness.report.headline import as_run_words, headline, status_word
 from harness.report.lead import count_text, lead
 from harness.report.words import (
     miss_sentence,
+    oom_kills_text,
     plain_bound,
     remote_workers_text,
     resolution_text,
@@ -140,6 +141,8 @@ def _impact(trial: TrialResult) -> list[str]:
         remote = remote_workers_text(load)
         if remote:
             out.append(f"- {remote[0].upper() + remote[1:]}.")
+    if trial.oom_kills:
+        out.append(f"- {oom_kills_text(trial)}.")
     for f in trial.faults:
         share = (
             "no request completed while it was active"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from harness.results import LoadResult, Verdict
+from harness.results import LoadResult, TrialResult, Verdict
 from harness.scenario.durations import format_seconds
 
 #: Expectations whose values are durations in seconds (the others are a share or a yes/no).
@@ -58,6 +58,23 @@ def remote_workers_text(load: LoadResult) -> str:
         )
     n = len(load.remote_workers)
     return f"load from {n} other machine{'s' if n != 1 else ''}: " + ", ".join(parts)
+
+
+def oom_kills_text(trial: TrialResult) -> str:
+    """``OOM kills: app at 12.3 s (container ended, exit 137, limit 48 MiB; by the oom fault)``;
+    "" without any."""
+    if not trial.oom_kills:
+        return ""
+    parts = []
+    for k in trial.oom_kills:
+        how = "container ended" if k.oom_killed else f"a process killed, container {k.status}"
+        if k.exit_code is not None:
+            how += f", exit {k.exit_code}"
+        if k.memory_limit:
+            how += f", limit {k.memory_limit / 2**20:.0f} MiB"
+        by = "by the oom fault" if k.seen_by == "fault" else "it outgrew its limit (found at teardown)"
+        parts.append(f"{k.service} at {k.at:.1f} s ({how}; {by})")
+    return "OOM kills by the kernel: " + ", ".join(parts)
 
 
 def bound_kind(expectation: str) -> str:

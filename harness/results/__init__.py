@@ -34,6 +34,7 @@ from harness.results.trial import (
     ConsistencyResult,
     DataAfterRollback,
     HarnessFailure,
+    OomKill,
     RollbackResult,
     TrialResult,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "HarnessFailure",
     "LoadResult",
     "MttrResult",
+    "OomKill",
     "RemoteWorker",
     "Resolution",
     "Results",

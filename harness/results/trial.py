@@ -159,6 +159,21 @@ class BaselineResult(Frozen):
     rate_warning: str | None = Field(description="The warning printed when rate_short; null otherwise.")
 
 
+class OomKill(Frozen):
+    """A process of a service's container killed by the kernel's OOM killer (an ``oom`` fault, or
+    a memory limit the service outgrew), as Docker saw the container then."""
+
+    service: str = Field(description="The service whose container's memory cgroup counted the kill.")
+    at: float = Field(description="When it was seen, in seconds since the run started.")
+    seen_by: str = Field(description="fault (an oom fault brought it about) or teardown (found at the end).")
+    oom_killed: bool = Field(description="Docker's State.OOMKilled: the container itself ended by the kill.")
+    exit_code: int | None = Field(
+        description="137 (128 + SIGKILL) once the container exited; null if it ran on."
+    )
+    status: str = Field(description="The container's status then (running: only a child process was killed).")
+    memory_limit: int | None = Field(description="The container's memory limit then, in bytes.")
+
+
 class TrialResult(Frozen):
     """One trial. A trial whose measurement failed has only trial, faults (empty) and measurement_error."""
 
@@ -199,6 +214,10 @@ class TrialResult(Frozen):
     )
     baseline: BaselineResult | None = Field(
         None, description="Health and request rate before the first fault; null if the load was not observed."
+    )
+    oom_kills: list[OomKill] = Field(
+        default_factory=list,
+        description="OOM kills the kernel made in the target's containers during the trial.",
     )
 
     @property

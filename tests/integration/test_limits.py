@@ -111,6 +111,20 @@ def test_oom_is_a_kernel_oom_kill_journaled_with_exit_137(docker_run: tuple[int,
         "seen_by": "fault",
     }
     assert [e["seen_by"] for e in kills] == ["fault"]  # restarted: not reported again at teardown
+    # and in the results and every report, not only the journal
+    (kill,) = results_of(run_dir)["trials"][0]["oom_kills"]
+    assert (kill["service"], kill["seen_by"], kill["oom_killed"], kill["exit_code"]) == (
+        "app",
+        "fault",
+        True,
+        137,
+    )
+    assert kill["memory_limit"] == kills[0]["memory_limit"] and kill["at"] == pytest.approx(
+        kills[0]["t"], abs=1e-5
+    )
+    line = f"OOM kills by the kernel: app at {kill['at']:.1f} s (container ended, exit 137"
+    for name in ("report.html", "summary.md", "postmortem.md"):
+        assert line in (run_dir / name).read_text(), name
     changes = [
         (e["why"], e["memory"]) for e in events if e["event"] == "service_limits_changed" and e["memory"]
     ]
