@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.drain import fetch_audit
+from harness.drain import drained_audits
 from harness.errors import InfrastructureError
 from harness.events import EventBus
 from harness.load.ledger import read_records, shard_paths
-from harness.measure.audit import AuditSchemaError, outstanding, validate_audit
+from harness.measure.audit import AuditSchemaError, validate_audit
 from harness.scenario.target import Target
 from harness.session import TargetSession, mode_env
-from harness.targets.backend import Backend
 
 OPS_TIMEOUT = 120.0
 
@@ -122,7 +121,7 @@ def check_target(
                 f"{s.proxies.name(link)}: {s.proxies.address(link)} -> {s.backend.upstream_address(server)}"
             )
         _send_ops(s.url(), target_dir / target.locustfile, work / "ops", report)
-        docs = _drained_audits(target, s.backend, DRAIN_SECONDS)
+        docs = drained_audits(s.backend, target, DRAIN_SECONDS).docs
         for source in target.audit:
             endpoint = s.backend.entry_url(source.service) + source.path
             doc = docs[source.service]
@@ -139,30 +138,6 @@ def check_target(
 
 #: How long the check waits for the work its requests queued (a worker's charge) to finish.
 DRAIN_SECONDS = 10.0
-
-
-def _drained_audits(target: Target, backend: Backend, timeout: float) -> dict[str, Any]:
-    """Every audit source's document once the target reports no work pending (or ``timeout``).
-
-    As a run does before it reads the audit: an order the worker has not charged yet is work in
-    flight, not a missing effect; read at once, the check raced the target's own queue."""
-    contract = target.consistency
-    deadline = time.monotonic() + timeout
-    while True:
-        docs = {
-            source.service: fetch_audit(backend.entry_url(source.service) + source.path, timeout=10.0)
-            for source in target.audit
-        }
-        try:
-            audits = {name: validate_audit(doc, name) for name, doc in docs.items()}
-        except AuditSchemaError:
-            return docs  # the check reports why, source by source
-        pending = outstanding(
-            audits, contract.primary if contract else None, contract.final_status if contract else None
-        )
-        if pending == 0 or time.monotonic() >= deadline:
-            return docs
-        time.sleep(0.1)
 
 
 def _servers(target: Target) -> set[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,32 +63,56 @@ def drain_and_audit(
     bus: EventBus, backend: Backend, target: Target, trial: int, trial_dir: Path, timeout: float
 ) -> None:
     """Wait (bounded) until the target reports no pending work, then keep its final state."""
-    contract = target.consistency
     started = now_ns()
-    deadline = started + round(timeout * 1e9)
+    polled = drained_audits(backend, target, timeout)
+    write_audit(trial_dir, polled.docs)  # a broken one too: kept to be looked at
+    if polled.invalid is not None:
+        raise polled.invalid
+    effects = sum(len(a.effects) for a in polled.audits.values())
+    pending = polled.pending
+    bus.publish(Drained(trial=trial, waited=(now_ns() - started) / 1e9, pending=pending))
+    bus.publish(Audited(trial=trial, summary=f"{effects} effects, {pending} still pending"))
+
+
+@dataclass(frozen=True)
+class PolledAudits:
+    """The audits as last read: every source's document, validated (``invalid``: the first that
+    breaks the contract, then ``audits`` is empty) and the work still outstanding."""
+
+    docs: dict[str, Any]
+    audits: dict[str, Audit]
+    invalid: AuditSchemaError | None
+    pending: int
+
+
+def drained_audits(backend: Backend, target: Target, timeout: float, poll: float = 0.2) -> PolledAudits:
+    """Read every audit source every ``poll`` s until the target reports no outstanding work -
+    accepted and not finished, each unit once - or ``timeout`` s have passed; a run's drain and
+    ``aftershock target check`` both wait so (an order the worker has not charged yet is work in
+    flight, not a missing effect). An audit that breaks the contract ends the wait at once:
+    nothing is computed from it (docs/audit.md)."""
+    contract = target.consistency
+    deadline = time.monotonic() + timeout
     while True:
         docs: dict[str, Any] = {}
         audits: dict[str, Audit] = {}
         for source in target.audit:
             url = backend.entry_url(source.service) + source.path
             docs[source.service] = fetch_audit(url, timeout=max(1.0, min(timeout, 30.0)))
-            try:  # validated before anything is computed from it (docs/audit.md)
+        try:
+            for source in target.audit:
+                url = backend.entry_url(source.service) + source.path
                 audits[source.service] = validate_audit(docs[source.service], url)
-            except AuditSchemaError:
-                write_audit(trial_dir, docs)
-                raise
-        pending = outstanding(  # work accepted and not finished, each unit once
+        except AuditSchemaError as exc:
+            return PolledAudits(docs, {}, exc, 0)
+        pending = outstanding(
             audits,
             contract.primary if contract else None,
             contract.final_status if contract else None,
         )
-        if pending == 0 or now_ns() >= deadline:
-            break
-        time.sleep(0.2)
-    write_audit(trial_dir, docs)
-    effects = sum(len(a.effects) for a in audits.values())
-    bus.publish(Drained(trial=trial, waited=(now_ns() - started) / 1e9, pending=pending))
-    bus.publish(Audited(trial=trial, summary=f"{effects} effects, {pending} still pending"))
+        if pending == 0 or time.monotonic() >= deadline:
+            return PolledAudits(docs, audits, None, pending)
+        time.sleep(poll)
 
 
 def fetch_audit(url: str, timeout: float) -> Any:
