@@ -108,3 +108,23 @@ class FaultFactory:
 
     def pause(self, service: str) -> AbstractContextManager[Any]:
         return ServicePause(service, self.backend)
+
+    def oom(self, service: str, restart: bool = True, within_s: float = 10.0) -> AbstractContextManager[Any]:
+        """A real kernel OOM kill of the service's largest process on enter (Docker and Compose
+        backends); with ``restart`` its limit is restored and a dead container started on exit."""
+        from harness.faults.resources import ContainerOom, container_backend  # the Docker SDK: lazily
+
+        containers = container_backend(self.backend)
+        return ContainerOom(self._service(service), containers, restart=restart, within=within_s)
+
+    def cpu_starve(self, service: str, cpus: float = 0.05) -> AbstractContextManager[Any]:
+        """The container's CPU quota cut to ``cpus`` on enter, restored on exit (Docker and Compose)."""
+        from harness.faults.resources import CpuStarve, container_backend  # the Docker SDK: lazily
+
+        return CpuStarve(self._service(service), container_backend(self.backend), cpus)
+
+    def _service(self, service: str) -> str:
+        if service not in self.target.services:
+            known = sorted(self.target.services)
+            raise ValueError(f"{service!r} is not a service of target {self.target.name!r}: {known}")
+        return service

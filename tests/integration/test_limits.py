@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import yaml
@@ -36,6 +36,7 @@ from harness.docker.backend import DockerBackend
 from harness.docker.engine import docker_client
 from harness.errors import InfrastructureError, ScenarioError
 from harness.faults import balloon, resources
+from harness.faults.factory import FaultFactory
 from harness.scenario.limits import Limits
 from harness.scenario.loader import load_scenario, load_target
 from tests.conftest import REPO, aftershock, latest_run, results_of
@@ -299,6 +300,40 @@ def test_a_service_outgrowing_its_limit_is_oom_killed_and_reported(
         }
     ]
     assert "holding" in backend.log_path("app").read_text()  # it grew, then died
+
+
+# -- the pytest fixture's fault factory --------------------------------------------------------
+def test_the_fault_fixture_cuts_the_cpu_and_oom_kills_on_docker(engine: DockerClient, tmp_path: Path) -> None:
+    """``fault.cpu_starve`` and ``fault.oom`` (the pytest ``fault`` fixture's factory) on a real
+    container: the quota is cut inside the block and restored after it; the kernel kills the
+    service inside the block, and it is running again after it."""
+    target = load_target(LIMITS)
+    events: list[tuple[str, dict[str, Any]]] = []
+    backend = DockerBackend(
+        target, LIMITS, tmp_path, f"fx{time.time_ns() % 10**9}", {}, lambda t, **f: events.append((t, f))
+    )
+    with backend:
+        backend.start("app", {})
+        cid = backend.container_id("app")
+        assert cid is not None
+        faults = FaultFactory(target, cast(Any, None), backend)  # no links: no proxies needed
+
+        container: str = cid
+
+        def host() -> dict[str, Any]:
+            return dict(engine.api.inspect_container(container)["HostConfig"])
+
+        before = host()["NanoCpus"]
+        with faults.cpu_starve("app", 0.02):
+            assert host()["NanoCpus"] == 20_000_000
+        assert host()["NanoCpus"] == before
+        with faults.oom("app"):
+            kills = [f for tag, f in events if tag == "service_oom_killed"]
+            assert [k["seen_by"] for k in kills] == ["fault"], events
+        cid = backend.container_id("app")
+        assert cid is not None and engine.api.inspect_container(cid)["State"]["Status"] == "running"
+        with pytest.raises(ValueError, match="not a service of target"):
+            faults.oom("nope")
 
 
 # -- Compose: an inline target, limits in the override, cpu_starve -----------------------------
