@@ -156,7 +156,7 @@ def _mark_stopped(a: TrialAnalysis) -> None:
     ]
     cut = {f.label for f in a.faults if not f.recovered}
     a.verdicts[:] = [
-        v.model_copy(update={"measured_text": STOPPED_MEASURED})
+        v.model_copy(update={"measured_text": STOPPED_MEASURED, "observed": False})
         if not v.passed and (v.measured is None or v.fault in cut)
         else v
         for v in a.verdicts

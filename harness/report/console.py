@@ -7,7 +7,7 @@ from harness.report.headline import no_verdict_sentence
 from harness.report.operations import operations_lines
 from harness.report.words import margin_text, resolution_text, seconds_text
 from harness.results import Results, TrialResult
-from harness.results.abort import STOPPED_MEASURED, recovery_word
+from harness.results.abort import recovery_word
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
@@ -88,7 +88,7 @@ def _fault_rows(results: Results) -> list[list[str]]:
 def _verdict_rows(results: Results) -> list[list[str]]:
     return [
         [
-            "PASS" if v.passed else "STOPPED" if v.measured_text == STOPPED_MEASURED else "FAIL",
+            "PASS" if v.passed else "STOPPED" if not v.observed else "FAIL",
             v.expectation,
             "all" if v.trial == 0 else str(v.trial),
             v.fault,

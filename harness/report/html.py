@@ -45,7 +45,7 @@ from harness.report.html_trial import folded, trial_section, trials_side_by_side
 from harness.report.lead import lead, resolutions_note
 from harness.report.style import REPORT_CSS as _CSS
 from harness.results import Results, Verdict
-from harness.results.abort import CUT_SHORT, STOPPED_MEASURED
+from harness.results.abort import CUT_SHORT
 
 if TYPE_CHECKING:
     from harness.measure.trial_analysis import TrialAnalysis
@@ -117,7 +117,7 @@ def _verdicts(results: Results) -> str:
         ok = v.passed
         measured = measured_words(v)
         status = ("✔ PASS", "pass") if ok else ("✘ FAIL", "fail")
-        if not ok and v.measured_text == STOPPED_MEASURED:  # not observed: the user stopped the run
+        if not ok and not v.observed:  # the user stopped the run before it was measured
             status = ("■ STOPPED", "stopped")
         rows.append(
             [

@@ -117,6 +117,11 @@ def _verdict_case(suite: ET.Element, scenario: str, v: Verdict) -> None:
     case = ET.SubElement(suite, "testcase", {"classname": scenario, "name": testcase_name(v), "time": "0"})
     if v.passed:
         return
+    if not v.observed:  # the user stopped the run first: nothing was learned about the target
+        ET.SubElement(
+            case, "skipped", {"message": f"{v.measured_text}: the run was stopped before it was measured"}
+        )
+        return
     failure = ET.SubElement(
         case,
         "failure",
@@ -135,7 +140,8 @@ def render_junit(results: Results) -> bytes:
     scenario = results.scenario or "aftershock"
     verdicts = results.verdicts
     problems = _problems(results)
-    failures = sum(1 for v in verdicts if not v.passed)
+    failures = sum(1 for v in verdicts if not v.passed and v.observed)
+    skipped = sum(1 for v in verdicts if not v.observed)
     placeholder = not verdicts and not problems
     tests = len(verdicts) + len(problems) + (1 if placeholder else 0)
     seconds = f"{_run_seconds(results):.3f}"
@@ -147,6 +153,7 @@ def render_junit(results: Results) -> bytes:
             "tests": str(tests),
             "failures": str(failures),
             "errors": str(len(problems)),
+            "skipped": str(skipped),
             "time": seconds,
         },
     )
@@ -155,7 +162,7 @@ def render_junit(results: Results) -> bytes:
         "tests": str(tests),
         "failures": str(failures),
         "errors": str(len(problems)),
-        "skipped": "0",
+        "skipped": str(skipped),
         "time": seconds,
     }
     stamp = _timestamp(results)

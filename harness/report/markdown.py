@@ -33,7 +33,7 @@ from harness.report.evidence import bracket_text, fidelity_text
 from harness.report.lead import lead
 from harness.report.words import oom_kills_text, remote_workers_text
 from harness.results import Results
-from harness.results.abort import STOPPED_MEASURED, recovery_word
+from harness.results.abort import recovery_word
 
 SUMMARY_NAME = "summary.md"
 
@@ -94,7 +94,7 @@ def _verdict_lines(results: Results) -> list[str]:
         return [no_verdict_sentence(results)]
     rows = [
         [
-            "✅ pass" if v.passed else "⏹ stopped" if v.measured_text == STOPPED_MEASURED else "❌ **FAIL**",
+            "✅ pass" if v.passed else "⏹ stopped" if not v.observed else "❌ **FAIL**",
             v.expectation,
             "all" if v.trial == 0 else str(v.trial),
             v.fault,

@@ -49,6 +49,13 @@ class Verdict(Frozen):
     resolution: float | None = Field(
         None, description="Uncertainty of measured, in seconds; null for values that are not instants."
     )
+    observed: bool = Field(
+        True,
+        description=(
+            "False: the user stopped the run before this could be measured. passed is then false, "
+            "but it says nothing about the target (JUnit: skipped, not failed)."
+        ),
+    )
 
 
 class TrialValue(Frozen):

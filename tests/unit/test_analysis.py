@@ -205,4 +205,10 @@ def test_a_run_stopped_soon_after_a_clear_says_so_not_escalate_nor_audit_failure
     assert "**FAIL**" not in summary and "⏹ stopped" in summary
     page = render_html(run_dir, results, analyses)
     assert "✘ FAIL" not in page and "■ STOPPED" in page and "yes: not recovered" not in page
+    assert all(not v.observed for v in missed) and all(v.observed for v in results.verdicts if v.passed)
+    from harness.report.junit import render_junit  # JUnit: skipped, not failed
+
+    junit = render_junit(results).decode()
+    assert 'failures="0"' in junit and 'skipped="3"' in junit and "<failure" not in junit
+    assert "<skipped" in junit and "the run was stopped before it was measured" in junit
     validate(results)
