@@ -369,9 +369,9 @@ def test_an_audit_read_in_many_blocks_reads_as_one_document(
 ) -> None:
     """Arrow reads the lines block by block and fixes the columns' types on the first block; a
     later block that does not fit leaves the source to the JSON path, with the same result."""
-    from harness.measure import audit_columns
+    from harness.measure import audit_lines
 
-    monkeypatch.setattr(audit_columns, "BLOCK", 256)  # a few lines per block
+    monkeypatch.setattr(audit_lines, "BLOCK", 256)  # a few lines per block
     docs = {"api": {"effects": effects, "pending": 3}}
     write_audit(tmp_path, docs)
     endpoints = {"api": "service 'api' (audit)"}

@@ -108,10 +108,10 @@ def test_the_reconcile_reads_the_parse_the_work_log_made(tmp_path: Path) -> None
     doc = {
         "api": {"effects": [{"kind": "order", "key": "a", "id": 1, "accepted_ns": T0, "finished_ns": T0 + 5}]}
     }
-    from harness.measure import audit_columns as audit
+    from harness.measure import audit_legacy, audit_lines
 
     lines, legacy = _both_layouts(tmp_path, doc)
-    for trial_dir, kept in ((lines, audit._passes), (legacy, audit._tables)):
+    for trial_dir, kept in ((lines, audit_lines._passes), (legacy, audit_legacy._tables)):
         arrays = read_work_arrays(trial_dir)
         assert arrays is not None and arrays.accepted_ns.tolist() == [T0]
         assert len(kept) == 1
