@@ -16,6 +16,9 @@ from harness.reaper import labelled_env
 from harness.resource import Resource, wait_until_ready
 from harness.toxiproxy.client import ToxiproxyClient, ToxiproxyError
 
+#: How long a server that stopped answering may take to exit on its own before it counts as wedged.
+DYING = 0.5
+
 
 @dataclass
 class ToxiproxyServer(Resource):
@@ -143,12 +146,25 @@ class ToxiproxyServer(Resource):
         return None if code is None else describe_exit(code)
 
     def restart(self) -> None:
-        """Kill a wedged server and start a clean one on the same port with the same proxies."""
-        self.restarts.append((now_ns(), self.exited() or "it stopped answering its API"))
+        """Kill a wedged server and start a clean one on the same port with the same proxies.
+
+        Why it is restarted is recorded as it ended, when it ended on its own: a server killed
+        from outside stops answering (its sockets close) a moment before it is seen to have
+        exited, so it is given :data:`DYING` s to finish before it counts as wedged."""
+        at = now_ns()
+        self.restarts.append((at, self._ended_by_itself() or "it stopped answering its API"))
         self._kill()
         self.start()
         if self._proxies:
             self.client.populate(list(self._proxies.values()))
+
+    def _ended_by_itself(self) -> str | None:
+        if self._proc is None:
+            return self.exited()
+        try:
+            return describe_exit(self._proc.wait(timeout=DYING))
+        except subprocess.TimeoutExpired:
+            return None
 
     def _kill(self) -> None:
         proc = self._proc
