@@ -9,6 +9,7 @@ contract's model, so a malformed audit reads exactly as it always did."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +47,18 @@ def read_line_effects(trial_dir: Path, endpoint_of: Mapping[str, str]) -> Effect
 
 def read_line_work(trial_dir: Path) -> WorkArrays | None:
     """The work stamps of every source, from the parse the reconcile takes next; None if any
-    source's stamps are not integer columns."""
+    source's stamps are not integer columns. The kept parse lets go of them (the reconcile does
+    not need them): they are the caller's now, not held twice."""
     parsed = _peek_pass(trial_dir)
+    if parsed.work_taken:  # asked again: parse anew rather than say "not integer columns"
+        parsed = _parse_trial(trial_dir)
     if any(one.work is None for one in parsed.passes):
         return None
-    return _joined_work([one.work for one in parsed.passes if one.work is not None])
+    work = _joined_work([one.work for one in parsed.passes if one.work is not None])
+    _passes[_pass_identity(trial_dir)] = dataclasses.replace(
+        parsed, passes=[dataclasses.replace(one, work=None) for one in parsed.passes], work_taken=True
+    )
+    return work
 
 
 def _columns_of_docs(docs: Mapping[str, object], endpoint_of: Mapping[str, str]) -> _Columns:
@@ -77,6 +85,7 @@ class _SourcePass:
 class _TrialPass:
     sources: list[AuditSource]
     passes: list[_SourcePass]
+    work_taken: bool = False  # the work stamps were handed over and dropped from here
 
 
 _passes: dict[tuple[Any, ...], _TrialPass] = {}

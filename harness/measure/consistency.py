@@ -168,23 +168,28 @@ def _writes(ledger: LedgerColumns, write_ops: Iterable[str]) -> tuple[_Writes, p
     import pyarrow.compute as pc
 
     keyed = pc.not_equal(ledger.key, "")
-    encoded = ledger.key.filter(keyed).dictionary_encode()
+    every = bool(pc.all(keyed).as_py()) if len(ledger.key) else True  # then no copy of the columns
+
+    def rows(column: Any) -> Any:
+        return column if every else column.filter(keyed)
+
+    encoded = rows(ledger.key).dictionary_encode()
     seen = encoded.dictionary
     ops = pa.array(sorted(set(write_ops)), type=pa.string())
-    write_row = _bools(pc.is_in(ledger.op.filter(keyed), value_set=ops))
+    write_row = _bools(pc.is_in(rows(ledger.op), value_set=ops))
     seen_of = _np(encoded.indices).astype(np.int64)[write_row]
     slots, idx = np.unique(seen_of, return_inverse=True)
     idx = idx.reshape(-1)
     slot_of_seen = np.full(len(seen), -1, dtype=np.int64)
     slot_of_seen[slots] = np.arange(slots.size)
     n = slots.size
-    code = ledger.code[_bools(keyed)][write_row]
+    code = (ledger.code if every else ledger.code[_bools(keyed)])[write_row]
     tries = np.bincount(idx, minlength=n)
     oks = np.bincount(idx[code == OK], minlength=n)
     fails = np.bincount(idx[code == FAIL], minlength=n)
     acknowledged = oks > 0
     definite = ~acknowledged & (fails == tries)
-    value = ledger.value.filter(keyed).filter(pa.array(write_row))
+    value = rows(ledger.value).filter(pa.array(write_row))
     with_value = np.flatnonzero(_bools(pc.not_equal(value, "")))
     first_key, first_at = np.unique(idx[with_value], return_index=True)
     take = np.full(n, -1, dtype=np.int64)

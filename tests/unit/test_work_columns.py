@@ -118,3 +118,18 @@ def test_the_reconcile_reads_the_parse_the_work_log_made(tmp_path: Path) -> None
         effects = read_effect_columns(trial_dir, {"api": "api"})
         assert effects.key.to_pylist() == ["a"]
         assert not kept
+
+
+def test_the_work_stamps_are_handed_over_once_and_read_again_if_asked(tmp_path: Path) -> None:
+    """The kept parse drops the stamps once the operations view has them (not held twice); a second
+    reader gets them from a fresh parse, never None (which means "not integer columns")."""
+    from harness.measure import audit_lines
+
+    doc = {"api": {"effects": [{"kind": "order", "key": "a", "id": 1, "accepted_ns": T0}]}}
+    lines, _ = _both_layouts(tmp_path, doc)
+    first, again = read_work_arrays(lines), read_work_arrays(lines)
+    assert first is not None and again is not None
+    assert first.accepted_ns.tolist() == again.accepted_ns.tolist() == [T0]
+    (kept,) = audit_lines._passes.values()
+    assert kept.work_taken and all(one.work is None for one in kept.passes)
+    assert read_effect_columns(lines, {"api": "api"}).key.to_pylist() == ["a"]
