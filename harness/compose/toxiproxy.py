@@ -124,7 +124,8 @@ class ComposeToxiproxy(ToxiproxyServer):
 
     def restart(self) -> None:
         """Recreate a wedged Toxiproxy and its proxies (its addresses may have changed)."""
-        self.restarts.append((now_ns(), self.exited() or "it stopped answering its API"))
+        at = now_ns()
+        self.restarts.append((at, self._ended_by_itself() or "it stopped answering its API"))
         self._save_logs()
         self.backend.cli.run(
             "up", "--detach", "--no-build", "--no-deps", "--force-recreate", ov.TOXIPROXY_SERVICE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,12 +160,13 @@ class ToxiproxyServer(Resource):
             self.client.populate(list(self._proxies.values()))
 
     def _ended_by_itself(self) -> str | None:
-        if self._proc is None:
-            return self.exited()
-        try:
-            return describe_exit(self._proc.wait(timeout=DYING))
-        except subprocess.TimeoutExpired:
-            return None
+        """How the server ended, if it does within :data:`DYING` s (a process or a container)."""
+        deadline = time.monotonic() + DYING
+        while True:
+            how = self.exited()
+            if how is not None or time.monotonic() >= deadline:
+                return how
+            time.sleep(0.02)
 
     def _kill(self) -> None:
         proc = self._proc
