@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from harness.docker.engine import post_json
 from harness.errors import InfrastructureError
 
 if TYPE_CHECKING:
@@ -66,12 +67,10 @@ def update(client: DockerClient, cid: str, **fields: int) -> None:
     is retried until the engine's state settles, for at most :data:`SETTLE_STOPPED` s."""
     from docker.errors import DockerException
 
-    api: Any = client.api  # the SDK's own request helpers: versioned URL, errors as DockerException
     deadline = time.monotonic() + SETTLE_STOPPED
     while True:
         try:
-            response = api._post_json(api._url("/containers/{0}/update", cid), data=fields)
-            api._raise_for_status(response)
+            post_json(client, f"/containers/{cid}/update", dict(fields))
             return
         except DockerException as exc:
             if STOPPED_REFUSAL in str(exc) and time.monotonic() < deadline:

@@ -36,6 +36,21 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
 # -- the engine ---------------------------------------------------------------------------
+def post_json(client: DockerClient, path: str, data: dict[str, Any]) -> None:
+    """POST ``data`` to the engine's versioned API at ``path``, for what the SDK does not wrap
+    (``NanoCpus`` in ``/containers/<id>/update``), through the SDK's own session (its socket and
+    API version). An error answer raises the SDK's ``APIError`` with the engine's message, as the
+    SDK's own calls do."""
+    from docker.errors import APIError
+
+    api = client.api
+    response = api.post(f"{api.base_url}/v{api.api_version}{path}", json=data, timeout=API_TIMEOUT)
+    if response.status_code >= 400:
+        raise APIError(
+            f"{response.status_code} {response.reason}: {response.text.strip()}", response=response
+        )
+
+
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
 
