@@ -6,9 +6,7 @@ time, a byte count), never an upper bound on speed: a loaded machine only makes 
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from harness.faults.link import LinkFaultSpec as Spec
 from harness.scenario.models import Fault
 from harness.toxiproxy.proxies import LinkProxies
 from harness.toxiproxy.server import ToxiproxyServer
+from tests.tcp import tcp_server
 
 pytestmark = pytest.mark.integration
 
@@ -31,37 +30,18 @@ LINK = "app->dep"
 @pytest.fixture(scope="module")
 def sender() -> Iterator[str]:
     """A server that answers a line ``N`` with N bytes, then closes the connection at once."""
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    stop = threading.Event()
 
     def handle(conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
-            line = b""
-            while not line.endswith(b"\n"):
-                chunk = conn.recv(64)
-                if not chunk:
-                    return
-                line += chunk
-            conn.sendall(b"x" * int(line))
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = conn.recv(64)
+            if not chunk:
+                return
+            line += chunk
+        conn.sendall(b"x" * int(line))
 
-    def accept() -> None:
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield f"127.0.0.1:{srv.getsockname()[1]}"
-    stop.set()
-    t.join()
-    srv.close()
+    with tcp_server(handle, backlog=16) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from harness.toxiproxy import server as server_module
 from harness.toxiproxy.client import ToxiproxyError
 from harness.toxiproxy.proxies import LinkProxies
 from harness.toxiproxy.server import ToxiproxyServer
+from tests.tcp import tcp_server
 
 pytestmark = pytest.mark.integration
 
@@ -27,32 +27,13 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def echo() -> Iterator[str]:
     """A TCP echo server on loopback."""
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
-    stop = threading.Event()
 
     def handle(conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
-            while data := conn.recv(4096):
-                conn.sendall(data)
+        while data := conn.recv(4096):
+            conn.sendall(data)
 
-    def accept() -> None:
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield f"127.0.0.1:{srv.getsockname()[1]}"
-    stop.set()
-    t.join()
-    srv.close()
+    with tcp_server(handle) as address:
+        yield address
 
 
 @pytest.fixture
