@@ -40,6 +40,7 @@ from harness.scenario.target import Target
 from harness.toxiproxy.provision import find_toxiproxy
 from harness.toxiproxy.proxies import LinkProxies
 from tests.conftest import REPO
+from tests.pg import current_user
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -246,36 +247,15 @@ def test_the_orders_database_on_docker_wants_the_runs_password(engine: DockerCli
     """Before: ``samenet trust``, so anything on the run network (or the host, through the bridge)
     was superuser. Now the run's secret is the password; it reaches the services' environment
     only, never the run dir's files."""
-    import asyncio
-
-    import asyncpg
-
     backend = DockerBackend(load_target(ORDERS), ORDERS, tmp_path, f"tpg{secrets.token_hex(3)}")
-
-    async def connect(host: str, password: str | None) -> str:
-        try:
-            conn = await asyncpg.connect(
-                host=host,
-                port=CONTAINER_PORT,
-                user="postgres",
-                database="postgres",
-                password=password,
-                timeout=10,
-            )
-        except asyncpg.PostgresError as exc:  # password authentication failed / none supplied
-            return f"refused: {exc}"
-        try:
-            return str(await conn.fetchval("select current_user"))
-        finally:
-            await conn.close()
 
     with backend:
         backend.start("db", {})
         address = container_ip(backend.container("db"), backend.network_name)
         assert address, "the database has an address on the run network"
-        assert asyncio.run(connect(address, None)).startswith("refused"), "no password: no entry"
-        assert asyncio.run(connect(address, "guess")).startswith("refused")
-        assert asyncio.run(connect(address, backend.secret)) == "postgres"
+        assert current_user(address, CONTAINER_PORT, None).startswith("refused"), "no password: no entry"
+        assert current_user(address, CONTAINER_PORT, "guess").startswith("refused")
+        assert current_user(address, CONTAINER_PORT, backend.secret) == "postgres"
     written = [p for p in tmp_path.rglob("*") if p.is_file() and backend.secret.encode() in p.read_bytes()]
     assert written == [], "the secret must not be written to the run dir"
 

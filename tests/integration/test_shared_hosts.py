@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import os
 import secrets
@@ -12,10 +11,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -24,6 +22,7 @@ from harness.load.runner import LoadProcess
 from harness.scenario.loader import load_target
 from harness.targets.process import ProcessBackend
 from tests.conftest import REPO, leftovers
+from tests.pg import current_user
 
 pytestmark = pytest.mark.integration
 GROUNDTRUTH = REPO / "targets" / "groundtruth"
@@ -261,33 +260,14 @@ def test_the_engine_is_launched_without_the_callers_descriptors(tmp_path: Path) 
 # -- the embedded database -----------------------------------------------------------------------
 def test_the_orders_database_wants_the_runs_password(tmp_path: Path) -> None:
     """Before: trust on 127.0.0.1, so any local user was superuser for the length of a run."""
-    import asyncpg
-
     backend = ProcessBackend(load_target(ORDERS), ORDERS, tmp_path, f"tpg-{secrets.token_hex(3)}")
     port = backend.ports["db"]
 
-    async def connect(password: str | None) -> str:
-        try:
-            conn = await asyncpg.connect(
-                host="127.0.0.1",
-                port=port,
-                user="postgres",
-                database="postgres",
-                password=password,
-                timeout=10,
-            )
-        except asyncpg.PostgresError as exc:  # password authentication failed / none supplied
-            return f"refused: {exc}"
-        try:
-            return str(await conn.fetchval("select current_user"))
-        finally:
-            await conn.close()
-
     try:
         backend.start("db", {})
-        assert (await_(connect(None))).startswith("refused"), "no password: no entry"
-        assert (await_(connect("guess"))).startswith("refused")
-        assert await_(connect(backend.secret)) == "postgres"
+        assert current_user("127.0.0.1", port, None).startswith("refused"), "no password: no entry"
+        assert current_user("127.0.0.1", port, "guess").startswith("refused")
+        assert current_user("127.0.0.1", port, backend.secret) == "postgres"
         cmdline = Path(f"/proc/{backend.pid('db')}/cmdline").read_bytes()
         assert backend.secret.encode() not in cmdline  # never on a command line (world-readable)
         if os.geteuid() == 0:  # as root it runs from a shared copy, which must not be swept meanwhile
@@ -307,10 +287,6 @@ def _assert_holds_its_copy(pid: int | None) -> None:
     held = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
     assert str(copy / reaper.IN_USE_FILE) in held
     assert copy not in {w.path for w in reaper.doomed_shared_dirs()}
-
-
-def await_(coro: Coroutine[Any, Any, str]) -> str:
-    return asyncio.run(coro)
 
 
 # -- two sweeps at once, on a real engine --------------------------------------------------------
