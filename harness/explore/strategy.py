@@ -20,7 +20,7 @@ from harness.scenario.models import LINK_FAULT_KINDS, Explore, Fault
 from harness.scenario.overlap import overlaps
 from harness.scenario.target import Target
 
-SERVICE_KINDS = ("crash", "pause")
+SERVICE_KINDS = ("crash", "pause", "oom", "cpu_starve")
 
 
 def _tenths(lo: float, hi: float) -> st.SearchStrategy[float]:
@@ -50,6 +50,18 @@ def fault(draw: st.DrawFn, ex: Explore, target: Target) -> dict[str, Any]:
         spec["link"] = draw(st.sampled_from(ex.links or target.links))
     if kind == "latency":
         spec["latency"] = draw(_tenths(max(ex.latency[0], 0.1), ex.latency[1]))
+    if kind == "bandwidth":
+        spec["rate"] = draw(st.integers(*ex.rate))
+    if kind == "slicer":
+        spec["average_size"] = draw(st.integers(*ex.size))
+        spec["delay"] = draw(_tenths(0.0, min(ex.latency[1], 10.0))) / 100  # ms-scale gaps between slices
+    if kind == "slow_close":
+        spec["delay"] = draw(_tenths(max(ex.latency[0], 0.1), ex.latency[1]))
+    if kind == "limit_data":
+        spec["bytes"] = draw(st.integers(*ex.bytes))
+    if kind == "cpu_starve":
+        lo, hi = ex.cpus
+        spec["cpus"] = draw(st.integers(max(1, round(lo * 100)), max(1, round(hi * 100)))) / 100
     if kind in SERVICE_KINDS:
         spec["service"] = draw(st.sampled_from(ex.services or list(target.services)))
     if kind == "duplicate":
@@ -87,6 +99,16 @@ def describe(schedule: list[dict[str, Any]]) -> str:
         extra = ""
         if "latency" in f:
             extra = f" +{f['latency']:g}s"
+        elif "rate" in f:
+            extra = f" {f['rate']}KB/s"
+        elif "average_size" in f:
+            extra = f" {f['average_size']}B slices"
+        elif "bytes" in f:
+            extra = f" {f['bytes']}B"
+        elif "cpus" in f:
+            extra = f" {f['cpus']:g} CPU"
+        elif f.get("kind") == "slow_close":
+            extra = f" close +{f['delay']:g}s"
         elif "fraction" in f:
             extra = f" x{f['fraction']:g}"
         parts.append(f"{f['kind']}@{where}{extra} at {f['at']:g}s for {f['duration']:g}s")

@@ -20,6 +20,7 @@ from harness.scenario.backend_rules import rules_for
 from harness.scenario.context import ScenarioContext as ScenarioContext
 from harness.scenario.lookup import is_file
 from harness.scenario.models import (
+    RESOURCE_FAULT_KINDS,
     CommandAction,
     DeployFault,
     PartitionFault,
@@ -185,6 +186,14 @@ def explore_fits(ctx: ScenarioContext) -> Iterator[Problem]:
         if service not in ctx.target.services:
             yield ctx.problem(
                 ("explore", "services", n), "no such service in the target", service, ctx.services_fix
+            )
+    for n, kind in enumerate(ex.kinds):
+        if kind in RESOURCE_FAULT_KINDS and ctx.scenario.backend == "process":
+            yield ctx.problem(
+                ("explore", "kinds", n),
+                "acts on a container's cgroup limits: the process backend has none",
+                kind,
+                "run with backend docker or compose, or leave it out of explore.kinds",
             )
     latest = ex.start[1] + ex.duration[1] + ctx.scenario.slo.hold
     if latest > ctx.scenario.load.duration:

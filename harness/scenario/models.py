@@ -385,9 +385,15 @@ class Explore(Model):
     fraction: tuple[Number, Number] = Field(
         (0.05, 0.5), description="range of duplicate faults' resend share, within [0.01, 1]"
     )
+    rate: tuple[Count, Count] = Field((1, 1000), description="range of bandwidth faults' KB per second")
+    size: tuple[Count, Count] = Field((1, 1000), description="range of slicer faults' average slice, bytes")
+    bytes: tuple[Count, Count] = Field(
+        (0, 10_000), description="range of limit_data faults' bytes let through"
+    )
+    cpus: tuple[Number, Number] = Field((0.01, 0.5), description="range of cpu_starve faults' CPU share")
     budget: Count = Field(10, ge=1, le=1000, description="examples to try (each one is a real rehearsal)")
 
-    @field_validator("start", "duration", "latency", "fraction")
+    @field_validator("start", "duration", "latency", "fraction", "rate", "size", "bytes", "cpus")
     @classmethod
     def _range(cls, value: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
         name, (lo, hi) = info.field_name, value
@@ -401,6 +407,10 @@ class Explore(Model):
             )
         if name == "fraction" and not 0 <= lo <= hi <= 1:
             raise ValueError(f"[{lo:g}, {hi:g}] is not a share; fix: give a range within [0.01, 1]")
+        if (name == "rate" and lo < 1) or (name == "size" and lo < 1):
+            raise ValueError(f"[{lo:g}, {hi:g}] starts below 1; fix: give a range from 1 up")
+        if name == "cpus" and not 0.01 <= lo <= hi <= 1024:
+            raise ValueError(f"[{lo:g}, {hi:g}] is not a CPU share; fix: give a range within [0.01, 1024]")
         return value
 
     @field_validator("kinds")
@@ -412,7 +422,22 @@ class Explore(Model):
         return kinds
 
 
-EXPLORABLE_KINDS = ("latency", "down", "timeout", "reset", "response_loss", "crash", "pause", "duplicate")
+EXPLORABLE_KINDS = (
+    "latency",
+    "down",
+    "timeout",
+    "reset",
+    "response_loss",
+    "bandwidth",
+    "slicer",
+    "slow_close",
+    "limit_data",
+    "crash",
+    "pause",
+    "oom",
+    "cpu_starve",
+    "duplicate",
+)
 
 
 class Scenario(Model):

@@ -76,3 +76,76 @@ def test_kinds_without_a_place_to_hit_are_not_drawn() -> None:
     )
     ex = Explore.model_validate({"kinds": ["latency", "crash", "duplicate"], "start": ["1s", "2s"]})
     assert drawable_kinds(ex, lonely) == ["crash", "duplicate"]
+
+
+EX_NEWER = Explore.model_validate(
+    {
+        "kinds": ["bandwidth", "slicer", "slow_close", "limit_data"],
+        "links": ["worker->payments", "api->db"],
+        "max_faults": 3,
+        "start": ["2s", "8s"],
+        "duration": ["1s", "4s"],
+        "latency": ["100ms", "2s"],
+        "rate": [5, 50],
+        "size": [10, 200],
+        "bytes": [0, 500],
+    }
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(schedules(EX_NEWER, ORDERS))
+def test_the_newer_link_kinds_are_drawn_within_bounds_as_runnable_scenarios(
+    schedule: list[dict[str, Any]],
+) -> None:
+    for f in schedule:
+        if f["kind"] == "bandwidth":
+            assert EX_NEWER.rate[0] <= f["rate"] <= EX_NEWER.rate[1]
+        if f["kind"] == "slicer":
+            assert EX_NEWER.size[0] <= f["average_size"] <= EX_NEWER.size[1]
+        if f["kind"] == "limit_data":
+            assert EX_NEWER.bytes[0] <= f["bytes"] <= EX_NEWER.bytes[1]
+    doc = variant(yaml.safe_load(BASE.read_text()), LOADED, schedule, "x", None, Path("/tmp"))
+    path = Path("/tmp") / f"aftershock-strategy-newer-{abs(hash(str(schedule)))}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        loaded = load_scenario(path)
+    finally:
+        path.unlink()
+    assert [f.kind for f in loaded.scenario.faults] == [f["kind"] for f in schedule]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    schedules(
+        Explore.model_validate(
+            {"kinds": ["oom", "cpu_starve"], "start": ["2s", "8s"], "cpus": [0.05, 0.3], "max_faults": 2}
+        ),
+        ORDERS,
+    )
+)
+def test_the_resource_kinds_are_drawn_as_valid_faults(schedule: list[dict[str, Any]]) -> None:
+    from pydantic import TypeAdapter
+
+    from harness.scenario.models import Fault
+
+    for f in schedule:
+        fault = TypeAdapter(Fault).validate_python(f)
+        assert fault.kind in ("oom", "cpu_starve") and f["service"] in ORDERS.services
+        if f["kind"] == "cpu_starve":
+            assert 0.05 <= f["cpus"] <= 0.3
+
+
+def test_resource_kinds_are_refused_for_explore_on_the_process_backend(tmp_path: Path) -> None:
+    import pytest
+
+    from harness.errors import ScenarioError
+
+    doc = yaml.safe_load(BASE.read_text())
+    doc["explore"]["kinds"] = ["latency", "oom"]
+    path = tmp_path / "explore-oom.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(
+        ScenarioError, match=r"explore\.kinds\[1\]: .*the process backend has none \(got 'oom'\)"
+    ):
+        load_scenario(path)
