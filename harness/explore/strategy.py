@@ -16,11 +16,11 @@ from typing import Any
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from harness.scenario.models import LINK_FAULT_KINDS, Explore, Fault
+from harness.scenario.models import LINK_FAULT_KINDS, RESOURCE_FAULT_KINDS, Explore, Fault
 from harness.scenario.overlap import overlaps
 from harness.scenario.target import Target
 
-SERVICE_KINDS = ("crash", "pause", "oom", "cpu_starve")
+SERVICE_KINDS = ("crash", "pause", *RESOURCE_FAULT_KINDS)
 
 
 def _tenths(lo: float, hi: float) -> st.SearchStrategy[float]:

@@ -42,7 +42,7 @@ class EffectColumns:
         return len(self.kind)
 
 
-_Columns = tuple[list[Any], list[Any], "list[Any] | pa.Array", list[Any], list[Any], int]
+ColumnParts = tuple[list[Any], list[Any], "list[Any] | pa.Array", list[Any], list[Any], int]
 
 
 def effect_columns(docs: Mapping[str, object], endpoint_of: Mapping[str, str]) -> EffectColumns:
@@ -107,7 +107,7 @@ def arrow_value_texts(value: pa.Array) -> pa.Array | None:
     return pc.if_else(pa.array(valid), texts, pa.scalar(None, pa.string()))
 
 
-def columns_of(parts: list[_Columns]) -> EffectColumns:
+def columns_of(parts: list[ColumnParts]) -> EffectColumns:
     """Arrow columns from per-source lists (kind, key, value text or None, status, id, pending).
 
     ``kind`` and ``status`` (few distinct texts) are held as codes into their distinct values."""
@@ -136,7 +136,7 @@ def columns_of(parts: list[_Columns]) -> EffectColumns:
     return out
 
 
-def _checked_columns(doc: object) -> _Columns | None:
+def _checked_columns(doc: object) -> ColumnParts | None:
     """The columns of a document that is plainly valid, else None (let the model judge it)."""
     if type(doc) is not dict:
         return None

@@ -13,13 +13,14 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.measure.audit_arrays import (
+    ColumnParts,
     EffectColumns,
     WorkArrays,
-    _Columns,
     arrow_value_texts,
     columns_of,
     effect_columns,
 )
+from harness.measure.columns import FileIdentity, file_identity
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -41,13 +42,7 @@ def read_legacy_effects(path: Path, endpoint_of: Mapping[str, str]) -> EffectCol
     return effect_columns(docs, endpoint_of)
 
 
-_Identity = tuple[str, int, int, int]
-_tables: dict[_Identity, pa.Table | None] = {}
-
-
-def _identity(path: Path) -> _Identity:
-    st = path.stat()
-    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+_tables: dict[FileIdentity, pa.Table | None] = {}
 
 
 def _parse_table(path: Path) -> pa.Table | None:
@@ -68,7 +63,7 @@ def _parse_table(path: Path) -> pa.Table | None:
 
 def _peek_table(path: Path) -> pa.Table | None:
     """The parsed audit, kept for the trial's next reader (the reconcile takes it, see below)."""
-    ident = _identity(path)
+    ident = file_identity(path)
     if ident not in _tables:
         _tables.clear()  # one audit at a time
         _tables[ident] = _parse_table(path)
@@ -78,7 +73,7 @@ def _peek_table(path: Path) -> pa.Table | None:
 def _take_table(path: Path) -> pa.Table | None:
     """The parsed audit, released from the cache: the reconcile is the last reader of a trial's
     audit (the operations view reads its work items first), so the table is not held after it."""
-    hit = _tables.pop(_identity(path), _MISSING)
+    hit = _tables.pop(file_identity(path), _MISSING)
     _tables.clear()
     return _parse_table(path) if hit is _MISSING else hit
 
@@ -142,7 +137,7 @@ def _arrow_columns(table: pa.Table) -> EffectColumns | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    parts: list[_Columns] = []
+    parts: list[ColumnParts] = []
     pending = 0
     for name in table.column_names:
         doc = table.column(name).combine_chunks()

@@ -19,15 +19,15 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.measure.audit_arrays import (
+    ColumnParts,
     EffectColumns,
     WorkArrays,
-    _Columns,
     arrow_value_texts,
     columns_of,
     effect_columns,
 )
 from harness.measure.audit_store import AUDIT_DIR, AuditSource, audit_sources, source_document
-from harness.measure.columns import release_unused, use_system_allocator
+from harness.measure.columns import FileIdentity, file_identity, release_unused, use_system_allocator
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 def read_line_effects(trial_dir: Path, endpoint_of: Mapping[str, str]) -> EffectColumns:
     """The effects of every source; the trial's parse is released (the reconcile reads last)."""
     parsed = _take_pass(trial_dir)
-    parts: list[_Columns] = []
+    parts: list[ColumnParts] = []
     for source, one in zip(parsed.sources, parsed.passes, strict=True):
         if one.columns is not None:
             parts.append(one.columns)
@@ -61,7 +61,7 @@ def read_line_work(trial_dir: Path) -> WorkArrays | None:
     return work
 
 
-def _columns_of_docs(docs: Mapping[str, object], endpoint_of: Mapping[str, str]) -> _Columns:
+def _columns_of_docs(docs: Mapping[str, object], endpoint_of: Mapping[str, str]) -> ColumnParts:
     """The columns of documents read as JSON: checked by column, or judged by the model."""
     out = effect_columns(docs, endpoint_of)
     return (out.kind, out.key, out.value, out.status, out.id, out.pending)
@@ -77,7 +77,7 @@ class _SourcePass:
     """One source's parse: its columns (None: not plainly valid, the JSON path judges it) and its
     work stamps (None: not integer columns, the JSON path reads them)."""
 
-    columns: _Columns | None
+    columns: ColumnParts | None
     work: _WorkParts | None
 
 
@@ -88,16 +88,12 @@ class _TrialPass:
     work_taken: bool = False  # the work stamps were handed over and dropped from here
 
 
-_passes: dict[tuple[Any, ...], _TrialPass] = {}
+_passes: dict[tuple[FileIdentity, ...], _TrialPass] = {}
 
 
-def _pass_identity(trial_dir: Path) -> tuple[Any, ...]:
-    """The source files by path, inode, size and modification time: a rewritten audit reads anew."""
-    out = []
-    for path in sorted((trial_dir / AUDIT_DIR).glob("*.jsonl")):
-        st = path.stat()
-        out.append((str(path), st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(out)
+def _pass_identity(trial_dir: Path) -> tuple[FileIdentity, ...]:
+    """The source files' identities (:func:`file_identity`): a rewritten audit reads anew."""
+    return tuple(file_identity(p) for p in sorted((trial_dir / AUDIT_DIR).glob("*.jsonl")))
 
 
 def _peek_pass(trial_dir: Path) -> _TrialPass:
@@ -132,7 +128,7 @@ def _parse_source(source: AuditSource) -> _SourcePass:
     pending = given if type(given) is int else -1
     # "effects" in the document: never written so by the store, but a hand-made file could be
     plain = source.effects_at is not None and pending >= 0 and "effects" not in doc
-    chunks: list[_Columns] = []
+    chunks: list[ColumnParts] = []
     work: list[_WorkParts] | None = []
     blocks = 0
     try:
@@ -170,11 +166,11 @@ def _parse_source(source: AuditSource) -> _SourcePass:
     if not plain:
         return _SourcePass(None, _join_work_parts(work))
     kept = columns_of(chunks) if chunks else columns_of([([], [], [], [], [], 0)])
-    columns: _Columns = (kept.kind, kept.key, kept.value, kept.status, kept.id, pending)
+    columns: ColumnParts = (kept.kind, kept.key, kept.value, kept.status, kept.id, pending)
     return _SourcePass(columns, _join_work_parts(work))
 
 
-def _batch_columns(batch: pa.RecordBatch) -> _Columns | None:
+def _batch_columns(batch: pa.RecordBatch) -> ColumnParts | None:
     """A block's effect columns, or None if any effect in it is not plainly valid."""
     import pyarrow as pa
     import pyarrow.compute as pc

@@ -68,13 +68,13 @@ class LedgerColumns:
         return int(self.start_ns.size)
 
 
-_Identity = tuple[str, int, int, int, int]
-_cache: dict[tuple[_Identity, ...], LedgerColumns] = {}
+FileIdentity = tuple[str, int, int, int, int]
+_cache: dict[tuple[FileIdentity, ...], LedgerColumns] = {}
 
 
 def read_ledger(paths: list[Path]) -> LedgerColumns:
     """The shards' columns; the last result is kept while its files are unchanged."""
-    ident = tuple(_identity(p) for p in paths)
+    ident = tuple(file_identity(p) for p in paths)
     hit = _cache.get(ident)
     if hit is not None:
         return hit
@@ -84,7 +84,7 @@ def read_ledger(paths: list[Path]) -> LedgerColumns:
     return columns
 
 
-def _identity(path: Path) -> _Identity:
+def file_identity(path: Path) -> FileIdentity:
     """Path, inode, size, modification time and a checksum of the last 64 KiB: a shard rewritten
     in place within one tick of the file system's clock still reads anew (the whole of a small one
     is checksummed, and a growing one changes at its end)."""

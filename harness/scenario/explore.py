@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 
 from harness.scenario.base import Model
+from harness.scenario.faults import LINK_FAULT_KINDS, RESOURCE_FAULT_KINDS
 from harness.scenario.fields import Count, Number, Seconds
 
 
@@ -61,19 +62,6 @@ class Explore(Model):
         return kinds
 
 
-EXPLORABLE_KINDS = (
-    "latency",
-    "down",
-    "timeout",
-    "reset",
-    "response_loss",
-    "bandwidth",
-    "slicer",
-    "slow_close",
-    "limit_data",
-    "crash",
-    "pause",
-    "oom",
-    "cpu_starve",
-    "duplicate",
-)
+#: What explore can draw: every link fault, the service faults that take no command, the load's
+#: duplicates (deploy and partition need a plan a draw cannot make).
+EXPLORABLE_KINDS = (*LINK_FAULT_KINDS, "crash", "pause", *RESOURCE_FAULT_KINDS, "duplicate")
