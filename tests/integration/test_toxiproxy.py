@@ -73,6 +73,20 @@ def test_client_reports_toxiproxy_errors_with_its_message(server: ToxiproxyServe
         server.client.add_toxic("dup", "x", "no-such-toxic", "downstream", 1.0, {})
 
 
+def _wait_stopped(pid: int, within: float = 5.0) -> None:
+    """Until every thread of ``pid`` is stopped (state ``T`` in ``/proc``)."""
+    deadline = time.monotonic() + within
+    while True:
+        states = []
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError):
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        if states and all(state in ("T", "t") for state in states):
+            return
+        assert time.monotonic() < deadline, f"pid {pid} not stopped: {states}"
+        time.sleep(0.01)
+
+
 def test_client_times_out_instead_of_hanging(server: ToxiproxyServer) -> None:
     import os
     import signal
@@ -80,6 +94,8 @@ def test_client_times_out_instead_of_hanging(server: ToxiproxyServer) -> None:
     assert server.pid is not None
     os.kill(server.pid, signal.SIGSTOP)  # a wedged server
     try:
+        _wait_stopped(server.pid)  # a signal lands when each thread next runs: on a busy CPU, a
+        # request sent at once was still answered by a thread not yet stopped ("DID NOT RAISE")
         server.client.timeout = 0.5
         start = time.monotonic()
         with pytest.raises(ToxiproxyError, match="did not answer"):
