@@ -10,6 +10,7 @@ and their answers, audit effects (and whether each acknowledged write left one).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)  # not problems: what the rehearsal will not see
     seconds: float = 0.0
+    logs: Path | None = None  # where the services' and Toxiproxy's logs were kept (a failed check)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +63,8 @@ class CheckReport:
             lines.append(f"  {service:<12} {seen}")
         lines += [f"HINT: {h}" for h in self.hints]
         lines += [f"PROBLEM: {p}" for p in self.problems]
+        if self.logs is not None:
+            lines.append(f"logs kept in {self.logs}")
         return "\n".join(lines)
 
 
@@ -95,10 +99,26 @@ def check_target(
     mode: str | None = None,
     work_dir: Path | None = None,
 ) -> CheckReport:
+    """Check ``target`` in ``work_dir``, or in a temporary directory removed after a clean check.
+
+    A check that found problems, or could not start the target, keeps its logs (the error and the
+    report name them); a clean one leaves nothing behind, however often it is run.
+    """
+    if work_dir is not None:
+        return _check_in(target, target_dir, backend, mode, work_dir)
+    work = Path(tempfile.mkdtemp(prefix="aftershock-check-"))
+    report = _check_in(target, target_dir, backend, mode, work)  # raised: the logs are kept
+    if report.ok:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        report.logs = work
+    return report
+
+
+def _check_in(target: Target, target_dir: Path, backend: str, mode: str | None, work: Path) -> CheckReport:
     started = time.monotonic()
     report = CheckReport(target.name, backend, hints=target_hints(target))
     run_id = f"check-{os.getpid()}-{int(time.time())}"
-    work = work_dir or Path(tempfile.mkdtemp(prefix="aftershock-check-"))
     env = mode_env(target, mode, {})
     with TargetSession(
         target, target_dir, work, run_id, backend=backend, env_overrides=env, bus=EventBus()

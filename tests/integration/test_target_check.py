@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import aftershock
+from tests.conftest import REPO, aftershock
 
 pytestmark = pytest.mark.integration
 
@@ -38,3 +41,29 @@ def test_check_of_an_unknown_target_is_a_usage_error() -> None:
     proc = aftershock("target", "check", "no-such-target")
     assert proc.returncode == 2
     assert "no target 'no-such-target'" in proc.stderr
+
+
+def test_a_clean_check_leaves_nothing_behind(tmp_path: Path) -> None:
+    """It once left a directory of logs in the temporary directory at every check."""
+    proc = aftershock("target", "check", "groundtruth", timeout=300, env={"TMPDIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not list(tmp_path.glob("aftershock-check-*")), "the check left its work directory"
+    assert "logs kept" not in proc.stdout
+
+
+def test_a_check_that_finds_a_problem_keeps_its_logs_and_says_where(tmp_path: Path) -> None:
+    target = tmp_path / "gt404"
+    shutil.copytree(REPO / "targets" / "groundtruth", target, ignore=shutil.ignore_patterns("docker"))
+    (target / "locustfile.py").write_text(
+        "from locust import task\n\nfrom harness.load.user import LedgerUser\n\n\n"
+        "class Missing(LedgerUser):\n    @task\n    def missing(self) -> None:\n"
+        '        self.call("missing", "GET", "/no-such-path")\n'
+    )
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = aftershock("target", "check", str(target), timeout=300, env={"TMPDIR": str(tmp)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "PROBLEM: op missing was not answered ok" in proc.stdout, proc.stdout
+    kept = list(tmp.glob("aftershock-check-*"))
+    assert len(kept) == 1 and f"logs kept in {kept[0]}" in proc.stdout, proc.stdout
+    assert (kept[0] / "toxiproxy.log").is_file()
