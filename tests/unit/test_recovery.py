@@ -40,22 +40,26 @@ def steady(
 ) -> RequestSamples:
     """A request completing every 1/rate s (each moved by up to ``jitter`` periods) up to ``until``.
 
-    Requests fail in ``bad`` stretches, none complete in ``silent`` ones, and those completing
-    in ``slow`` ones took 300 ms instead of 5 ms.
+    Requests fail in ``bad`` stretches, none complete in ``silent`` ones, and those started in
+    ``slow`` ones took 300 ms instead of 5 ms (by their start, as a fault slows what is sent while
+    it acts: a request whose slow answer ends in the stretch but began 300 ms before it was not
+    slowed by it, and the analysis places a slow request at its start).
     """
     end = phase + np.arange(math.floor(until * rate) + 1) / rate
     if jitter:
         end = end + np.random.default_rng(seed).uniform(0.0, jitter / rate, end.size)
     end = end[(end > 0) & (end <= until)]
 
-    def within(stretches: tuple[tuple[float, float], ...]) -> np.typing.NDArray[np.bool_]:
+    def within(
+        stretches: tuple[tuple[float, float], ...], at: np.typing.NDArray[np.float64] = end
+    ) -> np.typing.NDArray[np.bool_]:
         mask = np.zeros(end.size, dtype=bool)
         for a, b in stretches:
-            mask |= (end >= a) & (end < b)
+            mask |= (at >= a) & (at < b)
         return mask
 
     ok = ~within(bad)
-    latency = np.where(within(slow), 0.3, 0.005)
+    latency = np.where(within(slow, at=end - 0.3), 0.3, 0.005)
     keep = ~within(silent)
     return RequestSamples.from_arrays((end - latency)[keep], end[keep], ok[keep])
 
