@@ -12,7 +12,10 @@ from pathlib import Path
 from harness.measure.audit_arrays import EffectColumns, WorkArrays, columns_of, effect_columns
 from harness.measure.audit_legacy import read_legacy_effects, read_legacy_work
 from harness.measure.audit_lines import read_line_effects, read_line_work
-from harness.measure.audit_store import AUDIT_DIR, LEGACY_FILE
+from harness.measure.audit_store import AUDIT_DIR, LEGACY_FILE, audit_documents
+from harness.measure.columns import LedgerColumns
+from harness.measure.key_index import key_index_of
+from harness.measure.keyed_effects import KeyedEffects, keyed
 
 __all__ = [
     "EffectColumns",
@@ -20,6 +23,7 @@ __all__ = [
     "columns_of",
     "effect_columns",
     "read_effect_columns",
+    "read_keyed_effects",
     "read_work_arrays",
 ]
 
@@ -37,6 +41,17 @@ def read_effect_columns(trial_dir: Path, endpoint_of: Mapping[str, str]) -> Effe
     last reader)."""
     if not (trial_dir / AUDIT_DIR).is_dir():
         return read_legacy_effects(trial_dir / LEGACY_FILE, endpoint_of)
+    return effect_columns(audit_documents(trial_dir), endpoint_of)
+
+
+def read_keyed_effects(
+    trial_dir: Path, endpoint_of: Mapping[str, str], ledger: LedgerColumns
+) -> KeyedEffects:
+    """The trial's effects as the reconcile holds them (:mod:`harness.measure.keyed_effects`), keys
+    found among ``ledger``'s (the trial's one read). The line layout is read block by block and
+    never held as text; the trial's parse is released here (the reconcile is its last reader)."""
+    if not (trial_dir / AUDIT_DIR).is_dir():
+        return keyed(read_legacy_effects(trial_dir / LEGACY_FILE, endpoint_of), key_index_of(ledger.key))
     return read_line_effects(trial_dir, endpoint_of)
 
 

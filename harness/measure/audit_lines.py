@@ -1,48 +1,77 @@
 """A trial's audit kept a line per effect (:mod:`harness.measure.audit_store`), read by Arrow
 block by block, once per trial.
 
-Each block's string columns for the reconcile and the work items' stamps for the operations view
-are kept, the rest of the block dropped, and no Python object is built per effect, so the
-analysis holds the columns it needs and never the audit's text. A source Arrow cannot take
-plainly (a type that changes between blocks, a field missing) goes through the JSON path and the
-contract's model, so a malformed audit reads exactly as it always did."""
+Each block's effects are coded as the reconcile holds them (:mod:`harness.measure.keyed_effects`:
+kinds and statuses as codes, each key found among the trial's ledger keys, values as text) and the
+work items' stamps kept for the operations view; the rest of the block is dropped, so the
+analysis never holds the audit's text, nor an effect's key or id. Where each block lies in its file
+is kept, so the few effects a report quotes are read again. A source Arrow cannot take plainly (a
+field missing, a type the contract refuses) goes through the JSON path and the contract's model,
+so a malformed audit reads exactly as it always did."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from harness.measure.audit_arrays import (
-    ColumnParts,
-    EffectColumns,
-    WorkArrays,
-    arrow_value_texts,
-    columns_of,
-    effect_columns,
-)
+from harness.load.ledger import shard_paths
+from harness.measure.audit import norm_value
+from harness.measure.audit_arrays import WorkArrays, arrow_value_texts, effect_columns
 from harness.measure.audit_store import AUDIT_DIR, AuditSource, audit_sources, source_document
-from harness.measure.columns import FileIdentity, file_identity, release_unused, use_system_allocator
+from harness.measure.columns import (
+    FileIdentity,
+    file_identity,
+    read_ledger,
+    release_unused,
+    use_system_allocator,
+)
+from harness.measure.key_index import KeyIndex, key_index_of
+from harness.measure.keyed_effects import (
+    Describe,
+    EffectText,
+    KeyedEffects,
+    KeyedPart,
+    Vocabulary,
+    joined,
+    keyed_part,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def read_line_effects(trial_dir: Path, endpoint_of: Mapping[str, str]) -> EffectColumns:
-    """The effects of every source; the trial's parse is released (the reconcile reads last)."""
+def read_line_effects(trial_dir: Path, endpoint_of: Mapping[str, str]) -> KeyedEffects:
+    """The effects of every source, keyed against the trial's ledger; the trial's parse is
+    released (the reconcile reads last). A source Arrow could not take is read as JSON here, and
+    judged by the contract's model (:class:`~harness.measure.audit.AuditSchemaError`)."""
     parsed = _take_pass(trial_dir)
-    parts: list[ColumnParts] = []
+    parts: list[KeyedPart] = []
+    describers: list[Describe] = []
+    pending = 0
     for source, one in zip(parsed.sources, parsed.passes, strict=True):
-        if one.columns is not None:
-            parts.append(one.columns)
-        else:
-            parts.append(_columns_of_docs({source.service: source_document(source)}, endpoint_of))
-    return columns_of(parts) if parts else columns_of([([], [], [], [], [], 0)])
+        if one.keyed is not None:
+            parts.append(one.keyed)
+            pending += one.pending
+            describers.append(_LineDescriber(source, one.blocks))
+            continue
+        cols = effect_columns({source.service: source_document(source)}, endpoint_of)
+        parts.append(
+            keyed_part(
+                cols.kind, cols.key, cols.value, cols.status, parsed.index, parsed.kinds, parsed.statuses
+            )
+        )
+        pending += cols.pending
+        describers.append(_ColumnDescriber(cols.id, cols.value, cols.status))
+    counts = [len(p.kind) for p in parts]
+    return joined(parts, parsed.kinds, parsed.statuses, pending, _Sources(counts, describers))
 
 
 def read_line_work(trial_dir: Path) -> WorkArrays | None:
@@ -61,23 +90,21 @@ def read_line_work(trial_dir: Path) -> WorkArrays | None:
     return work
 
 
-def _columns_of_docs(docs: Mapping[str, object], endpoint_of: Mapping[str, str]) -> ColumnParts:
-    """The columns of documents read as JSON: checked by column, or judged by the model."""
-    out = effect_columns(docs, endpoint_of)
-    return (out.kind, out.key, out.value, out.status, out.id, out.pending)
-
-
 #: Bytes of effect lines Arrow parses at a time: the text held at once, whatever the audit's size.
 BLOCK = 1 << 20
 _WorkParts = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]
+#: Where a block of effect lines lies: (byte offset, byte length, its first effect's place in the source).
+_Block = tuple[int, int, int]
 
 
 @dataclass(frozen=True, eq=False)
 class _SourcePass:
-    """One source's parse: its columns (None: not plainly valid, the JSON path judges it) and its
-    work stamps (None: not integer columns, the JSON path reads them)."""
+    """One source's parse: its effects keyed (None: not plainly valid, the JSON path judges it),
+    where its blocks lie, and its work stamps (None: not integer columns, the JSON path reads them)."""
 
-    columns: ColumnParts | None
+    keyed: KeyedPart | None
+    pending: int
+    blocks: list[_Block]
     work: _WorkParts | None
 
 
@@ -85,6 +112,9 @@ class _SourcePass:
 class _TrialPass:
     sources: list[AuditSource]
     passes: list[_SourcePass]
+    index: KeyIndex
+    kinds: Vocabulary
+    statuses: Vocabulary
     work_taken: bool = False  # the work stamps were handed over and dropped from here
 
 
@@ -112,66 +142,105 @@ def _take_pass(trial_dir: Path) -> _TrialPass:
 
 
 def _parse_trial(trial_dir: Path) -> _TrialPass:
+    """Every source of the trial's audit, keyed against the trial's ledger (its one read)."""
     use_system_allocator()
     sources = audit_sources(trial_dir)
-    return _TrialPass(sources, [_parse_source(s) for s in sources])
+    index = key_index_of(read_ledger(shard_paths(trial_dir)).key)
+    kinds, statuses = Vocabulary(), Vocabulary()
+    passes = [_parse_source(s, index, kinds, statuses) for s in sources]
+    return _TrialPass(sources, passes, index, kinds, statuses)
 
 
-def _parse_source(source: AuditSource) -> _SourcePass:
-    """One source's effect lines, block by block; a block Arrow cannot read (or a type that changes
-    between blocks) leaves the whole source to the JSON path."""
+def _parse_source(
+    source: AuditSource, index: KeyIndex, kinds: Vocabulary, statuses: Vocabulary
+) -> _SourcePass:
+    """One source's effect lines, block by block; a block Arrow cannot read, or whose effects are
+    not plainly valid, leaves the whole source to the JSON path."""
     import pyarrow as pa
-    from pyarrow import json as pa_json
 
     doc = source.document
     given = doc.get("pending", 0) if isinstance(doc, dict) else None
     pending = given if type(given) is int else -1
     # "effects" in the document: never written so by the store, but a hand-made file could be
     plain = source.effects_at is not None and pending >= 0 and "effects" not in doc
-    chunks: list[ColumnParts] = []
+    parts: list[KeyedPart] = []
+    blocks: list[_Block] = []
     work: list[_WorkParts] | None = []
-    blocks = 0
+    effects = 0
     try:
-        with pa.OSFile(str(source.path)) as fh:
-            fh.seek(source.effects_at or 0)
-            if source.effects_at is None or fh.tell() >= fh.size():
-                batches: Any = []
-            else:
-                batches = pa_json.open_json(
-                    fh,
-                    read_options=pa_json.ReadOptions(block_size=BLOCK, use_threads=False),
-                    parse_options=pa_json.ParseOptions(newlines_in_values=False),
-                )
-            for batch in batches:
-                if plain:
-                    cols = _batch_columns(batch)
-                    if cols is None:
-                        plain = False
-                        chunks.clear()
-                    else:
-                        chunks.append(cols)
-                if work is not None:
-                    stamps = _batch_work(batch)
-                    if stamps is None:
-                        work = None
-                    else:
-                        work.append(stamps)
-                if not plain and work is None:
-                    break
-                blocks += 1
-                if blocks % 8 == 0:  # what each block's parse freed goes back now, not at the end
-                    release_unused()
+        for at, text in _line_blocks(source):
+            batch = _parse_block(text)
+            if batch is None:
+                continue  # blank lines only
+            if plain:
+                part = _block_part(batch, index, kinds, statuses)
+                if part is None:
+                    plain = False
+                    parts.clear()
+                else:
+                    parts.append(part)
+                    blocks.append((at, len(text), effects))
+            effects += batch.num_rows
+            if work is not None:
+                stamps = _batch_work(batch)
+                work = None if stamps is None else [*work, stamps]
+            del batch
+            if not plain and work is None:
+                break
+            if len(blocks) % 8 == 0:  # what each block's parse freed goes back now, not at the end
+                release_unused()
     except (pa.ArrowException, ValueError):
-        return _SourcePass(None, None)
+        return _SourcePass(None, 0, [], None)
     if not plain:
-        return _SourcePass(None, _join_work_parts(work))
-    kept = columns_of(chunks) if chunks else columns_of([([], [], [], [], [], 0)])
-    columns: ColumnParts = (kept.kind, kept.key, kept.value, kept.status, kept.id, pending)
-    return _SourcePass(columns, _join_work_parts(work))
+        return _SourcePass(None, 0, [], _join_work_parts(work))
+    keyed = _joined_parts(parts, index)
+    return _SourcePass(keyed, pending, blocks, _join_work_parts(work))
 
 
-def _batch_columns(batch: pa.RecordBatch) -> ColumnParts | None:
-    """A block's effect columns, or None if any effect in it is not plainly valid."""
+def _line_blocks(source: AuditSource) -> Iterator[tuple[int, bytes]]:
+    """The source's effect lines in blocks of about :data:`BLOCK` bytes, each ending at a line's
+    end, with the byte offset each starts at."""
+    if source.effects_at is None:
+        return
+    with source.path.open("rb") as fh:
+        at = source.effects_at
+        fh.seek(at)
+        carry = b""
+        while True:
+            chunk = fh.read(BLOCK)
+            if not chunk:
+                if carry.strip():
+                    yield at, carry
+                return
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # one line longer than a block: read on to its end
+                carry = data
+                continue
+            yield at, data[:cut]
+            at += cut
+            carry = data[cut:]
+
+
+def _parse_block(text: bytes) -> pa.RecordBatch | None:
+    """A block's lines as one record batch (None: blank lines only)."""
+    import pyarrow as pa
+    from pyarrow import json as pa_json
+
+    table = pa_json.read_json(
+        pa.BufferReader(text),
+        read_options=pa_json.ReadOptions(block_size=len(text) + 1, use_threads=False),
+        parse_options=pa_json.ParseOptions(newlines_in_values=False),
+    )
+    if not table.num_rows:
+        return None
+    return table.combine_chunks().to_batches()[0]
+
+
+def _block_part(
+    batch: pa.RecordBatch, index: KeyIndex, kinds: Vocabulary, statuses: Vocabulary
+) -> KeyedPart | None:
+    """A block's effects keyed, or None if any effect in it is not plainly valid."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -190,14 +259,67 @@ def _batch_columns(batch: pa.RecordBatch) -> ColumnParts | None:
     status = batch.column("status") if "status" in names else pa.nulls(rows, pa.string())
     if value is None or status.type not in (pa.string(), pa.null()):
         return None
-    return (
-        kind.dictionary_encode(),
-        key,
-        value,
-        status.cast(pa.string()).dictionary_encode(),
-        id_.cast(pa.string()),
-        0,
+    return keyed_part(kind, key, value, status.cast(pa.string()), index, kinds, statuses)
+
+
+def _joined_parts(parts: list[KeyedPart], index: KeyIndex) -> KeyedPart:
+    import pyarrow as pa
+
+    texts = pa.string()
+    out = KeyedPart(
+        kind=np.concatenate([np.zeros(0, dtype=np.int32), *(p.kind for p in parts)]),
+        row=np.concatenate([np.zeros(0, dtype=index.row_type), *(p.row for p in parts)]),
+        unseen=pa.concat_arrays([pa.array([], type=texts), *(p.unseen for p in parts)]),
+        value=pa.concat_arrays([pa.array([], type=texts), *(p.value for p in parts)]),
+        status=np.concatenate([np.zeros(0, dtype=np.int32), *(p.status for p in parts)]),
     )
+    parts.clear()
+    release_unused()
+    return out
+
+
+class _LineDescriber:
+    """The quoted effects of a source kept a line per effect, read again from their blocks."""
+
+    def __init__(self, source: AuditSource, blocks: list[_Block]) -> None:
+        self.source, self.blocks = source, blocks
+        self._firsts = [b[2] for b in blocks]
+
+    def __call__(self, at: Sequence[int]) -> list[EffectText]:
+        out = []
+        with self.source.path.open("rb") as fh:
+            for i in at:
+                offset, size, first = self.blocks[bisect.bisect_right(self._firsts, i) - 1]
+                fh.seek(offset)
+                lines = [line for line in fh.read(size).split(b"\n") if line.strip()]
+                effect = json.loads(lines[i - first])
+                out.append((str(effect["id"]), norm_value(effect.get("value")), effect.get("status")))
+        return out
+
+
+class _ColumnDescriber:
+    """The quoted effects of a source read as JSON, from its columns."""
+
+    def __init__(self, ids: pa.Array, values: pa.Array, statuses: pa.Array) -> None:
+        self.ids, self.values, self.statuses = ids, values, statuses
+
+    def __call__(self, at: Sequence[int]) -> list[EffectText]:
+        return [(str(self.ids[i].as_py()), self.values[i].as_py(), self.statuses[i].as_py()) for i in at]
+
+
+class _Sources:
+    """Describes an effect of the trial by the source it came from."""
+
+    def __init__(self, counts: list[int], describers: list[Describe]) -> None:
+        self.starts = np.cumsum([0, *counts]).tolist()
+        self.describers = describers
+
+    def __call__(self, at: Sequence[int]) -> list[EffectText]:
+        out = []
+        for i in at:
+            n = bisect.bisect_right(self.starts, i) - 1
+            out.extend(self.describers[n]([i - self.starts[n]]))
+        return out
 
 
 def _batch_work(batch: pa.RecordBatch) -> _WorkParts | None:

@@ -88,7 +88,7 @@ class WorkLog:
         log._init(
             np.asarray(accepted, dtype=np.float64),
             np.asarray(finished, dtype=np.float64),
-            np.asarray(attempts, dtype=np.int64),
+            np.asarray(attempts),
         )
         return log
 
@@ -96,13 +96,27 @@ class WorkLog:
         order = np.argsort(accepted, kind="stable")
         self.accepted = accepted[order]
         self.finished_of = finished[order]  # per item, in accepted order; NaN: not finished
-        self.attempts = attempts[order]
-        done = np.flatnonzero(~np.isnan(self.finished_of))
-        by_finish = done[np.argsort(self.finished_of[done], kind="stable")]
-        self._finish_order = self.finished_of[by_finish]
+        # a count: half the bytes of an int64 (clipped: a hostile audit's huge count stays huge)
+        self.attempts = np.clip(attempts[order], -(2**31), 2**31 - 1).astype(np.int32)
+        del order
+        done = ~np.isnan(self.finished_of)
+        done_at, done_accepted = self.finished_of[done], self.accepted[done]
+        del done
+        by_finish = np.argsort(done_at, kind="stable")
+        self._finish_order = done_at[by_finish]
         self.finished = self._finish_order
-        self._cycle = self._finish_order - self.accepted[by_finish]
-        self.stamps = np.unique(np.concatenate((self.accepted, self.finished)))
+        self._cycle = self._finish_order - done_accepted[by_finish]
+
+    @property
+    def stamps(self) -> FloatArray:
+        """Every instant the backlog changes (an acceptance or a finish), sorted, once each; made
+        on demand, not kept (two stamps an item: the largest array of the log)."""
+        return np.unique(np.concatenate((self.accepted, self.finished)))
+
+    @property
+    def last_stamp(self) -> float | None:
+        ends = [float(a[-1]) for a in (self.accepted, self.finished) if a.size]
+        return max(ends) if ends else None
 
     def __len__(self) -> int:
         return int(self.accepted.size)
@@ -122,8 +136,9 @@ class WorkLog:
         return (accepted - finished).astype(np.float64)
 
     def max_backlog(self, start: float, end: float) -> int:
-        """The highest backlog over ``[start, end]``: the value at ``start`` or just after a stamp."""
-        inside = self.stamps[(self.stamps >= start) & (self.stamps <= end)]
+        """The highest backlog over ``[start, end]``: the value at ``start`` or at an acceptance
+        (only an acceptance raises it, and the backlog holds its value from a stamp on)."""
+        inside = self.accepted[(self.accepted >= start) & (self.accepted <= end)]
         points = np.concatenate(([start], inside))
         return int(self.backlog(points).max())
 
@@ -195,23 +210,26 @@ def backlog_recovered_at(
 ) -> float | None:
     """The earliest ``t >= cleared_at`` with ``backlog <= upper`` over all of ``[t, t + hold]``.
 
-    The backlog only changes at stamps, so the candidates are ``cleared_at`` and every stamp after
-    it; between two stamps moving ``t`` later only adds time at the back of the span. ``final``:
-    the work is drained for good at ``observe_to`` (see the module docstring), so a candidate
-    whose hold reaches past ``observe_to`` counts if the backlog stays in range up to it.
+    The backlog is a step function, right-continuous, raised only at acceptances and lowered only
+    at finishes. So the candidates are ``cleared_at`` and every finish after it (from any other
+    instant that qualifies, an earlier one qualifies too, down to the last finish or the clear),
+    and a span's highest value is at its start or at an acceptance inside it. ``final``: the work
+    is drained for good at ``observe_to`` (see the module docstring), so a candidate whose hold
+    reaches past ``observe_to`` counts if the backlog stays in range up to it.
     """
-    later = log.stamps[(log.stamps > cleared_at) & (log.stamps <= observe_to)]
+    finishes = log.finished
+    later = finishes[(finishes > cleared_at) & (finishes <= observe_to)]
     candidates = np.concatenate(([cleared_at], later))
     if not final:
         candidates = candidates[candidates + hold <= observe_to]
     if candidates.size == 0:
         return None
     over = log.backlog(candidates) > upper
-    # the stamp index of each candidate's span end, to count "over" stamps inside [t, t + hold]
-    stamp_over = log.backlog(log.stamps) > upper
-    bad = np.concatenate(([0], np.cumsum(stamp_over, dtype=np.int64)))
-    first = np.searchsorted(log.stamps, candidates, side="right")  # stamps after t
-    last = np.searchsorted(log.stamps, candidates + hold, side="right")  # stamps up to t + hold
+    # acceptances that push the backlog over ``upper``, counted to find any inside (t, t + hold]
+    raises = log.accepted
+    bad = np.concatenate(([0], np.cumsum(log.backlog(raises) > upper, dtype=np.int64)))
+    first = np.searchsorted(raises, candidates, side="right")  # acceptances after t
+    last = np.searchsorted(raises, candidates + hold, side="right")  # acceptances up to t + hold
     ok = ~over & (bad[last] == bad[first])
     hits = np.flatnonzero(ok)
     return float(candidates[hits[0]]) if hits.size else None
@@ -267,8 +285,13 @@ class BusinessMeasurement:
 
 
 def _resolution(log: WorkLog, at: float, floor: float) -> float:
-    before = log.stamps[log.stamps < at]
-    gap = float(at - before[-1]) if before.size else 0.0
+    """The gap from the last stamp before ``at`` (an acceptance or a finish) to ``at``."""
+    last = []
+    for stamps in (log.accepted, log.finished):
+        i = int(np.searchsorted(stamps, at, side="left"))
+        if i:
+            last.append(float(stamps[i - 1]))
+    gap = at - max(last) if last else 0.0
     return max(floor, gap)
 
 
@@ -346,7 +369,14 @@ def _left_and_recovered(
     )
     recovered = backlog_recovered_at(log, cleared_at, upper, hold, observe_to, final)
     span_end = observe_to if recovered is None else recovered
-    after = log.stamps[(log.stamps >= injected_at) & (log.stamps <= span_end)]
-    out_of_range = after[log.backlog(after) > upper] if after.size else after
-    left = float(out_of_range[0]) if out_of_range.size else None
+    # the first stamp in [injected_at, span_end] with the backlog over its range: the first of
+    # each kind's (acceptances, finishes), the earlier of the two (no array of all the stamps)
+    firsts = []
+    for stamps in (log.accepted, log.finished):
+        lo = int(np.searchsorted(stamps, injected_at, side="left"))
+        hi = int(np.searchsorted(stamps, span_end, side="right"))
+        over = np.flatnonzero(log.backlog(stamps[lo:hi]) > upper)
+        if over.size:
+            firsts.append(float(stamps[lo + over[0]]))
+    left = min(firsts) if firsts else None
     return left, recovered

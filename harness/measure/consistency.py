@@ -40,6 +40,8 @@ from harness.load.ledger import LedgerRecord
 from harness.measure.audit import Audit, AuditEffect, norm_value
 from harness.measure.audit_columns import EffectColumns, columns_of
 from harness.measure.columns import FAIL, OK, OTHER, LedgerColumns
+from harness.measure.key_index import KeyIndex, key_index_of
+from harness.measure.keyed_effects import KeyedEffects, keyed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -153,119 +155,111 @@ def _smallest(keys: pa.Array, k: int) -> list[str]:
 
 @dataclass(frozen=True, eq=False)
 class _Writes:
-    """The write ops, one per distinct key: ``keys[i]`` with its judgement."""
+    """The write ops, one per distinct key: ``rows[i]`` (the key's first ledger row) with its
+    judgement."""
 
-    keys: pa.Array
+    rows: NDArray[np.int64]
     acknowledged: NDArray[np.bool_]
     definite: NDArray[np.bool_]
     asked: pa.Array  # the first non-empty value any attempt sent, "" if none
 
 
-def _writes(ledger: LedgerColumns, write_ops: Iterable[str]) -> tuple[_Writes, pa.Array, NDArray[np.int64]]:
-    """Each write key's outcome over all its attempts; every key the ledger saw (any op), hashed
-    once; and for each seen key its write's slot in ``_Writes`` (-1: the key has no write)."""
+def _writes(ledger: LedgerColumns, index: KeyIndex, write_ops: Iterable[str]) -> tuple[_Writes, NDArray[Any]]:
+    """Each write key's outcome over all its attempts, and for each key code (ledger row) its
+    write's slot in ``_Writes`` (-1: the key has no write)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keyed = pc.not_equal(ledger.key, "")
-    every = bool(pc.all(keyed).as_py()) if len(ledger.key) else True  # then no copy of the columns
-
-    def rows(column: Any) -> Any:
-        return column if every else column.filter(keyed)
-
-    encoded = rows(ledger.key).dictionary_encode()
-    seen = encoded.dictionary
+    n = len(ledger)
+    codes = index.codes()
     ops = pa.array(sorted(set(write_ops)), type=pa.string())
-    write_row = _bools(pc.is_in(rows(ledger.op), value_set=ops))
-    seen_of = _np(encoded.indices).astype(np.int64)[write_row]
-    slots, idx = np.unique(seen_of, return_inverse=True)
-    idx = idx.reshape(-1)
-    slot_of_seen = np.full(len(seen), -1, dtype=np.int64)
-    slot_of_seen[slots] = np.arange(slots.size)
-    n = slots.size
-    code = (ledger.code if every else ledger.code[_bools(keyed)])[write_row]
-    tries = np.bincount(idx, minlength=n)
-    oks = np.bincount(idx[code == OK], minlength=n)
-    fails = np.bincount(idx[code == FAIL], minlength=n)
+    write_row = _bools(pc.is_in(ledger.op, value_set=ops)) & (codes >= 0)
+    rows, idx, _ = _unique(codes[write_row].astype(np.int64), max(n, 1))
+    del codes
+    slot_of_row = np.full(n, -1, dtype=index.row_type)
+    slot_of_row[rows] = np.arange(rows.size)
+    k = rows.size
+    code = ledger.code[write_row]
+    tries = np.bincount(idx, minlength=k)
+    oks = np.bincount(idx[code == OK], minlength=k)
+    fails = np.bincount(idx[code == FAIL], minlength=k)
     acknowledged = oks > 0
     definite = ~acknowledged & (fails == tries)
-    value = rows(ledger.value).filter(pa.array(write_row))
+    value = ledger.value.filter(pa.array(write_row))
     with_value = np.flatnonzero(_bools(pc.not_equal(value, "")))
     first_key, first_at = np.unique(idx[with_value], return_index=True)
-    take = np.full(n, -1, dtype=np.int64)
+    take = np.full(k, -1, dtype=np.int64)
     take[first_key] = with_value[first_at]
     asked = value.take(pa.array(take, mask=take < 0)).fill_null("")
-    keys = seen.take(pa.array(slots, type=pa.int64()))
-    return _Writes(keys, acknowledged, definite, asked), seen, slot_of_seen
+    return _Writes(rows, acknowledged, definite, asked), slot_of_row
 
 
 @dataclass(frozen=True, eq=False)
 class _Groups:
-    """The effects grouped by (kind, key): group ``g`` is kind ``kind[g]``, key ``keys[key[g]]``."""
+    """The effects grouped by (kind, key): group ``g`` is kind ``kind[g]``, key code ``key[g]``
+    (a ledger row below ``rows``, else ``extra[key - rows]``, a key the ledger never saw)."""
 
-    of_effect: NDArray[np.int64]  # each effect's group
-    first: NDArray[np.int64]  # each group's first effect (audit order)
+    of_effect: NDArray[Any]  # each effect's group
     size: NDArray[np.int64]
     kind: NDArray[np.int64]
     key: NDArray[np.int64]
-    keys: pa.Array
-    kinds: list[str]
+    rows: int
+    extra: pa.Array
+
+    def key_texts(self, ledger: LedgerColumns, groups: NDArray[np.int64]) -> pa.Array:
+        """The key of each of ``groups``, as text."""
+        import pyarrow as pa
+
+        codes = self.key[groups]
+        if not self.extra or not bool((codes >= self.rows).any()):
+            return ledger.key.take(pa.array(codes)).cast(pa.string())
+        both = pa.concat_arrays([ledger.key.cast(pa.string()), self.extra.cast(pa.string())])
+        return both.take(pa.array(codes))
 
 
-def _groups(effects: EffectColumns, seen: pa.Array, seen_of: NDArray[np.int64]) -> _Groups:
-    """The effects by (kind, key). A key is coded by its place among the keys the ledger saw
-    (``seen_of``, already worked out: no second hash of the effects' keys), the few the ledger
-    never saw after them."""
+def _groups(effects: KeyedEffects, rows: int) -> _Groups:
+    """The effects by (kind, key), keys coded by their ledger row (already found: no hash of the
+    effects' keys here), the few the ledger never saw after them."""
     import pyarrow as pa
 
-    kinds = effects.kind.dictionary_encode()
-    kind_of = _np(kinds.indices).astype(np.int64)
-    key_of, keys = seen_of.copy(), seen
-    unseen = np.flatnonzero(seen_of < 0)
+    extra = pa.array([], type=pa.string())
+    unseen = np.flatnonzero(effects.row < 0)
     if unseen.size:
-        extra = effects.key.take(pa.array(unseen)).dictionary_encode()
-        key_of[unseen] = len(seen) + _np(extra.indices).astype(np.int64)
-        keys = pa.concat_arrays([seen.cast(pa.string()), extra.dictionary.cast(pa.string())])
-    width = max(len(keys), 1)
-    gid = kind_of * width + key_of
-    del kind_of, key_of
-    uniq, first, of_effect, size = _unique(gid, len(kinds.dictionary) * width)
-    return _Groups(
-        of_effect=of_effect,
-        first=first,
-        size=size,
-        kind=uniq // width,
-        key=uniq % width,
-        keys=keys,
-        kinds=[str(k) for k in kinds.dictionary.to_pylist()],
-    )
+        coded = effects.unseen.dictionary_encode()
+        extra = coded.dictionary.cast(pa.string())
+    width = max(rows + len(extra), 1)
+    gid = effects.kind.astype(np.int64)
+    gid *= width
+    gid += effects.row  # -1 where the ledger never saw the key: those get their own codes next
+    if unseen.size:
+        gid[unseen] += 1 + rows + _np(coded.indices).astype(np.int64)
+    uniq, of_effect, size = _unique(gid, max(len(effects.kinds), 1) * width)
+    del gid
+    return _Groups(of_effect, size, kind=uniq // width, key=uniq % width, rows=rows, extra=extra)
 
 
-def _unique(
-    gid: NDArray[np.int64], span: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """``np.unique(gid, return_index, return_inverse, return_counts)`` for codes in ``[0, span)``:
-    by counting, not sorting, when the span is small beside the codes (no sort of millions)."""
+def _unique(gid: NDArray[np.int64], span: int) -> tuple[NDArray[np.int64], NDArray[Any], NDArray[np.int64]]:
+    """``np.unique(gid, return_inverse, return_counts)`` for codes in ``[0, span)``: by counting,
+    not sorting, when the span is small beside the codes (no sort of millions); the inverse as
+    int32 while it fits (half the bytes)."""
     if span > 4 * gid.size + 1024:
-        uniq, first, inverse, size = np.unique(
-            gid, return_index=True, return_inverse=True, return_counts=True
-        )
-        return uniq, first, inverse.reshape(-1), size
+        uniq, back, size = np.unique(gid, return_inverse=True, return_counts=True)
+        return uniq, back.reshape(-1), size
     counts = np.bincount(gid, minlength=span)
-    uniq = np.flatnonzero(counts)
+    present = counts > 0
+    uniq = np.flatnonzero(present)
     size = counts[uniq]
-    rank = np.cumsum(counts > 0) - 1
     del counts
-    inverse = rank[gid]
-    del rank
-    first = np.full(uniq.size, gid.size, dtype=np.int64)
-    np.minimum.at(first, inverse, np.arange(gid.size, dtype=np.int64))
-    return uniq, first, inverse, size
+    rank: NDArray[Any] = np.cumsum(present, dtype=np.int32 if uniq.size < 2**31 else np.int64)
+    del present
+    rank -= 1
+    inverse: NDArray[Any] = rank[gid]
+    return uniq, inverse, size
 
 
 def reconcile_columns(
     ledger: LedgerColumns,
-    effects: EffectColumns,
+    effects: EffectColumns | KeyedEffects,
     *,
     write_ops: Iterable[str],
     primary: str,
@@ -276,18 +270,19 @@ def reconcile_columns(
     Three steps, each adding its counts and its examples: the effects no ledgered request asked
     for, each write by what the client was told against its primary effect, and each (kind, key)
     by what the target holds."""
-    w, seen, slot_of_seen = _writes(ledger, write_ops)
-    c = Consistency(pending=effects.pending, writes=len(w.keys))
+    index = key_index_of(ledger.key)
+    fx = effects if isinstance(effects, KeyedEffects) else keyed(effects, index)
+    w, slot_of_row = _writes(ledger, index, write_ops)
+    c = Consistency(pending=fx.pending, writes=len(w.rows))
     examples: list[_Example] = []
-    seen_of = _seen_of(effects, seen)
-    g = _groups(effects, seen, seen_of)
-    per_kind: Any = np.bincount(g.kind, weights=g.size, minlength=len(g.kinds)) if len(g.size) else []
-    c.effects = {name: int(n) for name, n in zip(g.kinds, per_kind, strict=True) if n}
-    write_of = _unledgered(c, examples, effects, seen_of, slot_of_seen)
-    del seen_of
-    primary_code = g.kinds.index(primary) if primary in g.kinds else -1
-    _judge_writes(c, examples, w, g, write_of, primary_code)
-    _judge_held(c, examples, w, g, effects, write_of, primary_code, final_status)
+    g = _groups(fx, len(ledger))
+    per_kind: Any = np.bincount(g.kind, weights=g.size, minlength=len(fx.kinds)) if len(g.size) else []
+    c.effects = {name: int(n) for name, n in zip(fx.kinds, per_kind, strict=True) if n}
+    write_of = _unledgered(c, examples, fx, slot_of_row)
+    del slot_of_row
+    primary_code = fx.kinds.index(primary) if primary in fx.kinds else -1
+    _judge_writes(c, examples, ledger, w, fx, write_of, primary_code)
+    _judge_held(c, examples, ledger, w, g, fx, write_of, primary_code, final_status)
     if c.pending:
         c.stuck += c.pending
         more = f"{c.pending} more reported pending by the target (not yet an effect)"
@@ -303,50 +298,44 @@ def reconcile_columns(
 _Example = tuple[tuple[int, int, str, str, int], str, list[str]]
 
 
-def _seen_of(effects: EffectColumns, seen: pa.Array) -> NDArray[np.int64]:
-    """Each effect's key as its place among the keys the ledger saw (-1: never seen)."""
-    import pyarrow.compute as pc
-
-    return _np(pc.index_in(effects.key, value_set=seen).fill_null(-1)).astype(np.int64)
-
-
 def _unledgered(
     c: Consistency,
     examples: list[_Example],
-    effects: EffectColumns,
-    seen_of: NDArray[np.int64],
-    slot_of_seen: NDArray[np.int64],
-) -> NDArray[np.int64]:
+    effects: KeyedEffects,
+    slot_of_row: NDArray[Any],
+) -> NDArray[Any]:
     """Count the effects no ledgered request asked for; the write each effect answers (-1: none)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    ledgered = seen_of >= 0
+    ledgered = effects.row >= 0
     c.unledgered = int((~ledgered).sum())
     if c.unledgered:
-        c.unledgered_keys = _smallest(pc.unique(effects.key.filter(pa.array(~ledgered))), UNLEDGERED_KEYS)
+        c.unledgered_keys = _smallest(pc.unique(effects.unseen), UNLEDGERED_KEYS)
         examples.append(((0, 0, "", "", 0), "unledgered", c.unledgered_keys[:EXAMPLES]))
-    result: NDArray[np.int64] = (
-        np.where(ledgered, slot_of_seen[np.maximum(seen_of, 0)], -1) if len(slot_of_seen) else seen_of
-    )
-    return result
+    if not len(slot_of_row):
+        return np.full(len(effects), -1, dtype=np.int64)
+    write_of = slot_of_row[np.maximum(effects.row, 0)]
+    write_of[~ledgered] = -1
+    return write_of
 
 
 def _judge_writes(
     c: Consistency,
     examples: list[_Example],
+    ledger: LedgerColumns,
     w: _Writes,
-    g: _Groups,
-    write_of: NDArray[np.int64],
+    effects: KeyedEffects,
+    write_of: NDArray[Any],
     primary_code: int,
 ) -> None:
     """Each write by what the client was told (acknowledged, definitely failed, indeterminate),
     against whether its primary effect is there: lost, phantom, indeterminate present/absent."""
     import pyarrow as pa
 
-    is_primary = g.kind[g.of_effect] == primary_code
-    present = np.zeros(len(w.keys), dtype=np.bool_)
+    is_primary = effects.kind == primary_code
+    present = np.zeros(len(w.rows), dtype=np.bool_)
     present[write_of[is_primary & (write_of >= 0)]] = True
+    del is_primary
     indeterminate = ~w.acknowledged & ~w.definite
     lost, phantom = w.acknowledged & ~present, w.definite & present
     c.acknowledged, c.lost = int(w.acknowledged.sum()), int(lost.sum())
@@ -356,17 +345,18 @@ def _judge_writes(
     c.indeterminate_absent = c.indeterminate - c.indeterminate_present
     for name, mask in (("lost", lost), ("phantom", phantom)):
         if mask.any():
-            keys = _smallest(w.keys.filter(pa.array(mask)), EXAMPLES)
+            keys = _smallest(ledger.key.take(pa.array(w.rows[mask])).cast(pa.string()), EXAMPLES)
             examples.append(((1, 0, keys[0], "", 0), name, keys))
 
 
 def _judge_held(
     c: Consistency,
     examples: list[_Example],
+    ledger: LedgerColumns,
     w: _Writes,
     g: _Groups,
-    effects: EffectColumns,
-    write_of: NDArray[np.int64],
+    effects: KeyedEffects,
+    write_of: NDArray[Any],
     primary_code: int,
     final_status: str | None,
 ) -> None:
@@ -379,37 +369,41 @@ def _judge_held(
         pc.and_(pc.is_valid(effects.value), pc.not_equal(asked, "")), pc.not_equal(effects.value, asked)
     )
     wrong_e = _bools(wrong)
+    del wrong
     groups = len(g.size)
-    corrupted_g = np.bincount(g.of_effect, weights=wrong_e, minlength=groups) > 0
+    corrupted_g = np.zeros(groups, dtype=np.bool_)
+    corrupted_g[g.of_effect[wrong_e]] = True
     duplicated_g = g.size > 1
     stuck_g = np.zeros(groups, dtype=np.bool_)
     if final_status is not None and primary_code >= 0:
-        finished = _bools(pc.equal(effects.status, final_status))
-        done_g = np.bincount(g.of_effect, weights=finished, minlength=groups) > 0
+        final = effects.statuses.index(final_status) if final_status in effects.statuses else -2
+        done_g = np.zeros(groups, dtype=np.bool_)
+        done_g[g.of_effect[effects.status == final]] = True
         stuck_g = (g.kind == primary_code) & ~done_g
     c.duplicated, c.corrupted, c.stuck = int(duplicated_g.sum()), int(corrupted_g.sum()), int(stuck_g.sum())
     for rank, (name, mask) in enumerate(
         (("duplicated", duplicated_g), ("corrupted", corrupted_g), ("stuck", stuck_g))
     ):
-        chosen = _first_groups(g, mask)
+        chosen = _first_groups(ledger, g, effects.kinds, mask)
         if chosen:
-            texts = _group_texts(name, chosen, g, effects, asked, wrong_e)
-            kind, key = g.kinds[int(g.kind[chosen[0]])], str(g.keys[int(g.key[chosen[0]])].as_py())
+            texts = _group_texts(name, chosen, ledger, g, effects, asked, wrong_e)
+            kind = effects.kinds[int(g.kind[chosen[0]])]
+            key = str(g.key_texts(ledger, np.array(chosen[:1]))[0].as_py())
             examples.append(((2, 0, kind, key, rank), name, texts))
 
 
-def _first_groups(g: _Groups, mask: NDArray[np.bool_]) -> list[int]:
+def _first_groups(ledger: LedgerColumns, g: _Groups, kinds: list[str], mask: NDArray[np.bool_]) -> list[int]:
     """The first :data:`EXAMPLES` flagged groups in (kind, key) order."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     out: list[int] = []
-    for name in sorted(set(g.kinds)):
-        code = g.kinds.index(name)
+    for name in sorted(set(kinds)):
+        code = kinds.index(name)
         cand = np.flatnonzero(mask & (g.kind == code))
         if not cand.size:
             continue
-        keys = g.keys.take(pa.array(g.key[cand]))
+        keys = g.key_texts(ledger, cand)
         if cand.size > 4 * EXAMPLES:  # many: select the smallest keys in Arrow, not in Python
             smallest = _smallest(keys, EXAMPLES)
             at = pc.index_in(pa.array(smallest, type=pa.string()), value_set=keys).to_pylist()
@@ -425,30 +419,42 @@ def _first_groups(g: _Groups, mask: NDArray[np.bool_]) -> list[int]:
 def _group_texts(
     name: str,
     chosen: list[int],
+    ledger: LedgerColumns,
     g: _Groups,
-    effects: EffectColumns,
+    effects: KeyedEffects,
     asked: pa.Array,
     wrong: NDArray[np.bool_],
 ) -> list[str]:
-    """The report's text for each chosen group, from its effects in audit order."""
+    """The report's text for each chosen group, from its effects in audit order (the quoted
+    effects described again by the audit: ids are not held)."""
     members = np.flatnonzero(np.isin(g.of_effect, chosen))
     of: dict[int, list[int]] = {gr: [] for gr in chosen}
     for e, gr in zip(members.tolist(), g.of_effect[members].tolist(), strict=True):
         of[gr].append(e)
+    quoted = {
+        gr: (
+            found[:3]
+            if name == "duplicated"
+            else [next(e for e in found if wrong[e])]
+            if name == "corrupted"
+            else found[:1]
+        )
+        for gr, found in of.items()
+    }
+    wanted = sorted({e for es in quoted.values() for e in es})
+    text_of = dict(zip(wanted, effects.describe(wanted), strict=True))
+    keys = g.key_texts(ledger, np.array(chosen, dtype=np.int64)).to_pylist()
     out = []
-    for gr in chosen:
-        kind, key = g.kinds[int(g.kind[gr])], g.keys[int(g.key[gr])].as_py()
-        found = of[gr]
+    for gr, key in zip(chosen, keys, strict=True):
+        kind, found = effects.kinds[int(g.kind[gr])], of[gr]
         if name == "duplicated":
-            ids = ", ".join(str(effects.id[e].as_py()) for e in found[:3])
+            ids = ", ".join(text_of[e][0] for e in quoted[gr])
             out.append(f"{key}: {len(found)} {kind}s ({ids})")
         elif name == "corrupted":
-            e = next(e for e in found if wrong[e])
-            out.append(
-                f"{key}: {kind} {effects.id[e].as_py()} has {effects.value[e].as_py()}, "
-                f"client sent {asked[e].as_py()}"
-            )
+            (e,) = quoted[gr]
+            sent = asked[e].as_py()
+            out.append(f"{key}: {kind} {text_of[e][0]} has {effects.value[e].as_py()}, client sent {sent}")
         else:
-            e = found[0]
-            out.append(f"{key}: {kind} {effects.id[e].as_py()} is {effects.status[e].as_py()!r}")
+            (e,) = quoted[gr]
+            out.append(f"{key}: {kind} {text_of[e][0]} is {text_of[e][2]!r}")
     return out

@@ -59,7 +59,8 @@ def work_log_of(work: WorkArrays, t0_ns: int) -> WorkLog:
     reading of each field: seconds on the run clock, no ``finished_ns`` not finished, a missing or
     zero ``attempts`` one attempt."""
     accepted = (work.accepted_ns - t0_ns) / 1e9
-    finished = np.where(work.finished, (work.finished_ns - t0_ns) / 1e9, np.nan)
+    finished = (work.finished_ns - t0_ns) / 1e9
+    finished[~work.finished] = np.nan
     attempts = np.where(work.attempts == 0, 1, work.attempts)
     return WorkLog.from_arrays(accepted, finished, attempts)
 
@@ -215,6 +216,7 @@ def operations_of(
         arrays = read_work_arrays(trial_dir)  # the reconcile's own parse, by column
         if arrays is not None:
             work = work_log_of(arrays, t0_ns)
+            del arrays  # the log holds what it needs, in seconds
         else:  # a shape Arrow cannot hold in columns: every effect read as JSON, as it always was
             docs = audit_documents(trial_dir)
     return measure_operations(

@@ -15,11 +15,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.load.ledger import shard_paths
-from harness.measure.audit_columns import read_effect_columns
+from harness.measure.audit_columns import read_keyed_effects
 from harness.measure.audit_store import audit_location, has_audit
 from harness.measure.columns import OK, LedgerColumns, read_ledger
 from harness.measure.consistency import Consistency, reconcile_columns
 from harness.measure.failures import NO_FAULT, TEXT_LIMIT, status_class
+from harness.measure.key_index import forget_key_index
 from harness.results.failures import ErrorText, FailureBreakdown, FailureGroup
 from harness.run_record import RunRecord
 
@@ -47,14 +48,18 @@ def consistency_of(run_dir: Path, record: RunRecord, trial: int) -> Consistency 
     trial_dir = run_dir / f"trial-{trial}"
     if not contract or not has_audit(trial_dir):
         return None
-    effects = read_effect_columns(trial_dir, _Endpoints(audit_location(trial_dir)))
-    return reconcile_columns(
-        read_ledger(shard_paths(trial_dir)),
-        effects,
-        write_ops=contract["write_ops"],
-        primary=contract["primary"],
-        final_status=contract.get("final_status"),
-    )
+    ledger = read_ledger(shard_paths(trial_dir))
+    effects = read_keyed_effects(trial_dir, _Endpoints(audit_location(trial_dir)), ledger)
+    try:
+        return reconcile_columns(
+            ledger,
+            effects,
+            write_ops=contract["write_ops"],
+            primary=contract["primary"],
+            final_status=contract.get("final_status"),
+        )
+    finally:
+        forget_key_index()  # the reports that follow need none: its memory goes back now
 
 
 def failures_of(run_dir: Path, t0_ns: int, a: TrialAnalysis) -> FailureBreakdown:

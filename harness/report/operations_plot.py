@@ -75,18 +75,48 @@ def backlog_steps(
     cut into ``max_steps // 2`` equal bins (narrower than a pixel) and each bin drawn as two steps:
     the exact highest and lowest backlog inside it, in the order they occur, so no spike and no dip
     is hidden (picking every n-th stamp would drop them)."""
-    points = log.stamps[(log.stamps >= t_from) & (log.stamps <= t_to)]
+    stamps = log.stamps  # made on demand: once here
+    points = stamps[(stamps >= t_from) & (stamps <= t_to)]
+    del stamps
     if points.size <= max_steps:
         xs = np.concatenate(([t_from], points, [t_to]))
         return xs, log.backlog(xs[:-1])
     bins = max(1, max_steps // 2)
     edges = np.linspace(t_from, t_to, bins + 1)
+    inner = points[points < t_to]
+    del points
+    ys = np.empty(2 * bins, dtype=np.float64)
+    # a run of bins at a time, so a million-item log never needs all its stamps' arrays at once
+    per_pass = max(1, bins * STAMPS_AT_ONCE // max(inner.size, 1))
+    for b0 in range(0, bins, per_pass):
+        b1 = min(bins, b0 + per_pass)
+        lo, hi = np.searchsorted(inner, [edges[b0], edges[b1]], side="left")
+        if b1 == bins:
+            hi = inner.size
+        ys[2 * b0 : 2 * b1] = _bin_extremes(log, edges[b0 : b1 + 1], inner[lo:hi])
+    xs = np.empty(2 * bins + 1, dtype=np.float64)
+    xs[0:-1:2] = edges[:-1]
+    xs[1:-1:2] = (edges[:-1] + edges[1:]) / 2
+    xs[-1] = t_to
+    return xs, ys
+
+
+#: Stamps handled at once when drawing a long log's backlog (the temporary arrays are a few per stamp).
+STAMPS_AT_ONCE = 200_000
+
+
+def _bin_extremes(log: WorkLog, edges: FloatArray, points: FloatArray) -> FloatArray:
+    """Per bin ``[edges[i], edges[i + 1])`` (``points`` all inside them): its highest and lowest
+    backlog, in the order they occur, as two values per bin."""
+    bins = edges.size - 1
     # the backlog changes only at stamps: its values in a bin are those at the bin's start and
     # right at each stamp inside it
-    at = np.concatenate((edges[:-1], points[points < t_to]))
-    which = np.concatenate((np.arange(bins), np.searchsorted(edges, points[points < t_to], side="right") - 1))
+    at = np.concatenate((edges[:-1], points))
+    which = np.concatenate((np.arange(bins), np.searchsorted(edges, points, side="right") - 1))
+    which = np.minimum(which, bins - 1)
     order = np.lexsort((at, which))  # by bin, then by time (a bin's start first)
     at, which = at[order], which[order]
+    del order
     values = log.backlog(at)
     starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
     high = np.maximum.reduceat(values, starts)
@@ -99,11 +129,7 @@ def backlog_steps(
     ys = np.empty(2 * bins, dtype=np.float64)
     ys[0::2] = np.where(high_first, high, low)
     ys[1::2] = np.where(high_first, low, high)
-    xs = np.empty(2 * bins + 1, dtype=np.float64)
-    xs[0:-1:2] = edges[:-1]
-    xs[1:-1:2] = (edges[:-1] + edges[1:]) / 2
-    xs[-1] = t_to
-    return xs, ys
+    return ys
 
 
 def _first_index(values: FloatArray, target: FloatArray, starts: IntArray, ends: IntArray) -> IntArray:
@@ -118,7 +144,8 @@ def _first_index(values: FloatArray, target: FloatArray, starts: IntArray, ends:
 
 def _plot_end(log: WorkLog, measured: Sequence[FaultResult], t_to: float) -> float:
     """The observation's end, stretched to the last work item, backlog recovery or alert resolution."""
-    ends = [float(x) for x in log.stamps[-1:]]
+    last = log.last_stamp
+    ends = [] if last is None else [last]
     for f in measured:
         if f.business is not None and f.business.backlog_recovered_at is not None:
             ends.append(f.business.backlog_recovered_at)

@@ -145,6 +145,83 @@ def test_backlog_matches_a_direct_count(pairs: list[tuple[float, float | None]],
     assert int(WorkLog(items).backlog(t)[0]) == direct
 
 
+def _every_stamp_oracle(
+    log: WorkLog, cleared_at: float, upper: int, hold: float, observe_to: float, final: bool
+) -> float | None:
+    """backlog_recovered_at as first written: every stamp a candidate, every stamp checked."""
+    stamps = np.unique(np.concatenate((log.accepted, log.finished)))
+    later = stamps[(stamps > cleared_at) & (stamps <= observe_to)]
+    for t in [cleared_at, *later.tolist()]:
+        if not final and t + hold > observe_to:
+            continue
+        inside = stamps[(stamps > t) & (stamps <= t + hold)]
+        if int(log.backlog(np.concatenate(([t], inside))).max()) <= upper:
+            return float(t)
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 40).map(lambda x: x / 4),  # on a grid: acceptances and finishes coincide
+            st.one_of(st.none(), st.integers(0, 24).map(lambda x: x / 4)),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 40).map(lambda x: x / 4),
+    st.integers(0, 4),
+    st.sampled_from([0.0, 0.5, 1.0, 3.0]),
+    st.booleans(),
+)
+def test_recovery_and_peak_read_only_the_stamps_that_can_decide_them(
+    pairs: list[tuple[float, float | None]], cleared: float, upper: int, hold: float, final: bool
+) -> None:
+    """Candidates only at the clear and at finishes, peaks only at acceptances: the same answers as
+    trying every stamp (the version that held every stamp of the log for it)."""
+    items = [WorkItem(str(n), a, None if d is None else a + d) for n, (a, d) in enumerate(pairs)]
+    log = WorkLog(items)
+    observe_to = 12.0
+    got = backlog_recovered_at(log, cleared, upper, hold, observe_to, final=final)
+    assert got == _every_stamp_oracle(log, cleared, upper, hold, observe_to, final)
+    stamps = np.unique(np.concatenate(([cleared], log.accepted, log.finished)))
+    inside = stamps[(stamps >= cleared) & (stamps <= observe_to)]
+    assert log.max_backlog(cleared, observe_to) == int(log.backlog(inside).max())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 40).map(lambda x: x / 4),
+            st.one_of(st.none(), st.integers(0, 24).map(lambda x: x / 4)),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 40).map(lambda x: x / 4),
+    st.integers(0, 4),
+)
+def test_left_range_and_resolution_read_the_two_stamp_arrays_as_their_union(
+    pairs: list[tuple[float, float | None]], injected: float, upper: int
+) -> None:
+    """When the backlog left its range and the resolution: the first stamp of each kind, never an
+    array of every stamp - the same answers as the union of stamps gave."""
+    from harness.measure.business import _left_and_recovered, _resolution
+
+    items = [WorkItem(str(n), a, None if d is None else a + d) for n, (a, d) in enumerate(pairs)]
+    log = WorkLog(items)
+    left, recovered = _left_and_recovered(log, upper, injected, injected + 1.0, 1.0, 12.0, None)
+    stamps = np.unique(np.concatenate((log.accepted, log.finished)))
+    end = 12.0 if recovered is None else recovered
+    after = stamps[(stamps >= injected) & (stamps <= end)]
+    over = after[log.backlog(after) > upper] if after.size else after
+    assert left == (float(over[0]) if over.size else None)
+    before = stamps[stamps < injected]
+    assert _resolution(log, injected, 0.1) == max(0.1, float(injected - before[-1]) if before.size else 0.0)
+
+
 def test_work_items_come_from_audit_effects_on_the_run_clock() -> None:
     t0 = 1_000_000_000_000
     doc = {"key": "k", "accepted_ns": t0 + 2_500_000_000, "finished_ns": t0 + 4_000_000_000, "attempts": 2}

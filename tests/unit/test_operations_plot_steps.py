@@ -66,3 +66,21 @@ def test_every_bin_holds_its_exact_highest_and_lowest_backlog(
         high, low = _exact_extremes(log, lo, hi)
         assert max(ys[2 * b], ys[2 * b + 1]) == high
         assert min(ys[2 * b], ys[2 * b + 1]) == low
+
+
+def test_a_long_log_drawn_a_run_of_bins_at_a_time_gives_the_very_same_series() -> None:
+    """The bins are worked out a few stamps at a time (memory); the series must not change."""
+    import pytest
+
+    from harness.report import operations_plot
+
+    rng = np.random.default_rng(7)
+    accepted = rng.uniform(0, 100, 5000)
+    finished = np.where(rng.random(5000) < 0.9, accepted + rng.exponential(2.0, 5000), np.nan)
+    log = WorkLog.from_arrays(accepted, finished, np.ones(5000, dtype=np.int64))
+    whole = backlog_steps(log, 0.0, 110.0, max_steps=300)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(operations_plot, "STAMPS_AT_ONCE", 7)
+        in_runs = backlog_steps(log, 0.0, 110.0, max_steps=300)
+    assert whole[0].tolist() == in_runs[0].tolist()
+    assert whole[1].tolist() == in_runs[1].tolist()

@@ -21,11 +21,17 @@ from hypothesis import strategies as st
 
 from harness.load.ledger import COLUMNS, LedgerRecord, LedgerWriter, read_records
 from harness.measure.audit import AuditSchemaError, validate_audit
-from harness.measure.audit_columns import EffectColumns, effect_columns, read_effect_columns
+from harness.measure.audit_columns import (
+    EffectColumns,
+    effect_columns,
+    read_effect_columns,
+    read_keyed_effects,
+)
 from harness.measure.audit_store import write_audit
 from harness.measure.columns import read_ledger
 from harness.measure.consistency import Consistency, Effect, effects_of, reconcile, reconcile_columns
 from harness.measure.failures import failure_breakdown
+from harness.measure.keyed_effects import KeyedEffects
 from harness.measure.trial_ledger import failure_breakdown_columns
 from tests.unit.consistency_oracle import reconcile_simple
 
@@ -221,6 +227,8 @@ def test_from_files_the_columns_give_what_records_and_models_gave(
                 lambda: effect_columns(docs, endpoints),
                 lambda: read_effect_columns(Path(tmp), endpoints),
                 lambda: read_effect_columns(legacy, endpoints),
+                lambda: read_keyed_effects(Path(tmp), endpoints, read_ledger(paths)),
+                lambda: read_keyed_effects(legacy, endpoints, read_ledger(paths)),
             ):
                 with pytest.raises(AuditSchemaError) as got:
                     read()
@@ -239,6 +247,10 @@ def test_from_files_the_columns_give_what_records_and_models_gave(
         args = {"write_ops": k["write_ops"], "primary": k["primary"], "final_status": k["final_status"]}
         expected = reconcile_simple(rows, effects_of(audits), pending=pending, **args)
         assert _as_tuple(reconcile_columns(ledger, columns, **args)) == _as_tuple(expected)
+        for trial_dir in (Path(tmp), legacy):  # as a run reads them: keyed, never held as text
+            fx = read_keyed_effects(trial_dir, endpoints, ledger)
+            assert _keyed_lists(fx, ledger) == _lists(columns)
+            assert _as_tuple(reconcile_columns(ledger, fx, **args)) == _as_tuple(expected)
         windows = [("down@a->b", 1.0, 4.0), ("latency@a->c", 3.0, None)]
         assert failure_breakdown_columns(ledger, T0, windows) == failure_breakdown(rows, T0, windows)
 
@@ -251,6 +263,21 @@ def _lists(c: EffectColumns) -> tuple[list[Any], ...]:
         c.status.to_pylist(),
         c.id.to_pylist(),
         [c.pending],
+    )
+
+
+def _keyed_lists(k: KeyedEffects, ledger: Any) -> tuple[list[Any], ...]:
+    """The keyed effects back as text lists (keys from the ledger rows, ids described again)."""
+    unseen = iter(k.unseen.to_pylist())
+    keys = [ledger.key[r].as_py() if r >= 0 else next(unseen) for r in k.row.tolist()]
+    described = k.describe(range(len(k)))
+    return (
+        [k.kinds[c] for c in k.kind.tolist()],
+        keys,
+        k.value.to_pylist(),
+        [k.statuses[c] if c >= 0 else None for c in k.status.tolist()],
+        [d[0] for d in described],
+        [k.pending],
     )
 
 
@@ -322,17 +349,16 @@ def test_an_orders_audit_is_read_by_arrow_not_by_json_loads(monkeypatch: pytest.
                 (Path(tmp) / "audit.json").write_text(json.dumps(docs, indent=1))
             with monkeypatch.context() as m:
                 m.setattr(audit.json, "loads", no_effects)
-                c = read_effect_columns(Path(tmp), {})
-            _check_orders_columns(c)
-
-
-def _check_orders_columns(c: EffectColumns) -> None:
-    assert c.value.to_pylist() == ["100", "12.5", None, "100"]
-    assert (c.id.to_pylist(), c.status.to_pylist(), c.pending) == (
-        ["1", "2", "3", "7"],
-        ["confirmed", None, None, None],
-        1,
-    )
+                fx = read_keyed_effects(Path(tmp), {}, read_ledger([]))
+                assert fx.value.to_pylist() == ["100", "12.5", None, "100"]
+                assert [fx.statuses[c] if c >= 0 else None for c in fx.status.tolist()] == [
+                    "confirmed",
+                    None,
+                    None,
+                    None,
+                ]
+                assert fx.pending == 1 and fx.unseen.to_pylist() == ["a", "b", "c", "a"]
+            assert [d[0] for d in fx.describe(range(4))] == ["1", "2", "3", "7"]  # quoted: read again
 
 
 def test_a_shard_rewritten_in_place_is_read_anew() -> None:

@@ -12,9 +12,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.measure.audit_columns import read_effect_columns, read_work_arrays
+from harness.load.ledger import shard_paths
+from harness.measure.audit_columns import read_keyed_effects, read_work_arrays
 from harness.measure.audit_store import write_audit
 from harness.measure.business import WorkItem, WorkLog
+from harness.measure.columns import read_ledger
 from harness.measure.operations import work_items, work_log_of
 
 T0 = 1_000_000_000_000
@@ -115,8 +117,8 @@ def test_the_reconcile_reads_the_parse_the_work_log_made(tmp_path: Path) -> None
         arrays = read_work_arrays(trial_dir)
         assert arrays is not None and arrays.accepted_ns.tolist() == [T0]
         assert len(kept) == 1
-        effects = read_effect_columns(trial_dir, {"api": "api"})
-        assert effects.key.to_pylist() == ["a"]
+        effects = read_keyed_effects(trial_dir, {"api": "api"}, read_ledger(shard_paths(trial_dir)))
+        assert effects.unseen.to_pylist() == ["a"]  # no ledger here: the key was never ledgered
         assert not kept
 
 
@@ -132,4 +134,4 @@ def test_the_work_stamps_are_handed_over_once_and_read_again_if_asked(tmp_path: 
     assert first.accepted_ns.tolist() == again.accepted_ns.tolist() == [T0]
     (kept,) = audit_lines._passes.values()
     assert kept.work_taken and all(one.work is None for one in kept.passes)
-    assert read_effect_columns(lines, {"api": "api"}).key.to_pylist() == ["a"]
+    assert read_keyed_effects(lines, {"api": "api"}, read_ledger([])).unseen.to_pylist() == ["a"]
