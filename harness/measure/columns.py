@@ -60,7 +60,7 @@ class LedgerColumns:
     end_ns: NDArray[np.int64]
     outcome: pa.Array
     code: NDArray[np.int8]
-    status: NDArray[np.int64]
+    status: NDArray[Any]  # int16 while every status fits (HTTP codes), else int64
     error: pa.Array
     value: pa.Array
 
@@ -236,6 +236,15 @@ def release_unused() -> None:
     pa.default_memory_pool().release_unused()
 
 
+def _narrow_codes(column: pa.Array) -> pa.Array:
+    """A coded column's codes as bytes while it has few distinct values (ops, outcomes, errors)."""
+    import pyarrow as pa
+
+    if len(column.dictionary) > 127:
+        return column
+    return pa.DictionaryArray.from_arrays(column.indices.cast(pa.int8()), column.dictionary)
+
+
 def _columns(held: list[pa.Table]) -> LedgerColumns:
     """One contiguous array per column, joining the reader's blocks column by column and dropping
     each column's blocks as soon as it is joined (never the whole ledger twice in memory). The
@@ -249,12 +258,17 @@ def _columns(held: list[pa.Table]) -> LedgerColumns:
         if name in CODED:  # each block coded its own way: one set of distinct values for all
             col = col.unify_dictionaries()
         joined[name] = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+        if name in CODED:
+            joined[name] = _narrow_codes(joined[name])
         del col
         table = table.drop_columns([name])
         release_unused()
 
     def ints(name: str) -> NDArray[np.int64]:
         return np.asarray(joined.pop(name).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    status = ints("status")
+    narrow = np.int16 if not status.size or (status.min() >= -(2**15) and status.max() < 2**15) else None
 
     outcome = joined["outcome"]
     code = np.full(len(outcome), OTHER, dtype=np.int8)
@@ -268,7 +282,7 @@ def _columns(held: list[pa.Table]) -> LedgerColumns:
         end_ns=ints("end_ns"),
         outcome=outcome,
         code=code,
-        status=ints("status"),
+        status=status if narrow is None else status.astype(narrow),  # HTTP codes: 2 bytes, not 8
         error=joined["error"],
         value=joined["value"],
     )

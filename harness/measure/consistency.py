@@ -174,23 +174,21 @@ def _writes(ledger: LedgerColumns, index: KeyIndex, write_ops: Iterable[str]) ->
     codes = index.codes()
     ops = pa.array(sorted(set(write_ops)), type=pa.string())
     write_row = _bools(pc.is_in(ledger.op, value_set=ops)) & (codes >= 0)
-    rows, idx, _ = _unique(codes[write_row].astype(np.int64), max(n, 1))
+    rows, idx, _ = _unique(codes[write_row], max(n, 1))
     del codes
     slot_of_row = np.full(n, -1, dtype=index.row_type)
     slot_of_row[rows] = np.arange(rows.size)
     k = rows.size
     code = ledger.code[write_row]
-    tries = np.bincount(idx, minlength=k)
-    oks = np.bincount(idx[code == OK], minlength=k)
-    fails = np.bincount(idx[code == FAIL], minlength=k)
-    acknowledged = oks > 0
-    definite = ~acknowledged & (fails == tries)
+    acknowledged = np.bincount(idx[code == OK], minlength=k) > 0
+    definite = ~acknowledged & (np.bincount(idx[code == FAIL], minlength=k) == np.bincount(idx, minlength=k))
+    del code
     value = ledger.value.filter(pa.array(write_row))
     with_value = np.flatnonzero(_bools(pc.not_equal(value, "")))
-    first_key, first_at = np.unique(idx[with_value], return_index=True)
-    take = np.full(k, -1, dtype=np.int64)
-    take[first_key] = with_value[first_at]
-    asked = value.take(pa.array(take, mask=take < 0)).fill_null("")
+    take = np.full(k, len(value), dtype=np.int64)
+    np.minimum.at(take, idx[with_value], with_value)  # each key's first attempt that sent a value
+    del with_value, idx
+    asked = value.take(pa.array(take, mask=take == len(value))).fill_null("")
     return _Writes(rows, acknowledged, definite, asked), slot_of_row
 
 
@@ -228,17 +226,18 @@ def _groups(effects: KeyedEffects, rows: int) -> _Groups:
         coded = effects.unseen.dictionary_encode()
         extra = coded.dictionary.cast(pa.string())
     width = max(rows + len(extra), 1)
-    gid = effects.kind.astype(np.int64)
+    span = max(len(effects.kinds), 1) * width
+    gid: NDArray[Any] = effects.kind.astype(np.int32 if span < 2**31 else np.int64)
     gid *= width
     gid += effects.row  # -1 where the ledger never saw the key: those get their own codes next
     if unseen.size:
-        gid[unseen] += 1 + rows + _np(coded.indices).astype(np.int64)
-    uniq, of_effect, size = _unique(gid, max(len(effects.kinds), 1) * width)
+        gid[unseen] += 1 + rows + _np(coded.indices).astype(gid.dtype)
+    uniq, of_effect, size = _unique(gid, span)
     del gid
     return _Groups(of_effect, size, kind=uniq // width, key=uniq % width, rows=rows, extra=extra)
 
 
-def _unique(gid: NDArray[np.int64], span: int) -> tuple[NDArray[np.int64], NDArray[Any], NDArray[np.int64]]:
+def _unique(gid: NDArray[Any], span: int) -> tuple[NDArray[np.int64], NDArray[Any], NDArray[np.int64]]:
     """``np.unique(gid, return_inverse, return_counts)`` for codes in ``[0, span)``: by counting,
     not sorting, when the span is small beside the codes (no sort of millions); the inverse as
     int32 while it fits (half the bytes)."""
@@ -361,15 +360,8 @@ def _judge_held(
     final_status: str | None,
 ) -> None:
     """Each (kind, key) by what the target holds: duplicated, corrupted, stuck."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    asked = w.asked.take(pa.array(write_of, mask=write_of < 0)).fill_null("")
-    wrong = pc.and_(
-        pc.and_(pc.is_valid(effects.value), pc.not_equal(asked, "")), pc.not_equal(effects.value, asked)
-    )
-    wrong_e = _bools(wrong)
-    del wrong
+    wrong_e = _wrong_values(effects.value, w.asked, write_of)
     groups = len(g.size)
     corrupted_g = np.zeros(groups, dtype=np.bool_)
     corrupted_g[g.of_effect[wrong_e]] = True
@@ -386,10 +378,30 @@ def _judge_held(
     ):
         chosen = _first_groups(ledger, g, effects.kinds, mask)
         if chosen:
-            texts = _group_texts(name, chosen, ledger, g, effects, asked, wrong_e)
+            texts = _group_texts(name, chosen, ledger, g, effects, w.asked, write_of, wrong_e)
             kind = effects.kinds[int(g.kind[chosen[0]])]
             key = str(g.key_texts(ledger, np.array(chosen[:1]))[0].as_py())
             examples.append(((2, 0, kind, key, rank), name, texts))
+
+
+#: Effects compared with what their client sent at a time (the sent values are looked up as text).
+CHUNK = 1 << 18
+
+
+def _wrong_values(value: pa.Array, asked: pa.Array, write_of: NDArray[Any]) -> NDArray[np.bool_]:
+    """Whether each effect holds a value other than the one its client sent (a recorded value,
+    against a write that sent one), a chunk of effects at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = np.zeros(len(value), dtype=np.bool_)
+    for lo in range(0, len(value), CHUNK):
+        of = write_of[lo : lo + CHUNK]
+        sent = asked.take(pa.array(of, mask=of < 0)).fill_null("")
+        held = value.slice(lo, len(of))
+        wrong = pc.and_(pc.and_(pc.is_valid(held), pc.not_equal(sent, "")), pc.not_equal(held, sent))
+        out[lo : lo + len(of)] = _bools(wrong)
+    return out
 
 
 def _first_groups(ledger: LedgerColumns, g: _Groups, kinds: list[str], mask: NDArray[np.bool_]) -> list[int]:
@@ -423,6 +435,7 @@ def _group_texts(
     g: _Groups,
     effects: KeyedEffects,
     asked: pa.Array,
+    write_of: NDArray[Any],
     wrong: NDArray[np.bool_],
 ) -> list[str]:
     """The report's text for each chosen group, from its effects in audit order (the quoted
@@ -452,7 +465,7 @@ def _group_texts(
             out.append(f"{key}: {len(found)} {kind}s ({ids})")
         elif name == "corrupted":
             (e,) = quoted[gr]
-            sent = asked[e].as_py()
+            sent = asked[int(write_of[e])].as_py()
             out.append(f"{key}: {kind} {text_of[e][0]} has {effects.value[e].as_py()}, client sent {sent}")
         else:
             (e,) = quoted[gr]

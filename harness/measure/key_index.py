@@ -153,14 +153,19 @@ class KeyIndex:
         first = np.repeat(self._row[starts], np.diff(np.append(starts, self._sorted.size)))
         out[self._row] = first
         del first, starts
-        # confirm by text: a row whose hash run began with another key is looked up by its text
-        keyed = self._row.astype(np.int64)
-        same = np.asarray(
-            pc.equal(self.keys.take(pa.array(keyed)), self.keys.take(pa.array(out[keyed]))).fill_null(False),
-            dtype=np.bool_,
-        )
-        for r in keyed[~same].tolist():
-            out[r] = self._row_among(self._hashes_of_row(r), self.keys[r])
+        # confirm by text: a row whose hash run began at another row must carry that row's key
+        # (else two keys share a hash: it is looked up by its text)
+        repeat = np.flatnonzero(out != np.arange(n, dtype=self.row_type))
+        repeat = repeat[out[repeat] >= 0]
+        if repeat.size:
+            same = np.asarray(
+                pc.equal(self.keys.take(pa.array(repeat)), self.keys.take(pa.array(out[repeat]))).fill_null(
+                    False
+                ),
+                dtype=np.bool_,
+            )
+            for r in repeat[~same].tolist():
+                out[r] = self._row_among(self._hashes_of_row(r), self.keys[r])
         return out
 
     def _hashes_of_row(self, r: int) -> np.uint64:

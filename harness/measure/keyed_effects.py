@@ -60,12 +60,12 @@ class Vocabulary:
 class KeyedEffects:
     """Every effect of every audit source, in audit order (see the module docstring)."""
 
-    kind: NDArray[np.int32]  # code into ``kinds``
+    kind: NDArray[Any]  # code into ``kinds`` (int8 while few)
     kinds: list[str]
     row: Rows  # the key's code: the first ledger row with it; -1 the ledger never saw it
     unseen: pa.Array  # the keys of the effects whose row is -1, in effect order
     value: pa.Array  # normalised text; null where the target does not record it
-    status: NDArray[np.int32]  # code into ``statuses``; -1 where it has none
+    status: NDArray[Any]  # code into ``statuses``; -1 where it has none
     statuses: list[str]
     pending: int
     describe: Describe
@@ -117,13 +117,21 @@ def joined(
     def ints(name: str, dtype: type) -> NDArray[Any]:
         return np.concatenate([np.zeros(0, dtype=dtype), *(getattr(p, name) for p in parts)])
 
-    kind, status = ints("kind", np.int32), ints("status", np.int32)
+    kind, status = _narrow(ints("kind", np.int32), kinds), _narrow(ints("status", np.int32), statuses)
     row = ints("row", parts[0].row.dtype.type if parts else np.int32)
     texts = pa.string()
     unseen = pa.concat_arrays([pa.array([], type=texts), *(p.unseen for p in parts)])
     value = pa.concat_arrays([pa.array([], type=texts), *(p.value for p in parts)])
     parts.clear()
     return KeyedEffects(kind, kinds.words, row, unseen, value, status, statuses.words, pending, describe)
+
+
+def _narrow(codes: NDArray[np.int32], words: Vocabulary) -> NDArray[Any]:
+    """Codes in the smallest integer type their word list allows (a few kinds: a byte each)."""
+    for small in (np.int8, np.int16):
+        if len(words.words) <= np.iinfo(small).max:
+            return codes.astype(small)
+    return codes
 
 
 def keyed(columns: EffectColumns, index: KeyIndex) -> KeyedEffects:
