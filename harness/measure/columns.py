@@ -23,6 +23,7 @@ matching of the reconcile. pyarrow is imported only when a ledger is read.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import zlib
@@ -216,16 +217,27 @@ def use_system_allocator() -> None:
 MMAP_THRESHOLD = 256 << 10
 
 
-def _fix_mmap_threshold(size: int) -> None:
+def _libc() -> Any:
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        libc.mallopt(-3, size)  # M_MMAP_THRESHOLD; a C library without it returns 0 and nothing changes
-    except (OSError, AttributeError):
-        pass
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    except OSError:
+        return None
+
+
+def _fix_mmap_threshold(size: int) -> None:
+    # M_MMAP_THRESHOLD; not glibc (or no C library found): its own policy stands
+    with contextlib.suppress(AttributeError):
+        _libc().mallopt(-3, size)
+
+
+def _trim_heap() -> None:
+    """Give the heap's free pages back (glibc's ``malloc_trim``): the blocks below the mmap
+    threshold that a phase freed, ~30 MiB after a 1e6-write run's audit pass."""
+    with contextlib.suppress(AttributeError):
+        _libc().malloc_trim(0)
 
 
 def release_unused() -> None:
@@ -234,6 +246,7 @@ def release_unused() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    _trim_heap()
 
 
 def _narrow_codes(column: pa.Array) -> pa.Array:

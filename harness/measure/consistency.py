@@ -199,8 +199,8 @@ class _Groups:
 
     of_effect: NDArray[Any]  # each effect's group
     size: NDArray[np.int64]
-    kind: NDArray[np.int64]
-    key: NDArray[np.int64]
+    kind: NDArray[Any]
+    key: NDArray[Any]
     rows: int
     extra: pa.Array
 
@@ -234,7 +234,9 @@ def _groups(effects: KeyedEffects, rows: int) -> _Groups:
         gid[unseen] += 1 + rows + _np(coded.indices).astype(gid.dtype)
     uniq, of_effect, size = _unique(gid, span)
     del gid
-    return _Groups(of_effect, size, kind=uniq // width, key=uniq % width, rows=rows, extra=extra)
+    small = np.int32 if span < 2**31 else np.int64  # the group's kind and key code, half the bytes
+    kind, key = (uniq // width).astype(small), (uniq % width).astype(small)
+    return _Groups(of_effect, size, kind=kind, key=key, rows=rows, extra=extra)
 
 
 def _unique(gid: NDArray[Any], span: int) -> tuple[NDArray[np.int64], NDArray[Any], NDArray[np.int64]]:

@@ -66,7 +66,6 @@ class RequestSamples:
 
     end: FloatArray
     ok: BoolArray
-    latency: FloatArray
     start: FloatArray
     _judged: dict[float | None, JudgedSamples] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -75,9 +74,8 @@ class RequestSamples:
     def __post_init__(self) -> None:
         end = _frozen(self.end, np.float64)
         ok = _frozen(self.ok, np.bool_)
-        latency = _frozen(self.latency, np.float64)
         start = _frozen(self.start, np.float64)
-        sizes = {"end": end.size, "ok": ok.size, "latency": latency.size, "start": start.size}
+        sizes = {"end": end.size, "ok": ok.size, "start": start.size}
         if len(set(sizes.values())) != 1:
             raise ValueError(f"RequestSamples arrays must have one length, got {sizes}")
         if end.size > 1 and bool(np.any(np.diff(end) < 0)):
@@ -87,17 +85,21 @@ class RequestSamples:
             )
         object.__setattr__(self, "end", end)
         object.__setattr__(self, "ok", ok)
-        object.__setattr__(self, "latency", latency)
         object.__setattr__(self, "start", start)
 
     def __len__(self) -> int:
         return int(self.end.size)
 
+    @property
+    def latency(self) -> FloatArray:
+        """``end - start`` in seconds, worked out when asked (not a third array kept per request)."""
+        return self.end - self.start
+
     @classmethod
     def empty(cls) -> RequestSamples:
         """No requests at all: every window over it is unhealthy (silence)."""
         nothing = np.empty(0, dtype=np.float64)
-        return cls(end=nothing, ok=np.empty(0, dtype=np.bool_), latency=nothing, start=nothing)
+        return cls(end=nothing, ok=np.empty(0, dtype=np.bool_), start=nothing)
 
     @classmethod
     def from_arrays(cls, start: ArrayLike, end: ArrayLike, ok: ArrayLike) -> RequestSamples:
@@ -112,10 +114,9 @@ class RequestSamples:
         order = np.argsort(end_a, kind="stable")
         start_s, end_s, ok_s = start_a[order], end_a[order], ok_a[order]
         del order
-        latency = end_s - start_s
-        for arr in (start_s, end_s, ok_s, latency):
+        for arr in (start_s, end_s, ok_s):
             arr.setflags(write=False)
-        return cls(end=end_s, ok=ok_s, latency=latency, start=start_s)
+        return cls(end=end_s, ok=ok_s, start=start_s)
 
     @classmethod
     def from_records(cls, records: Iterable[LedgerRecord], t0_ns: int) -> RequestSamples:
@@ -144,11 +145,15 @@ class JudgedSamples:
     end: FloatArray
     ok: BoolArray
     bad: BoolArray
-    latency: FloatArray
     slow_above: float | None
 
     def __len__(self) -> int:
         return int(self.at.size)
+
+    @property
+    def latency(self) -> FloatArray:
+        """``end - start``, worked out when asked."""
+        return self.end - self.start
 
 
 def judged(samples: RequestSamples, slow_above: float | None = None) -> JudgedSamples:
@@ -173,10 +178,9 @@ def judged(samples: RequestSamples, slow_above: float | None = None) -> JudgedSa
         end=samples.end[order],
         ok=samples.ok[order],
         bad=bad[order],
-        latency=samples.latency[order],
         slow_above=slow_above,
     )
-    for arr in (out.at, out.start, out.end, out.ok, out.bad, out.latency):
+    for arr in (out.at, out.start, out.end, out.ok, out.bad):
         arr.setflags(write=False)
     samples._judged[slow_above] = out
     return out

@@ -39,7 +39,7 @@ def test_from_arrays_sorts_by_end_and_computes_latency() -> None:
 
 def test_arrays_are_read_only_and_independent_of_the_callers() -> None:
     end = np.array([1.0, 2.0])
-    s = RequestSamples(end=end, ok=np.array([True, True]), latency=np.array([0.1, 0.1]), start=end - 0.1)
+    s = RequestSamples(end=end, ok=np.array([True, True]), start=end - 0.1)
     end[0] = 99.0
     assert s.end[0] == 1.0
     with pytest.raises(ValueError):
@@ -58,9 +58,7 @@ def test_empty() -> None:
 )
 def test_constructor_rejects_bad_columns(end: list[float], ok: list[bool], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        RequestSamples(
-            end=np.array(end), ok=np.array(ok), latency=np.zeros(len(end)), start=np.zeros(len(end))
-        )
+        RequestSamples(end=np.array(end), ok=np.array(ok), start=np.zeros(len(end)))
 
 
 def test_from_records_is_relative_to_t0() -> None:
