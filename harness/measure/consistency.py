@@ -193,50 +193,43 @@ def _writes(ledger: LedgerColumns, index: KeyIndex, write_ops: Iterable[str]) ->
 
 
 @dataclass(frozen=True, eq=False)
-class _Groups:
-    """The effects grouped by (kind, key): group ``g`` is kind ``kind[g]``, key code ``key[g]``
-    (a ledger row below ``rows``, else ``extra[key - rows]``, a key the ledger never saw)."""
+class _Keys:
+    """Each effect's key as a code: its ledger row (below ``rows``), else ``rows`` plus its place
+    among ``extra``, the keys the ledger never saw."""
 
-    of_effect: NDArray[Any]  # each effect's group
-    size: NDArray[np.int64]
-    kind: NDArray[Any]
-    key: NDArray[Any]
+    of_effect: NDArray[Any]
     rows: int
     extra: pa.Array
 
-    def key_texts(self, ledger: LedgerColumns, groups: NDArray[np.int64]) -> pa.Array:
-        """The key of each of ``groups``, as text."""
+    @property
+    def width(self) -> int:
+        return max(self.rows + len(self.extra), 1)
+
+    def texts(self, ledger: LedgerColumns, codes: NDArray[Any]) -> pa.Array:
+        """The keys of ``codes``, as text."""
         import pyarrow as pa
 
-        codes = self.key[groups]
-        if not self.extra or not bool((codes >= self.rows).any()):
+        if not len(self.extra) or not bool((codes >= self.rows).any()):
             return ledger.key.take(pa.array(codes)).cast(pa.string())
         both = pa.concat_arrays([ledger.key.cast(pa.string()), self.extra.cast(pa.string())])
         return both.take(pa.array(codes))
 
 
-def _groups(effects: KeyedEffects, rows: int) -> _Groups:
-    """The effects by (kind, key), keys coded by their ledger row (already found: no hash of the
-    effects' keys here), the few the ledger never saw after them."""
+def _keys(effects: KeyedEffects, rows: int) -> _Keys:
+    """The effects' key codes: the ledger rows already found (no hash of the effects' keys here),
+    the few keys the ledger never saw after them."""
     import pyarrow as pa
 
     extra = pa.array([], type=pa.string())
-    unseen = np.flatnonzero(effects.row < 0)
+    of_effect: NDArray[Any] = effects.row.copy()
+    unseen = np.flatnonzero(of_effect < 0)
     if unseen.size:
         coded = effects.unseen.dictionary_encode()
         extra = coded.dictionary.cast(pa.string())
-    width = max(rows + len(extra), 1)
-    span = max(len(effects.kinds), 1) * width
-    gid: NDArray[Any] = effects.kind.astype(np.int32 if span < 2**31 else np.int64)
-    gid *= width
-    gid += effects.row  # -1 where the ledger never saw the key: those get their own codes next
-    if unseen.size:
-        gid[unseen] += 1 + rows + _np(coded.indices).astype(gid.dtype)
-    uniq, of_effect, size = _unique(gid, span)
-    del gid
-    small = np.int32 if span < 2**31 else np.int64  # the group's kind and key code, half the bytes
-    kind, key = (uniq // width).astype(small), (uniq % width).astype(small)
-    return _Groups(of_effect, size, kind=kind, key=key, rows=rows, extra=extra)
+        wide = rows + len(extra) >= 2**31 - 1
+        of_effect = of_effect.astype(np.int64) if wide else of_effect
+        of_effect[unseen] = rows + _np(coded.indices).astype(of_effect.dtype)
+    return _Keys(of_effect, rows, extra)
 
 
 def _unique(gid: NDArray[Any], span: int) -> tuple[NDArray[np.int64], NDArray[Any], NDArray[np.int64]]:
@@ -276,14 +269,12 @@ def reconcile_columns(
     w, slot_of_row = _writes(ledger, index, write_ops)
     c = Consistency(pending=fx.pending, writes=len(w.rows))
     examples: list[_Example] = []
-    g = _groups(fx, len(ledger))
-    per_kind: Any = np.bincount(g.kind, weights=g.size, minlength=len(fx.kinds)) if len(g.size) else []
-    c.effects = {name: int(n) for name, n in zip(fx.kinds, per_kind, strict=True) if n}
+    keys = _keys(fx, len(ledger))
     write_of = _unledgered(c, examples, fx, slot_of_row)
     del slot_of_row
     primary_code = fx.kinds.index(primary) if primary in fx.kinds else -1
     _judge_writes(c, examples, ledger, w, fx, write_of, primary_code)
-    _judge_held(c, examples, ledger, w, g, fx, write_of, primary_code, final_status)
+    _judge_held(c, examples, ledger, w, keys, fx, write_of, primary_code, final_status)
     if c.pending:
         c.stuck += c.pending
         more = f"{c.pending} more reported pending by the target (not yet an effect)"
@@ -355,35 +346,58 @@ def _judge_held(
     examples: list[_Example],
     ledger: LedgerColumns,
     w: _Writes,
-    g: _Groups,
+    keys: _Keys,
     effects: KeyedEffects,
     write_of: NDArray[Any],
     primary_code: int,
     final_status: str | None,
 ) -> None:
-    """Each (kind, key) by what the target holds: duplicated, corrupted, stuck."""
-
-    wrong_e = _wrong_values(effects.value, w.asked, write_of)
-    groups = len(g.size)
-    corrupted_g = np.zeros(groups, dtype=np.bool_)
-    corrupted_g[g.of_effect[wrong_e]] = True
-    duplicated_g = g.size > 1
-    stuck_g = np.zeros(groups, dtype=np.bool_)
-    if final_status is not None and primary_code >= 0:
-        final = effects.statuses.index(final_status) if final_status in effects.statuses else -2
-        done_g = np.zeros(groups, dtype=np.bool_)
-        done_g[g.of_effect[effects.status == final]] = True
-        stuck_g = (g.kind == primary_code) & ~done_g
-    c.duplicated, c.corrupted, c.stuck = int(duplicated_g.sum()), int(corrupted_g.sum()), int(stuck_g.sum())
-    for rank, (name, mask) in enumerate(
-        (("duplicated", duplicated_g), ("corrupted", corrupted_g), ("stuck", stuck_g))
-    ):
-        chosen = _first_groups(ledger, g, effects.kinds, mask)
+    """Each (kind, key) by what the target holds: duplicated, corrupted, stuck. A kind at a time,
+    its keys counted over the key codes (no table of every (kind, key) pair)."""
+    wrong = _wrong_values(effects.value, w.asked, write_of)
+    final = effects.statuses.index(final_status) if final_status in effects.statuses else -2
+    flagged: dict[str, list[tuple[str, str, int]]] = {"duplicated": [], "corrupted": [], "stuck": []}
+    for code, kind in sorted(enumerate(effects.kinds), key=lambda e: e[1]):
+        members = np.flatnonzero(effects.kind == code)
+        of = keys.of_effect[members]
+        count = np.bincount(of, minlength=keys.width)
+        c.effects[kind] = int(members.size)
+        corrupted = np.zeros(keys.width, dtype=np.bool_)
+        corrupted[of[wrong[members]]] = True
+        flags = {"duplicated": count > 1, "corrupted": corrupted}
+        if final_status is not None and code == primary_code:
+            done = np.zeros(keys.width, dtype=np.bool_)
+            done[of[effects.status[members] == final]] = True
+            flags["stuck"] = (count > 0) & ~done
+        del members, of, count
+        c.duplicated += int(flags["duplicated"].sum())
+        c.corrupted += int(flags["corrupted"].sum())
+        c.stuck += int(flags["stuck"].sum()) if "stuck" in flags else 0
+        for name, mask in flags.items():
+            if len(flagged[name]) < EXAMPLES:  # the kinds come in name order: the first few suffice
+                flagged[name] += [(kind, key, code) for key, code in _first_keys(ledger, keys, mask)]
+    c.effects = {k: n for k, n in sorted(c.effects.items(), key=lambda e: effects.kinds.index(e[0])) if n}
+    for rank, name in enumerate(("duplicated", "corrupted", "stuck")):
+        chosen = flagged[name][:EXAMPLES]
         if chosen:
-            texts = _group_texts(name, chosen, ledger, g, effects, w.asked, write_of, wrong_e)
-            kind = effects.kinds[int(g.kind[chosen[0]])]
-            key = str(g.key_texts(ledger, np.array(chosen[:1]))[0].as_py())
-            examples.append(((2, 0, kind, key, rank), name, texts))
+            texts = _group_texts(name, chosen, keys, effects, w.asked, write_of, wrong)
+            examples.append(((2, 0, chosen[0][0], chosen[0][1], rank), name, texts))
+
+
+def _first_keys(ledger: LedgerColumns, keys: _Keys, mask: NDArray[np.bool_]) -> list[tuple[str, int]]:
+    """The first :data:`EXAMPLES` flagged keys in text order, with their codes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cand = np.flatnonzero(mask)
+    if not cand.size:
+        return []
+    texts = keys.texts(ledger, cand)
+    if cand.size > 4 * EXAMPLES:  # many: select the smallest keys in Arrow, not in Python
+        smallest = _smallest(texts, EXAMPLES)
+        at = pc.index_in(pa.array(smallest, type=pa.string()), value_set=texts).to_pylist()
+        return [(k, int(cand[i])) for k, i in zip(smallest, at, strict=True)]
+    return sorted(zip(texts.to_pylist(), cand.tolist(), strict=True))[:EXAMPLES]
 
 
 #: Effects compared with what their client sent at a time (the sent values are looked up as text).
@@ -406,70 +420,45 @@ def _wrong_values(value: pa.Array, asked: pa.Array, write_of: NDArray[Any]) -> N
     return out
 
 
-def _first_groups(ledger: LedgerColumns, g: _Groups, kinds: list[str], mask: NDArray[np.bool_]) -> list[int]:
-    """The first :data:`EXAMPLES` flagged groups in (kind, key) order."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    out: list[int] = []
-    for name in sorted(set(kinds)):
-        code = kinds.index(name)
-        cand = np.flatnonzero(mask & (g.kind == code))
-        if not cand.size:
-            continue
-        keys = g.key_texts(ledger, cand)
-        if cand.size > 4 * EXAMPLES:  # many: select the smallest keys in Arrow, not in Python
-            smallest = _smallest(keys, EXAMPLES)
-            at = pc.index_in(pa.array(smallest, type=pa.string()), value_set=keys).to_pylist()
-            by_key = {k: int(cand[i]) for k, i in zip(smallest, at, strict=True)}
-        else:
-            by_key = dict(zip(keys.to_pylist(), cand.tolist(), strict=True))
-        out.extend(by_key[k] for k in sorted(by_key))
-        if len(out) >= EXAMPLES:
-            break
-    return out[:EXAMPLES]
-
-
 def _group_texts(
     name: str,
-    chosen: list[int],
-    ledger: LedgerColumns,
-    g: _Groups,
+    chosen: list[tuple[str, str, int]],
+    keys: _Keys,
     effects: KeyedEffects,
     asked: pa.Array,
     write_of: NDArray[Any],
     wrong: NDArray[np.bool_],
 ) -> list[str]:
-    """The report's text for each chosen group, from its effects in audit order (the quoted
+    """The report's text for each chosen (kind, key), from its effects in audit order (the quoted
     effects described again by the audit: ids are not held)."""
-    members = np.flatnonzero(np.isin(g.of_effect, chosen))
-    of: dict[int, list[int]] = {gr: [] for gr in chosen}
-    for e, gr in zip(members.tolist(), g.of_effect[members].tolist(), strict=True):
-        of[gr].append(e)
+    of: dict[tuple[str, str, int], list[int]] = {}
+    for kind, key, code in chosen:
+        at = effects.kinds.index(kind)
+        of[(kind, key, code)] = np.flatnonzero((keys.of_effect == code) & (effects.kind == at)).tolist()
     quoted = {
-        gr: (
+        one: (
             found[:3]
             if name == "duplicated"
             else [next(e for e in found if wrong[e])]
             if name == "corrupted"
             else found[:1]
         )
-        for gr, found in of.items()
+        for one, found in of.items()
     }
     wanted = sorted({e for es in quoted.values() for e in es})
     text_of = dict(zip(wanted, effects.describe(wanted), strict=True))
-    keys = g.key_texts(ledger, np.array(chosen, dtype=np.int64)).to_pylist()
     out = []
-    for gr, key in zip(chosen, keys, strict=True):
-        kind, found = effects.kinds[int(g.kind[gr])], of[gr]
+    for one in chosen:
+        kind, key, _ = one
+        found = of[one]
         if name == "duplicated":
-            ids = ", ".join(text_of[e][0] for e in quoted[gr])
+            ids = ", ".join(text_of[e][0] for e in quoted[one])
             out.append(f"{key}: {len(found)} {kind}s ({ids})")
         elif name == "corrupted":
-            (e,) = quoted[gr]
+            (e,) = quoted[one]
             sent = asked[int(write_of[e])].as_py()
             out.append(f"{key}: {kind} {text_of[e][0]} has {effects.value[e].as_py()}, client sent {sent}")
         else:
-            (e,) = quoted[gr]
+            (e,) = quoted[one]
             out.append(f"{key}: {kind} {text_of[e][0]} is {text_of[e][2]!r}")
     return out
