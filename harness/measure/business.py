@@ -95,17 +95,17 @@ class WorkLog:
     def _init(self, accepted: FloatArray, finished: FloatArray, attempts: IntArray) -> None:
         order = np.argsort(accepted, kind="stable")
         self.accepted = accepted[order]
-        self.finished_of = finished[order]  # per item, in accepted order; NaN: not finished
         # a count: half the bytes of an int64 (clipped: a hostile audit's huge count stays huge)
         self.attempts = np.clip(attempts[order], -(2**31), 2**31 - 1).astype(np.int32)
+        finished_of = finished[order]  # per item, in accepted order; NaN: not finished
         del order
-        done = ~np.isnan(self.finished_of)
-        done_at, done_accepted = self.finished_of[done], self.accepted[done]
+        done = np.flatnonzero(~np.isnan(finished_of))
+        by_finish = done[np.argsort(finished_of[done], kind="stable")]
         del done
-        by_finish = np.argsort(done_at, kind="stable")
-        self._finish_order = done_at[by_finish]
-        self.finished = self._finish_order
-        self._cycle = self._finish_order - done_accepted[by_finish]
+        self.finished = finished_of[by_finish]  # the finishes, sorted
+        # each finish's item (its place in ``accepted``): cycle times and retries from it
+        wide = by_finish.size >= 2**31
+        self._finish_item: npt.NDArray[Any] = by_finish.astype(np.int64 if wide else np.int32)
 
     @property
     def stamps(self) -> FloatArray:
@@ -124,9 +124,10 @@ class WorkLog:
     def retries_in(self, start: float, end: float) -> int:
         """Attempts beyond the first of the items in the backlog at some point of ``[start, end]``:
         accepted by ``end`` and not finished before ``start``."""
-        f = self.finished_of
-        inside = (self.accepted <= end) & (np.isnan(f) | (f >= start))
-        return int(np.maximum(self.attempts[inside] - 1, 0).sum())
+        extra = np.maximum(self.attempts.astype(np.int64) - 1, 0)
+        by_end = int(np.searchsorted(self.accepted, end, side="right"))
+        early = self._finish_item[: int(np.searchsorted(self.finished, start, side="left"))]
+        return int(extra[:by_end].sum() - extra[early[early < by_end]].sum())
 
     def backlog(self, t: float | FloatArray) -> FloatArray:
         """Work accepted at or before ``t`` and not finished by ``t`` (finished at ``t`` is done)."""
@@ -144,9 +145,10 @@ class WorkLog:
 
     def cycle_times(self, start: float, end: float) -> FloatArray:
         """Cycle times of the items finished in ``[start, end)``."""
-        lo = int(np.searchsorted(self._finish_order, start, side="left"))
-        hi = int(np.searchsorted(self._finish_order, end, side="left"))
-        return self._cycle[lo:hi]
+        lo = int(np.searchsorted(self.finished, start, side="left"))
+        hi = int(np.searchsorted(self.finished, end, side="left"))
+        cycles: FloatArray = self.finished[lo:hi] - self.accepted[self._finish_item[lo:hi]]
+        return cycles
 
     def unfinished_at(self, t: float) -> int:
         return int(self.backlog(t)[0])
