@@ -39,6 +39,15 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+
+
+def _seconds(ns: npt.NDArray[np.int64], t0_ns: int) -> npt.NDArray[np.float64]:
+    """Run-clock ns as seconds from ``t0_ns``: the difference first, in integers (absolute stamps
+    would lose precision as floats), in place on ``ns`` (the caller's own copy)."""
+    ns -= np.int64(t0_ns)
+    return ns / 1e9
+
+
 IntArray = npt.NDArray[np.int64]
 STAMP_SLACK = 0.01  # seconds: a stamp is taken within one short database write of the change
 
@@ -90,6 +99,35 @@ class WorkLog:
             np.asarray(finished, dtype=np.float64),
             np.asarray(attempts),
         )
+        return log
+
+    @classmethod
+    def from_ns(
+        cls,
+        accepted_ns: IntArray,
+        finished_ns: IntArray,
+        finished: npt.NDArray[np.bool_],
+        attempts: IntArray,
+        t0_ns: int,
+    ) -> WorkLog:
+        """A log from the audit's stamps as they come (run-clock ns, item by item; ``finished``
+        False for work not finished), each array converted and sorted once, without a second copy
+        of the whole log: what :meth:`from_arrays` of their seconds gives."""
+        log = cls.__new__(cls)
+        order = np.argsort(accepted_ns, kind="stable")  # as the seconds would sort: ns convert monotonely
+        log.accepted = _seconds(accepted_ns[order], t0_ns)
+        counts = attempts[order]
+        counts[counts == 0] = 1  # a missing or zero count: one attempt
+        log.attempts = np.clip(counts, -(2**31), 2**31 - 1).astype(np.int32)
+        del counts
+        done = order[finished[order]]  # the finished items' places in the audit, in accepted order
+        done_at = _seconds(finished_ns[done], t0_ns)
+        del done
+        by_finish = np.argsort(done_at, kind="stable")
+        log.finished = done_at[by_finish]
+        place = np.flatnonzero(finished[order])  # their places in ``accepted``
+        del order
+        log._finish_item = place[by_finish].astype(np.int64 if place.size >= 2**31 else np.int32)
         return log
 
     def _init(self, accepted: FloatArray, finished: FloatArray, attempts: IntArray) -> None:

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from harness.events import Audited, RunEvent
 from harness.journal import JOURNAL_NAME, read_events
 from harness.measure.audit_columns import WorkArrays, read_work_arrays
@@ -58,11 +56,7 @@ def work_log_of(work: WorkArrays, t0_ns: int) -> WorkLog:
     """:class:`WorkLog` of the audit's work-item arrays, with :meth:`WorkItem.from_effect`'s
     reading of each field: seconds on the run clock, no ``finished_ns`` not finished, a missing or
     zero ``attempts`` one attempt."""
-    accepted = (work.accepted_ns - t0_ns) / 1e9
-    finished = (work.finished_ns - t0_ns) / 1e9
-    finished[~work.finished] = np.nan
-    attempts = np.where(work.attempts == 0, 1, work.attempts)
-    return WorkLog.from_arrays(accepted, finished, attempts)
+    return WorkLog.from_ns(work.accepted_ns, work.finished_ns, work.finished, work.attempts, t0_ns)
 
 
 def _first(*values: float | None) -> float | None:

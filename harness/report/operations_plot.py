@@ -75,9 +75,7 @@ def backlog_steps(
     cut into ``max_steps // 2`` equal bins (narrower than a pixel) and each bin drawn as two steps:
     the exact highest and lowest backlog inside it, in the order they occur, so no spike and no dip
     is hidden (picking every n-th stamp would drop them)."""
-    stamps = log.stamps  # made on demand: once here
-    points = stamps[(stamps >= t_from) & (stamps <= t_to)]
-    del stamps
+    points = _stamps_between(log, t_from, t_to, max_steps)
     if points.size <= max_steps:
         xs = np.concatenate(([t_from], points, [t_to]))
         return xs, log.backlog(xs[:-1])
@@ -99,6 +97,22 @@ def backlog_steps(
     xs[1:-1:2] = (edges[:-1] + edges[1:]) / 2
     xs[-1] = t_to
     return xs, ys
+
+
+def _stamps_between(log: WorkLog, t_from: float, t_to: float, max_steps: int) -> FloatArray:
+    """The log's stamps in ``[t_from, t_to]``, sorted; once each if there are few enough to draw
+    step by step (a long log's repeats change no bin's extremes, and are not worth a unique)."""
+    parts = []
+    for stamps in (log.accepted, log.finished):
+        lo = int(np.searchsorted(stamps, t_from, side="left"))
+        hi = int(np.searchsorted(stamps, t_to, side="right"))
+        parts.append(stamps[lo:hi])
+    points = np.concatenate(parts)
+    del parts
+    points.sort()
+    if points.size > 1 and int(np.count_nonzero(points[1:] != points[:-1])) + 1 <= max_steps:
+        return np.unique(points)
+    return points
 
 
 #: Stamps handled at once when drawing a long log's backlog (the temporary arrays are a few per stamp).
