@@ -166,6 +166,7 @@ def analyse_trial(run_dir: Path, scenario: Scenario, t0_ns: int, ev: TrialEvents
     if never_healthy:
         out.verdicts.append(baseline_verdict(ev.trial, out.baseline))
     _measure_faults(out, scenario, ev, t0_ns, start, stop, clock_uncertainty(trial_dir))
+    samples.forget_judged()  # measured: the audit's figures that follow need the memory more
     ops = operations_of(run_dir, scenario, t0_ns, ev.trial, out.faults, start, stop)  # business, detection
     out.faults, out.work = [effect_on_the_work(f) for f in ops.faults], ops.log
     out.verdicts.extend(ops.verdicts)

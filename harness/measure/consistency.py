@@ -158,7 +158,7 @@ class _Writes:
     """The write ops, one per distinct key: ``rows[i]`` (the key's first ledger row) with its
     judgement."""
 
-    rows: NDArray[np.int64]
+    rows: NDArray[Any]
     acknowledged: NDArray[np.bool_]
     definite: NDArray[np.bool_]
     asked: pa.Array  # the first non-empty value any attempt sent, "" if none
@@ -175,6 +175,7 @@ def _writes(ledger: LedgerColumns, index: KeyIndex, write_ops: Iterable[str]) ->
     ops = pa.array(sorted(set(write_ops)), type=pa.string())
     write_row = _bools(pc.is_in(ledger.op, value_set=ops)) & (codes >= 0)
     rows, idx, _ = _unique(codes[write_row], max(n, 1))
+    rows = rows.astype(index.row_type)  # the write keys' first rows: int32 while the ledger allows
     del codes
     slot_of_row = np.full(n, -1, dtype=index.row_type)
     slot_of_row[rows] = np.arange(rows.size)
@@ -221,9 +222,10 @@ def _keys(effects: KeyedEffects, rows: int) -> _Keys:
     import pyarrow as pa
 
     extra = pa.array([], type=pa.string())
-    of_effect: NDArray[Any] = effects.row.copy()
+    of_effect: NDArray[Any] = effects.row  # shared while every key was seen (read only here)
     unseen = np.flatnonzero(of_effect < 0)
     if unseen.size:
+        of_effect = of_effect.copy()
         coded = effects.unseen.dictionary_encode()
         extra = coded.dictionary.cast(pa.string())
         wide = rows + len(extra) >= 2**31 - 1
@@ -358,18 +360,20 @@ def _judge_held(
     final = effects.statuses.index(final_status) if final_status in effects.statuses else -2
     flagged: dict[str, list[tuple[str, str, int]]] = {"duplicated": [], "corrupted": [], "stuck": []}
     for code, kind in sorted(enumerate(effects.kinds), key=lambda e: e[1]):
-        members = np.flatnonzero(effects.kind == code)
+        members = effects.kind == code
         of = keys.of_effect[members]
+        c.effects[kind] = int(of.size)
         count = np.bincount(of, minlength=keys.width)
-        c.effects[kind] = int(members.size)
+        held, duplicated = count > 0, count > 1
+        del count
         corrupted = np.zeros(keys.width, dtype=np.bool_)
         corrupted[of[wrong[members]]] = True
-        flags = {"duplicated": count > 1, "corrupted": corrupted}
+        flags = {"duplicated": duplicated, "corrupted": corrupted}
         if final_status is not None and code == primary_code:
             done = np.zeros(keys.width, dtype=np.bool_)
             done[of[effects.status[members] == final]] = True
-            flags["stuck"] = (count > 0) & ~done
-        del members, of, count
+            flags["stuck"] = held & ~done
+        del members, of, held
         c.duplicated += int(flags["duplicated"].sum())
         c.corrupted += int(flags["corrupted"].sum())
         c.stuck += int(flags["stuck"].sum()) if "stuck" in flags else 0

@@ -90,7 +90,13 @@ class HealthTimeline:
     p95: FloatArray
     p99: FloatArray
     healthy: BoolArray
-    judged: JudgedSamples
+    samples: RequestSamples
+
+    @property
+    def judged(self) -> JudgedSamples:
+        """The samples placed where each tells the truth (:func:`judged`), kept by the samples
+        until they are told to forget them (the analysis does, once the faults are measured)."""
+        return judged(self.samples, self.policy.slow_above)
 
     @property
     def starts(self) -> FloatArray:
@@ -260,5 +266,5 @@ def evaluate_health(
         p95=p95,
         p99=p99,
         healthy=healthy,
-        judged=placed,
+        samples=samples,
     )

@@ -95,6 +95,11 @@ class RequestSamples:
         """``end - start`` in seconds, worked out when asked (not a third array kept per request)."""
         return self.end - self.start
 
+    def forget_judged(self) -> None:
+        """Let the placed copies (:func:`judged`) go: two arrays and more per request, needed while
+        the faults are measured, made again if asked later."""
+        self._judged.clear()
+
     @classmethod
     def empty(cls) -> RequestSamples:
         """No requests at all: every window over it is unhealthy (silence)."""
