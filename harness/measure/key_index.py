@@ -112,12 +112,20 @@ class KeyIndex:
         if not len(probe) or not self._sorted.size:
             return out
         hashes = self._hash(probe)
-        pos = np.searchsorted(self._sorted, hashes)
+        # the probes in hash order: the searches and lookups then walk the index forwards (a few
+        # times faster on a large ledger than jumping about it), their answers put back after
+        order = np.argsort(hashes)
+        ordered = hashes[order]
+        pos = np.searchsorted(self._sorted, ordered)
         pos[pos == self._sorted.size] = 0
-        hit = np.flatnonzero(self._sorted[pos] == hashes)
+        found = self._sorted[pos] == ordered
+        candidate = np.full(len(probe), -1, dtype=np.int64)
+        candidate[order[found]] = self._row[pos[found]]
+        del order, ordered, pos, found
+        hit = np.flatnonzero(candidate >= 0)
         if not hit.size:
             return out
-        row = self._row[pos[hit]].astype(np.int64)
+        row = candidate[hit]
         same = np.asarray(
             pc.equal(self.keys.take(pa.array(row)), probe.take(pa.array(hit))).fill_null(False),
             dtype=np.bool_,
