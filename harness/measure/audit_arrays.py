@@ -79,7 +79,7 @@ class WorkArrays:
     accepted_ns: npt.NDArray[np.int64]
     finished_ns: npt.NDArray[np.int64]
     finished: npt.NDArray[np.bool_]
-    attempts: npt.NDArray[np.int64]
+    attempts: npt.NDArray[np.signedinteger[Any]]  # int32 from the line layout
 
 
 def arrow_value_texts(value: pa.Array) -> pa.Array | None:

@@ -92,7 +92,7 @@ def read_line_work(trial_dir: Path) -> WorkArrays | None:
 
 #: Bytes of effect lines Arrow parses at a time: the text held at once, whatever the audit's size.
 BLOCK = 1 << 20
-_WorkParts = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]
+_WorkParts = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int32]]
 #: Where a block of effect lines lies: (byte offset, byte length, its first effect's place in the source).
 _Block = tuple[int, int, int]
 
@@ -330,7 +330,7 @@ def _batch_work(batch: pa.RecordBatch) -> _WorkParts | None:
     rows = batch.num_rows
     if "accepted_ns" not in names:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.bool_), empty
+        return empty, empty, np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.int32)
     cols: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]] = {}
     for field in ("accepted_ns", "finished_ns", "attempts"):
         column = batch.column(field) if field in names else pa.nulls(rows, pa.int64())
@@ -347,7 +347,8 @@ def _batch_work(batch: pa.RecordBatch) -> _WorkParts | None:
         cols["accepted_ns"][0][keep],
         np.where(done, cols["finished_ns"][0][keep], -1),
         done,
-        cols["attempts"][0][keep],
+        # a count: 4 bytes (clipped: a hostile audit's huge count stays huge)
+        np.clip(cols["attempts"][0][keep], -(2**31), 2**31 - 1).astype(np.int32),
     )
 
 
@@ -359,7 +360,7 @@ def _join_work_parts(parts: list[_WorkParts] | None) -> _WorkParts | None:
         np.concatenate([empty, *(p[0] for p in parts)]),
         np.concatenate([empty, *(p[1] for p in parts)]),
         np.concatenate([np.zeros(0, dtype=np.bool_), *(p[2] for p in parts)]),
-        np.concatenate([empty, *(p[3] for p in parts)]),
+        np.concatenate([np.zeros(0, dtype=np.int32), *(p[3] for p in parts)]),
     )
 
 

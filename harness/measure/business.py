@@ -116,18 +116,20 @@ class WorkLog:
         log = cls.__new__(cls)
         order = np.argsort(accepted_ns, kind="stable")  # as the seconds would sort: ns convert monotonely
         log.accepted = _seconds(accepted_ns[order], t0_ns)
-        counts = attempts[order]
+        counts = np.clip(attempts[order], -(2**31), 2**31 - 1).astype(np.int32)
         counts[counts == 0] = 1  # a missing or zero count: one attempt
-        log.attempts = np.clip(counts, -(2**31), 2**31 - 1).astype(np.int32)
-        del counts
-        done = order[finished[order]]  # the finished items' places in the audit, in accepted order
+        log.attempts = counts
+        done_in_order = finished[order]
+        done = order[done_in_order]  # the finished items' places in the audit, in accepted order
+        del order
         done_at = _seconds(finished_ns[done], t0_ns)
         del done
         by_finish = np.argsort(done_at, kind="stable")
         log.finished = done_at[by_finish]
-        place = np.flatnonzero(finished[order])  # their places in ``accepted``
-        del order
-        log._finish_item = place[by_finish].astype(np.int64 if place.size >= 2**31 else np.int32)
+        del done_at
+        place = np.flatnonzero(done_in_order)  # their places in ``accepted``
+        del done_in_order
+        log._finish_item = place.astype(np.int64 if place.size >= 2**31 else np.int32)[by_finish]
         return log
 
     def _init(self, accepted: FloatArray, finished: FloatArray, attempts: IntArray) -> None:
