@@ -184,7 +184,7 @@ def _writes(ledger: LedgerColumns, index: KeyIndex, write_ops: Iterable[str]) ->
     acknowledged = np.bincount(idx[code == OK], minlength=k) > 0
     definite = ~acknowledged & (np.bincount(idx[code == FAIL], minlength=k) == np.bincount(idx, minlength=k))
     del code
-    value = ledger.value.filter(pa.array(write_row))
+    value = ledger.value if bool(write_row.all()) else ledger.value.filter(pa.array(write_row))
     with_value = np.flatnonzero(_bools(pc.not_equal(value, "")))
     take = np.full(k, len(value), dtype=np.int64)
     np.minimum.at(take, idx[with_value], with_value)  # each key's first attempt that sent a value
