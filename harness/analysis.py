@@ -46,7 +46,7 @@ from harness.results import (
     TrialResult,
     Verdict,
 )
-from harness.results.abort import CUT_SHORT
+from harness.results.abort import CUT_SHORT, UNCLEARED_NOTE
 from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord, TrialEvents, read_run, scenario_as_run
 from harness.scenario.models import Scenario
@@ -128,7 +128,7 @@ def _measure_faults(
         )
         update: dict[str, Any] = {"fidelity": FidelityResult(**fidelity.to_dict())}
         if cut:
-            update["note"] = "the observation ended before the fault was cleared"
+            update["note"] = UNCLEARED_NOTE
         out.faults.append(result.model_copy(update=update))
         if not never_healthy:  # no recovery verdict against a system that was never healthy
             out.verdicts.extend(judge_fault(scenario.expect, ev.trial, fault.label, m))

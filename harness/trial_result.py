@@ -24,7 +24,7 @@ from harness.results import (
     RollbackResult,
     TrialResult,
 )
-from harness.results.abort import ABORTED_NOTE, STOPPED_MEASURED, STOPPED_NOTE
+from harness.results.abort import ABORTED_NOTE, STOPPED_MEASURED, STOPPED_NOTE, UNCLEARED_NOTE
 from harness.results.failures import FailureBreakdown
 from harness.run_record import RunRecord
 from harness.scenario.models import Scenario
@@ -151,7 +151,9 @@ def _mark_stopped(a: TrialAnalysis) -> None:
     """The user, not the target, ended the observation: what it cut short (a recovery, the audit
     read after the drain) was not observed. Said as such, never as a miss of the target."""
     a.faults = [
-        f if f.recovered or f.note is not None else f.model_copy(update={"note": STOPPED_NOTE})
+        f
+        if f.recovered or f.note not in (None, UNCLEARED_NOTE)
+        else f.model_copy(update={"note": STOPPED_NOTE})
         for f in a.faults
     ]
     cut = {f.label for f in a.faults if not f.recovered}

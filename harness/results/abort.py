@@ -10,6 +10,8 @@ from harness.results.base import Frozen
 ABORTED_NOTE = "the rehearsal was aborted before a recovery could be observed"
 #: The same for a rehearsal the user stopped (Ctrl-C, SIGTERM: exit 130): not observed, not missed.
 STOPPED_NOTE = "the rehearsal was stopped before a recovery could be observed"
+#: The note on a fault still active when the observation ended (cleared after the load stopped).
+UNCLEARED_NOTE = "the observation ended before the fault was cleared"
 #: The word each note puts in a recovery column instead of "not recovered".
 CUT_SHORT = {ABORTED_NOTE: "aborted", STOPPED_NOTE: "stopped"}
 #: A verdict's measured text when the stop came before its figure could be observed.

@@ -110,7 +110,8 @@ def test_interrupted_run(tmp_path: Path) -> None:
     results, _ = analyse_run(run.write(finished=False))
     assert results.interrupted and not results.passed and results.exit_code() == 130
     (fault,) = results.trials[0].faults
-    assert not fault.recovered and fault.note == "the observation ended before the fault was cleared"
+    # stopped while the fault was active: its recovery was not observed, the user's stop said so
+    assert not fault.recovered and fault.note == "the rehearsal was stopped before a recovery could be observed"
     validate(results)
 
 
@@ -162,6 +163,33 @@ def test_rollback_run(tmp_path: Path) -> None:
     rollback = results.trials[0].rollback
     assert rollback is not None and rollback.rollback_duration is not None
     assert results.as_run is not None and results.as_run.rollback == "manual"
+    validate(results)
+
+
+def test_a_run_stopped_while_its_fault_was_active_says_stopped_not_not_recovered(tmp_path: Path) -> None:
+    """A newcomer pressed Ctrl-C while a `down` was active; the harness cleared it as it stopped,
+    after the load had. The headline said "NOT recovered after down@api->kv", the recovery column
+    "not recovered" and results.json gave no reason but "the observation ended before the fault
+    was cleared": the user stopped it, so its recovery was not observed, as the README says."""
+    from harness.report.lead import lead
+    from harness.report.markdown import render_summary
+    from harness.results.abort import STOPPED_NOTE
+
+    scenario = (
+        BASE
+        + "faults:\n  - {kind: down, link: app->dep, at: 4s, duration: 8s}\n"
+        + 'expect: {recovery_time: "<= 4s", recovered: true}\n'
+    )
+    run = RunDir(tmp_path / "20261121-120000-int3", scenario)
+    run.trial(1, 1.0, 8.0, bad=[(5.0, 8.0)]).fault(1, 0, "down", "app->dep", 5.0, 8.4)
+    run.event(7.9, "interrupted", reason="interrupted by SIGINT")
+    results, _ = analyse_run(run.write(finished=False))
+    (fault,) = results.trials[0].faults
+    assert not fault.recovered and fault.note == STOPPED_NOTE
+    line = lead(results)
+    assert "NOT recovered" not in line and "stopped before a recovery could be observed" in line
+    summary = render_summary(results)
+    assert "not recovered" not in summary and "| stopped |" in summary
     validate(results)
 
 
