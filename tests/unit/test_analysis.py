@@ -111,7 +111,8 @@ def test_interrupted_run(tmp_path: Path) -> None:
     assert results.interrupted and not results.passed and results.exit_code() == 130
     (fault,) = results.trials[0].faults
     # stopped while the fault was active: its recovery was not observed, the user's stop said so
-    assert not fault.recovered and fault.note == "the rehearsal was stopped before a recovery could be observed"
+    stopped = "the rehearsal was stopped before a recovery could be observed"
+    assert not fault.recovered and fault.note == stopped
     validate(results)
 
 
