@@ -39,7 +39,20 @@ def plus_minus(resolution: float | None) -> str:
 
 def _recovery_phrase(f: FaultResult) -> str:
     if f.time_to_impact is None and f.recovered:
-        return f"no impact from {f.label}"
+        work = f.business
+        if work is None or work.left_range_at is None:
+            return f"no impact from {f.label}"
+        # the requests were fine, the work was not: say which, never a bare "no impact"
+        res = work.resolution.backlog_recovery_time
+        back = (
+            f"back in range {seconds_text(work.backlog_recovery_time, res)}{plus_minus(res)} after the clear"
+            if work.backlog_recovered and work.backlog_recovery_time is not None
+            else "NOT back in range"
+        )
+        return (
+            f"no impact on requests from {f.label}, but its backlog rose to {work.max_backlog} "
+            f"(range 0..{work.baseline_backlog}), {back}"
+        )
     if not f.recovered and f.note in CUT_SHORT:
         return f"{f.label}: {f.note}"
     if not f.recovered:

@@ -36,7 +36,7 @@ HEADLINE = {
     "passing": [r"^PASSED — ", r"recovered \d+\.\d s \(±\d+\.\d s\) after ", _OUTAGE, _REQUESTS, _DATA],
     "failing": [
         r"^FAILED — ",
-        r"(recovered \d+\.\d s|NOT recovered|no impact from)",
+        r"(recovered \d+\.\d s|NOT recovered|no impact (?:on requests )?from)",
         _OUTAGE,
         _REQUESTS,
         _DATA,
