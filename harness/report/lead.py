@@ -43,9 +43,10 @@ def _recovery_phrase(f: FaultResult) -> str:
         if work is None or work.left_range_at is None:
             return f"no impact from {f.label}"
         # the requests were fine, the work was not: say which, never a bare "no impact"
-        res = work.resolution.backlog_recovery_time
+        work_res = work.resolution.backlog_recovery_time
         back = (
-            f"back in range {seconds_text(work.backlog_recovery_time, res)}{plus_minus(res)} after the clear"
+            f"back in range {seconds_text(work.backlog_recovery_time, work_res)}{plus_minus(work_res)}"
+            " after the clear"
             if work.backlog_recovered and work.backlog_recovery_time is not None
             else "NOT back in range"
         )
