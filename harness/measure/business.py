@@ -347,6 +347,7 @@ def measure_business(
     observe_to: float,
     baseline_to: float | None = None,
     load_stopped_at: float | None = None,
+    next_injection: float | None = None,
     stamp_slack: float = STAMP_SLACK,
 ) -> BusinessMeasurement:
     """Measure one fault's effect on the work; see the module docstring for every definition.
@@ -355,6 +356,8 @@ def measure_business(
     (default ``injected_at``; pass the first fault's injection for the later faults of a trial).
     ``observe_to`` is when the work was last observed (the audit after the drain);
     ``load_stopped_at`` lets a backlog drained for good after the load count as recovered.
+    ``next_injection`` (the trial's next fault) ends this fault's "after" window and its search for
+    the backlog leaving its range: what the next fault does is not charged to this one.
     """
     if not baseline_from <= injected_at <= cleared_at <= observe_to:
         raise ValueError(
@@ -366,6 +369,9 @@ def measure_business(
         log, upper, injected_at, cleared_at, hold, observe_to, load_stopped_at
     )
     span_end = observe_to if recovered is None else recovered
+    own_end = observe_to if next_injection is None else max(cleared_at, min(observe_to, next_injection))
+    if left is not None and left > own_end:
+        left = None  # the backlog left its range only once the next fault was in
     accepted = log.accepted_by(observe_to)
     unfinished = log.unfinished_at(observe_to)
     return BusinessMeasurement(
@@ -378,7 +384,7 @@ def measure_business(
         backlog_recovered=recovered is not None,
         cycle_before=cycle_stats(log, baseline_from, injected_at),
         cycle_during=cycle_stats(log, injected_at, cleared_at),
-        cycle_after=cycle_stats(log, cleared_at, observe_to + 1e-9),
+        cycle_after=cycle_stats(log, cleared_at, own_end + (1e-9 if own_end == observe_to else 0.0)),
         retries=log.retries_in(injected_at, span_end),
         stuck_ratio=None if accepted == 0 else unfinished / accepted,
         unfinished_at_end=unfinished,

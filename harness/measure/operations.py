@@ -119,6 +119,7 @@ def measure_operations(
                 hold=scenario.slo.hold,
                 observe_to=audit_at,
                 load_stopped_at=load_stop,
+                next_injection=ordered[n + 1].injected_at if n + 1 < len(ordered) else None,
             )
             out.business[f.index] = bm
             update["business"] = BusinessResult.model_validate(bm.to_dict())

@@ -115,6 +115,23 @@ def test_a_later_surge_is_not_charged_to_a_fault_whose_backlog_held_after_its_cl
     assert m.max_backlog <= m.baseline_backlog
 
 
+def test_the_after_window_and_the_departure_end_at_the_next_fault() -> None:
+    """A newcomer's `down` (cleared at 17 s) showed a p95 cycle time "after" of 2.1 s that came from
+    the worker crash injected at 22 s: the after window ran to the end of the run. It ends at the
+    next fault's injection, as the search for the backlog leaving its range does."""
+    normal = steady(0.0, 40.0, 0.125, 0.25)
+    held = [i for i in normal if 25.0 <= i.accepted_at < 30.0]  # the later fault's doing
+    items = [i for i in normal if i not in held]
+    items += [WorkItem(i.key, i.accepted_at, 30.0 + n / 16) for n, i in enumerate(held, 1)]
+    log = WorkLog(items)
+    args = {"baseline_from": 0.0, "injected_at": 10.0, "cleared_at": 18.0, "hold": 30.0, "observe_to": 40.0}
+    alone = measure_business(log, **args)
+    assert alone.cycle_after.p95 is not None and alone.cycle_after.p95 > 1.0  # the later stall in it
+    bounded = measure_business(log, **args, next_injection=22.0)
+    assert bounded.cycle_after.end == 22.0 and bounded.cycle_after.p95 == 0.25
+    assert bounded.left_range_at is None  # left its range only after the next fault was injected
+
+
 def test_recovery_needs_the_whole_hold_inside_the_observation() -> None:
     log = WorkLog(payments_down(drain_per_s=16))
     # observation ends 1 s after the backlog is back in range: hold 3 s cannot be seen
