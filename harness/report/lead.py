@@ -142,7 +142,11 @@ def outage_phrase(results: Results) -> str | None:
         return None
     if worst[0] == 0:
         return "users saw no errors"
-    prefix = "users saw errors for up to " if len(results.trials) > 1 else "users saw errors for "
+    # the SLO is broken by errors or by slowness: with no request failed it was slowness alone
+    loads = [t.load for t in results.trials if t.load is not None]
+    failed = sum(load.fail + load.indeterminate for load in loads)
+    what = "slow answers" if loads and failed == 0 else "errors"
+    prefix = f"users saw {what} for up to " if len(results.trials) > 1 else f"users saw {what} for "
     return prefix + seconds_text(worst[0], worst[1]) + plus_minus(worst[1])
 
 

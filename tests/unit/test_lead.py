@@ -161,3 +161,15 @@ def test_a_service_with_no_port_says_so_not_none() -> None:
 
     assert describe(ServiceUp(service="worker", address=None)) == "service worker up (no port)"
     assert describe(ServiceUp(service="api", address="127.0.0.1:8000")) == "service api up (127.0.0.1:8000)"
+
+
+def test_an_outage_of_slowness_alone_is_not_called_errors() -> None:
+    """A latency fault broke the p95 bound and no request failed: the lead said "users saw errors
+    for 5 s; 0 of 424 requests failed" (a newcomer's first run)."""
+    passing, _ = synthetic_run()
+    slow = copy.deepcopy(passing)
+    for t in slow["trials"]:
+        t["load"]["fail"] = t["load"]["indeterminate"] = 0
+    line = lead(typed(slow))
+    assert "users saw slow answers for 6.0 s" in line and "users saw errors" not in line
+    assert "users saw errors for 6.0 s" in lead(typed(passing))
