@@ -14,9 +14,22 @@ from harness.results import LoadResult, TrialResult, Verdict
 from harness.scenario.durations import format_seconds
 
 #: Expectations whose values are durations in seconds (the others are a share or a yes/no).
-DURATION_EXPECTATIONS = frozenset(
-    {"recovery_time", "time_to_impact", "outage", "rollback_duration", "detection_to_rollback"}
-)
+def _duration_expectations() -> frozenset[str]:
+    """The expectations whose figures are durations: every one the scenario bounds by a duration
+    (derived, so a new one is printed in seconds without being listed here)."""
+    import typing
+
+    from harness.scenario.fields import DurationBound
+    from harness.scenario.models import Expectations
+
+    return frozenset(
+        name
+        for name, field in Expectations.model_fields.items()
+        if DurationBound in typing.get_args(field.annotation)
+    )
+
+
+DURATION_EXPECTATIONS = _duration_expectations()
 
 _BOUND_WORDS = {"<=": "", "<": "under ", ">=": "at least ", ">": "over ", "==": "exactly "}
 _BOUND = re.compile(r"^\s*(<=|<|>=|>|==)?\s*(.+?)\s*$")

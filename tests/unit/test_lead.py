@@ -113,6 +113,23 @@ def test_margins_are_never_in_e_notation() -> None:
     assert "e+03" not in verdict_table(typed(out))
 
 
+def test_every_duration_margin_carries_its_unit() -> None:
+    """backlog_recovery_time's margin printed as ``+9.34`` beside ``+5.0 s`` for recovery_time."""
+    for name in ("backlog_recovery_time", "cycle_time_p95", "time_to_detect", "recovery_time"):
+        v = Verdict(
+            expectation=name,
+            trial=1,
+            fault="down@api->db",
+            target="<= 10s",
+            measured=0.66,
+            measured_text="0.66 s",
+            passed=True,
+            margin=9.34,
+            resolution=0.05,
+        )
+        assert margin_text(v).endswith(" s"), (name, margin_text(v))
+
+
 def test_console_does_not_say_no_expectations_stated_when_an_error_stopped_the_run() -> None:
     passing, _ = synthetic_run()
     errored = dict(passing, error="InfrastructureError: toxiproxy died", complete=False, passed=False)
