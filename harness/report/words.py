@@ -13,6 +13,7 @@ import re
 from harness.results import LoadResult, TrialResult, Verdict
 from harness.scenario.durations import format_seconds
 
+
 #: Expectations whose values are durations in seconds (the others are a share or a yes/no).
 def _duration_expectations() -> frozenset[str]:
     """The expectations whose figures are durations: every one the scenario bounds by a duration
