@@ -40,8 +40,9 @@ from harness.load.ledger import LedgerRecord
 from harness.measure.audit import Audit, AuditEffect, norm_value
 from harness.measure.audit_columns import EffectColumns, columns_of
 from harness.measure.columns import FAIL, OK, OTHER, LedgerColumns
-from harness.measure.key_index import KeyIndex, key_index_of
+from harness.measure.key_index import key_index_of
 from harness.measure.keyed_effects import KeyedEffects, keyed
+from harness.measure.writes import Writes, judge_writes
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -154,46 +155,6 @@ def _smallest(keys: pa.Array, k: int) -> list[str]:
 
 
 @dataclass(frozen=True, eq=False)
-class _Writes:
-    """The write ops, one per distinct key: ``rows[i]`` (the key's first ledger row) with its
-    judgement."""
-
-    rows: NDArray[Any]
-    acknowledged: NDArray[np.bool_]
-    definite: NDArray[np.bool_]
-    asked: pa.Array  # the first non-empty value any attempt sent, "" if none
-
-
-def _writes(ledger: LedgerColumns, index: KeyIndex, write_ops: Iterable[str]) -> tuple[_Writes, NDArray[Any]]:
-    """Each write key's outcome over all its attempts, and for each key code (ledger row) its
-    write's slot in ``_Writes`` (-1: the key has no write)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = len(ledger)
-    codes = index.codes()
-    ops = pa.array(sorted(set(write_ops)), type=pa.string())
-    write_row = _bools(pc.is_in(ledger.op, value_set=ops)) & (codes >= 0)
-    rows, idx, _ = _unique(codes[write_row], max(n, 1))
-    rows = rows.astype(index.row_type)  # the write keys' first rows: int32 while the ledger allows
-    del codes
-    slot_of_row = np.full(n, -1, dtype=index.row_type)
-    slot_of_row[rows] = np.arange(rows.size)
-    k = rows.size
-    code = ledger.code[write_row]
-    acknowledged = np.bincount(idx[code == OK], minlength=k) > 0
-    definite = ~acknowledged & (np.bincount(idx[code == FAIL], minlength=k) == np.bincount(idx, minlength=k))
-    del code
-    value = ledger.value if bool(write_row.all()) else ledger.value.filter(pa.array(write_row))
-    with_value = np.flatnonzero(_bools(pc.not_equal(value, "")))
-    take = np.full(k, len(value), dtype=np.int64)
-    np.minimum.at(take, idx[with_value], with_value)  # each key's first attempt that sent a value
-    del with_value, idx
-    asked = value.take(pa.array(take, mask=take == len(value))).fill_null("")
-    return _Writes(rows, acknowledged, definite, asked), slot_of_row
-
-
-@dataclass(frozen=True, eq=False)
 class _Keys:
     """Each effect's key as a code: its ledger row (below ``rows``), else ``rows`` plus its place
     among ``extra``, the keys the ledger never saw."""
@@ -234,25 +195,6 @@ def _keys(effects: KeyedEffects, rows: int) -> _Keys:
     return _Keys(of_effect, rows, extra)
 
 
-def _unique(gid: NDArray[Any], span: int) -> tuple[NDArray[np.int64], NDArray[Any], NDArray[np.int64]]:
-    """``np.unique(gid, return_inverse, return_counts)`` for codes in ``[0, span)``: by counting,
-    not sorting, when the span is small beside the codes (no sort of millions); the inverse as
-    int32 while it fits (half the bytes)."""
-    if span > 4 * gid.size + 1024:
-        uniq, back, size = np.unique(gid, return_inverse=True, return_counts=True)
-        return uniq, back.reshape(-1), size
-    counts = np.bincount(gid, minlength=span)
-    present = counts > 0
-    uniq = np.flatnonzero(present)
-    size = counts[uniq]
-    del counts
-    rank: NDArray[Any] = np.cumsum(present, dtype=np.int32 if uniq.size < 2**31 else np.int64)
-    del present
-    rank -= 1
-    inverse: NDArray[Any] = rank[gid]
-    return uniq, inverse, size
-
-
 def reconcile_columns(
     ledger: LedgerColumns,
     effects: EffectColumns | KeyedEffects,
@@ -268,7 +210,7 @@ def reconcile_columns(
     by what the target holds."""
     index = key_index_of(ledger.key)
     fx = effects if isinstance(effects, KeyedEffects) else keyed(effects, index)
-    w, slot_of_row = _writes(ledger, index, write_ops)
+    w, slot_of_row = judge_writes(ledger, index, write_ops)
     c = Consistency(pending=fx.pending, writes=len(w.rows))
     examples: list[_Example] = []
     keys = _keys(fx, len(ledger))
@@ -317,7 +259,7 @@ def _judge_writes(
     c: Consistency,
     examples: list[_Example],
     ledger: LedgerColumns,
-    w: _Writes,
+    w: Writes,
     effects: KeyedEffects,
     write_of: NDArray[Any],
     primary_code: int,
@@ -347,7 +289,7 @@ def _judge_held(
     c: Consistency,
     examples: list[_Example],
     ledger: LedgerColumns,
-    w: _Writes,
+    w: Writes,
     keys: _Keys,
     effects: KeyedEffects,
     write_of: NDArray[Any],
