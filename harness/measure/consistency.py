@@ -21,9 +21,11 @@ Keys are idempotency keys: every attempt of an op (a client retry, a duplicate r
 same key, so the key is the op's identity on both sides.
 
 The reconcile runs on columns (:func:`reconcile_columns`): the ledger's columns from the trial's one
-read (:mod:`harness.measure.columns`) and the audit's (:class:`~harness.measure.audit_columns.EffectColumns`).
-Keys are matched with Arrow's hash kernels and counted with numpy, so a million writes cost no
-Python object per row. Only the few examples quoted in the report are turned into text.
+read (:mod:`harness.measure.columns`) and the audit's effects as codes
+(:mod:`harness.measure.keyed_effects`: each key already found among the ledger's by the trial's key
+index, exactly). Writes are judged per key (:mod:`harness.measure.writes`), the effects a kind at a
+time over the key codes, so a million writes cost no Python object per row. Only the few examples
+quoted in the report are turned into text (their ids read again from the kept audit).
 :func:`reconcile` takes records and effects (tests, small callers) and runs the same code.
 """
 
