@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.drain import drained_audits
-from harness.errors import InfrastructureError
+from harness.errors import AftershockError, InfrastructureError
 from harness.events import EventBus
 from harness.load.ledger import read_records, shard_paths
 from harness.measure.audit import AuditSchemaError, validate_audit
@@ -107,7 +107,11 @@ def check_target(
     if work_dir is not None:
         return _check_in(target, target_dir, backend, mode, work_dir)
     work = Path(tempfile.mkdtemp(prefix="aftershock-check-"))
-    report = _check_in(target, target_dir, backend, mode, work)  # raised: the logs are kept
+    try:
+        report = _check_in(target, target_dir, backend, mode, work)
+    except AftershockError as exc:  # the start failed: its logs are what the user needs next
+        exc.add_note(f"logs kept in {work}")
+        raise
     if report.ok:
         shutil.rmtree(work, ignore_errors=True)
     else:

@@ -445,7 +445,8 @@ def target_check(name: str, backend: str | None, mode: str | None) -> None:
     except ScenarioError as exc:
         _fail(f"aftershock: {exc}", ExitCode.USAGE)
     except AftershockError as exc:
-        _fail(f"aftershock: {exc}", ExitCode(exc.exit_code))
+        notes = "".join(f"\n{n}" for n in getattr(exc, "__notes__", []))  # where its logs were kept
+        _fail(f"aftershock: {exc}{notes}", ExitCode(exc.exit_code))
     _echo(found.render())
     sys.exit(int(ExitCode.OK if found.ok else ExitCode.EXPECTATION_MISSED))
 

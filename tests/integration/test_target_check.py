@@ -67,3 +67,21 @@ def test_a_check_that_finds_a_problem_keeps_its_logs_and_says_where(tmp_path: Pa
     kept = list(tmp.glob("aftershock-check-*"))
     assert len(kept) == 1 and f"logs kept in {kept[0]}" in proc.stdout, proc.stdout
     assert (kept[0] / "toxiproxy.log").is_file()
+
+
+def test_a_check_whose_target_cannot_start_says_where_its_logs_are(tmp_path: Path) -> None:
+    """A start that fails (exit 3) keeps the services' logs, and says where: a newcomer found a
+    directory of them in /tmp after every failed check, named nowhere."""
+    target = tmp_path / "gtdead"
+    shutil.copytree(REPO / "targets" / "groundtruth", target, ignore=shutil.ignore_patterns("docker"))
+    yaml = (target / "target.yaml").read_text()
+    dead = '["{python}", "-c", "import sys; print(\'no database\'); sys.exit(1)"]'
+    (target / "target.yaml").write_text(
+        yaml.replace('["{python}", "dep.py", "--port", "{port}", "--host", "{host}"]', dead)
+    )
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = aftershock("target", "check", str(target), timeout=300, env={"TMPDIR": str(tmp)})
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    (kept,) = tmp.glob("aftershock-check-*")
+    assert f"logs kept in {kept}" in proc.stderr, proc.stderr
