@@ -166,7 +166,7 @@ def _parse_source(
     parts: list[KeyedPart] = []
     blocks: list[_Block] = []
     work: list[_WorkParts] | None = []
-    effects = 0
+    effects = parsed = 0
     try:
         for at, text in _line_blocks(source):
             batch = _parse_block(text)
@@ -187,7 +187,8 @@ def _parse_source(
             del batch
             if not plain and work is None:
                 break
-            if len(blocks) % 8 == 0:  # what each block's parse freed goes back now, not at the end
+            parsed += 1
+            if parsed % 8 == 0:  # what each block's parse freed goes back now, not at the end
                 release_unused()
     except (pa.ArrowException, ValueError):
         return _SourcePass(None, 0, [], None)
