@@ -183,7 +183,10 @@ def _parse_source(
             effects += batch.num_rows
             if work is not None:
                 stamps = _batch_work(batch)
-                work = None if stamps is None else [*work, stamps]
+                if stamps is None:
+                    work = None
+                else:
+                    work.append(stamps)
             del batch
             if not plain and work is None:
                 break
