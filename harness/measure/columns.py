@@ -57,7 +57,9 @@ class LedgerColumns:
 
     op: pa.Array
     key: pa.Array
-    start_ns: NDArray[np.int64]
+    #: None once the samples were made of it (:func:`harness.measure.samples.load_samples_counted`,
+    #: its only reader): they hold the start times, as seconds; 8 bytes a row not kept twice
+    start_ns: NDArray[np.int64] | None
     end_ns: NDArray[np.int64]
     outcome: pa.Array
     code: NDArray[np.int8]
@@ -66,18 +68,23 @@ class LedgerColumns:
     value: pa.Array
 
     def __len__(self) -> int:
-        return int(self.start_ns.size)
+        return int(self.end_ns.size)
+
+    def release_start(self) -> None:
+        """Let ``start_ns`` go (see the field): the samples made of it hold the start times."""
+        object.__setattr__(self, "start_ns", None)
 
 
 FileIdentity = tuple[str, int, int, int, int]
 _cache: dict[tuple[FileIdentity, ...], LedgerColumns] = {}
 
 
-def read_ledger(paths: list[Path]) -> LedgerColumns:
-    """The shards' columns; the last result is kept while its files are unchanged."""
+def read_ledger(paths: list[Path], *, whole: bool = False) -> LedgerColumns:
+    """The shards' columns; the last result is kept while its files are unchanged. ``whole``:
+    read anew if the kept one has let its start times go."""
     ident = tuple(file_identity(p) for p in paths)
     hit = _cache.get(ident)
-    if hit is not None:
+    if hit is not None and not (whole and hit.start_ns is None):
         return hit
     _cache.clear()  # one trial at a time: never hold two ledgers, not even while reading the next
     columns = _read(paths)

@@ -140,3 +140,21 @@ def test_counted_loading_counts_every_outcome(tmp_path: Path) -> None:
     samples, counts = load_samples_counted([tmp_path / "ledger-1.csv"], 0)
     assert counts == {"ok": 3, "fail": 1, "indeterminate": 1}
     assert samples.ok.tolist() == load_samples([tmp_path / "ledger-1.csv"], 0).ok.tolist()
+
+
+def test_the_ledger_lets_its_start_times_go_once_the_samples_hold_them(tmp_path: Path) -> None:
+    """The samples are the start times' only reader: the trial's kept ledger read drops them (8
+    bytes a row), gives the same samples when asked again, and is read anew for another run clock."""
+    from harness.measure.columns import read_ledger
+    from harness.measure.samples import load_samples_counted
+
+    path = tmp_path / "ledger-1.csv"
+    write_shard(path, [record(0, 0, 100), record(1, 50, 300, "fail"), record(2, 10, 200)])
+    first = load_samples_counted([path], T0)
+    assert read_ledger([path]).start_ns is None  # let go; every other column stays
+    assert read_ledger([path]).end_ns.size == 3 and len(read_ledger([path])) == 3
+    assert load_samples_counted([path], T0) is first  # asked again: the same samples
+    later = load_samples_counted([path], T0 - 10**9)  # another run clock: the ledger read anew
+    expected = RequestSamples.from_records(read_records([path]), T0 - 10**9)
+    np.testing.assert_array_equal(later[0].start, expected.start)
+    np.testing.assert_array_equal(later[0].end, expected.end)
