@@ -9,7 +9,7 @@ model), and how Arrow's value columns are read as the contract's text. The reade
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +105,35 @@ def arrow_value_texts(value: pa.Array) -> pa.Array | None:
             out[i] = norm_value(float(numbers[i]))
         texts = pa.array(out, type=pa.string())
     return pc.if_else(pa.array(valid), texts, pa.scalar(None, pa.string()))
+
+
+#: One block of effects as the contract's plain columns: kind, key, value (normalised text), status, id.
+PlainColumns = tuple["pa.Array", "pa.Array", "pa.Array", "pa.Array", "pa.Array"]
+
+
+def plain_columns(column: Callable[[str], pa.Array], names: set[str], rows: int) -> PlainColumns | None:
+    """The columns of ``rows`` effects parsed by Arrow (``column(name)`` for each of ``names``), or
+    None if any effect is not plainly valid: a required field missing or null, an empty kind, an id
+    neither text nor integer, a value or status of a type the contract refuses. Its column types
+    stand for the schema check; what is not plain goes through the model, which says what is wrong.
+    Both audit layouts' readers judge their blocks so."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not {"kind", "key", "id"} <= names:
+        return None
+    kind, key, id_ = column("kind"), column("key"), column("id")
+    if kind.type != pa.string() or key.type != pa.string() or kind.null_count or key.null_count:
+        return None
+    if id_.null_count or not (id_.type == pa.string() or id_.type == pa.int64()):
+        return None
+    if pc.any(pc.equal(kind, "")).as_py():
+        return None
+    value = arrow_value_texts(column("value")) if "value" in names else pa.nulls(rows, pa.string())
+    status = column("status") if "status" in names else pa.nulls(rows, pa.string())
+    if value is None or status.type not in (pa.string(), pa.null()):
+        return None
+    return kind, key, value, status.cast(pa.string()), id_.cast(pa.string())
 
 
 def columns_of(parts: list[ColumnParts]) -> EffectColumns:

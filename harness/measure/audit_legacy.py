@@ -16,9 +16,9 @@ from harness.measure.audit_arrays import (
     ColumnParts,
     EffectColumns,
     WorkArrays,
-    arrow_value_texts,
     columns_of,
     effect_columns,
+    plain_columns,
 )
 from harness.measure.columns import FileIdentity, file_identity
 
@@ -135,7 +135,6 @@ def _work_arrays(table: pa.Table) -> WorkArrays | None:
 def _arrow_columns(table: pa.Table) -> EffectColumns | None:
     """The effects of a one-row Arrow table of audit documents, or None if any is not plainly valid."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     parts: list[ColumnParts] = []
     pending = 0
@@ -161,24 +160,10 @@ def _arrow_columns(table: pa.Table) -> EffectColumns | None:
         if not pa.types.is_struct(effects.type) or effects.null_count:
             return None
         got = {effects.type.field(i).name for i in range(effects.type.num_fields)}
-        if not {"kind", "key", "id"} <= got:
+        plain = plain_columns(effects.field, got, len(effects))
+        if plain is None:
             return None
-        kind, key, id_ = effects.field("kind"), effects.field("key"), effects.field("id")
-        if kind.type != pa.string() or key.type != pa.string() or kind.null_count or key.null_count:
-            return None
-        if id_.null_count or not (id_.type == pa.string() or id_.type == pa.int64()):
-            return None
-        if pc.any(pc.equal(kind, "")).as_py():
-            return None
-        value = (
-            arrow_value_texts(effects.field("value"))
-            if "value" in got
-            else pa.nulls(len(effects), pa.string())
-        )
-        status = effects.field("status") if "status" in got else pa.nulls(len(effects), pa.string())
-        if value is None or status.type not in (pa.string(), pa.null()):
-            return None
-        parts.append((kind, key, value, status.cast(pa.string()), id_.cast(pa.string()), 0))
+        parts.append((*plain, 0))
     if not parts:
         return None
     out = columns_of(parts)

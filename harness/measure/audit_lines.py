@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from harness.load.ledger import shard_paths
 from harness.measure.audit import norm_value
-from harness.measure.audit_arrays import WorkArrays, arrow_value_texts, effect_columns
+from harness.measure.audit_arrays import WorkArrays, effect_columns, plain_columns
 from harness.measure.audit_store import AUDIT_DIR, AuditSource, audit_sources, source_document
 from harness.measure.columns import (
     FileIdentity,
@@ -245,25 +245,11 @@ def _block_part(
     batch: pa.RecordBatch, index: KeyIndex, kinds: Vocabulary, statuses: Vocabulary
 ) -> KeyedPart | None:
     """A block's effects keyed, or None if any effect in it is not plainly valid."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    names = set(batch.schema.names)
-    if not {"kind", "key", "id"} <= names:
+    plain = plain_columns(batch.column, set(batch.schema.names), batch.num_rows)
+    if plain is None:
         return None
-    kind, key, id_ = batch.column("kind"), batch.column("key"), batch.column("id")
-    if kind.type != pa.string() or key.type != pa.string() or kind.null_count or key.null_count:
-        return None
-    if id_.null_count or not (id_.type == pa.string() or id_.type == pa.int64()):
-        return None
-    if pc.any(pc.equal(kind, "")).as_py():
-        return None
-    rows = batch.num_rows
-    value = arrow_value_texts(batch.column("value")) if "value" in names else pa.nulls(rows, pa.string())
-    status = batch.column("status") if "status" in names else pa.nulls(rows, pa.string())
-    if value is None or status.type not in (pa.string(), pa.null()):
-        return None
-    return keyed_part(kind, key, value, status.cast(pa.string()), index, kinds, statuses)
+    kind, key, value, status, _ = plain
+    return keyed_part(kind, key, value, status, index, kinds, statuses)
 
 
 def _joined_parts(parts: list[KeyedPart], index: KeyIndex) -> KeyedPart:
