@@ -35,11 +35,13 @@ from harness.measure.columns import (
 )
 from harness.measure.key_index import KeyIndex, key_index_of
 from harness.measure.keyed_effects import (
+    ColumnDescriber,
     Describe,
     EffectText,
     KeyedEffects,
     KeyedPart,
     Vocabulary,
+    join_parts,
     joined,
     keyed_part,
 )
@@ -69,7 +71,7 @@ def read_line_effects(trial_dir: Path, endpoint_of: Mapping[str, str]) -> KeyedE
             )
         )
         pending += cols.pending
-        describers.append(_ColumnDescriber(cols.id, cols.value, cols.status))
+        describers.append(ColumnDescriber(cols.id, cols.value, cols.status))
     counts = [len(p.kind) for p in parts]
     return joined(parts, parsed.kinds, parsed.statuses, pending, _Sources(counts, describers))
 
@@ -197,7 +199,8 @@ def _parse_source(
         return _SourcePass(None, 0, [], None)
     if not plain:
         return _SourcePass(None, 0, [], _join_work_parts(work))
-    keyed = _joined_parts(parts, index)
+    keyed = join_parts(parts, index.row_type)
+    release_unused()
     return _SourcePass(keyed, pending, blocks, _join_work_parts(work))
 
 
@@ -252,22 +255,6 @@ def _block_part(
     return keyed_part(kind, key, value, status, index, kinds, statuses)
 
 
-def _joined_parts(parts: list[KeyedPart], index: KeyIndex) -> KeyedPart:
-    import pyarrow as pa
-
-    texts = pa.string()
-    out = KeyedPart(
-        kind=np.concatenate([np.zeros(0, dtype=np.int32), *(p.kind for p in parts)]),
-        row=np.concatenate([np.zeros(0, dtype=index.row_type), *(p.row for p in parts)]),
-        unseen=pa.concat_arrays([pa.array([], type=texts), *(p.unseen for p in parts)]),
-        value=pa.concat_arrays([pa.array([], type=texts), *(p.value for p in parts)]),
-        status=np.concatenate([np.zeros(0, dtype=np.int32), *(p.status for p in parts)]),
-    )
-    parts.clear()
-    release_unused()
-    return out
-
-
 class _LineDescriber:
     """The quoted effects of a source kept a line per effect, read again from their blocks."""
 
@@ -285,16 +272,6 @@ class _LineDescriber:
                 effect = json.loads(lines[i - first])
                 out.append((str(effect["id"]), norm_value(effect.get("value")), effect.get("status")))
         return out
-
-
-class _ColumnDescriber:
-    """The quoted effects of a source read as JSON, from its columns."""
-
-    def __init__(self, ids: pa.Array, values: pa.Array, statuses: pa.Array) -> None:
-        self.ids, self.values, self.statuses = ids, values, statuses
-
-    def __call__(self, at: Sequence[int]) -> list[EffectText]:
-        return [(str(self.ids[i].as_py()), self.values[i].as_py(), self.statuses[i].as_py()) for i in at]
 
 
 class _Sources:

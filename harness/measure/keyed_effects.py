@@ -108,22 +108,31 @@ def keyed_part(
     )
 
 
+def join_parts(parts: list[KeyedPart], row_type: type) -> KeyedPart:
+    """The parts as one, in order; the list is emptied (each part's arrays let go as joined)."""
+    import pyarrow as pa
+
+    texts = pa.string()
+    out = KeyedPart(
+        kind=np.concatenate([np.zeros(0, dtype=np.int32), *(p.kind for p in parts)]),
+        row=np.concatenate([np.zeros(0, dtype=row_type), *(p.row for p in parts)]),
+        unseen=pa.concat_arrays([pa.array([], type=texts), *(p.unseen for p in parts)]),
+        value=pa.concat_arrays([pa.array([], type=texts), *(p.value for p in parts)]),
+        status=np.concatenate([np.zeros(0, dtype=np.int32), *(p.status for p in parts)]),
+    )
+    parts.clear()
+    return out
+
+
 def joined(
     parts: list[KeyedPart], kinds: Vocabulary, statuses: Vocabulary, pending: int, describe: Describe
 ) -> KeyedEffects:
-    """One :class:`KeyedEffects` of the parts, in order; each part's arrays are let go as joined."""
-    import pyarrow as pa
-
-    def ints(name: str, dtype: type) -> NDArray[Any]:
-        return np.concatenate([np.zeros(0, dtype=dtype), *(getattr(p, name) for p in parts)])
-
-    kind, status = _narrow(ints("kind", np.int32), kinds), _narrow(ints("status", np.int32), statuses)
-    row = ints("row", parts[0].row.dtype.type if parts else np.int32)
-    texts = pa.string()
-    unseen = pa.concat_arrays([pa.array([], type=texts), *(p.unseen for p in parts)])
-    value = pa.concat_arrays([pa.array([], type=texts), *(p.value for p in parts)])
-    parts.clear()
-    return KeyedEffects(kind, kinds.words, row, unseen, value, status, statuses.words, pending, describe)
+    """One :class:`KeyedEffects` of the parts, in order, its codes in the narrowest integers."""
+    one = join_parts(parts, parts[0].row.dtype.type if parts else np.int32)
+    kind, status = _narrow(one.kind, kinds), _narrow(one.status, statuses)
+    return KeyedEffects(
+        kind, kinds.words, one.row, one.unseen, one.value, status, statuses.words, pending, describe
+    )
 
 
 def _narrow(codes: NDArray[np.int32], words: Vocabulary) -> NDArray[Any]:
@@ -134,12 +143,19 @@ def _narrow(codes: NDArray[np.int32], words: Vocabulary) -> NDArray[Any]:
     return codes
 
 
+class ColumnDescriber:
+    """The quoted effects of columns held in memory (a document read as JSON, a small audit)."""
+
+    def __init__(self, ids: pa.Array, values: pa.Array, statuses: pa.Array) -> None:
+        self.ids, self.values, self.statuses = ids, values, statuses
+
+    def __call__(self, at: Sequence[int]) -> list[EffectText]:
+        return [(str(self.ids[i].as_py()), self.values[i].as_py(), self.statuses[i].as_py()) for i in at]
+
+
 def keyed(columns: EffectColumns, index: KeyIndex) -> KeyedEffects:
     """Text columns (a small audit, a document read as JSON) coded against ``index``."""
     kinds, statuses = Vocabulary(), Vocabulary()
     part = keyed_part(columns.kind, columns.key, columns.value, columns.status, index, kinds, statuses)
-
-    def describe(at: Sequence[int]) -> list[EffectText]:
-        return [(str(columns.id[i].as_py()), columns.value[i].as_py(), columns.status[i].as_py()) for i in at]
-
+    describe = ColumnDescriber(columns.id, columns.value, columns.status)
     return joined([part], kinds, statuses, columns.pending, describe)
