@@ -115,37 +115,40 @@ class WorkLog:
         of the whole log: what :meth:`from_arrays` of their seconds gives."""
         log = cls.__new__(cls)
         order = np.argsort(accepted_ns, kind="stable")  # as the seconds would sort: ns convert monotonely
-        log.accepted = _seconds(accepted_ns[order], t0_ns)
-        counts = np.clip(attempts[order], -(2**31), 2**31 - 1).astype(np.int32)
+        accepted = _seconds(accepted_ns[order], t0_ns)
+        counts = attempts[order]
         counts[counts == 0] = 1  # a missing or zero count: one attempt
-        log.attempts = counts
         done_in_order = finished[order]
-        done = order[done_in_order]  # the finished items' places in the audit, in accepted order
+        done_at = _seconds(finished_ns[order[done_in_order]], t0_ns)
         del order
-        done_at = _seconds(finished_ns[done], t0_ns)
-        del done
-        by_finish = np.argsort(done_at, kind="stable")
-        log.finished = done_at[by_finish]
-        del done_at
-        place = np.flatnonzero(done_in_order)  # their places in ``accepted``
-        del done_in_order
-        log._finish_item = place.astype(np.int64 if place.size >= 2**31 else np.int32)[by_finish]
+        log._settle(accepted, counts, done_in_order, done_at)
         return log
 
     def _init(self, accepted: FloatArray, finished: FloatArray, attempts: IntArray) -> None:
         order = np.argsort(accepted, kind="stable")
-        self.accepted = accepted[order]
-        # a count: half the bytes of an int64 (clipped: a hostile audit's huge count stays huge)
-        self.attempts = np.clip(attempts[order], -(2**31), 2**31 - 1).astype(np.int32)
         finished_of = finished[order]  # per item, in accepted order; NaN: not finished
-        del order
-        done = np.flatnonzero(~np.isnan(finished_of))
-        by_finish = done[np.argsort(finished_of[done], kind="stable")]
-        del done
-        self.finished = finished_of[by_finish]  # the finishes, sorted
-        # each finish's item (its place in ``accepted``): cycle times and retries from it
-        wide = by_finish.size >= 2**31
-        self._finish_item: npt.NDArray[Any] = by_finish.astype(np.int64 if wide else np.int32)
+        done_in_order = ~np.isnan(finished_of)
+        self._settle(accepted[order], attempts[order], done_in_order, finished_of[done_in_order])
+
+    def _settle(
+        self,
+        accepted: FloatArray,
+        attempts: IntArray,
+        done_in_order: npt.NDArray[np.bool_],
+        done_at: FloatArray,
+    ) -> None:
+        """Keep the items sorted by acceptance (``accepted``, ``attempts``) and the finishes sorted,
+        each with its item's place; ``done_at`` holds the finished items' times in accepted order."""
+        self.accepted = accepted
+        # a count: half the bytes of an int64 (clipped: a hostile audit's huge count stays huge)
+        self.attempts = np.clip(attempts, -(2**31), 2**31 - 1).astype(np.int32)
+        by_finish = np.argsort(done_at, kind="stable")
+        self.finished = done_at[by_finish]  # the finishes, sorted
+        place = np.flatnonzero(done_in_order)  # the finished items' places in ``accepted``
+        # each finish's item: cycle times and retries from it
+        self._finish_item: npt.NDArray[Any] = place.astype(np.int64 if place.size >= 2**31 else np.int32)[
+            by_finish
+        ]
 
     @property
     def stamps(self) -> FloatArray:

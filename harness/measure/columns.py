@@ -24,6 +24,7 @@ matching of the reconcile. pyarrow is imported only when a ledger is read.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import zlib
@@ -224,6 +225,7 @@ def use_system_allocator() -> None:
 MMAP_THRESHOLD = 256 << 10
 
 
+@functools.cache
 def _libc() -> Any:
     import ctypes
     import ctypes.util
