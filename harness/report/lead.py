@@ -143,9 +143,8 @@ def outage_phrase(results: Results) -> str | None:
     if worst[0] == 0:
         return "users saw no errors"
     # the SLO is broken by errors or by slowness: with no request failed it was slowness alone
-    loads = [t.load for t in results.trials if t.load is not None]
-    failed = sum(load.fail + load.indeterminate for load in loads)
-    what = "slow answers" if loads and failed == 0 else "errors"
+    counted = _request_counts(results)
+    what = "slow answers" if counted is not None and counted[1] == 0 else "errors"
     prefix = f"users saw {what} for up to " if len(results.trials) > 1 else f"users saw {what} for "
     return prefix + seconds_text(worst[0], worst[1]) + plus_minus(worst[1])
 
@@ -180,12 +179,20 @@ def resolutions_note(results: Results) -> str | None:
 
 def requests_phrase(results: Results) -> str | None:
     """``12 of 2,900 requests failed`` over every trial (definite failures plus no clear answer)."""
+    counted = _request_counts(results)
+    if counted is None:
+        return None
+    total, failed = counted
+    return f"{count_text(failed)} of {count_text(total)} requests failed"
+
+
+def _request_counts(results: Results) -> tuple[int, int] | None:
+    """Requests and failed requests (definite failures plus no clear answer) over every trial;
+    None when no trial ran load."""
     loads = [t.load for t in results.trials if t.load is not None]
     if not loads:
         return None
-    total = sum(load.requests for load in loads)
-    failed = sum(load.fail + load.indeterminate for load in loads)
-    return f"{count_text(failed)} of {count_text(total)} requests failed"
+    return sum(load.requests for load in loads), sum(load.fail + load.indeterminate for load in loads)
 
 
 def restored_not_data(results: Results) -> str | None:
