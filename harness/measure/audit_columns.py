@@ -29,16 +29,10 @@ __all__ = [
 
 
 def read_effect_columns(trial_dir: Path, endpoint_of: Mapping[str, str]) -> EffectColumns:
-    """:func:`effect_columns` of a trial's kept audit, parsed by Arrow's JSON reader when it can.
-
-    Arrow parses the effects straight into columns (no Python object per effect). Its column types
-    then stand for the schema check: every effect's ``kind``/``key``/``id``/``value``/``status`` of
-    an accepted type, none of the required ones missing or null, no empty ``kind``, ``pending`` a
-    whole number >= 0. Anything else (a type Arrow cannot hold in one column, a missing field, a
-    type that changes between blocks) is read the way it always was: ``json.loads`` and
-    :func:`effect_columns`, which raises the same :class:`AuditSchemaError` as before for a
-    document that breaks the contract. The trial's parse is released here (the reconcile is its
-    last reader)."""
+    """:func:`effect_columns` of a trial's kept audit, as text columns: for small audits and tests
+    (an analysis reads :func:`read_keyed_effects`, which never holds the effects as text). The
+    older ``audit.json`` is parsed by Arrow when it can; the line layout is read as documents. A
+    document that breaks the contract raises :class:`AuditSchemaError` naming the first bad path."""
     if not (trial_dir / AUDIT_DIR).is_dir():
         return read_legacy_effects(trial_dir / LEGACY_FILE, endpoint_of)
     return effect_columns(audit_documents(trial_dir), endpoint_of)
@@ -48,8 +42,12 @@ def read_keyed_effects(
     trial_dir: Path, endpoint_of: Mapping[str, str], ledger: LedgerColumns
 ) -> KeyedEffects:
     """The trial's effects as the reconcile holds them (:mod:`harness.measure.keyed_effects`), keys
-    found among ``ledger``'s (the trial's one read). The line layout is read block by block and
-    never held as text; the trial's parse is released here (the reconcile is its last reader)."""
+    found among ``ledger``'s (the trial's one read, which the line layout's pass reads itself: the
+    same cached columns). Arrow parses the effects by column and their types stand for the schema
+    check (any effect that is not plainly valid sends its source through the contract's model, so
+    a malformed audit raises the same :class:`AuditSchemaError` as always). The line layout is read
+    block by block and never held as text; the trial's parse is released here (the reconcile is
+    its last reader)."""
     if not (trial_dir / AUDIT_DIR).is_dir():
         return keyed(read_legacy_effects(trial_dir / LEGACY_FILE, endpoint_of), key_index_of(ledger.key))
     return read_line_effects(trial_dir, endpoint_of)
@@ -57,7 +55,7 @@ def read_keyed_effects(
 
 def read_work_arrays(trial_dir: Path) -> WorkArrays | None:
     """The work items of a trial's kept audit as arrays, from the same Arrow parse as the
-    reconcile's (:func:`read_effect_columns`), with no Python object per effect. None where Arrow
+    reconcile's (:func:`read_keyed_effects`), with no Python object per effect. None where Arrow
     cannot hold the stamps as integer columns: the caller then reads the documents as JSON."""
     if not (trial_dir / AUDIT_DIR).is_dir():
         return read_legacy_work(trial_dir / LEGACY_FILE)
